@@ -1,0 +1,51 @@
+//! The desktop shell: window, IPC wiring and start-up. Thin by design; the work is in the core.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::core::Core;
+use crate::core::error::SamError;
+use crate::core::logging;
+use crate::core::paths::AppPaths;
+use crate::ipc::{self, AppState};
+
+/// Starts the app and runs until its last window closes.
+pub fn run() -> ExitCode {
+    match start() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report_fatal(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<(), SamError> {
+    let paths = AppPaths::from_env()?;
+    let _log_guard = logging::init(&paths.log_dir, "sam-desktop")?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
+    let core = Core::open(paths)?;
+    let commands = ipc::builder();
+    tauri::Builder::default()
+        .invoke_handler(commands.invoke_handler())
+        .manage(AppState {
+            core: Arc::new(core),
+        })
+        .setup(move |app| {
+            commands.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .map_err(|err| SamError::internal("The SAM window could not be started.", &err))?;
+    tracing::info!("SAM Desktop exited");
+    Ok(())
+}
+
+/// Start-up failed before there is a window to show it in: say so on standard error.
+#[allow(clippy::print_stderr)]
+fn report_fatal(err: &SamError) {
+    eprintln!("sam-desktop: {}\n{}", err.message, err.next_step);
+    if let Some(log_ref) = &err.log_ref {
+        eprintln!("(log reference {log_ref})");
+    }
+}

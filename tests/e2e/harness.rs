@@ -1,0 +1,250 @@
+//! Drives the real `sam-desktop` binary in its real webview through WebDriver.
+//!
+//! Chain: fantoccini → `WebKitWebDriver` (Debian's webkit2gtk-driver) → `sam-desktop`, with
+//! `TAURI_WEBVIEW_AUTOMATION=true` so the app's webview accepts automation. This is what
+//! `tauri-driver` does on Linux, without the extra install.
+//!
+//! Each test gets its own data folder, XDG folders and driver port, runs under a timeout, and
+//! leaves a screenshot of its final state in `<target>/e2e-screenshots/`, checked not to be
+//! blank. Tests run one at a time (two cores; one webview at a time keeps timings sane).
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use sam_desktop::core::paths::AppPaths;
+use sam_test_support::{binary, target_dir};
+use serde_json::json;
+use tempfile::TempDir;
+
+/// The longest one test may take, start-up included.
+const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long to wait for the driver to accept a session.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for an element to appear.
+const ELEMENT_TIMEOUT: Duration = Duration::from_secs(15);
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The app under test, one WebDriver session.
+pub struct App {
+    client: Client,
+    _driver: Driver,
+    _home: TempDir,
+}
+
+/// Runs `test` against a freshly started app. `prepare` may seed the app's data folder first.
+pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&App)) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    assert!(
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
+        "the end-to-end tests need a display; run them through scripts/test (Xvfb)"
+    );
+    let home = tempfile::tempdir().expect("temp dir");
+    let paths = AppPaths::under(home.path().join("data"));
+    prepare(&paths);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let app = App::launch(home).await;
+        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&app)).await;
+        let shot = app.screenshot(name).await;
+        app.close().await;
+        assert!(outcome.is_ok(), "{name} timed out after {TEST_TIMEOUT:?}");
+        assert_not_blank(&shot);
+    });
+}
+
+impl App {
+    async fn launch(home: TempDir) -> Self {
+        let driver = Driver::start(home.path());
+        let caps = json!({
+            "webkitgtk:browserOptions": {
+                "binary": binary("sam-desktop"),
+                "args": [],
+            }
+        });
+        let caps = caps.as_object().expect("object").clone();
+        let url = format!("http://127.0.0.1:{}", driver.port);
+        let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+        let client = loop {
+            let attempt = ClientBuilder::rustls()
+                .expect("TLS roots")
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    // The driver is still starting; it offers no readiness signal but its port.
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!(
+                    "WebKitWebDriver gave no session within {CONNECT_TIMEOUT:?}: {err}\n\
+                     driver log:\n{}",
+                    driver.log()
+                ),
+            }
+        };
+        Self {
+            client,
+            _driver: driver,
+            _home: home,
+        }
+    }
+
+    /// The element with `data-testid`, once it appears.
+    pub async fn find(&self, testid: &str) -> Element {
+        self.find_css(&format!("[data-testid='{testid}']")).await
+    }
+
+    /// The element matching `css`, once it appears.
+    pub async fn find_css(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(ELEMENT_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("no element {css} within {ELEMENT_TIMEOUT:?}: {err}"))
+    }
+
+    /// Every element matching `css` right now.
+    pub async fn all_css(&self, css: &str) -> Vec<Element> {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+    }
+
+    /// The visible text of the element with `data-testid`.
+    pub async fn text(&self, testid: &str) -> String {
+        self.find(testid).await.text().await.expect("element text")
+    }
+
+    /// Clicks the element with `data-testid`.
+    pub async fn click(&self, testid: &str) {
+        self.find(testid).await.click().await.expect("click");
+    }
+
+    /// The document's title.
+    pub async fn title(&self) -> String {
+        self.client.title().await.expect("title")
+    }
+
+    async fn screenshot(&self, name: &str) -> Vec<u8> {
+        // Let the webview paint what the test just changed: two animation frames guarantee
+        // one full render after the last DOM update.
+        self.client
+            .execute_async(
+                "const done = arguments[0]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await
+            .expect("animation frames");
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), &png).expect("screenshot written");
+        png
+    }
+
+    async fn close(self) {
+        // Ending the session makes the driver close the app; the driver guard then stops it.
+        let _ = self.client.close().await;
+    }
+}
+
+/// `WebKitWebDriver` in its own process group, so the app it starts is stopped with it.
+struct Driver {
+    child: Child,
+    port: u16,
+    log_path: PathBuf,
+}
+
+impl Driver {
+    fn start(home: &Path) -> Self {
+        let port = free_port();
+        let log_path = home.join("driver.log");
+        let log = File::create(&log_path).expect("driver log");
+        let xdg = |name: &str| {
+            let dir = home.join(name);
+            std::fs::create_dir_all(&dir).expect("xdg folder");
+            dir
+        };
+        let child = Command::new("WebKitWebDriver")
+            .arg(format!("--port={port}"))
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("SAM_DATA_DIR", home.join("data"))
+            .env("XDG_DATA_HOME", xdg("xdg-data"))
+            .env("XDG_CONFIG_HOME", xdg("xdg-config"))
+            .env("XDG_CACHE_HOME", xdg("xdg-cache"))
+            .env("XDG_STATE_HOME", xdg("xdg-state"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start WebKitWebDriver ({err}); install webkit2gtk-driver")
+            });
+        Self {
+            child,
+            port,
+            log_path,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The whole group: the driver and any app it left behind.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// A blank screenshot (one flat colour) means the webview never painted.
+fn assert_not_blank(png: &[u8]) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().expect("a PNG screenshot");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("buffer size")];
+    let frame = reader.next_frame(&mut pixels).expect("PNG frame");
+    let channels = frame.color_type.samples();
+    let pixels = &pixels[..frame.buffer_size()];
+    let first = &pixels[..channels];
+    let differing = pixels
+        .chunks_exact(channels)
+        .filter(|px| *px != first)
+        .count();
+    let total = pixels.len() / channels;
+    assert!(
+        differing * 200 > total,
+        "the screenshot is blank: only {differing} of {total} pixels differ from the corner"
+    );
+}

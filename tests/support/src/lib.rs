@@ -1,0 +1,64 @@
+//! Helpers shared by SAM's test binaries.
+//!
+//! Tests find the programs they run (the app, the agent, the CLI) through [`binary`], which fails
+//! with instructions when a binary has not been built, instead of a confusing "file not found"
+//! deep inside a test.
+
+use std::path::{Path, PathBuf};
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/support sits two levels below the repository root")
+        .to_path_buf()
+}
+
+/// The profile folder the running test was built into (`<target>/debug`, say).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    // Test binaries live in `<target>/<profile>/deps/`.
+    let deps = exe.parent().expect("the test binary is in a folder");
+    let profile = if deps.ends_with("deps") {
+        deps.parent().unwrap_or(deps)
+    } else {
+        deps
+    };
+    profile.to_path_buf()
+}
+
+/// The target folder (`<target>`), where tests keep artifacts such as screenshots.
+pub fn target_dir() -> PathBuf {
+    let profile = profile_dir();
+    profile.parent().map(Path::to_path_buf).unwrap_or(profile)
+}
+
+/// The path of a workspace binary built in the same profile as this test. Panics with the
+/// command to run when it is missing.
+pub fn binary(name: &str) -> PathBuf {
+    let path = profile_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "binary `{name}` was not found at {}.\nBuild every workspace binary first: \
+         `cargo build --workspace --bins` (scripts/test does this).",
+        path.display()
+    );
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repo_root_has_the_app_manifest() {
+        assert!(repo_root().join("tauri.conf.json").is_file());
+    }
+
+    #[test]
+    #[should_panic(expected = "cargo build --workspace --bins")]
+    fn a_missing_binary_fails_loudly_with_the_fix() {
+        binary("no-such-binary-anywhere");
+    }
+}

@@ -1,0 +1,56 @@
+// The one place the UI talks to the backend. Components import from here, never from the
+// generated bindings or @tauri-apps/api directly (an ESLint rule enforces it).
+
+import { commands, type AppInfo, type ErrorCategory, type SamError, type Workspace } from "../bindings";
+
+export type { AppInfo, ErrorCategory, SamError, Workspace };
+
+/** A backend failure, carrying the shared error shape. */
+export class ApiError extends Error {
+  readonly detail: SamError;
+
+  constructor(detail: SamError) {
+    super(detail.message);
+    this.name = "ApiError";
+    this.detail = detail;
+  }
+}
+
+type Outcome<T> = { status: "ok"; data: T } | { status: "error"; error: SamError | string };
+
+/**
+ * Turns a command's outcome into its value, or throws an ApiError. Tauri itself rejects with a
+ * plain string when the command is unknown or an argument is malformed; that becomes an
+ * `internal` error rather than an object missing its fields.
+ */
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.status === "ok") return outcome.data;
+  throw new ApiError(toSamError(outcome.error));
+}
+
+export function toSamError(error: unknown): SamError {
+  if (isSamError(error)) return error;
+  return {
+    category: "internal",
+    message: `The app's window and its core disagree: ${String(error)}`,
+    next_step: "Restart SAM. If it keeps happening, report it.",
+    retryable: false,
+    retry_after_secs: null,
+    step: null,
+    log_ref: null,
+  };
+}
+
+function isSamError(value: unknown): value is SamError {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.category === "string" && typeof v.message === "string" && typeof v.next_step === "string";
+}
+
+export async function listWorkspaces(): Promise<Workspace[]> {
+  return unwrap(await commands.listWorkspaces());
+}
+
+export async function appInfo(): Promise<AppInfo> {
+  return unwrap(await commands.appInfo());
+}
