@@ -3,6 +3,7 @@
 //! Nothing in here names the GUI framework (a test in `tests/core` enforces it), so the CLI and
 //! the integration tests drive exactly the code the app runs, headless.
 
+pub mod agent_client;
 pub mod clock;
 pub mod error;
 pub mod logging;

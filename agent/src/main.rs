@@ -1,9 +1,82 @@
 //! The `sam-agent` binary.
 
-fn main() {
-    // The agent proper arrives with its own issue; until then it only identifies itself.
-    #[allow(clippy::print_stdout)]
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use sam_agent::Bound;
+use sam_agent::config::{Config, Flags};
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SAM_AGENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match Config::load(flags) {
+        Ok(config) => config,
+        Err(err) => {
+            report(&format!("invalid configuration: {err}"));
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
     {
-        println!("sam-agent {}", env!("CARGO_PKG_VERSION"));
+        Ok(runtime) => runtime,
+        Err(err) => {
+            report(&format!("cannot start: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err.to_string());
+            ExitCode::FAILURE
+        }
     }
+}
+
+async fn run(config: Config) -> Result<(), sam_agent::RunError> {
+    let bound = Bound::bind(config).await?;
+    let addr = bound.local_addr()?;
+    // The one line on standard output: where to connect (logs go to standard error).
+    let announcement = serde_json::json!({
+        "event": "listening",
+        "addr": addr.to_string(),
+        "fingerprint": bound.agent.identity.fingerprint(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{announcement}")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let shutdown = bound.agent.shutdown.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signal received; shutting down");
+        shutdown.cancel();
+    });
+    bound.serve().await
+}
+
+#[allow(clippy::print_stderr)]
+fn report(message: &str) {
+    eprintln!("sam-agent: {message}");
 }

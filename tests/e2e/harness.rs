@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use sam_desktop::core::paths::AppPaths;
 use sam_test_support::{binary, target_dir};
 use serde_json::json;
@@ -79,8 +80,7 @@ impl App {
         let url = format!("http://127.0.0.1:{}", driver.port);
         let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
         let client = loop {
-            let attempt = ClientBuilder::rustls()
-                .expect("TLS roots")
+            let attempt = ClientBuilder::new(HttpConnector::new())
                 .capabilities(caps.clone())
                 .connect(&url)
                 .await;

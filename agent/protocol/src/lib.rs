@@ -1,0 +1,35 @@
+//! The wire protocol between SAM Desktop and `sam-agent`, shared by both sides.
+//!
+//! `docs/agent-protocol.md` is the normative description; this crate is its implementation:
+//! - [`frame`]: the binary data frames that carry PTY and job bytes with absolute offsets;
+//! - [`message`]: the JSON control messages in text frames;
+//! - [`token`]: the EdDSA JWTs that authenticate every connection;
+//! - [`enroll`]: the proof that binds the agent's enrollment secret to one TLS session.
+//!
+//! It has no networking or server dependencies, so the desktop can use it freely.
+
+#![deny(missing_docs)]
+
+pub mod enroll;
+pub mod frame;
+pub mod message;
+pub mod token;
+
+/// The protocol version this crate speaks, sent in `hello` and `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The WebSocket path for enrollment.
+pub const ENROLL_PATH: &str = "/v1/enroll";
+
+/// The WebSocket path for a session.
+pub const SESSION_PATH: &str = "/v1/session";
+
+/// The response header (besides `Date`) in which a 401 carries the agent's clock, in Unix
+/// seconds, so a client can report clock skew precisely.
+pub const AGENT_TIME_HEADER: &str = "x-sam-agent-time";
+
+/// The largest text (control) frame either side accepts, in bytes.
+pub const MAX_TEXT_FRAME: usize = 256 * 1024;
+
+/// The stream that carries the agent's own event log.
+pub const LOG_STREAM: u32 = 0;

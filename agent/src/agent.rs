@@ -1,0 +1,321 @@
+//! The agent's state, shared by every connection: streams, activity, secrets, files.
+//!
+//! Connections come and go; everything here outlives them. Operations return the protocol's
+//! replies or a [`Failure`] with an error code, so the session layer only translates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sam_protocol::message::{ErrorCode, PtySize, StreamInfo, StreamKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::activity::Activity;
+use crate::config::Config;
+use crate::files::{Files, FsError};
+use crate::identity::Identity;
+use crate::stream::{Launch, Stream};
+
+/// A failed request: its code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// For programs.
+    pub code: ErrorCode,
+    /// For people.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<FsError> for Failure {
+    fn from(err: FsError) -> Self {
+        Self {
+            code: err.code,
+            message: err.message,
+        }
+    }
+}
+
+/// A secret held in memory only.
+#[derive(Clone)]
+struct HeldSecret {
+    value: String,
+    expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for HeldSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldSecret")
+            .field("value", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The agent.
+#[derive(Debug)]
+pub struct Agent {
+    /// Its configuration.
+    pub config: Config,
+    /// Its TLS identity and enrollment state.
+    pub identity: Identity,
+    /// Changes at every start; offsets are only meaningful within one epoch.
+    pub epoch: String,
+    /// The activity ledger.
+    pub activity: Activity,
+    /// The workspace's files.
+    pub files: Files,
+    /// Cancelled on shutdown.
+    pub shutdown: CancellationToken,
+    log: Arc<Stream>,
+    streams: Mutex<BTreeMap<u32, Arc<Stream>>>,
+    next_id: AtomicU32,
+    secrets: Mutex<HashMap<String, HeldSecret>>,
+}
+
+impl Agent {
+    /// The agent for `config`, with its identity loaded.
+    pub fn new(config: Config, identity: Identity) -> std::io::Result<Arc<Self>> {
+        let files = Files::open(&config.workspace_root)?;
+        let log = Stream::log(config.ring_bytes);
+        let mut epoch = [0u8; 8];
+        getrandom::fill(&mut epoch).map_err(std::io::Error::other)?;
+        let agent = Arc::new(Self {
+            activity: Activity::new(config.idle),
+            epoch: epoch.iter().map(|b| format!("{b:02x}")).collect(),
+            files,
+            shutdown: CancellationToken::new(),
+            streams: Mutex::new(BTreeMap::from([(log.id, Arc::clone(&log))])),
+            log,
+            next_id: AtomicU32::new(1),
+            secrets: Mutex::new(HashMap::new()),
+            identity,
+            config,
+        });
+        agent.event(&format!(
+            "agent {} started (epoch {})",
+            env!("CARGO_PKG_VERSION"),
+            agent.epoch
+        ));
+        Ok(agent)
+    }
+
+    fn streams_lock(&self) -> MutexGuard<'_, BTreeMap<u32, Arc<Stream>>> {
+        self.streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends a line to the agent's event log (stream 0) and to its process log.
+    pub fn event(&self, message: &str) {
+        tracing::info!("{message}");
+        let stamp = httpdate::fmt_http_date(std::time::SystemTime::now());
+        self.log.append(format!("{stamp} {message}\n").as_bytes());
+    }
+
+    /// Every stream.
+    pub fn list(&self) -> Vec<StreamInfo> {
+        self.streams_lock()
+            .values()
+            .map(|stream| stream.info())
+            .collect()
+    }
+
+    /// One stream.
+    pub fn stream(&self, id: u32) -> Result<Arc<Stream>, Failure> {
+        self.streams_lock()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Failure::new(ErrorCode::UnknownStream, format!("no stream {id}")))
+    }
+
+    fn reserve_id(&self) -> Result<u32, Failure> {
+        let open = self
+            .streams_lock()
+            .values()
+            .filter(|s| s.kind != StreamKind::Log)
+            .count();
+        if open >= self.config.max_streams as usize {
+            return Err(Failure::new(
+                ErrorCode::TooManyStreams,
+                format!(
+                    "{open} streams are open, the limit is {}; close one first",
+                    self.config.max_streams
+                ),
+            ));
+        }
+        Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Opens a PTY running `command` (the login shell by default).
+    pub fn open_pty(
+        &self,
+        command: Option<Vec<String>>,
+        cwd: Option<&str>,
+        env: &BTreeMap<String, String>,
+        size: PtySize,
+    ) -> Result<StreamInfo, Failure> {
+        if size.cols == 0 || size.rows == 0 {
+            return Err(Failure::new(
+                ErrorCode::InvalidArgument,
+                "a terminal needs at least one row and column",
+            ));
+        }
+        let command = match command {
+            Some(command) if command.is_empty() => {
+                return Err(Failure::new(ErrorCode::InvalidArgument, "empty command"));
+            }
+            Some(command) => command,
+            None => vec![self.login_shell(), "-l".to_owned()],
+        };
+        self.start("terminal", command, cwd, env, |id, launch| {
+            Stream::spawn_pty(id, launch, size, self.config.ring_bytes)
+        })
+    }
+
+    /// Starts a job.
+    pub fn run_job(
+        &self,
+        command: Vec<String>,
+        cwd: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<StreamInfo, Failure> {
+        if command.is_empty() {
+            return Err(Failure::new(ErrorCode::InvalidArgument, "empty command"));
+        }
+        self.start("job", command, cwd, env, |id, launch| {
+            Stream::spawn_job(id, launch, self.config.ring_bytes)
+        })
+    }
+
+    /// Resolves the working folder, reserves an id, spawns, logs and registers a stream.
+    fn start(
+        &self,
+        what: &str,
+        command: Vec<String>,
+        cwd: Option<&str>,
+        env: &BTreeMap<String, String>,
+        spawn: impl FnOnce(u32, Launch<'_>) -> std::io::Result<Arc<Stream>>,
+    ) -> Result<StreamInfo, Failure> {
+        let cwd = self.files.working_dir(cwd)?;
+        let id = self.reserve_id()?;
+        let launch = Launch {
+            command,
+            cwd: &cwd,
+            env,
+            run_as: self.config.run_as.as_ref(),
+        };
+        let stream = spawn(id, launch).map_err(|err| {
+            Failure::new(
+                ErrorCode::SpawnFailed,
+                format!("cannot start the {what}: {err}"),
+            )
+        })?;
+        self.event(&format!(
+            "{what} {id} started: {}",
+            stream.command.join(" ")
+        ));
+        self.streams_lock().insert(id, Arc::clone(&stream));
+        Ok(stream.info())
+    }
+
+    fn login_shell(&self) -> String {
+        self.config
+            .run_as
+            .as_ref()
+            .map(|user| user.shell.display().to_string())
+            .or_else(|| std::env::var("SHELL").ok())
+            .filter(|shell| !shell.is_empty())
+            .unwrap_or_else(|| "/bin/sh".to_owned())
+    }
+
+    /// Ends a stream's process and forgets the stream.
+    pub async fn close(&self, id: u32) -> Result<(), Failure> {
+        let stream = self.stream(id)?;
+        if stream.kind == StreamKind::Log {
+            return Err(Failure::new(
+                ErrorCode::InvalidArgument,
+                "the agent's log cannot be closed",
+            ));
+        }
+        stream.terminate().await;
+        self.streams_lock().remove(&id);
+        self.event(&format!("stream {id} closed"));
+        Ok(())
+    }
+
+    /// Ends every PTY and job and flushes the disks, ready for the machine to stop.
+    pub async fn prepare_stop(&self) -> u32 {
+        let running: Vec<Arc<Stream>> = self
+            .streams_lock()
+            .values()
+            .filter(|s| s.is_running())
+            .cloned()
+            .collect();
+        futures_util::future::join_all(running.iter().map(|stream| stream.terminate())).await;
+        // Dirty pages reach the disk before the volume is detached.
+        tokio::task::spawn_blocking(nix::unistd::sync).await.ok();
+        self.event(&format!(
+            "prepared to stop: ended {} processes, synced disks",
+            running.len()
+        ));
+        u32::try_from(running.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Why the workspace counts as active because of its streams.
+    pub fn stream_activity(&self) -> Vec<String> {
+        self.streams_lock()
+            .values()
+            .filter_map(|stream| match stream.kind {
+                StreamKind::Pty if stream.has_foreground_job() => {
+                    Some(format!("terminal {}: a program is running", stream.id))
+                }
+                StreamKind::Job if stream.is_running() => {
+                    Some(format!("job {} is running", stream.id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Holds a secret in memory.
+    pub fn push_secret(&self, name: String, value: String, expires_at: Option<i64>) {
+        let mut secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.event(&format!("secret {name:?} received"));
+        secrets.insert(name, HeldSecret { value, expires_at });
+    }
+
+    /// Forgets a secret; whether it was held.
+    pub fn revoke_secret(&self, name: &str) -> bool {
+        let mut secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = secrets.remove(name).is_some();
+        self.event(&format!("secret {name:?} revoked"));
+        held
+    }
+
+    /// A held, unexpired secret (for the credential broker).
+    pub fn secret(&self, name: &str, now_secs: i64) -> Option<String> {
+        let secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        secrets
+            .get(name)
+            .filter(|held| held.expires_at.is_none_or(|at| at > now_secs))
+            .map(|held| held.value.clone())
+    }
+}

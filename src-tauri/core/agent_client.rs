@@ -1,0 +1,18 @@
+//! The desktop's side of the agent protocol (`docs/agent-protocol.md`): enrollment with
+//! certificate pinning, and [`AgentClient`], one multiplexed session per workspace with
+//! reconnect and exact resume. Every later feature (terminals, jobs, files, idle) talks to an
+//! agent through this module.
+
+mod client;
+pub mod dial;
+mod enroll;
+mod error;
+pub mod tls;
+
+pub use client::{AgentClient, AgentEndpoint, LinkState, StreamEvent, StreamHandle};
+pub use dial::{Caller, dial};
+pub use enroll::enroll;
+pub use error::AgentError;
+pub use sam_protocol::message::{
+    BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, PtySize, StreamInfo, StreamKind,
+};

@@ -1,0 +1,10 @@
+//! The real `sam-agent` binary on loopback, driven by the app's own `AgentClient`.
+
+mod auth;
+mod backstop;
+mod enrollment;
+mod files;
+mod harness;
+mod pty;
+mod resume;
+mod robustness;

@@ -1,0 +1,106 @@
+//! The idle backstop firing, and not firing while something is active.
+
+use std::collections::BTreeMap;
+
+use sam_desktop::core::agent_client::{BackstopAction, IdlePolicy, PtySize};
+
+use super::harness::{TestAgent, wait_for_file};
+
+#[tokio::test]
+async fn an_idle_agent_exits_by_itself() {
+    let mut agent = TestAgent::start(&[
+        "--backstop",
+        "exit",
+        "--idle-timeout-secs",
+        "1",
+        "--idle-grace-secs",
+        "0",
+    ]);
+    assert_eq!(agent.wait_for_exit().await, Some(0));
+}
+
+#[tokio::test]
+async fn the_poweroff_action_runs_its_command() {
+    let dir = tempfile::tempdir().expect("dir");
+    let marker = dir.path().join("powered-off");
+    let command = format!("touch {}", marker.display());
+    let _agent = TestAgent::start(&[
+        "--backstop",
+        "poweroff",
+        "--poweroff-command",
+        &command,
+        "--idle-timeout-secs",
+        "1",
+        "--idle-grace-secs",
+        "0",
+    ]);
+    wait_for_file(&marker).await;
+}
+
+#[tokio::test]
+async fn a_running_job_postpones_and_the_backstop_fires_once_it_ends() {
+    let dir = tempfile::tempdir().expect("dir");
+    let postponed = dir.path().join("postponed");
+    let command = format!("touch {}", postponed.display());
+    let mut agent = TestAgent::start(&["--idle-timeout-secs", "0", "--postpone-command", &command]);
+    let client = agent.client().await;
+    let job = client
+        .run_job(vec!["sleep".into(), "1000".into()], None, BTreeMap::new())
+        .await
+        .expect("starts");
+    client
+        .set_idle_policy(IdlePolicy {
+            timeout_secs: Some(1),
+            extend_until: None,
+            grace_secs: 0,
+            action: BackstopAction::Exit,
+        })
+        .await
+        .expect("policy");
+    wait_for_file(&postponed).await;
+    let status = client.status().await.expect("status");
+    assert!(
+        status
+            .active_reasons
+            .iter()
+            .any(|r| r.contains("is running")),
+        "{:?}",
+        status.active_reasons
+    );
+    assert!(
+        agent.child.try_wait().expect("try_wait").is_none(),
+        "still running while the job runs"
+    );
+
+    client.close_stream(job.stream).await.expect("closes");
+    assert_eq!(agent.wait_for_exit().await, Some(0));
+}
+
+#[tokio::test]
+async fn typed_input_is_activity_and_terminal_replies_are_not() {
+    let agent = TestAgent::start(&["--idle-timeout-secs", "0"]);
+    let client = agent.client().await;
+    let info = client
+        .open_pty(
+            Some(vec!["/bin/cat".into()]),
+            None,
+            BTreeMap::new(),
+            PtySize { cols: 80, rows: 24 },
+        )
+        .await
+        .expect("opens");
+    let (term, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let before = client.status().await.expect("status").last_activity_ms;
+
+    // A terminal's automatic reply (a cursor-position report) is not activity.
+    term.write(b"\x1b[12;40R", false);
+    assert_eq!(
+        client.status().await.expect("status").last_activity_ms,
+        before
+    );
+
+    // Make sure the clock moves on, then type.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    term.write(b"x", true);
+    assert!(client.status().await.expect("status").last_activity_ms > before);
+}
