@@ -212,3 +212,53 @@ async fn bad_requests_get_typed_errors() {
         ErrorCode::InvalidOffset
     );
 }
+
+#[tokio::test]
+async fn a_large_cat_through_a_terminal_arrives_byte_for_byte() {
+    let agent = TestAgent::start(&[]);
+    // 4 MiB of printable bytes without newlines (which a terminal would turn into CR LF).
+    let payload: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|n| b'!' + (n.wrapping_mul(2_654_435_761) >> 26) as u8)
+        .collect();
+    std::fs::write(agent.workspace_root().join("big.txt"), &payload).expect("write");
+    let client = agent.client().await;
+    let info = client
+        .open_pty(
+            Some(vec!["cat".into(), "big.txt".into()]),
+            None,
+            BTreeMap::new(),
+            SIZE,
+        )
+        .await
+        .expect("opens");
+    let (mut term, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let (out, status) = read_to_exit(&mut term).await;
+    assert_eq!(status.code, Some(0));
+    assert_eq!(out.len(), payload.len());
+    assert!(out == payload, "the bytes differ");
+}
+
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn shells_run_as_the_configured_unprivileged_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    let agent = TestAgent::start(&["--run-as", "nobody"]);
+    // The unprivileged user must be able to enter the workspace.
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [agent.dir.path().to_path_buf(), agent.workspace_root()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let client = agent.client().await;
+    let info = client
+        .open_pty(sh("id -u; echo $HOME"), None, BTreeMap::new(), SIZE)
+        .await
+        .expect("opens");
+    let (mut term, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let (out, _) = read_to_exit(&mut term).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("65534\r\n"), "{text:?}");
+    assert!(!text.contains("/root"), "{text:?}");
+}

@@ -197,3 +197,26 @@ async fn sigterm_ends_the_agent_and_its_processes_gracefully() {
         "the terminal's process was ended"
     );
 }
+
+#[test]
+fn an_invalid_configuration_names_the_field_and_exits_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"listen": "127.0.0.1:0", "workspace_id": "abcdefghijkm", "public_key": "not-a-key"}"#,
+    )
+    .expect("write");
+    let output = std::process::Command::new(sam_test_support::binary("sam-agent"))
+        .arg(format!("--config={}", config.display()))
+        .arg(format!("--workspace-root={}", dir.path().display()))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("sam-agent: invalid configuration: public_key:"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing is announced");
+}

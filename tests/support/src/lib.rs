@@ -41,8 +41,13 @@ pub fn binary(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "binary `{name}` was not found at {}.\nBuild every workspace binary first: \
-         `cargo build --workspace --bins` (scripts/test does this).",
-        path.display()
+         `cargo build --workspace --bins{}` (scripts/test does this).",
+        path.display(),
+        if profile_dir().ends_with("release") {
+            " --release"
+        } else {
+            ""
+        }
     );
     path
 }
