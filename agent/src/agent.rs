@@ -319,3 +319,41 @@ impl Agent {
             .map(|held| held.value.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flags;
+
+    fn agent(dir: &std::path::Path) -> Arc<Agent> {
+        let flags = Flags {
+            listen: Some("127.0.0.1:0".into()),
+            public_key: Some(sam_protocol::token::encode_public_key(
+                &ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key(),
+            )),
+            workspace_id: Some("abcdefghijkm".into()),
+            workspace_root: Some(dir.to_path_buf()),
+            state_dir: Some(dir.join("state")),
+            ..Flags::default()
+        };
+        let config = Config::load(flags).expect("config");
+        let identity = Identity::load_or_create(&config.state_dir).expect("identity");
+        Agent::new(config, identity).expect("agent")
+    }
+
+    #[test]
+    fn secrets_expire_and_are_revoked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path());
+        agent.push_secret("a".into(), "value-a".into(), Some(100));
+        agent.push_secret("b".into(), "value-b".into(), None);
+        assert_eq!(agent.secret("a", 99).as_deref(), Some("value-a"));
+        assert_eq!(agent.secret("a", 100), None, "expired");
+        assert!(agent.revoke_secret("b"));
+        assert_eq!(agent.secret("b", 0), None);
+        assert!(
+            !format!("{agent:?}").contains("value-"),
+            "Debug never shows secret values"
+        );
+    }
+}

@@ -104,3 +104,51 @@ async fn typed_input_is_activity_and_terminal_replies_are_not() {
     term.write(b"x", true);
     assert!(client.status().await.expect("status").last_activity_ms > before);
 }
+
+#[tokio::test]
+async fn prepare_stop_ends_every_process_and_reports_it() {
+    let agent = TestAgent::start(&[]);
+    let client = agent.client().await;
+    let size = PtySize { cols: 80, rows: 24 };
+    client
+        .open_pty(Some(vec!["/bin/sh".into()]), None, BTreeMap::new(), size)
+        .await
+        .expect("opens");
+    client
+        .run_job(vec!["sleep".into(), "1000".into()], None, BTreeMap::new())
+        .await
+        .expect("starts");
+    assert_eq!(client.prepare_stop().await.expect("prepared"), 2);
+    let streams = client.list().await.expect("lists");
+    assert!(
+        streams
+            .iter()
+            .filter(|s| s.stream != 0)
+            .all(|s| s.exit.is_some()),
+        "{streams:?}"
+    );
+    // Secrets are accepted and revoked (they are never written anywhere).
+    client
+        .push_secret("git:example.com/a/b", "s3cret-value", None)
+        .await
+        .expect("pushes");
+    client
+        .revoke_secret("git:example.com/a/b")
+        .await
+        .expect("revokes");
+    assert!(
+        !walk_contains(agent.dir.path(), b"s3cret-value"),
+        "a secret reached the disk"
+    );
+}
+
+fn walk_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).expect("dir").any(|entry| {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            walk_contains(&path, needle)
+        } else {
+            std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        }
+    })
+}
