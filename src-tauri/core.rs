@@ -6,16 +6,25 @@
 pub mod agent_client;
 pub mod clock;
 pub mod error;
+pub mod installation;
+pub mod lifecycle;
 pub mod logging;
 pub mod paths;
+pub mod provider;
 pub mod redact;
+pub mod repo;
 pub mod store;
 pub mod workspace;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use self::error::SamError;
+use self::installation::{KeyStore, OsKeyring};
+use self::lifecycle::Lifecycle;
 use self::paths::AppPaths;
+use self::provider::local::LocalProvider;
 use self::store::Store;
 use self::workspace::Workspace;
 
@@ -36,15 +45,44 @@ pub struct AppInfo {
 #[derive(Debug)]
 pub struct Core {
     paths: AppPaths,
-    store: Store,
+    store: Arc<Store>,
+    lifecycle: Lifecycle,
 }
 
 impl Core {
-    /// Opens the database under `paths` (creating and migrating it as needed).
+    /// Opens the database under `paths` (creating and migrating it as needed), with keys in the
+    /// OS keyring and the agent binary next to this executable.
     pub fn open(paths: AppPaths) -> Result<Self, SamError> {
-        let store = Store::open(&paths.database())?;
+        Self::open_with(
+            paths,
+            Arc::new(OsKeyring),
+            LocalProvider::default_agent_binary(),
+            None,
+        )
+    }
+
+    /// Opens with explicit parts: a key store, the agent binary, and the lease owner (a CLI
+    /// worker continues the operation its parent began under that owner).
+    pub fn open_with(
+        paths: AppPaths,
+        keys: Arc<dyn KeyStore>,
+        agent_binary: std::path::PathBuf,
+        owner: Option<String>,
+    ) -> Result<Self, SamError> {
+        let store = Arc::new(Store::open(&paths.database())?);
+        let local = Arc::new(LocalProvider::new(&paths.data_dir, agent_binary));
+        let lifecycle = Lifecycle::new(Arc::clone(&store), local, keys, owner);
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
-        Ok(Self { paths, store })
+        Ok(Self {
+            paths,
+            store,
+            lifecycle,
+        })
+    }
+
+    /// The lifecycle engine.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
     }
 
     /// The folders in use.
@@ -53,7 +91,7 @@ impl Core {
     }
 
     /// The database.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

@@ -22,7 +22,7 @@ pub fn run() -> ExitCode {
 
 fn start() -> Result<(), SamError> {
     let paths = AppPaths::from_env()?;
-    let _log_guard = logging::init(&paths.log_dir, "sam-desktop")?;
+    let _log_guard = logging::init(&paths.log_dir, "sam-desktop", cfg!(debug_assertions))?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
     let core = Core::open(paths)?;
     let commands = ipc::builder();

@@ -68,8 +68,8 @@ pub fn subscriber(
 }
 
 /// Installs [`subscriber`] for the whole process.
-pub fn init(log_dir: &Path, file_prefix: &str) -> Result<LogGuard, SamError> {
-    let (subscriber, guard) = subscriber(log_dir, file_prefix, cfg!(debug_assertions))?;
+pub fn init(log_dir: &Path, file_prefix: &str, to_stderr: bool) -> Result<LogGuard, SamError> {
+    let (subscriber, guard) = subscriber(log_dir, file_prefix, to_stderr)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|err| SamError::internal("Logging could not be started.", &err))?;
     Ok(guard)

@@ -8,6 +8,7 @@
 //! none holds the lock across an `.await`.
 
 mod migrations;
+mod operations;
 mod workspaces;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 use crate::core::error::{ErrorCategory, SamError};
 
 pub use migrations::LATEST_VERSION;
+pub use operations::{Operation, OperationKind};
 
 /// How long a writer waits for another process (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,6 +56,14 @@ pub enum StoreError {
         /// What was wrong.
         detail: String,
     },
+    /// The workspace already has an operation running.
+    #[error("workspace {id} is busy with {operation}")]
+    Busy {
+        /// The workspace.
+        id: String,
+        /// What it is doing.
+        operation: String,
+    },
     /// No row has the requested key.
     #[error("no {what} with id {id}")]
     NotFound {
@@ -73,6 +83,11 @@ impl From<StoreError> for SamError {
                      version knows up to {known})."
                 ),
                 "Install the newer version of SAM again, or point SAM_DATA_DIR at another folder.",
+            ),
+            StoreError::Busy { id, operation } => SamError::new(
+                ErrorCategory::Transient,
+                format!("Workspace {id} is busy: a {operation} is in progress."),
+                "Wait for it to finish, then try again.",
             ),
             StoreError::NotFound { what, id } => SamError::new(
                 ErrorCategory::InvalidInput,

@@ -181,6 +181,10 @@ pub struct Workspace {
     pub status: WorkspaceStatus,
     /// Why the last operation failed, when `status` is `error`.
     pub error: Option<SamError>,
+    /// How many times a failed operation has been retried.
+    pub retry_count: u32,
+    /// Idle timeout in seconds; `None` = never.
+    pub idle_timeout_secs: Option<u64>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
     /// Last change, Unix milliseconds.
@@ -198,6 +202,8 @@ pub struct NewWorkspace {
     pub branch: Option<String>,
     /// Where it runs.
     pub provider: ProviderKind,
+    /// Idle timeout in seconds; `None` = never.
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// How much an event matters.

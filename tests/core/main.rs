@@ -4,5 +4,7 @@
 mod agent;
 mod architecture;
 mod bindings;
+mod cli;
+mod lifecycle;
 mod logging;
 mod startup;

@@ -55,6 +55,7 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
             repo_url: "https://github.com/example/project.git".to_owned(),
             branch: None,
             provider: ProviderKind::Local,
+            idle_timeout_secs: None,
         };
         store.insert_workspace(&id, &new).expect("insert");
         store

@@ -19,6 +19,8 @@ function workspace(name: string): Workspace {
     provider: "local",
     status: "running",
     error: null,
+    retry_count: 0,
+    idle_timeout_secs: null,
     created_at_ms: 1,
     updated_at_ms: 1,
   };

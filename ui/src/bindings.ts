@@ -97,6 +97,10 @@ export type Workspace = {
 	status: WorkspaceStatus,
 	/**  Why the last operation failed, when `status` is `error`. */
 	error: SamError | null,
+	/**  How many times a failed operation has been retried. */
+	retry_count: number,
+	/**  Idle timeout in seconds; `None` = never. */
+	idle_timeout_secs: number | null,
 	/**  Creation time, Unix milliseconds. */
 	created_at_ms: number,
 	/**  Last change, Unix milliseconds. */

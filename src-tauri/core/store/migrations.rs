@@ -20,11 +20,18 @@ pub(crate) struct Migration {
 }
 
 /// The schema's history, oldest first. Versions are 1, 2, 3, … without gaps.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "workspaces and their event log",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "workspaces and their event log",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "lifecycle: agent address and pin, operations with leases, settings",
+        sql: include_str!("migrations/0002_lifecycle.sql"),
+    },
+];
 
 /// The version this build writes.
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -69,15 +76,23 @@ mod tests {
 
     /// Sample rows written at a version, so upgrades are tested on data, not just on tables.
     /// Add an entry whenever a migration adds a table.
-    const SEEDS: &[(u32, &str)] = &[(
-        1,
-        "INSERT INTO workspaces (id, name, repo_url, branch, provider, status, error_json, \
+    const SEEDS: &[(u32, &str)] = &[
+        (
+            1,
+            "INSERT INTO workspaces (id, name, repo_url, branch, provider, status, error_json, \
              created_at_ms, updated_at_ms) \
          VALUES ('aaaaaaaaaaaa', 'seed', 'https://example.com/r.git', NULL, 'local', 'running', \
              NULL, 1, 1); \
          INSERT INTO workspace_events (workspace_id, at_ms, step, level, message) \
          VALUES ('aaaaaaaaaaaa', 1, 'clone', 'info', 'cloned');",
-    )];
+        ),
+        (
+            2,
+            "INSERT INTO operations (workspace_id, kind, state, step, created_at_ms, updated_at_ms) \
+             VALUES ('aaaaaaaaaaaa', 'create', 'succeeded', 'clone', 1, 1); \
+             INSERT INTO settings (key, value) VALUES ('installation_id', 'seed');",
+        ),
+    ];
 
     /// Tables, columns, foreign keys and indexes, in a stable textual form. Compared instead of
     /// `sqlite_master.sql`, whose text differs between `CREATE` and `ALTER` for the same schema.

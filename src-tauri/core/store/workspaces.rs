@@ -9,8 +9,8 @@ use crate::core::workspace::{
     EventLevel, NewWorkspace, Workspace, WorkspaceEvent, WorkspaceId, WorkspaceStatus,
 };
 
-const COLUMNS: &str =
-    "id, name, repo_url, branch, provider, status, error_json, created_at_ms, updated_at_ms";
+const COLUMNS: &str = "id, name, repo_url, branch, provider, status, error_json, created_at_ms, \
+                       updated_at_ms, retry_count, idle_timeout_secs";
 
 impl Store {
     /// Records a new workspace in `creating` and returns it.
@@ -22,7 +22,7 @@ impl Store {
         let now = now_ms();
         self.lock().execute(
             &format!(
-                "INSERT INTO workspaces ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7)"
+                "INSERT INTO workspaces ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, 0, ?8)"
             ),
             params![
                 id.as_str(),
@@ -32,6 +32,7 @@ impl Store {
                 new.provider.as_str(),
                 WorkspaceStatus::Creating.as_str(),
                 now,
+                new.idle_timeout_secs.map(|secs| i64::try_from(secs).unwrap_or(i64::MAX)),
             ],
         )?;
         self.workspace(id)
@@ -87,6 +88,60 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Records how to reach the workspace's agent: its address and pinned certificate.
+    pub fn set_agent(
+        &self,
+        id: &WorkspaceId,
+        addr: Option<&str>,
+        pin: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE workspaces SET agent_addr = ?2, agent_pin = ?3, updated_at_ms = ?4 WHERE id = ?1",
+            params![id.as_str(), addr, pin, now_ms()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "workspace",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The agent's address and pin, when known.
+    pub fn agent(&self, id: &WorkspaceId) -> Result<(Option<String>, Option<String>), StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT agent_addr, agent_pin FROM workspaces WHERE id = ?1",
+                [id.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "workspace",
+                id: id.to_string(),
+            })
+    }
+
+    /// Sets the retry counter.
+    pub fn set_retry_count(&self, id: &WorkspaceId, count: u32) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE workspaces SET retry_count = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            params![id.as_str(), count, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest event sequence number (0 when there are none): a cheap change detector for
+    /// other processes sharing the database.
+    pub fn last_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(self.lock().query_row(
+            "SELECT coalesce(max(seq), 0) FROM workspace_events",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// Removes a workspace and its events.
@@ -194,6 +249,10 @@ fn read_workspace(row: &Row<'_>) -> Result<Workspace, StoreError> {
             .map_err(|err| corrupt(format!("error_json: {err}")))?,
         created_at_ms: row.get(7)?,
         updated_at_ms: row.get(8)?,
+        retry_count: row.get(9)?,
+        idle_timeout_secs: row
+            .get::<_, Option<i64>>(10)?
+            .map(|secs| u64::try_from(secs).unwrap_or(0)),
     })
 }
 
@@ -209,6 +268,7 @@ mod tests {
             repo_url: format!("https://github.com/example/{name}"),
             branch: None,
             provider: ProviderKind::Local,
+            idle_timeout_secs: None,
         }
     }
 

@@ -1,0 +1,554 @@
+//! `sam`, the command-line tool over the same core as the app.
+//!
+//! Every command prints for people by default and one JSON object with `--json`. Exit codes:
+//! 0 success · 1 the operation failed (the workspace is in `error`) · 2 invalid input ·
+//! 3 credentials or configuration · 4 transient (retry later) · 5 internal.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::core::Core;
+use crate::core::error::{ErrorCategory, SamError};
+use crate::core::installation::OsKeyring;
+use crate::core::lifecycle::CreateRequest;
+use crate::core::logging;
+use crate::core::paths::AppPaths;
+use crate::core::provider::local::LocalProvider;
+use crate::core::store::OperationKind;
+use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
+
+/// The variable a detached worker receives its lease owner in.
+const OWNER_ENV: &str = "SAM_OPERATION_OWNER";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sam",
+    version,
+    about = "SAM: development workspaces on your own machines, from the command line.",
+    after_help = "Data lives in the platform's data folder, or in SAM_DATA_DIR when set.\n\
+                  Exit codes: 0 success, 1 operation failed, 2 invalid input, 3 credentials or \
+                  configuration, 4 transient (retry later), 5 internal error."
+)]
+struct Cli {
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+enum Top {
+    /// Create and manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace from a git repository.
+    Create(CreateArgs),
+    /// List workspaces.
+    List,
+    /// Show one workspace and its current operation.
+    Show(Target),
+    /// Stop a workspace: end its sessions and release compute; files stay.
+    Stop(WaitTarget),
+    /// Start a stopped workspace.
+    Start(WaitTarget),
+    /// Delete a workspace and everything in it.
+    Delete(DeleteArgs),
+    /// Retry the failed operation of a workspace in error.
+    Retry(WaitTarget),
+    /// Print a workspace's step log.
+    Logs(Target),
+    /// Finish a workspace's pending operation (the detached worker; also useful after a crash).
+    #[command(hide = true)]
+    Resume(Target),
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The repository: an https URL or file:///path.
+    #[arg(long)]
+    repo: String,
+    /// Where it runs: local (this computer) or hetzner.
+    #[arg(long, default_value = "local", value_parser = ["local", "hetzner"])]
+    provider: String,
+    /// A name (default: the repository's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// A branch (default: the repository's default branch).
+    #[arg(long)]
+    branch: Option<String>,
+    /// Hetzner location (with the Hetzner provider).
+    #[arg(long)]
+    location: Option<String>,
+    /// Hetzner server type (with the Hetzner provider).
+    #[arg(long)]
+    server_type: Option<String>,
+    /// Stop after this long idle: 90s, 30m, 2h, or never (default: never on this computer).
+    #[arg(long, value_parser = parse_idle)]
+    idle_timeout: Option<IdleTimeout>,
+    /// Wait until the workspace is running (or failed) instead of returning at once.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// The workspace's id or name.
+    workspace: String,
+}
+
+#[derive(Debug, Args)]
+struct WaitTarget {
+    /// The workspace's id or name.
+    workspace: String,
+    /// Wait until the operation ends instead of returning at once.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Args)]
+struct DeleteArgs {
+    /// The workspace's id or name.
+    workspace: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+    /// Wait until it is gone.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IdleTimeout(Option<u64>);
+
+fn parse_idle(text: &str) -> Result<IdleTimeout, String> {
+    if text == "never" {
+        return Ok(IdleTimeout(None));
+    }
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number with s, m or h, or never"))?;
+    let secs = match unit {
+        "s" => value,
+        "m" | "" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
+    };
+    if secs == 0 {
+        return Err("use never instead of 0".to_owned());
+    }
+    Ok(IdleTimeout(Some(secs)))
+}
+
+/// The JSON shape of a workspace.
+#[derive(Debug, Serialize)]
+struct WorkspaceJson<'a> {
+    id: &'a WorkspaceId,
+    name: &'a str,
+    status: &'a str,
+    provider: &'a str,
+    repo: &'a str,
+    branch: Option<&'a str>,
+    retry_count: u32,
+    idle_timeout_secs: Option<u64>,
+    error: Option<&'a SamError>,
+    created_at_ms: i64,
+}
+
+impl<'a> From<&'a Workspace> for WorkspaceJson<'a> {
+    fn from(w: &'a Workspace) -> Self {
+        Self {
+            id: &w.id,
+            name: &w.name,
+            status: w.status.as_str(),
+            provider: w.provider.as_str(),
+            repo: &w.repo_url,
+            branch: w.branch.as_deref(),
+            retry_count: w.retry_count,
+            idle_timeout_secs: w.idle_timeout_secs,
+            error: w.error.as_ref(),
+            created_at_ms: w.created_at_ms,
+        }
+    }
+}
+
+/// Runs the CLI with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err, json);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn exit_code(err: &SamError) -> u8 {
+    match err.category {
+        ErrorCategory::InvalidInput => 2,
+        ErrorCategory::Credentials | ErrorCategory::Configuration => 3,
+        ErrorCategory::Transient => 4,
+        ErrorCategory::Internal => 5,
+        _ => 1,
+    }
+}
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn report(err: &SamError, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(err).unwrap_or_default());
+    } else {
+        eprintln!("error: {}\n{}", err.message, err.next_step);
+        if let Some(log_ref) = &err.log_ref {
+            eprintln!("(log reference {log_ref})");
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), SamError> {
+    let paths = AppPaths::from_env()?;
+    let _log = logging::init(&paths.log_dir, "sam", false).ok();
+    let owner = std::env::var(OWNER_ENV).ok();
+    let core = Core::open_with(
+        paths,
+        Arc::new(OsKeyring),
+        LocalProvider::default_agent_binary(),
+        owner,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| SamError::internal("The CLI could not start its runtime.", &err))?;
+    let Top::Workspace(command) = cli.command;
+    runtime.block_on(workspace(&core, command, cli.json))
+}
+
+async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result<(), SamError> {
+    let lifecycle = core.lifecycle();
+    match command {
+        WorkspaceCommand::Create(args) => {
+            if args.provider == "hetzner" || args.location.is_some() || args.server_type.is_some() {
+                return Err(SamError::configuration(
+                    "Workspaces on Hetzner are not available in this version of SAM yet.",
+                    "Use --provider local for now.",
+                ));
+            }
+            let request = CreateRequest {
+                repo: args.repo,
+                name: args.name,
+                branch: args.branch,
+                provider: ProviderKind::Local,
+                idle_timeout_secs: args.idle_timeout.and_then(|idle| idle.0),
+            };
+            let (workspace, operation) = lifecycle.begin_create(&request)?;
+            finish(core, &workspace.id, operation, args.wait, json).await
+        }
+        WorkspaceCommand::List => {
+            let workspaces = core.list_workspaces()?;
+            if json {
+                let list: Vec<WorkspaceJson<'_>> =
+                    workspaces.iter().map(WorkspaceJson::from).collect();
+                print_json(&serde_json::json!({ "workspaces": list }));
+            } else if workspaces.is_empty() {
+                print_text("No workspaces yet. Create one with: sam workspace create --repo URL");
+            } else {
+                for w in &workspaces {
+                    print_text(&format!(
+                        "{}  {:<10} {:<8} {}  {}",
+                        w.id,
+                        w.status.as_str(),
+                        w.provider.as_str(),
+                        w.name,
+                        w.repo_url
+                    ));
+                }
+            }
+            Ok(())
+        }
+        WorkspaceCommand::Show(target) => {
+            let workspace = find(core, &target.workspace)?;
+            show(core, &workspace, json)
+        }
+        WorkspaceCommand::Stop(target) => {
+            operate(
+                core,
+                &target.workspace,
+                OperationKind::Stop,
+                target.wait,
+                json,
+            )
+            .await
+        }
+        WorkspaceCommand::Start(target) => {
+            operate(
+                core,
+                &target.workspace,
+                OperationKind::Start,
+                target.wait,
+                json,
+            )
+            .await
+        }
+        WorkspaceCommand::Delete(args) => {
+            let workspace = find(core, &args.workspace)?;
+            if !args.yes
+                && !confirm(&format!(
+                    "Delete workspace {} ({}) and all its files?",
+                    workspace.name, workspace.id
+                ))?
+            {
+                return Err(SamError::invalid_input(
+                    "Not deleted.",
+                    "Pass --yes to delete without asking.",
+                ));
+            }
+            operate(
+                core,
+                &args.workspace,
+                OperationKind::Delete,
+                args.wait,
+                json,
+            )
+            .await
+        }
+        WorkspaceCommand::Retry(target) => {
+            let workspace = find(core, &target.workspace)?;
+            let operation = lifecycle.begin_retry(&workspace.id)?;
+            finish(core, &workspace.id, operation, target.wait, json).await
+        }
+        WorkspaceCommand::Logs(target) => {
+            let workspace = find(core, &target.workspace)?;
+            let events = core.store().events(&workspace.id, 0, u32::MAX)?;
+            if json {
+                print_json(&serde_json::json!({ "events": events }));
+            } else {
+                for event in &events {
+                    print_text(&event_line(event));
+                }
+            }
+            Ok(())
+        }
+        WorkspaceCommand::Resume(target) => {
+            let workspace = find(core, &target.workspace)?;
+            lifecycle.resume(&workspace.id).await.map(|_| ())
+        }
+    }
+}
+
+async fn operate(
+    core: &Core,
+    target: &str,
+    kind: OperationKind,
+    wait: bool,
+    json: bool,
+) -> Result<(), SamError> {
+    let workspace = find(core, target)?;
+    let operation = core.lifecycle().begin(&workspace.id, kind)?;
+    finish(core, &workspace.id, operation, wait, json).await
+}
+
+/// Runs the operation here (`--wait`) or hands it to a detached worker, then reports.
+async fn finish(
+    core: &Core,
+    id: &WorkspaceId,
+    operation: crate::core::store::Operation,
+    wait: bool,
+    json: bool,
+) -> Result<(), SamError> {
+    if wait {
+        let progress =
+            (!json).then(|| tokio::spawn(print_progress(Arc::clone(core.store()), id.clone())));
+        let outcome = core.lifecycle().run(operation).await;
+        if let Some(progress) = progress {
+            progress.abort();
+        }
+        return match outcome? {
+            Some(workspace) => show(core, &workspace, json),
+            None => {
+                if json {
+                    print_json(&serde_json::json!({ "deleted": id }));
+                } else {
+                    print_text(&format!("Deleted {id}."));
+                }
+                Ok(())
+            }
+        };
+    }
+    spawn_worker(id, core.lifecycle().owner())?;
+    let workspace = core.store().workspace(id)?;
+    if !json {
+        print_text(&format!(
+            "{} started; follow it with: sam workspace show {}",
+            operation.kind.as_str(),
+            id
+        ));
+    }
+    show(core, &workspace, json)
+}
+
+/// Starts `sam workspace resume ID` detached from this terminal, as the lease's owner.
+fn spawn_worker(id: &WorkspaceId, owner: &str) -> Result<(), SamError> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()
+        .map_err(|err| SamError::internal("Cannot find the sam executable.", &err))?;
+    std::process::Command::new(exe)
+        .args(["workspace", "resume", id.as_str()])
+        .env(OWNER_ENV, owner)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|err| SamError::internal("The background worker could not be started.", &err))?;
+    Ok(())
+}
+
+fn show(core: &Core, workspace: &Workspace, json: bool) -> Result<(), SamError> {
+    let operation = core.store().running_operation(&workspace.id)?;
+    if json {
+        let mut value = serde_json::to_value(WorkspaceJson::from(workspace)).unwrap_or_default();
+        value["operation"] = serde_json::json!(operation.as_ref().map(|op| serde_json::json!({
+            "kind": op.kind, "step": op.step,
+        })));
+        print_json(&value);
+        return Ok(());
+    }
+    print_text(&format!(
+        "{} ({})\n  status:   {}\n  where:    {}\n  repo:     {}",
+        workspace.name,
+        workspace.id,
+        workspace.status.as_str(),
+        workspace.provider.as_str(),
+        workspace.repo_url
+    ));
+    if let Some(op) = operation {
+        print_text(&format!(
+            "  doing:    {} (step {})",
+            op.kind.as_str(),
+            op.step.as_deref().unwrap_or("starting")
+        ));
+    }
+    if let Some(err) = &workspace.error {
+        print_text(&format!(
+            "  error:    [{}] {}\n  next:     {}",
+            err.category, err.message, err.next_step
+        ));
+    }
+    Ok(())
+}
+
+fn find(core: &Core, target: &str) -> Result<Workspace, SamError> {
+    if let Ok(workspace) = target
+        .parse::<WorkspaceId>()
+        .and_then(|id| Ok(core.store().workspace(&id)?))
+    {
+        return Ok(workspace);
+    }
+    let matches: Vec<Workspace> = core
+        .list_workspaces()?
+        .into_iter()
+        .filter(|w| w.name == target)
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().unwrap_or_else(|| unreachable!())),
+        0 => Err(SamError::invalid_input(
+            format!("There is no workspace {target:?}."),
+            "See `sam workspace list` for ids and names.",
+        )),
+        n => Err(SamError::invalid_input(
+            format!("{n} workspaces are named {target:?}."),
+            "Use the workspace's id instead.",
+        )),
+    }
+}
+
+fn confirm(question: &str) -> Result<bool, SamError> {
+    #[allow(clippy::print_stderr)]
+    {
+        eprint!("{question} [y/N] ");
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|err| {
+            SamError::invalid_input(format!("No answer could be read: {err}."), "Pass --yes.")
+        })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+async fn print_progress(store: Arc<crate::core::store::Store>, id: WorkspaceId) {
+    let mut after = 0;
+    loop {
+        if let Ok(events) = store.events(&id, after, 100) {
+            for event in &events {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("{}", event_line(event));
+                }
+                after = event.seq;
+            }
+        }
+        // A terminal display, not synchronisation: a few refreshes a second are plenty.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn event_line(event: &WorkspaceEvent) -> String {
+    let secs = event.at_ms / 1000;
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    format!(
+        "{time} {:<9} {:<5} {}",
+        event.step,
+        event.level.as_str(),
+        event.message
+    )
+}
+
+#[allow(clippy::print_stdout)]
+fn print_json(value: &impl Serialize) {
+    println!("{}", serde_json::to_string(value).unwrap_or_default());
+}
+
+#[allow(clippy::print_stdout)]
+fn print_text(text: &str) {
+    println!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeouts_parse() {
+        assert_eq!(parse_idle("90s").map(|i| i.0), Ok(Some(90)));
+        assert_eq!(parse_idle("30m").map(|i| i.0), Ok(Some(1800)));
+        assert_eq!(parse_idle("2h").map(|i| i.0), Ok(Some(7200)));
+        assert_eq!(parse_idle("never").map(|i| i.0), Ok(None));
+        assert!(parse_idle("0s").is_err());
+        assert!(parse_idle("soon").is_err());
+        assert!(parse_idle("5d").is_err());
+    }
+}

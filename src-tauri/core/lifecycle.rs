@@ -1,0 +1,572 @@
+//! The workspace lifecycle: create, stop, start, delete and retry as durable operations.
+//!
+//! Each operation is a row in the store with a lease (see `store::operations`), and a sequence
+//! of idempotent steps; every step's start, outcome and log lines go to the workspace's event log.
+//! A process that dies mid-operation leaves the row behind; the next process that calls
+//! [`Lifecycle::resume_orphans`] (the app at start, or a CLI worker) takes over the expired lease
+//! and runs the operation again from the top — the steps skip what is already done. See
+//! `docs/lifecycle.md` for the state machine.
+
+mod clone;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, enroll};
+use crate::core::error::{ErrorCategory, SamError};
+use crate::core::installation::{Installation, KeyStore, hex, random};
+use crate::core::provider::{MachineSpec, Provider};
+use crate::core::redact::Secret;
+use crate::core::repo::RepoUrl;
+use crate::core::store::{Operation, OperationKind, Store, StoreError};
+use crate::core::workspace::{
+    EventLevel, NewWorkspace, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus,
+};
+
+/// How long an operation's lease lasts without renewal (`SAM_LEASE_SECS` overrides it, for tests
+/// that kill a process and want the next one to take over quickly).
+pub const LEASE: Duration = Duration::from_secs(30);
+/// Fault injection for tests: the name of a step to hold before, forever.
+pub const FAULT_HOLD_ENV: &str = "SAM_FAULT_HOLD_BEFORE_STEP";
+/// The variable that overrides [`LEASE`].
+pub const LEASE_ENV: &str = "SAM_LEASE_SECS";
+/// How many times a failed workspace may be retried.
+pub const MAX_RETRIES: u32 = 3;
+/// How long to wait for a freshly started agent to accept a session.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the user asks for.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The repository URL, as typed.
+    pub repo: String,
+    /// A name; the repository's name when absent.
+    pub name: Option<String>,
+    /// A branch; the default branch when absent.
+    pub branch: Option<String>,
+    /// Where it runs.
+    pub provider: ProviderKind,
+    /// Idle timeout; `None` uses the provider's default (never, for Local).
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// The lifecycle engine of one process.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    store: Arc<Store>,
+    local: Arc<dyn Provider>,
+    keys: Arc<dyn KeyStore>,
+    owner: String,
+    lease: Duration,
+}
+
+impl Lifecycle {
+    /// An engine over `store` with the Local provider `local` and secrets in `keys`. Leases are
+    /// taken as `owner`, or as a fresh owner for this process.
+    pub fn new(
+        store: Arc<Store>,
+        local: Arc<dyn Provider>,
+        keys: Arc<dyn KeyStore>,
+        owner: Option<String>,
+    ) -> Self {
+        let owner = owner.unwrap_or_else(new_owner);
+        let lease = std::env::var(LEASE_ENV)
+            .ok()
+            .and_then(|secs| secs.parse().ok())
+            .map_or(LEASE, Duration::from_secs);
+        Self {
+            store,
+            local,
+            keys,
+            owner,
+            lease,
+        }
+    }
+
+    /// The lease owner this engine works as.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn provider(&self, kind: ProviderKind) -> Result<&Arc<dyn Provider>, SamError> {
+        match kind {
+            ProviderKind::Local => Ok(&self.local),
+            ProviderKind::Hetzner => Err(SamError::configuration(
+                "Workspaces on Hetzner are not available in this version of SAM yet.",
+                "Use --provider local (\"Run on this computer\") for now.",
+            )),
+        }
+    }
+
+    fn installation(&self) -> Result<Installation, SamError> {
+        Installation::load_or_create(&self.store, self.keys.as_ref())
+    }
+
+    /// Validates a request, records the workspace and its `create` operation, and returns both.
+    /// Nothing is started yet: run the operation with [`Lifecycle::run`].
+    pub fn begin_create(
+        &self,
+        request: &CreateRequest,
+    ) -> Result<(Workspace, Operation), SamError> {
+        let repo = RepoUrl::parse(&request.repo)?;
+        self.provider(request.provider)?;
+        let name = match request.name.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(SamError::invalid_input(
+                    "The name is empty.",
+                    "Give a name, or leave it out to use the repository's.",
+                ));
+            }
+            Some(name) if name.chars().count() > 100 => {
+                return Err(SamError::invalid_input(
+                    "The name is longer than 100 characters.",
+                    "Choose a shorter name.",
+                ));
+            }
+            Some(name) => name.to_owned(),
+            None => repo.name().to_owned(),
+        };
+        if let Some(branch) = request.branch.as_ref().filter(|branch| {
+            branch.is_empty()
+                || branch.starts_with('-')
+                || branch.chars().any(|c| c.is_whitespace() || c.is_control())
+        }) {
+            return Err(SamError::invalid_input(
+                format!("{branch:?} is not a branch name."),
+                "Check the branch's spelling.",
+            ));
+        }
+        // Keys first: a locked keyring should fail the request, not the background job.
+        self.installation()?;
+        let id = WorkspaceId::generate()?;
+        let new = NewWorkspace {
+            name,
+            repo_url: repo.as_str().to_owned(),
+            branch: request.branch.clone(),
+            provider: request.provider,
+            idle_timeout_secs: request.idle_timeout_secs,
+        };
+        let workspace = self.store.insert_workspace(&id, &new)?;
+        let operation =
+            self.store
+                .begin_operation(&id, OperationKind::Create, &self.owner, self.lease_ms())?;
+        self.log(
+            &id,
+            "create",
+            EventLevel::Info,
+            &format!(
+                "workspace {} requested from {}",
+                workspace.name, workspace.repo_url
+            ),
+        );
+        Ok((workspace, operation))
+    }
+
+    /// Records a stop, start or delete of `id` and returns the operation to run.
+    pub fn begin(&self, id: &WorkspaceId, kind: OperationKind) -> Result<Operation, SamError> {
+        let workspace = self.store.workspace(id)?;
+        let allowed = match kind {
+            OperationKind::Stop => matches!(
+                workspace.status,
+                WorkspaceStatus::Running | WorkspaceStatus::Recovery
+            ),
+            OperationKind::Start => workspace.status == WorkspaceStatus::Stopped,
+            OperationKind::Delete => true,
+            OperationKind::Create => false,
+        };
+        if !allowed {
+            return Err(SamError::invalid_input(
+                format!(
+                    "Workspace {} is {}; it cannot {} now.",
+                    workspace.name,
+                    workspace.status.as_str(),
+                    kind.as_str()
+                ),
+                match workspace.status {
+                    WorkspaceStatus::Error => "Retry it, or delete it.",
+                    _ => "Wait until the current operation ends.",
+                },
+            ));
+        }
+        Ok(self
+            .store
+            .begin_operation(id, kind, &self.owner, self.lease_ms())?)
+    }
+
+    /// Re-runs the failed operation of a workspace in `error`, at most [`MAX_RETRIES`] times.
+    pub fn begin_retry(&self, id: &WorkspaceId) -> Result<Operation, SamError> {
+        let workspace = self.store.workspace(id)?;
+        if workspace.status != WorkspaceStatus::Error {
+            return Err(SamError::invalid_input(
+                format!(
+                    "Workspace {} is {}, not failed; there is nothing to retry.",
+                    workspace.name,
+                    workspace.status.as_str()
+                ),
+                "Retry applies to workspaces in error.",
+            ));
+        }
+        if workspace.retry_count >= MAX_RETRIES {
+            return Err(SamError::invalid_input(
+                format!(
+                    "Workspace {} was retried {MAX_RETRIES} times already.",
+                    workspace.name
+                ),
+                "Delete it and create it again, after checking the error's next step.",
+            ));
+        }
+        let kind = self
+            .store
+            .last_failed_operation(id)?
+            .map_or(OperationKind::Create, |op| op.kind);
+        let operation = self
+            .store
+            .begin_operation(id, kind, &self.owner, self.lease_ms())?;
+        self.store.set_retry_count(id, workspace.retry_count + 1)?;
+        self.log(
+            id,
+            kind.as_str(),
+            EventLevel::Info,
+            &format!("retry {} of {MAX_RETRIES}", workspace.retry_count + 1),
+        );
+        Ok(operation)
+    }
+
+    /// Runs an operation this process holds the lease of, renewing it while working, and
+    /// records the outcome. Returns the workspace afterwards (`None` once deleted).
+    pub async fn run(&self, operation: Operation) -> Result<Option<Workspace>, SamError> {
+        let renewing = CancellationToken::new();
+        let renewer = tokio::spawn(renew_lease(
+            Arc::clone(&self.store),
+            operation.id,
+            self.owner.clone(),
+            self.lease,
+            renewing.clone(),
+        ));
+        let outcome = self.execute(&operation).await;
+        renewing.cancel();
+        let _ = renewer.await;
+        let id = &operation.workspace;
+        match outcome {
+            Ok(()) => {
+                self.store.finish_operation(operation.id, true)?;
+                if operation.kind == OperationKind::Delete {
+                    self.store.delete_workspace(id)?;
+                    return Ok(None);
+                }
+                Ok(Some(self.store.workspace(id)?))
+            }
+            Err(err) => {
+                let step = err
+                    .step
+                    .clone()
+                    .unwrap_or_else(|| operation.kind.as_str().to_owned());
+                self.log(
+                    id,
+                    &step,
+                    EventLevel::Error,
+                    &format!("{} {}", err.message, err.next_step),
+                );
+                self.store.finish_operation(operation.id, false)?;
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Error, Some(&err))?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Takes over operations whose owner died and runs them to the end. Returns how many.
+    pub async fn resume_orphans(&self) -> Result<usize, SamError> {
+        let mut resumed = 0;
+        for operation in self.store.orphaned_operations()? {
+            if !self
+                .store
+                .claim_operation(operation.id, &self.owner, self.lease_ms())?
+            {
+                continue;
+            }
+            self.log(
+                &operation.workspace,
+                operation.kind.as_str(),
+                EventLevel::Warn,
+                "resuming an operation an earlier process left unfinished",
+            );
+            // Its failure is recorded on the workspace; carry on with the others.
+            let _ = self.run(operation).await;
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Runs the operation `id` is in the middle of, if this process can take it over.
+    pub async fn resume(&self, id: &WorkspaceId) -> Result<Option<Workspace>, SamError> {
+        match self.store.running_operation(id)? {
+            Some(operation)
+                if self
+                    .store
+                    .claim_operation(operation.id, &self.owner, self.lease_ms())? =>
+            {
+                self.run(operation).await
+            }
+            _ => Ok(Some(self.store.workspace(id)?)),
+        }
+    }
+
+    async fn execute(&self, operation: &Operation) -> Result<(), SamError> {
+        let id = &operation.workspace;
+        let workspace = self.store.workspace(id)?;
+        let provider = self.provider(workspace.provider)?;
+        match operation.kind {
+            OperationKind::Create => {
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Creating, None)?;
+                self.provision_and_enroll(operation, &workspace, provider)
+                    .await?;
+                self.step(operation, "clone", "cloning the repository")
+                    .await;
+                let client = self.connect(&workspace).await?;
+                clone::run(self, &client, &workspace).await?;
+            }
+            OperationKind::Stop => {
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Stopping, None)?;
+                self.step(operation, "prepare", "ending sessions and syncing the disk")
+                    .await;
+                match self.connect(&workspace).await {
+                    Ok(client) => match client.prepare_stop().await {
+                        Ok(ended) => self.log(
+                            id,
+                            "prepare",
+                            EventLevel::Info,
+                            &format!("ended {ended} processes"),
+                        ),
+                        Err(err) => self.log(
+                            id,
+                            "prepare",
+                            EventLevel::Warn,
+                            &format!("the agent did not prepare: {err}"),
+                        ),
+                    },
+                    Err(err) => self.log(
+                        id,
+                        "prepare",
+                        EventLevel::Warn,
+                        &format!(
+                            "the agent is not reachable ({}); stopping anyway",
+                            err.message
+                        ),
+                    ),
+                }
+                self.step(operation, "release", "releasing compute").await;
+                provider
+                    .release(id)
+                    .await
+                    .map_err(|err| err.with_step("release"))?;
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Stopped, None)?;
+                self.log(id, "stop", EventLevel::Info, "stopped");
+                return Ok(());
+            }
+            OperationKind::Start => {
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Starting, None)?;
+                self.step(operation, "provision", "starting the machine")
+                    .await;
+                let machine = provider
+                    .provision(&self.spec(&workspace, None)?)
+                    .await
+                    .map_err(|err| err.with_step("provision"))?;
+                let (_, pin) = self.store.agent(id)?;
+                self.store
+                    .set_agent(id, Some(&machine.agent_addr), pin.as_deref())?;
+                self.step(operation, "connect", "connecting to the agent")
+                    .await;
+                self.connect(&workspace).await?;
+            }
+            OperationKind::Delete => {
+                self.store
+                    .set_workspace_status(id, WorkspaceStatus::Deleting, None)?;
+                self.step(operation, "destroy", "removing the machine and its disk")
+                    .await;
+                provider
+                    .destroy(id)
+                    .await
+                    .map_err(|err| err.with_step("destroy"))?;
+                return Ok(());
+            }
+        }
+        self.store
+            .set_workspace_status(id, WorkspaceStatus::Running, None)?;
+        self.log(id, operation.kind.as_str(), EventLevel::Info, "running");
+        Ok(())
+    }
+
+    /// Provisions with a fresh enrollment secret and pins the agent — or, when the agent was
+    /// already enrolled by this process's predecessor, keeps the pin it recorded.
+    async fn provision_and_enroll(
+        &self,
+        operation: &Operation,
+        workspace: &Workspace,
+        provider: &Arc<dyn Provider>,
+    ) -> Result<(), SamError> {
+        let id = &workspace.id;
+        if let (_, Some(pin)) = self.store.agent(id)? {
+            // Enrolled by an earlier attempt: bring the same agent back (or adopt it).
+            self.step(
+                operation,
+                "provision",
+                "starting the machine (enrolled earlier)",
+            )
+            .await;
+            let machine = provider
+                .provision(&self.spec(workspace, None)?)
+                .await
+                .map_err(|err| err.with_step("provision"))?;
+            self.store
+                .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
+            return Ok(());
+        }
+        // A secret only lives in memory, so an agent started by a process that died before
+        // pinning it cannot be enrolled any more: start over from a clean machine.
+        self.step(operation, "provision", "starting the machine")
+            .await;
+        provider
+            .destroy(id)
+            .await
+            .map_err(|err| err.with_step("provision"))?;
+        let secret = Secret::new(hex(&random::<32>()?));
+        let machine = provider
+            .provision(&self.spec(workspace, Some(secret.clone()))?)
+            .await
+            .map_err(|err| err.with_step("provision"))?;
+        self.store.set_agent(id, Some(&machine.agent_addr), None)?;
+        self.step(
+            operation,
+            "enroll",
+            "verifying the agent and pinning its certificate",
+        )
+        .await;
+        let installation = self.installation()?;
+        let caller = Caller {
+            key: installation.signing_key(),
+            workspace: id.as_str(),
+        };
+        let pin = enroll(&machine.agent_addr, &caller, secret.expose())
+            .await
+            .map_err(|err| agent_error(err, "enroll"))?;
+        self.store
+            .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
+        Ok(())
+    }
+
+    fn spec<'a>(
+        &self,
+        workspace: &'a Workspace,
+        secret: Option<Secret>,
+    ) -> Result<MachineSpec<'a>, SamError> {
+        Ok(MachineSpec {
+            workspace: &workspace.id,
+            public_key: self.installation()?.public_key(),
+            enrollment_secret: secret,
+            idle_timeout_secs: workspace.idle_timeout_secs,
+        })
+    }
+
+    /// A connected client for the workspace's agent.
+    pub async fn connect(&self, workspace: &Workspace) -> Result<AgentClient, SamError> {
+        let (addr, pin) = self.store.agent(&workspace.id)?;
+        let (Some(addr), Some(pin)) = (addr, pin) else {
+            return Err(SamError::new(
+                ErrorCategory::Agent,
+                "The workspace's agent was never enrolled.",
+                "Retry the workspace, or delete it.",
+            )
+            .with_step("connect"));
+        };
+        let installation = self.installation()?;
+        let endpoint = AgentEndpoint {
+            addr,
+            workspace: workspace.id.to_string(),
+            pin,
+        };
+        let client = AgentClient::connect(endpoint, installation.signing_key().clone());
+        client
+            .wait_connected(CONNECT_TIMEOUT)
+            .await
+            .map_err(|err| agent_error(err, "connect"))?;
+        Ok(client)
+    }
+
+    /// Enters a step: records it, and — for fault-injection tests only — holds here forever when
+    /// `SAM_FAULT_HOLD_BEFORE_STEP` names it, so a test can kill the process mid-operation.
+    async fn step(&self, operation: &Operation, step: &str, what: &str) {
+        if std::env::var(FAULT_HOLD_ENV).is_ok_and(|held| held == step) {
+            self.log(
+                &operation.workspace,
+                step,
+                EventLevel::Warn,
+                "held before this step (fault injection)",
+            );
+            std::future::pending::<()>().await;
+        }
+        if let Err(err) = self.store.set_operation_step(operation.id, step) {
+            tracing::warn!(%err, "recording a step failed");
+        }
+        self.log(&operation.workspace, step, EventLevel::Info, what);
+    }
+
+    fn log(&self, id: &WorkspaceId, step: &str, level: EventLevel, message: &str) {
+        tracing::info!(workspace = %id, step, "{message}");
+        match self.store.append_event(id, step, level, message) {
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(err) => tracing::warn!(%err, "recording an event failed"),
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The store this engine records into.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// A fresh lease owner: the process id and a random tag.
+pub fn new_owner() -> String {
+    format!(
+        "{}:{}",
+        std::process::id(),
+        random::<4>().map(|r| hex(&r)).unwrap_or_default()
+    )
+}
+
+fn agent_error(err: AgentError, step: &str) -> SamError {
+    SamError::from(err).with_step(step)
+}
+
+/// Renews an operation's lease every third of its length until cancelled.
+async fn renew_lease(
+    store: Arc<Store>,
+    operation: i64,
+    owner: String,
+    lease: Duration,
+    stop: CancellationToken,
+) {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(err) = store.claim_operation(operation, &owner, lease_ms) {
+                    tracing::warn!(%err, "renewing an operation's lease failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Where workspaces run. One trait, one implementation per place: [`local::LocalProvider`]
+//! ("Run on this computer") now, Hetzner with its own issue.
+//!
+//! The trait speaks at the workspace level — compute plus disk — so the lifecycle never sees a
+//! server, volume or folder. Every method is idempotent: provisioning a workspace that already
+//! has a machine adopts it, releasing a stopped one succeeds, destroying a missing one succeeds.
+//! That is what lets an interrupted operation simply run again.
+
+pub mod local;
+
+use async_trait::async_trait;
+
+use crate::core::error::SamError;
+use crate::core::redact::Secret;
+use crate::core::workspace::{ProviderKind, WorkspaceId};
+
+/// What a machine is provisioned with.
+#[derive(Debug, Clone)]
+pub struct MachineSpec<'a> {
+    /// The workspace.
+    pub workspace: &'a WorkspaceId,
+    /// The installation's public key (base64url), which the agent verifies tokens with.
+    pub public_key: String,
+    /// The one-time enrollment secret, on the first start only.
+    pub enrollment_secret: Option<Secret>,
+    /// Idle timeout for the agent's backstop; `None` = never.
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// A provisioned machine: where its agent listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// `host:port` of the agent.
+    pub agent_addr: String,
+}
+
+/// Whether a workspace's compute is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineStatus {
+    /// Running.
+    Running,
+    /// Compute released, disk kept.
+    Stopped,
+    /// Nothing exists.
+    Missing,
+}
+
+/// A place workspaces run.
+#[async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// Which provider this is.
+    fn kind(&self) -> ProviderKind;
+
+    /// Provisions compute (and, the first time, the disk) and starts the agent; adopts a machine
+    /// that already runs for this workspace.
+    async fn provision(&self, spec: &MachineSpec<'_>) -> Result<Machine, SamError>;
+
+    /// Releases compute and keeps the disk.
+    async fn release(&self, workspace: &WorkspaceId) -> Result<(), SamError>;
+
+    /// Removes compute and disk.
+    async fn destroy(&self, workspace: &WorkspaceId) -> Result<(), SamError>;
+
+    /// Whether the workspace's compute is running.
+    async fn status(&self, workspace: &WorkspaceId) -> Result<MachineStatus, SamError>;
+
+    /// Every workspace this installation has resources for here.
+    async fn list_owned(&self) -> Result<Vec<WorkspaceId>, SamError>;
+
+    /// What an hour of compute costs, in euro cents; `None` when nothing is billed.
+    fn hourly_price_cents(&self) -> Option<u32>;
+}

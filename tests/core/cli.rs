@@ -1,0 +1,235 @@
+//! The real `sam` binary: JSON shapes, exit codes, background workers, and a process killed
+//! mid-operation whose work the next process finishes. Needs the Secret Service (scripts/test
+//! runs the tests inside a D-Bus session with an unlocked gnome-keyring).
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sam_desktop::core::store::Store;
+use sam_desktop::core::workspace::WorkspaceId;
+use sam_test_support::binary;
+use serde_json::Value;
+
+use super::lifecycle::{agent_processes_for as agents_for, source_repo};
+
+struct Sam {
+    dir: tempfile::TempDir,
+}
+
+impl Sam {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("dir"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("sam"));
+        command
+            .args(args)
+            .env("SAM_DATA_DIR", self.dir.path().join("data"))
+            .env("SAM_LEASE_SECS", "1");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sam runs")
+    }
+
+    fn json(&self, args: &[&str]) -> (Option<i32>, Value) {
+        let output = self.run(args);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
+            panic!(
+                "{args:?}: not JSON ({err}): {stdout:?}\nstderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output.status.code(), value)
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("data/sam.sqlite3")).expect("store")
+    }
+
+    /// Polls `show` until `done` (bounded): the background worker has no other signal to us.
+    fn wait_for(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, shown) = self.json(&["--json", "workspace", "show", id]);
+            if done(&shown) {
+                return shown;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gave up waiting: {shown}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn json_shapes_and_exit_codes() {
+    let sam = Sam::new();
+    let repo = source_repo(sam.dir.path());
+    let (code, created) = sam.json(&[
+        "--json",
+        "workspace",
+        "create",
+        "--repo",
+        &repo,
+        "--name",
+        "demo",
+        "--wait",
+    ]);
+    assert_eq!(code, Some(0), "{created}");
+    for key in ["id", "name", "status", "provider", "repo"] {
+        assert!(created.get(key).is_some(), "{key} missing in {created}");
+    }
+    assert_eq!(created["status"], "running");
+    assert_eq!(created["provider"], "local");
+    assert_eq!(created["name"], "demo");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let (code, list) = sam.json(&["--json", "workspace", "list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(list["workspaces"].as_array().map(Vec::len), Some(1));
+
+    let (code, err) = sam.json(&["--json", "workspace", "create", "--repo", "not a url"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err["category"], "invalid-input");
+    assert!(err["next_step"].is_string());
+
+    let (code, logs) = sam.json(&["--json", "workspace", "logs", "demo"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        logs["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["step"] == "clone"))
+    );
+
+    let refused = sam.run(&["workspace", "delete", &id]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "no confirmation on a closed stdin"
+    );
+    let (code, deleted) = sam.json(&["--json", "workspace", "delete", &id, "--yes", "--wait"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(deleted["deleted"], id.as_str());
+    let (code, err) = sam.json(&["--json", "workspace", "show", &id]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err["category"], "invalid-input");
+}
+
+#[test]
+fn without_wait_a_background_worker_finishes_the_job() {
+    let sam = Sam::new();
+    let repo = source_repo(sam.dir.path());
+    let (code, created) = sam.json(&["--json", "workspace", "create", "--repo", &repo]);
+    assert_eq!(code, Some(0));
+    assert_eq!(created["status"], "creating");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let shown = sam.wait_for(&id, |shown| shown["status"] == "running");
+    assert!(shown["operation"].is_null(), "{shown}");
+    sam.run(&["workspace", "delete", &id, "--yes", "--wait"]);
+}
+
+#[test]
+fn a_create_killed_mid_way_is_finished_by_the_next_process_without_a_second_agent() {
+    let sam = Sam::new();
+    let repo = source_repo(sam.dir.path());
+    let mut held = sam
+        .command(&["--json", "workspace", "create", "--repo", &repo, "--wait"])
+        .env("SAM_FAULT_HOLD_BEFORE_STEP", "clone")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let id = wait_for_event(&sam, "held before this step");
+    held.kill().expect("SIGKILL");
+    held.wait().expect("reaped");
+
+    let (code, resumed) = resume_after_lease(&sam, &id);
+    assert_eq!(code, Some(0), "{resumed}");
+    assert_eq!(resumed["status"], "running");
+    assert_eq!(
+        agents_for(&id),
+        1,
+        "the agent the dead process started was adopted, not doubled"
+    );
+    sam.run(&["workspace", "delete", &id, "--yes", "--wait"]);
+    assert_eq!(agents_for(&id), 0);
+}
+
+#[test]
+fn a_stop_killed_mid_way_is_finished_by_the_next_process() {
+    let sam = Sam::new();
+    let repo = source_repo(sam.dir.path());
+    let (_, created) = sam.json(&["--json", "workspace", "create", "--repo", &repo, "--wait"]);
+    let id = created["id"].as_str().expect("id").to_owned();
+    let mut held = sam
+        .command(&["workspace", "stop", &id, "--wait"])
+        .env("SAM_FAULT_HOLD_BEFORE_STEP", "release")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    wait_for_event(&sam, "held before this step");
+    held.kill().expect("SIGKILL");
+    held.wait().expect("reaped");
+
+    let (code, resumed) = resume_after_lease(&sam, &id);
+    assert_eq!(code, Some(0), "{resumed}");
+    assert_eq!(resumed["status"], "stopped");
+    assert_eq!(agents_for(&id), 0);
+    sam.run(&["workspace", "delete", &id, "--yes", "--wait"]);
+}
+
+/// Waits (bounded) for an event whose message contains `text`; returns its workspace id.
+fn wait_for_event(sam: &Sam, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if sam.dir.path().join("data/sam.sqlite3").exists() {
+            let store = sam.store();
+            for workspace in store.workspaces().expect("lists") {
+                let events = store.events(&workspace.id, 0, 1000).expect("events");
+                if events.iter().any(|event| event.message.contains(text)) {
+                    return workspace.id.to_string();
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no event {text:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `resume` once the dead process's lease has expired.
+fn resume_after_lease(sam: &Sam, id: &str) -> (Option<i32>, Value) {
+    let workspace: WorkspaceId = id.parse().expect("id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sam
+        .store()
+        .orphaned_operations()
+        .expect("lists")
+        .iter()
+        .any(|op| op.workspace == workspace)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never expired"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = sam.run(&["workspace", "resume", id]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    sam.json(&["--json", "workspace", "show", id])
+}

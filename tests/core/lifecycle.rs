@@ -1,0 +1,255 @@
+//! The lifecycle on the Local provider, headless: real SQLite, the real agent binary, real git.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use sam_desktop::core::Core;
+use sam_desktop::core::error::ErrorCategory;
+use sam_desktop::core::installation::MemoryKeys;
+use sam_desktop::core::lifecycle::{CreateRequest, MAX_RETRIES};
+use sam_desktop::core::paths::AppPaths;
+use sam_desktop::core::store::{OperationKind, StoreError};
+use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
+use sam_test_support::binary;
+use tempfile::TempDir;
+
+pub struct Fixture {
+    pub dir: TempDir,
+    pub core: Core,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let core = Core::open_with(
+            AppPaths::under(dir.path().join("data")),
+            Arc::new(MemoryKeys::default()),
+            binary("sam-agent"),
+            None,
+        )
+        .expect("core");
+        Self { dir, core }
+    }
+
+    pub fn workspace_dir(&self, id: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/workspaces")
+            .join(id)
+            .join("repo")
+    }
+}
+
+/// A git repository with one commit, to clone from with a `file://` URL.
+pub fn source_repo(dir: &Path) -> String {
+    let repo = dir.join("source");
+    std::fs::create_dir_all(&repo).expect("dir");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "hello\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    format!("file://{}", repo.display())
+}
+
+fn request(repo: &str) -> CreateRequest {
+    CreateRequest {
+        repo: repo.to_owned(),
+        name: None,
+        branch: None,
+        provider: ProviderKind::Local,
+        idle_timeout_secs: None,
+    }
+}
+
+/// How many `sam-agent` processes serve workspace `id` right now.
+pub fn agent_processes_for(id: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| {
+            let text = String::from_utf8_lossy(cmdline);
+            text.contains("sam-agent") && text.contains(&format!("--workspace-id={id}"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn create_stop_start_delete_with_files_surviving_the_stop() {
+    let fixture = Fixture::new();
+    let repo = source_repo(fixture.dir.path());
+    let lifecycle = fixture.core.lifecycle();
+
+    let (workspace, operation) = lifecycle.begin_create(&request(&repo)).expect("begins");
+    assert_eq!(workspace.status, WorkspaceStatus::Creating);
+    assert_eq!(workspace.name, "source");
+    let running = lifecycle
+        .run(operation)
+        .await
+        .expect("creates")
+        .expect("exists");
+    assert_eq!(running.status, WorkspaceStatus::Running);
+    let id = running.id.to_string();
+    let root = fixture.workspace_dir(&id);
+    assert_eq!(
+        std::fs::read_to_string(root.join("README.md")).expect("cloned"),
+        "hello\n"
+    );
+    assert_eq!(agent_processes_for(&id), 1);
+
+    std::fs::write(root.join("uncommitted.txt"), "work in progress").expect("write");
+    let stop = lifecycle
+        .begin(&running.id, OperationKind::Stop)
+        .expect("begins");
+    let stopped = lifecycle.run(stop).await.expect("stops").expect("exists");
+    assert_eq!(stopped.status, WorkspaceStatus::Stopped);
+    assert_eq!(agent_processes_for(&id), 0, "stop ends the agent");
+
+    let start = lifecycle
+        .begin(&running.id, OperationKind::Start)
+        .expect("begins");
+    assert_eq!(
+        lifecycle
+            .run(start)
+            .await
+            .expect("starts")
+            .expect("exists")
+            .status,
+        WorkspaceStatus::Running
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("uncommitted.txt")).expect("kept"),
+        "work in progress"
+    );
+    assert_eq!(agent_processes_for(&id), 1);
+
+    let delete = lifecycle
+        .begin(&running.id, OperationKind::Delete)
+        .expect("begins");
+    assert!(lifecycle.run(delete).await.expect("deletes").is_none());
+    assert!(!root.exists());
+    assert_eq!(agent_processes_for(&id), 0);
+    assert!(fixture.core.list_workspaces().expect("lists").is_empty());
+
+    let events = fixture
+        .core
+        .store()
+        .events(&running.id, 0, 1000)
+        .expect("events");
+    assert!(events.is_empty(), "events go with the workspace");
+}
+
+#[tokio::test]
+async fn an_invalid_url_is_refused_before_anything_starts() {
+    let fixture = Fixture::new();
+    let err = fixture
+        .core
+        .lifecycle()
+        .begin_create(&request("git@github.com:owner/repo.git"))
+        .expect_err("refused");
+    assert_eq!(err.category, ErrorCategory::InvalidInput);
+    assert!(err.next_step.contains("https://github.com/owner/repo.git"));
+    assert!(fixture.core.list_workspaces().expect("lists").is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_repository_fails_the_clone_step_and_retry_is_capped() {
+    let fixture = Fixture::new();
+    let lifecycle = fixture.core.lifecycle();
+    let missing = format!("file://{}/nothing-here", fixture.dir.path().display());
+    let (workspace, operation) = lifecycle.begin_create(&request(&missing)).expect("begins");
+    let err = lifecycle.run(operation).await.expect_err("fails");
+    assert_eq!(err.category, ErrorCategory::WorkspaceBuild);
+    assert_eq!(err.step.as_deref(), Some("clone"));
+    let failed = fixture
+        .core
+        .store()
+        .workspace(&workspace.id)
+        .expect("exists");
+    assert_eq!(failed.status, WorkspaceStatus::Error);
+    assert_eq!(
+        failed.error.as_ref().map(|e| e.category),
+        Some(ErrorCategory::WorkspaceBuild)
+    );
+
+    for attempt in 1..=MAX_RETRIES {
+        let retry = lifecycle.begin_retry(&workspace.id).expect("retries");
+        assert!(lifecycle.run(retry).await.is_err());
+        assert_eq!(
+            fixture
+                .core
+                .store()
+                .workspace(&workspace.id)
+                .expect("exists")
+                .retry_count,
+            attempt
+        );
+    }
+    let capped = lifecycle.begin_retry(&workspace.id).expect_err("capped");
+    assert_eq!(capped.category, ErrorCategory::InvalidInput);
+    assert_eq!(
+        agent_processes_for(workspace.id.as_str()),
+        1,
+        "retries reuse one agent"
+    );
+
+    // Fixing the source and retrying is what the cap protects against; delete cleans up.
+    let delete = lifecycle
+        .begin(&workspace.id, OperationKind::Delete)
+        .expect("begins");
+    lifecycle.run(delete).await.expect("deletes");
+    assert_eq!(agent_processes_for(workspace.id.as_str()), 0);
+}
+
+#[tokio::test]
+async fn one_operation_at_a_time_per_workspace() {
+    let fixture = Fixture::new();
+    let repo = source_repo(fixture.dir.path());
+    let lifecycle = fixture.core.lifecycle();
+    let (workspace, create) = lifecycle.begin_create(&request(&repo)).expect("begins");
+    let err = fixture
+        .core
+        .store()
+        .begin_operation(&workspace.id, OperationKind::Delete, "someone-else", 30_000)
+        .expect_err("busy");
+    assert!(matches!(err, StoreError::Busy { .. }));
+    lifecycle.run(create).await.expect("creates");
+    let delete = lifecycle
+        .begin(&workspace.id, OperationKind::Delete)
+        .expect("free again");
+    lifecycle.run(delete).await.expect("deletes");
+}
+
+#[tokio::test]
+async fn a_workspace_in_the_wrong_state_explains_what_it_can_do() {
+    let fixture = Fixture::new();
+    let repo = source_repo(fixture.dir.path());
+    let lifecycle = fixture.core.lifecycle();
+    let (workspace, create) = lifecycle.begin_create(&request(&repo)).expect("begins");
+    lifecycle.run(create).await.expect("creates");
+    let err = lifecycle
+        .begin(&workspace.id, OperationKind::Start)
+        .expect_err("already running");
+    assert_eq!(err.category, ErrorCategory::InvalidInput);
+    assert!(
+        lifecycle.begin_retry(&workspace.id).is_err(),
+        "nothing to retry"
+    );
+    let delete = lifecycle
+        .begin(&workspace.id, OperationKind::Delete)
+        .expect("begins");
+    lifecycle.run(delete).await.expect("deletes");
+}
