@@ -10,8 +10,9 @@ mod commands;
 use std::path::Path;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use specta_typescript::Typescript;
-use tauri_specta::{Builder, collect_commands};
+use tauri_specta::{Builder, collect_commands, collect_events};
 
 use crate::core::Core;
 
@@ -27,14 +28,46 @@ pub fn builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::app_info,
-            commands::list_workspaces
+            commands::list_workspaces,
+            commands::create_workspace,
+            commands::workspace_action,
+            commands::get_workspace,
+            commands::workspace_events,
         ])
+        .events(collect_events![WorkspacesChanged])
         .typ::<crate::core::error::ErrorCategory>()
         // Our types serialize and deserialize alike; one TypeScript type each is enough.
         .disable_serde_phases()
         // Timestamps and sequence numbers are i64 but stay far below 2^53, where a JavaScript
         // number is exact.
         .dangerously_cast_bigints_to_number()
+}
+
+/// Something about the workspaces changed (in this process or another, such as the CLI): the
+/// UI reloads what it shows.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct WorkspacesChanged;
+
+/// How often the change watcher looks at the database: one indexed query.
+pub const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Emits [`WorkspacesChanged`] whenever the store's change stamp moves.
+pub async fn watch_changes(app: tauri::AppHandle, core: Arc<Core>) {
+    use tauri_specta::Event;
+    tracing::info!("watching for workspace changes");
+    let mut last = None;
+    let mut tick = tokio::time::interval(CHANGE_POLL);
+    loop {
+        tick.tick().await;
+        let stamp = core.store().change_stamp().ok();
+        if stamp != last {
+            last = stamp;
+            if let Err(err) = WorkspacesChanged.emit(&app) {
+                tracing::warn!(%err, "telling the window about a change failed");
+            }
+            tracing::debug!(?stamp, "workspaces changed");
+        }
+    }
 }
 
 /// The header of the generated bindings file.

@@ -24,15 +24,30 @@ fn start() -> Result<(), SamError> {
     let paths = AppPaths::from_env()?;
     let _log_guard = logging::init(&paths.log_dir, "sam-desktop", cfg!(debug_assertions))?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
-    let core = Core::open(paths)?;
+    let core = Arc::new(Core::open(paths)?);
     let commands = ipc::builder();
     tauri::Builder::default()
         .invoke_handler(commands.invoke_handler())
         .manage(AppState {
-            core: Arc::new(core),
+            core: Arc::clone(&core),
         })
         .setup(move |app| {
             commands.mount_events(app);
+            tauri::async_runtime::spawn(ipc::watch_changes(
+                app.handle().clone(),
+                Arc::clone(&core),
+            ));
+            // Finish whatever an earlier process (a crashed app, a killed CLI) left half-done.
+            let resuming = Arc::clone(&core);
+            tauri::async_runtime::spawn(async move {
+                match resuming.lifecycle().resume_orphans().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(n, "resumed unfinished operations"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "resuming unfinished operations failed")
+                    }
+                }
+            });
             Ok(())
         })
         .run(tauri::generate_context!())

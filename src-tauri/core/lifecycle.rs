@@ -60,6 +60,8 @@ pub struct Lifecycle {
     keys: Arc<dyn KeyStore>,
     owner: String,
     lease: Duration,
+    /// Loaded once: every keyring access is a blocking D-Bus round trip.
+    installation: Arc<std::sync::Mutex<Option<Arc<Installation>>>>,
 }
 
 impl Lifecycle {
@@ -82,6 +84,7 @@ impl Lifecycle {
             keys,
             owner,
             lease,
+            installation: Arc::default(),
         }
     }
 
@@ -100,8 +103,31 @@ impl Lifecycle {
         }
     }
 
-    fn installation(&self) -> Result<Installation, SamError> {
-        Installation::load_or_create(&self.store, self.keys.as_ref())
+    /// The installation identity, from the cache or the keyring. Blocking: call it from a
+    /// blocking context (or through [`Lifecycle::installation_async`]).
+    fn installation(&self) -> Result<Arc<Installation>, SamError> {
+        let mut cached = self
+            .installation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(installation) = cached.as_ref() {
+            return Ok(Arc::clone(installation));
+        }
+        let loaded = Arc::new(Installation::load_or_create(
+            &self.store,
+            self.keys.as_ref(),
+        )?);
+        *cached = Some(Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// [`Lifecycle::installation`] off the async threads: the keyring's D-Bus client blocks, and
+    /// blocking a runtime worker on it can starve the very tasks it waits for.
+    async fn installation_async(&self) -> Result<Arc<Installation>, SamError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.installation())
+            .await
+            .map_err(|err| SamError::internal("Loading the installation key failed.", &err))?
     }
 
     /// Validates a request, records the workspace and its `create` operation, and returns both.
@@ -375,7 +401,7 @@ impl Lifecycle {
                 self.step(operation, "provision", "starting the machine")
                     .await;
                 let machine = provider
-                    .provision(&self.spec(&workspace, None)?)
+                    .provision(&self.spec(&workspace, None).await?)
                     .await
                     .map_err(|err| err.with_step("provision"))?;
                 let (_, pin) = self.store.agent(id)?;
@@ -421,7 +447,7 @@ impl Lifecycle {
             )
             .await;
             let machine = provider
-                .provision(&self.spec(workspace, None)?)
+                .provision(&self.spec(workspace, None).await?)
                 .await
                 .map_err(|err| err.with_step("provision"))?;
             self.store
@@ -438,7 +464,7 @@ impl Lifecycle {
             .map_err(|err| err.with_step("provision"))?;
         let secret = Secret::new(hex(&random::<32>()?));
         let machine = provider
-            .provision(&self.spec(workspace, Some(secret.clone()))?)
+            .provision(&self.spec(workspace, Some(secret.clone())).await?)
             .await
             .map_err(|err| err.with_step("provision"))?;
         self.store.set_agent(id, Some(&machine.agent_addr), None)?;
@@ -448,7 +474,7 @@ impl Lifecycle {
             "verifying the agent and pinning its certificate",
         )
         .await;
-        let installation = self.installation()?;
+        let installation = self.installation_async().await?;
         let caller = Caller {
             key: installation.signing_key(),
             workspace: id.as_str(),
@@ -461,14 +487,14 @@ impl Lifecycle {
         Ok(())
     }
 
-    fn spec<'a>(
+    async fn spec<'a>(
         &self,
         workspace: &'a Workspace,
         secret: Option<Secret>,
     ) -> Result<MachineSpec<'a>, SamError> {
         Ok(MachineSpec {
             workspace: &workspace.id,
-            public_key: self.installation()?.public_key(),
+            public_key: self.installation_async().await?.public_key(),
             enrollment_secret: secret,
             idle_timeout_secs: workspace.idle_timeout_secs,
         })
@@ -485,7 +511,7 @@ impl Lifecycle {
             )
             .with_step("connect"));
         };
-        let installation = self.installation()?;
+        let installation = self.installation_async().await?;
         let endpoint = AgentEndpoint {
             addr,
             workspace: workspace.id.to_string(),

@@ -42,6 +42,15 @@ pub struct App {
 
 /// Runs `test` against a freshly started app. `prepare` may seed the app's data folder first.
 pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&App)) {
+    run_with(name, prepare, async |app, ()| test(app).await);
+}
+
+/// Like [`run`], passing what `prepare` returns on to `test`.
+pub fn run_with<T>(
+    name: &str,
+    prepare: impl FnOnce(&AppPaths) -> T,
+    test: impl AsyncFnOnce(&App, T),
+) {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -51,7 +60,7 @@ pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&
     );
     let home = tempfile::tempdir().expect("temp dir");
     let paths = AppPaths::under(home.path().join("data"));
-    prepare(&paths);
+    let prepared = prepare(&paths);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,7 +68,7 @@ pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&
         .expect("tokio runtime");
     runtime.block_on(async {
         let app = App::launch(home).await;
-        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&app)).await;
+        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&app, prepared)).await;
         let shot = app.screenshot(name).await;
         app.close().await;
         assert!(outcome.is_ok(), "{name} timed out after {TEST_TIMEOUT:?}");
@@ -118,6 +127,53 @@ impl App {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|err| panic!("no element {css} within {ELEMENT_TIMEOUT:?}: {err}"))
+    }
+
+    /// Waits until an element matching `css` exists, up to `timeout`.
+    pub async fn wait_css(&self, css: &str, timeout: Duration) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(timeout)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(err) => {
+                // Keep what the screen showed: the failure's best explanation.
+                let shot = self.screenshot("timeout").await;
+                let text = self.client.source().await.unwrap_or_default();
+                panic!(
+                    "no element {css} within {timeout:?}: {err}\nscreenshot: {} bytes\npage: {text}",
+                    shot.len()
+                )
+            }
+        }
+    }
+
+    /// Waits until the element with `data-testid` reads exactly `expected` (bounded).
+    pub async fn client_wait_text(&self, testid: &str, expected: &str, timeout: Duration) -> bool {
+        let css = format!("[data-testid='{testid}']");
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(&css)).await
+                && element.text().await.is_ok_and(|text| text == expected)
+            {
+                return true;
+            }
+            // WebDriver offers no change notification; poll the DOM a few times a second.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Types into the element with `data-testid`.
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        self.find(testid)
+            .await
+            .send_keys(text)
+            .await
+            .expect("typing");
     }
 
     /// Every element matching `css` right now.

@@ -20,12 +20,12 @@ fn the_window_opens_on_the_empty_workspace_list() {
 }
 
 #[test]
-fn run_on_this_computer_leads_to_its_screen_which_says_it_is_not_ready() {
+fn run_on_this_computer_leads_to_the_create_form_which_warns_code_runs_as_you() {
     harness::run("run-local", nothing, async |app| {
         app.click("run-local").await;
-        let screen = app.text("run-local-screen").await;
-        assert!(screen.contains("Run on this computer"), "{screen}");
-        assert!(app.text("not-yet").await.starts_with("Not available yet"));
+        let warning = app.text("runs-as-you").await;
+        assert!(warning.contains("runs as you"), "{warning}");
+        app.find("repo-url").await;
         app.click("back").await;
         app.find("empty-state").await;
     });
@@ -76,5 +76,104 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
                 .await
                 .is_empty()
         );
+    });
+}
+
+/// A git repository with one commit next to the app's data folder; its `file://` URL.
+fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String {
+    let repo = paths.data_dir.parent().expect("home").join("source");
+    std::fs::create_dir_all(&repo).expect("dir");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .expect("git");
+        assert!(status.success());
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "hello\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    format!("file://{}", repo.display())
+}
+
+const SLOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[test]
+fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
+    let prepare =
+        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    harness::run_with("local-lifecycle", prepare, async |app, (repo, data_dir)| {
+        app.click("run-local").await;
+        app.type_into("repo-url", &repo).await;
+        app.click("create").await;
+        app.find("workspace-page").await;
+        app.wait_css("[data-testid='status'].status-running", SLOW)
+            .await;
+        let log = app.text("event-log").await;
+        assert!(log.contains("cloned"), "{log}");
+
+        // Work that is not committed anywhere must survive a stop.
+        let workspaces = data_dir.join("workspaces");
+        let id = std::fs::read_dir(&workspaces)
+            .expect("workspaces")
+            .next()
+            .expect("one")
+            .expect("entry")
+            .file_name();
+        let scratch = workspaces.join(&id).join("repo/scratch.txt");
+        std::fs::write(&scratch, "unsaved thoughts").expect("write");
+
+        app.click("action-stop").await;
+        app.wait_css("[data-testid='status'].status-stopped", SLOW)
+            .await;
+        app.click("action-start").await;
+        app.wait_css("[data-testid='status'].status-running", SLOW)
+            .await;
+        assert_eq!(
+            std::fs::read_to_string(&scratch).expect("still there"),
+            "unsaved thoughts"
+        );
+
+        app.click("action-delete").await;
+        app.click("confirm-delete").await;
+        app.wait_css("[data-testid='empty-state']", SLOW).await;
+        assert!(!workspaces.join(&id).exists(), "the folder is gone");
+    });
+}
+
+#[test]
+fn a_failed_create_shows_the_error_card_and_retry_counts() {
+    let prepare = |paths: &sam_desktop::core::paths::AppPaths| {
+        format!(
+            "file://{}/no-repository-here",
+            paths.data_dir.parent().expect("home").display()
+        )
+    };
+    harness::run_with("failed-create", prepare, async |app, repo| {
+        app.click("run-local").await;
+        app.type_into("repo-url", &repo).await;
+        app.click("create").await;
+        let card = app.wait_css("[data-testid='error-card']", SLOW).await;
+        let text = card.text().await.expect("text");
+        assert!(
+            text.contains("WORKSPACE BUILD") || text.contains("Workspace build"),
+            "{text}"
+        );
+        assert!(text.contains("Check the URL"), "{text}");
+        app.click("retry").await;
+        app.wait_css("[data-testid='retry-count']", SLOW).await;
+        let counted = app
+            .client_wait_text("retry-count", "Retried 1 of 3 times", SLOW)
+            .await;
+        assert!(counted, "the retry was counted");
+        app.click("action-delete").await;
+        app.click("confirm-delete").await;
+        app.wait_css("[data-testid='empty-state']", SLOW).await;
     });
 }

@@ -39,7 +39,8 @@ describe("the workspace list", () => {
     mockIPC(() => []);
     render(App);
     await fireEvent.click(await screen.findByTestId("run-local"));
-    expect(screen.getByTestId("run-local-screen").textContent).toContain("Not available yet");
+    expect(screen.getByTestId("runs-as-you").textContent).toContain("runs as you");
+    expect(screen.getByTestId("repo-url")).toBeTruthy();
     await fireEvent.click(screen.getByTestId("back"));
     await fireEvent.click(await screen.findByTestId("connect-hetzner"));
     expect(screen.getByTestId("connect-hetzner-screen").textContent).toContain("Not available yet");
@@ -77,5 +78,89 @@ describe("the workspace list", () => {
     expect(notice.textContent).toContain("3f9a2c10");
     await fireEvent.click(screen.getByRole("button", { name: "Try again" }));
     expect(await screen.findByTestId("empty-state")).toBeTruthy();
+  });
+});
+
+describe("creating a workspace", () => {
+  it("sends the form, then shows the new workspace's page with its log", async () => {
+    const created = workspace("demo");
+    let sent: unknown = null;
+    mockIPC((cmd, args) => {
+      if (cmd === "create_workspace") {
+        sent = args;
+        return { ...created, status: "creating" };
+      }
+      if (cmd === "get_workspace") return { ...created, status: "creating" };
+      if (cmd === "workspace_events")
+        return [{ seq: 1, at_ms: 0, step: "clone", level: "info", message: "Cloning into '.'..." }];
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("run-local"));
+    await fireEvent.input(screen.getByTestId("repo-url"), { target: { value: "https://example.com/demo.git" } });
+    await fireEvent.click(screen.getByTestId("create"));
+    expect(await screen.findByTestId("workspace-page")).toBeTruthy();
+    expect(sent).toEqual({
+      request: { repo: "https://example.com/demo.git", name: null, branch: null, provider: "local" },
+    });
+    expect((await screen.findAllByTestId("log-line"))[0]?.textContent).toContain("Cloning into");
+  });
+
+  it("shows a refused URL's error in the form", async () => {
+    const refused: SamError = {
+      category: "invalid-input",
+      message: "\"git@github.com:o/r.git\" is an SSH URL; workspaces have no SSH key to clone with.",
+      next_step: "Use the https form instead: https://github.com/o/r.git",
+      retryable: false,
+      retry_after_secs: null,
+      step: null,
+      log_ref: null,
+    };
+    mockIPC((cmd) => {
+      if (cmd === "create_workspace") throw refused;
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("run-local"));
+    await fireEvent.input(screen.getByTestId("repo-url"), { target: { value: "git@github.com:o/r.git" } });
+    await fireEvent.click(screen.getByTestId("create"));
+    const notice = await screen.findByTestId("error-notice");
+    expect(notice.textContent).toContain("Use the https form instead");
+  });
+});
+
+describe("a failed workspace", () => {
+  it("shows the error card with the next step and a Retry that calls the backend", async () => {
+    const failed: Workspace = {
+      ...workspace("broken"),
+      status: "error",
+      retry_count: 1,
+      error: {
+        category: "workspace-build",
+        message: "There is no repository at that URL.",
+        next_step: "Check the URL.",
+        retryable: false,
+        retry_after_secs: null,
+        step: "clone",
+        log_ref: null,
+      },
+    };
+    const calls: string[] = [];
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      if (cmd === "list_workspaces") return [failed];
+      if (cmd === "get_workspace") return failed;
+      if (cmd === "workspace_action") return (args as { action: string }).action === "retry" ? null : null;
+      return [];
+    });
+    render(App);
+    const row = await screen.findByTestId("workspace-row");
+    await fireEvent.click(row.querySelector("button") as HTMLButtonElement);
+    const card = await screen.findByTestId("error-card");
+    expect(card.textContent).toContain("Workspace build");
+    expect(card.textContent).toContain("Check the URL.");
+    expect(screen.getByTestId("retry-count").textContent).toBe("Retried 1 of 3 times");
+    await fireEvent.click(screen.getByTestId("retry"));
+    expect(calls).toContain("workspace_action");
   });
 });

@@ -1,9 +1,19 @@
 // The one place the UI talks to the backend. Components import from here, never from the
 // generated bindings or @tauri-apps/api directly (an ESLint rule enforces it).
 
-import { commands, type AppInfo, type ErrorCategory, type SamError, type Workspace } from "../bindings";
+import {
+  commands,
+  events,
+  type AppInfo,
+  type CreateWorkspace,
+  type ErrorCategory,
+  type SamError,
+  type Workspace,
+  type WorkspaceAction,
+  type WorkspaceEvent,
+} from "../bindings";
 
-export type { AppInfo, ErrorCategory, SamError, Workspace };
+export type { AppInfo, CreateWorkspace, ErrorCategory, SamError, Workspace, WorkspaceAction, WorkspaceEvent };
 
 /** A backend failure, carrying the shared error shape. */
 export class ApiError extends Error {
@@ -53,4 +63,30 @@ export async function listWorkspaces(): Promise<Workspace[]> {
 
 export async function appInfo(): Promise<AppInfo> {
   return unwrap(await commands.appInfo());
+}
+
+export async function createWorkspace(request: CreateWorkspace): Promise<Workspace> {
+  return unwrap(await commands.createWorkspace(request));
+}
+
+export async function workspaceAction(id: string, action: WorkspaceAction): Promise<void> {
+  unwrap(await commands.workspaceAction(id, action));
+}
+
+export async function getWorkspace(id: string): Promise<Workspace> {
+  return unwrap(await commands.getWorkspace(id));
+}
+
+export async function workspaceEvents(id: string, after: number): Promise<WorkspaceEvent[]> {
+  return unwrap(await commands.workspaceEvents(id, after));
+}
+
+/** Calls `onChange` whenever workspaces change (here or in the CLI); returns the unsubscribe. */
+export async function onWorkspacesChanged(onChange: () => void): Promise<() => void> {
+  return events.workspacesChanged.listen(() => onChange());
+}
+
+/** The error of a rejected call, in the shared shape. */
+export function errorOf(err: unknown): SamError {
+  return err instanceof ApiError ? err.detail : toSamError(err);
 }
