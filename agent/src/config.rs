@@ -63,6 +63,10 @@ pub struct Flags {
         allow_hyphen_values = true
     )]
     pub enrollment_secret: Option<String>,
+    /// Read the enrollment secret from the first line of standard input (keeps it out of the
+    /// process's command line and environment).
+    #[arg(long)]
+    pub enrollment_secret_stdin: bool,
     /// The enrollment secret's SHA-256, as 64 hex digits (instead of the secret).
     #[arg(long, env = "SAM_AGENT_ENROLLMENT_KEY", hide_env_values = true)]
     pub enrollment_key: Option<String>,
@@ -166,7 +170,17 @@ pub const POSTPONE_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Config {
     /// Reads the file named by `flags.config` (if any), applies the flags, and validates.
-    pub fn load(flags: Flags) -> Result<Self, ConfigError> {
+    pub fn load(mut flags: Flags) -> Result<Self, ConfigError> {
+        if flags.enrollment_secret_stdin {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|err| {
+                bad(
+                    "enrollment_secret",
+                    format!("cannot read it from standard input: {err}"),
+                )
+            })?;
+            flags.enrollment_secret = Some(line.trim_end_matches(['\r', '\n']).to_owned());
+        }
         let file = match &flags.config {
             Some(path) => read_file(path)?,
             None => File::default(),

@@ -153,7 +153,12 @@ impl Stream {
         let (program, args) = split(&launch.command)?;
         let mut command = pty_process::Command::new(program)
             .args(args)
-            .current_dir(launch.cwd)
+            .current_dir(launch.cwd);
+        // The agent's own settings are not the workspace's business.
+        for name in agent_variables() {
+            command = command.env_remove(name);
+        }
+        let mut command = command
             .env("TERM", "xterm-256color")
             .env("COLORTERM", "truecolor")
             .envs(launch.env);
@@ -211,6 +216,9 @@ impl Stream {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        for name in agent_variables() {
+            command.env_remove(name);
+        }
         if let Some(user) = launch.run_as {
             command
                 .uid(user.uid)
@@ -421,6 +429,14 @@ impl Stream {
             }
         }
     }
+}
+
+/// The agent's own configuration variables, removed from every process it starts.
+fn agent_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("SAM_AGENT_"))
+        .collect()
 }
 
 fn split(command: &[String]) -> std::io::Result<(&String, &[String])> {

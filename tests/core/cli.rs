@@ -233,3 +233,54 @@ fn resume_after_lease(sam: &Sam, id: &str) -> (Option<i32>, Value) {
     );
     sam.json(&["--json", "workspace", "show", id])
 }
+
+#[test]
+fn the_local_agent_gets_a_clean_environment() {
+    let sam = Sam::new();
+    let repo = source_repo(sam.dir.path());
+    let output = sam
+        .command(&["--json", "workspace", "create", "--repo", &repo, "--wait"])
+        .env(
+            "GITHUB_TOKEN",
+            "ghp_should_never_reach_the_workspace_000000",
+        )
+        .env("HCLOUD_TOKEN", "also-private")
+        .output()
+        .expect("runs");
+    let created: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let environ = agent_environment(&id);
+    assert!(
+        environ.iter().any(|var| var.starts_with("PATH=")),
+        "{environ:?}"
+    );
+    for var in &environ {
+        assert!(
+            !var.starts_with("GITHUB_TOKEN=") && !var.starts_with("HCLOUD_TOKEN="),
+            "{var} leaked"
+        );
+        assert!(!var.starts_with("SAM_"), "{var} leaked");
+    }
+    sam.run(&["workspace", "delete", &id, "--yes", "--wait"]);
+}
+
+/// The environment of the agent serving workspace `id`.
+fn agent_environment(id: &str) -> Vec<String> {
+    for entry in std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(Result::ok)
+    {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline);
+        if text.contains("sam-agent") && text.contains(&format!("--workspace-id={id}")) {
+            let environ = std::fs::read(entry.path().join("environ")).expect("environ");
+            return environ
+                .split(|b| *b == 0)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect();
+        }
+    }
+    panic!("no agent for {id}");
+}

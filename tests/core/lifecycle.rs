@@ -1,7 +1,6 @@
 //! The lifecycle on the Local provider, headless: real SQLite, the real agent binary, real git.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use sam_desktop::core::Core;
@@ -41,28 +40,7 @@ impl Fixture {
     }
 }
 
-/// A git repository with one commit, to clone from with a `file://` URL.
-pub fn source_repo(dir: &Path) -> String {
-    let repo = dir.join("source");
-    std::fs::create_dir_all(&repo).expect("dir");
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .status()
-            .expect("git");
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("README.md"), "hello\n").expect("write");
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "init"]);
-    format!("file://{}", repo.display())
-}
+pub use sam_test_support::source_repo;
 
 fn request(repo: &str) -> CreateRequest {
     CreateRequest {

@@ -79,27 +79,9 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
     });
 }
 
-/// A git repository with one commit next to the app's data folder; its `file://` URL.
+/// A git repository next to the app's data folder; its `file://` URL.
 fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String {
-    let repo = paths.data_dir.parent().expect("home").join("source");
-    std::fs::create_dir_all(&repo).expect("dir");
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .status()
-            .expect("git");
-        assert!(status.success());
-    };
-    git(&["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("README.md"), "hello\n").expect("write");
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "init"]);
-    format!("file://{}", repo.display())
+    sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
 }
 
 const SLOW: std::time::Duration = std::time::Duration::from_secs(30);
@@ -174,6 +156,43 @@ fn a_failed_create_shows_the_error_card_and_retry_counts() {
         assert!(counted, "the retry was counted");
         app.click("action-delete").await;
         app.click("confirm-delete").await;
+        app.wait_css("[data-testid='empty-state']", SLOW).await;
+    });
+}
+
+#[test]
+fn the_app_notices_a_workspace_the_cli_creates() {
+    let prepare =
+        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    harness::run_with("cli-change", prepare, async |app, (repo, data_dir)| {
+        app.find("empty-state").await;
+        let output = std::process::Command::new(sam_test_support::binary("sam"))
+            .args([
+                "--json",
+                "workspace",
+                "create",
+                "--repo",
+                &repo,
+                "--name",
+                "from-the-cli",
+                "--wait",
+            ])
+            .env("SAM_DATA_DIR", &data_dir)
+            .output()
+            .expect("sam runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let row = app.wait_css("[data-testid='workspace-row']", SLOW).await;
+        assert!(row.text().await.expect("text").contains("from-the-cli"));
+        let deleted = std::process::Command::new(sam_test_support::binary("sam"))
+            .args(["workspace", "delete", "from-the-cli", "--yes", "--wait"])
+            .env("SAM_DATA_DIR", &data_dir)
+            .output()
+            .expect("sam runs");
+        assert!(deleted.status.success());
         app.wait_css("[data-testid='empty-state']", SLOW).await;
     });
 }

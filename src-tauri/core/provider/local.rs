@@ -114,14 +114,18 @@ impl LocalProvider {
             .env_clear()
             .envs(clean_environment())
             .current_dir(&workspace_dir)
-            .stdin(Stdio::null())
+            .stdin(if spec.enrollment_secret.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(log)
             // Its own process group: a Ctrl-C to the app or the CLI does not reach it.
             .process_group(0);
-        if let Some(secret) = &spec.enrollment_secret {
-            // Through the environment of this one start, never through a file.
-            command.env("SAM_AGENT_ENROLLMENT_SECRET", secret.expose());
+        if spec.enrollment_secret.is_some() {
+            // Through a pipe: never in a file, the command line or the environment.
+            command.arg("--enrollment-secret-stdin");
         }
         let mut child = command.spawn().map_err(|err| {
             SamError::new(
@@ -134,6 +138,12 @@ impl LocalProvider {
             )
             .with_step("provision")
         })?;
+        if let (Some(secret), Some(mut stdin)) = (&spec.enrollment_secret, child.stdin.take()) {
+            use std::io::Write;
+            stdin
+                .write_all(format!("{}\n", secret.expose()).as_bytes())
+                .map_err(|err| local_error("cannot hand the agent its enrollment secret", &err))?;
+        }
         let pid = i32::try_from(child.id())
             .map_err(|err| SamError::internal("Unexpected process id.", &err))?;
         let stdout = child

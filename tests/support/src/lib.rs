@@ -52,6 +52,30 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Makes a git repository with one commit (`README.md` = "hello\n") at `dir/source` and returns
+/// its `file://` URL: a repository to clone with no network.
+pub fn source_repo(dir: &Path) -> String {
+    let repo = dir.join("source");
+    std::fs::create_dir_all(&repo).expect("source folder");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?} failed");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "hello\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    format!("file://{}", repo.display())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
