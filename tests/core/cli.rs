@@ -16,6 +16,12 @@ struct Sam {
     dir: tempfile::TempDir,
 }
 
+impl Drop for Sam {
+    fn drop(&mut self) {
+        sam_test_support::kill_agents_under(self.dir.path());
+    }
+}
+
 impl Sam {
     fn new() -> Self {
         Self {

@@ -18,6 +18,12 @@ pub struct Fixture {
     pub core: Core,
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        sam_test_support::kill_agents_under(self.dir.path());
+    }
+}
+
 impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("dir");

@@ -61,6 +61,8 @@ pub fn run_with<T>(
     let home = tempfile::tempdir().expect("temp dir");
     let paths = AppPaths::under(home.path().join("data"));
     let prepared = prepare(&paths);
+    // Local agents outlive the app by design; a test, passing or failing, leaves none behind.
+    let _reaper = AgentReaper(paths.data_dir.clone());
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -220,6 +222,15 @@ impl App {
     async fn close(self) {
         // Ending the session makes the driver close the app; the driver guard then stops it.
         let _ = self.client.close().await;
+    }
+}
+
+/// Kills the test's Local agents when dropped.
+struct AgentReaper(PathBuf);
+
+impl Drop for AgentReaper {
+    fn drop(&mut self) {
+        sam_test_support::kill_agents_under(&self.0);
     }
 }
 

@@ -76,6 +76,27 @@ pub fn source_repo(dir: &Path) -> String {
     format!("file://{}", repo.display())
 }
 
+/// Kills every `sam-agent` whose workspace lives under `dir`: Local agents run detached, so a
+/// test that fails before its own cleanup would otherwise leave them running.
+pub fn kill_agents_under(dir: &Path) {
+    let marker = format!("--workspace-root={}", dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline);
+        if text.contains("sam-agent") && text.contains(&marker) {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
