@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sam_protocol::PROTOCOL_VERSION;
-use sam_protocol::frame::{DataFrame, FrameKind, MAX_FRAME, MAX_PAYLOAD};
+use sam_protocol::frame::{DataFrame, FrameKind, MAX_FRAME};
 use sam_protocol::message::{AgentMessage, ClientMessage, ErrorCode, Limits, PtySize, Req};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
@@ -23,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, Failure};
 use crate::files::MAX_READ;
-use crate::ring::Read;
-use crate::stream::{InputError, Stream};
+use crate::stream::InputError;
+
+mod forward;
+use forward::forward;
 
 /// Unacknowledged output the agent sends ahead, per attached stream.
 pub const WINDOW_BYTES: u64 = 2 * 1024 * 1024;
@@ -559,73 +561,5 @@ fn input_error(req: Option<Req>, stream: u32, err: InputError) -> AgentMessage {
             ErrorCode::InvalidArgument,
             format!("stream {stream} has ended"),
         ),
-    }
-}
-
-/// Sends a stream's output from `from`, within the credit window, until cancelled; then `exit`
-/// once the process has ended and everything before it was sent.
-async fn forward(
-    stream: Arc<Stream>,
-    mut from: u64,
-    mut applied: watch::Receiver<u64>,
-    out: mpsc::Sender<Message>,
-    cancel: CancellationToken,
-) {
-    let mut head = stream.subscribe();
-    loop {
-        head.borrow_and_update();
-        let exited = stream.exit();
-        loop {
-            let acked = *applied.borrow_and_update();
-            let room = WINDOW_BYTES.saturating_sub(from.saturating_sub(acked));
-            if room == 0 {
-                break;
-            }
-            let max = usize::try_from(room)
-                .unwrap_or(MAX_PAYLOAD)
-                .min(MAX_PAYLOAD);
-            match stream.read(from, max) {
-                Read::Gap { base } => {
-                    let gap = AgentMessage::Gap {
-                        stream: stream.id,
-                        from,
-                        base,
-                    };
-                    if out.send(json(&gap)).await.is_err() {
-                        return;
-                    }
-                    from = base;
-                }
-                Read::Bytes(bytes) if bytes.is_empty() => {
-                    if let Some(status) = exited {
-                        let _ = out
-                            .send(json(&AgentMessage::Exit {
-                                stream: stream.id,
-                                status,
-                            }))
-                            .await;
-                        return;
-                    }
-                    break;
-                }
-                Read::Bytes(bytes) => {
-                    let frame = DataFrame::output(stream.id, from, bytes);
-                    from = frame.end();
-                    if out
-                        .send(Message::Binary(frame.encode().into()))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Read::Future { .. } => break,
-            }
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = head.changed() => if changed.is_err() { return },
-            changed = applied.changed() => if changed.is_err() { return },
-        }
     }
 }

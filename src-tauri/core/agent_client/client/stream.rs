@@ -1,0 +1,179 @@
+//! One attached stream on the client side: the handle a consumer holds, and the state the
+//! driver keeps to resume it exactly.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use sam_protocol::frame::{DataFrame, MAX_PAYLOAD};
+use sam_protocol::message::{ClientMessage, StreamInfo};
+use tokio::sync::mpsc;
+
+use super::super::error::AgentError;
+use super::{ACK_EVERY, AgentClient, Shared, StreamEvent, lock, text};
+
+/// Client-side state of one attached stream.
+#[derive(Debug)]
+pub(super) struct Sub {
+    pub(super) id: u32,
+    pub(super) events: mpsc::UnboundedSender<StreamEvent>,
+    pub(super) state: Mutex<SubState>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct SubState {
+    /// Next output offset expected from the agent (everything before is in the channel or consumed).
+    pub(super) received: u64,
+    /// Output the consumer has taken.
+    pub(super) consumed: u64,
+    /// The last `ack` sent.
+    pub(super) acked: u64,
+    /// Next input offset to assign.
+    pub(super) in_sent: u64,
+    /// Input not yet acknowledged: (offset, bytes, user_typed).
+    pub(super) unacked: VecDeque<(u64, Vec<u8>, bool)>,
+}
+
+/// One attached stream: its events, and its input.
+#[derive(Debug)]
+pub struct StreamHandle {
+    pub(super) sub: Arc<Sub>,
+    pub(super) events: mpsc::UnboundedReceiver<StreamEvent>,
+    pub(super) client: AgentClient,
+}
+
+impl StreamHandle {
+    /// The stream id.
+    pub fn id(&self) -> u32 {
+        self.sub.id
+    }
+
+    /// The next event; `None` once the client is closed. Consuming output acknowledges it, which
+    /// lets the agent send more.
+    pub async fn next(&mut self) -> Option<StreamEvent> {
+        let event = self.events.recv().await?;
+        if let StreamEvent::Output { bytes, .. } = &event {
+            let ack = {
+                let mut state = lock(&self.sub.state);
+                state.consumed += bytes.len() as u64;
+                let due = state.consumed - state.acked >= ACK_EVERY || self.events.is_empty();
+                (due && state.consumed > state.acked).then(|| {
+                    state.acked = state.consumed;
+                    state.consumed
+                })
+            };
+            if let Some(applied) = ack {
+                let _ = self.client.shared.outbox.send(text(&ClientMessage::Ack {
+                    stream: self.sub.id,
+                    applied,
+                }));
+            }
+        }
+        Some(event)
+    }
+
+    /// Sends input to the PTY. `user_typed` marks keystrokes and pastes (activity), as opposed to
+    /// terminal replies. Input is kept until the agent acknowledges it, and resent after a
+    /// reconnect; the agent drops anything it already has, so nothing is typed twice.
+    pub fn write(&self, bytes: &[u8], user_typed: bool) {
+        for chunk in bytes.chunks(MAX_PAYLOAD) {
+            let frame = {
+                let mut state = lock(&self.sub.state);
+                let offset = state.in_sent;
+                state.in_sent += chunk.len() as u64;
+                state
+                    .unacked
+                    .push_back((offset, chunk.to_vec(), user_typed));
+                DataFrame::input(self.sub.id, offset, chunk.to_vec(), user_typed)
+            };
+            self.client.shared.send_frame(&frame);
+        }
+    }
+
+    /// Input the agent has not acknowledged yet, in bytes.
+    pub fn unacked_input(&self) -> u64 {
+        lock(&self.sub.state)
+            .unacked
+            .iter()
+            .map(|(_, bytes, _)| bytes.len() as u64)
+            .sum()
+    }
+}
+
+impl Drop for StreamHandle {
+    fn drop(&mut self) {
+        let mut subs = lock(&self.client.shared.subs);
+        if subs
+            .get(&self.sub.id)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.sub))
+        {
+            subs.remove(&self.sub.id);
+            let req = self.client.shared.next_req.fetch_add(1, Ordering::Relaxed);
+            let _ = self.client.shared.outbox.send(text(&ClientMessage::Detach {
+                req,
+                stream: self.sub.id,
+            }));
+        }
+    }
+}
+
+impl Sub {
+    /// A fresh `attached`: drop input the agent already has and resend the rest.
+    pub(super) fn on_attached(&self, info: &StreamInfo, shared: &Shared) {
+        let resend: Vec<DataFrame> = {
+            let mut state = lock(&self.state);
+            state
+                .unacked
+                .retain(|(offset, bytes, _)| offset + bytes.len() as u64 > info.in_acked);
+            state.in_sent = state.in_sent.max(info.in_acked);
+            state
+                .unacked
+                .iter()
+                .map(|(offset, bytes, typed)| {
+                    DataFrame::input(self.id, *offset, bytes.clone(), *typed)
+                })
+                .collect()
+        };
+        for frame in &resend {
+            shared.send_frame(frame);
+        }
+    }
+
+    pub(super) fn on_input_ack(&self, acked: u64) {
+        lock(&self.state)
+            .unacked
+            .retain(|(offset, bytes, _)| offset + bytes.len() as u64 > acked);
+    }
+
+    /// Output from the agent: deliver exactly the bytes not seen yet.
+    pub(super) fn on_output(&self, offset: u64, bytes: Vec<u8>) -> Result<(), AgentError> {
+        let mut state = lock(&self.state);
+        if offset > state.received {
+            return Err(AgentError::Protocol(format!(
+                "stream {} output jumped from {} to {offset}",
+                self.id, state.received
+            )));
+        }
+        // Bytes before `received` are a duplicate from an earlier attachment still in flight.
+        let skip = usize::try_from(state.received - offset).unwrap_or(usize::MAX);
+        if skip >= bytes.len() {
+            return Ok(());
+        }
+        let fresh = bytes[skip..].to_vec();
+        let start = state.received;
+        state.received += fresh.len() as u64;
+        let _ = self.events.send(StreamEvent::Output {
+            offset: start,
+            bytes: fresh,
+        });
+        Ok(())
+    }
+
+    pub(super) fn on_gap(&self, from: u64, base: u64) {
+        let mut state = lock(&self.state);
+        state.received = state.received.max(base);
+        state.consumed = state.consumed.max(base);
+        state.acked = state.acked.max(base);
+        let _ = self.events.send(StreamEvent::Gap { from, base });
+    }
+}
