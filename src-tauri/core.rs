@@ -14,6 +14,7 @@ pub mod provider;
 pub mod redact;
 pub mod repo;
 pub mod store;
+pub mod terminal;
 pub mod workspace;
 
 use std::sync::Arc;

@@ -290,3 +290,49 @@ fn agent_environment(id: &str) -> Vec<String> {
     }
     panic!("no agent for {id}");
 }
+
+#[test]
+fn terminal_replay_prints_the_final_screen() {
+    let sam = Sam::new();
+    let recording = sam.dir.path().join("session.bin");
+    // Colours, a cursor jump, an overwrite and a query (which a replay must not answer).
+    std::fs::write(
+        &recording,
+        b"\x1b[31mred\x1b[0m\r\nplain\x1b[1;6Hx\x1b[6n\r\n\r\nabc\rZ",
+    )
+    .expect("write");
+    let output = sam.run(&[
+        "terminal",
+        "replay",
+        recording.to_str().expect("utf-8"),
+        "--cols",
+        "10",
+        "--rows",
+        "4",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "red  x\nplain\nZbc\n\n"
+    );
+
+    let (code, json) = sam.json(&[
+        "--json",
+        "terminal",
+        "replay",
+        recording.to_str().expect("utf-8"),
+        "--cols",
+        "10",
+        "--rows",
+        "4",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(json["rows"][2], "Zbc");
+
+    let missing = sam.run(&["terminal", "replay", "/no/such/file"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -1,0 +1,7 @@
+//! Terminals in the core: one `alacritty_terminal` engine per PTY session, fed with the byte
+//! stream the agent sends. The webview only draws what the engine reports as changed (a later
+//! part); this module is the headless half.
+
+pub mod engine;
+
+pub use engine::{Engine, Size};
