@@ -3,5 +3,6 @@
 //! part); this module is the headless half.
 
 pub mod engine;
+pub mod frame;
 
 pub use engine::{Engine, Size};

@@ -14,8 +14,11 @@ use std::time::Instant;
 use alacritty_terminal::event::{Event, EventListener};
 use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::{Column, Line};
-use alacritty_terminal::term::{Config, Term};
-use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
+use alacritty_terminal::term::cell::Flags;
+use alacritty_terminal::term::{Config, Term, TermDamage};
+use alacritty_terminal::vte::ansi::{self, CursorShape, NamedColor, Processor, StdSyncHandler};
+
+use super::frame::{self, Color, Cursor, Frame, Row, Run, Style};
 
 /// Lines of scrollback by default.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
@@ -171,10 +174,7 @@ impl Engine {
             let mut text = String::new();
             for col in 0..self.size.columns() {
                 let cell = &grid[line][Column(col)];
-                if cell
-                    .flags
-                    .contains(alacritty_terminal::term::cell::Flags::WIDE_CHAR_SPACER)
-                {
+                if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
                     continue;
                 }
                 text.push(cell.c);
@@ -188,6 +188,101 @@ impl Engine {
         out
     }
 
+    /// What changed since the last frame (everything, with `full`), or `None` when nothing did.
+    pub fn frame(&mut self, full: bool) -> Option<Frame> {
+        let (whole, mut damaged) = match self.term.damage() {
+            TermDamage::Full => (true, Vec::new()),
+            TermDamage::Partial(lines) => {
+                (false, lines.map(|damage| damage.line).collect::<Vec<_>>())
+            }
+        };
+        self.term.reset_damage();
+        let full = full || whole;
+        if full {
+            damaged = (0..self.size.screen_lines()).collect();
+        }
+        damaged.sort_unstable();
+        damaged.dedup();
+        if damaged.is_empty() {
+            return None;
+        }
+        let lines = damaged.into_iter().map(|row| self.row(row)).collect();
+        let content = self.term.renderable_content();
+        let offset = i32::try_from(content.display_offset).unwrap_or(0);
+        let point = content.cursor.point;
+        let cursor = (content.cursor.shape != CursorShape::Hidden).then(|| Cursor {
+            row: u16::try_from(point.line.0 + offset).unwrap_or(0),
+            col: u16::try_from(point.column.0).unwrap_or(0),
+            shape: match content.cursor.shape {
+                CursorShape::Underline => 1,
+                CursorShape::Beam => 2,
+                CursorShape::HollowBlock => 3,
+                _ => 0,
+            },
+        });
+        Some(Frame {
+            full,
+            cols: self.size.cols,
+            rows: self.size.rows,
+            cursor,
+            lines,
+        })
+    }
+
+    /// One screen row as runs of one style, blank default cells left out.
+    fn row(&self, row: usize) -> Row {
+        let grid = self.term.grid();
+        let offset = i32::try_from(grid.display_offset()).unwrap_or(0);
+        let line = &grid[Line(i32::try_from(row).unwrap_or(0) - offset)];
+        let mut runs: Vec<Run> = Vec::new();
+        for col in 0..self.size.columns() {
+            let cell = &line[Column(col)];
+            if cell
+                .flags
+                .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
+            {
+                if let Some(run) = runs
+                    .last_mut()
+                    .filter(|run| run.style.attrs & frame::attrs::WIDE != 0)
+                {
+                    run.cells += 1;
+                }
+                continue;
+            }
+            let style = Style {
+                fg: color(cell.fg),
+                bg: color(cell.bg),
+                attrs: attrs(cell.flags),
+            };
+            if cell.c == ' ' && style == Style::default() {
+                continue;
+            }
+            let col16 = u16::try_from(col).unwrap_or(u16::MAX);
+            let extends = runs
+                .last()
+                .is_some_and(|run| run.style == style && run.col + run.cells == col16);
+            if !extends {
+                runs.push(Run {
+                    col: col16,
+                    cells: 0,
+                    style,
+                    text: String::new(),
+                });
+            }
+            if let Some(run) = runs.last_mut() {
+                run.cells += 1;
+                run.text.push(cell.c);
+                if let Some(marks) = cell.zerowidth() {
+                    run.text.extend(marks);
+                }
+            }
+        }
+        Row {
+            index: u16::try_from(row).unwrap_or(u16::MAX),
+            runs,
+        }
+    }
+
     /// Lines of history above the screen.
     pub fn history_lines(&self) -> usize {
         self.term.grid().history_size()
@@ -199,6 +294,34 @@ impl Engine {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn color(color: ansi::Color) -> Color {
+    match color {
+        ansi::Color::Named(NamedColor::Foreground | NamedColor::Background) => Color::Default,
+        ansi::Color::Named(named) => Color::Named(named as u16),
+        ansi::Color::Indexed(index) => Color::Indexed(index),
+        ansi::Color::Spec(rgb) => Color::Rgb(rgb.r, rgb.g, rgb.b),
+    }
+}
+
+fn attrs(flags: Flags) -> u16 {
+    let mut out = 0;
+    for (flag, bit) in [
+        (Flags::INVERSE, frame::attrs::INVERSE),
+        (Flags::BOLD, frame::attrs::BOLD),
+        (Flags::ITALIC, frame::attrs::ITALIC),
+        (Flags::ALL_UNDERLINES, frame::attrs::UNDERLINE),
+        (Flags::WIDE_CHAR, frame::attrs::WIDE),
+        (Flags::DIM, frame::attrs::DIM),
+        (Flags::HIDDEN, frame::attrs::HIDDEN),
+        (Flags::STRIKEOUT, frame::attrs::STRIKEOUT),
+    ] {
+        if flags.intersects(flag) {
+            out |= bit;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -270,5 +393,86 @@ mod tests {
         engine.resize(Size { cols: 4, rows: 4 });
         assert_eq!(engine.size(), Size { cols: 4, rows: 4 });
         assert!(rows(&engine).iter().all(|row| row.chars().count() <= 4));
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    /// The text a frame shows on a row, with wide characters and gaps laid out by column.
+    fn text_of(row: &Row, cols: usize) -> String {
+        let mut cells = vec![" ".to_owned(); cols];
+        for run in &row.runs {
+            let width = if run.style.attrs & frame::attrs::WIDE != 0 {
+                2
+            } else {
+                1
+            };
+            let mut col = usize::from(run.col);
+            for ch in run.text.chars() {
+                if let Some(cell) = cells.get_mut(col) {
+                    *cell = ch.to_string();
+                }
+                for _ in 1..width {
+                    if let Some(cell) = cells.get_mut(col + 1) {
+                        cell.clear();
+                    }
+                }
+                col += width;
+            }
+        }
+        cells.concat().trim_end().to_owned()
+    }
+
+    #[test]
+    fn a_full_frame_reproduces_the_screen_and_survives_encoding() {
+        let mut engine = Engine::new(Size { cols: 20, rows: 3 }, 0);
+        engine.feed(
+            "plain \x1b[1;31mbold red\x1b[0m\r\n\x1b[38;2;1;2;3m日本\x1b[0m x\r\n\x1b[48;5;236mbg"
+                .as_bytes(),
+        );
+        let frame = engine.frame(true).expect("a first frame");
+        assert!(frame.full);
+        assert_eq!(Frame::decode(&frame.encode()).as_ref(), Ok(&frame));
+        let screen: Vec<String> = frame.lines.iter().map(|row| text_of(row, 20)).collect();
+        let expected: Vec<String> = engine.screen_text().lines().map(str::to_owned).collect();
+        assert_eq!(screen, expected);
+        let bold = &frame.lines[0].runs[1];
+        assert_eq!(
+            (
+                bold.text.as_str(),
+                bold.style.fg,
+                bold.style.attrs & frame::attrs::BOLD != 0
+            ),
+            ("bold red", Color::Named(1), true)
+        );
+        let wide = &frame.lines[1].runs[0];
+        assert_eq!((wide.cells, wide.style.fg), (4, Color::Rgb(1, 2, 3)));
+        assert_eq!(frame.lines[2].runs[0].style.bg, Color::Indexed(236));
+        assert_eq!(frame.cursor.map(|c| (c.row, c.col)), Some((2, 2)));
+    }
+
+    #[test]
+    fn after_a_change_only_damaged_rows_are_sent() {
+        let mut engine = Engine::new(Size { cols: 20, rows: 5 }, 0);
+        engine.feed(b"one\r\ntwo\r\nthree");
+        engine.frame(true).expect("first");
+        // The emulator always re-reports the cursor's row (the cursor may have moved or blinked).
+        let idle = engine
+            .frame(false)
+            .map(|frame| frame.lines.iter().map(|row| row.index).collect::<Vec<_>>());
+        assert!(idle.is_none() || idle == Some(vec![2]), "{idle:?}");
+        engine.feed(b"\x1b[2;1HTWO");
+        let frame = engine.frame(false).expect("a change");
+        assert!(!frame.full);
+        let rows: Vec<u16> = frame.lines.iter().map(|row| row.index).collect();
+        assert!(rows.contains(&1) && rows.len() <= 2, "{rows:?}");
+        let changed = frame
+            .lines
+            .iter()
+            .find(|row| row.index == 1)
+            .expect("row 1");
+        assert_eq!(text_of(changed, 20), "TWO");
     }
 }
