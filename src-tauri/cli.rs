@@ -22,6 +22,9 @@ use crate::core::provider::local::LocalProvider;
 use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
+mod terminal;
+use terminal::TerminalCommand;
+
 /// The variable a detached worker receives its lease owner in.
 const OWNER_ENV: &str = "SAM_OPERATION_OWNER";
 
@@ -50,25 +53,6 @@ enum Top {
     /// Terminal tools.
     #[command(subcommand)]
     Terminal(TerminalCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum TerminalCommand {
-    /// Feed a recorded byte stream into the terminal engine and print the final screen as
-    /// text (one line per row, trailing spaces trimmed): for bug reports and tests.
-    Replay(ReplayArgs),
-}
-
-#[derive(Debug, Args)]
-struct ReplayArgs {
-    /// The recorded output (raw bytes).
-    file: std::path::PathBuf,
-    /// Columns.
-    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    cols: u16,
-    /// Rows.
-    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    rows: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,7 +228,7 @@ fn report(err: &SamError, json: bool) {
 
 fn run(cli: Cli) -> Result<(), SamError> {
     let command = match cli.command {
-        Top::Terminal(TerminalCommand::Replay(args)) => return replay(&args, cli.json),
+        Top::Terminal(command) => return terminal::run(command, cli.json),
         Top::Workspace(command) => command,
     };
     let paths = AppPaths::from_env()?;
@@ -374,34 +358,6 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
             lifecycle.resume(&workspace.id).await.map(|_| ())
         }
     }
-}
-
-fn replay(args: &ReplayArgs, json: bool) -> Result<(), SamError> {
-    use crate::core::terminal::{Engine, Size};
-    let bytes = std::fs::read(&args.file).map_err(|err| {
-        SamError::invalid_input(
-            format!("Cannot read {}: {err}.", args.file.display()),
-            "Check the file's path.",
-        )
-    })?;
-    let mut engine = Engine::new(
-        Size {
-            cols: args.cols,
-            rows: args.rows,
-        },
-        0,
-    );
-    engine.replay(&bytes);
-    let screen = engine.screen_text();
-    if json {
-        print_json(&serde_json::json!({ "rows": screen.lines().collect::<Vec<_>>() }));
-    } else {
-        #[allow(clippy::print_stdout)]
-        {
-            print!("{screen}");
-        }
-    }
-    Ok(())
 }
 
 async fn operate(

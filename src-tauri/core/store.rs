@@ -105,6 +105,28 @@ impl From<StoreError> for SamError {
     }
 }
 
+/// Switches to WAL (once per database file; the mode is persistent). Changing the mode needs an
+/// exclusive lock that SQLite's busy handler does not wait for, so two processes opening a new
+/// database at once retry briefly instead of failing.
+fn set_wal(conn: &Connection) -> Result<(), StoreError> {
+    let mut attempts = 0;
+    loop {
+        // Answers with the mode in effect; in-memory databases stay `memory`.
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
 /// The local database.
 #[derive(Debug)]
 pub struct Store {
@@ -131,8 +153,7 @@ impl Store {
 
     fn from_connection(mut conn: Connection, version: u32) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // `journal_mode` answers with the mode in effect; in-memory databases stay `memory`.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        set_wal(&conn)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrations::migrate_to(&mut conn, version)?;

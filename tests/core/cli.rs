@@ -153,7 +153,7 @@ fn a_create_killed_mid_way_is_finished_by_the_next_process_without_a_second_agen
         .command(&["--json", "workspace", "create", "--repo", &repo, "--wait"])
         .env("SAM_FAULT_HOLD_BEFORE_STEP", "clone")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(sam.dir.path().join("held.log")).expect("log"))
         .spawn()
         .expect("starts");
     let id = wait_for_event(&sam, "held before this step");
@@ -182,7 +182,7 @@ fn a_stop_killed_mid_way_is_finished_by_the_next_process() {
         .command(&["workspace", "stop", &id, "--wait"])
         .env("SAM_FAULT_HOLD_BEFORE_STEP", "release")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(sam.dir.path().join("held.log")).expect("log"))
         .spawn()
         .expect("starts");
     wait_for_event(&sam, "held before this step");
@@ -199,6 +199,7 @@ fn a_stop_killed_mid_way_is_finished_by_the_next_process() {
 /// Waits (bounded) for an event whose message contains `text`; returns its workspace id.
 fn wait_for_event(sam: &Sam, text: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let log = sam.dir.path().join("held.log");
     loop {
         if sam.dir.path().join("data/sam.sqlite3").exists() {
             let store = sam.store();
@@ -209,7 +210,11 @@ fn wait_for_event(sam: &Sam, text: &str) -> String {
                 }
             }
         }
-        assert!(std::time::Instant::now() < deadline, "no event {text:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no event {text:?}; the held process said: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -49,23 +49,30 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), Store
 
 fn apply(conn: &mut Connection, history: &[Migration], target: u32) -> Result<(), StoreError> {
     let known = history.last().map_or(0, |m| m.version);
-    let found = current_version(conn)?;
-    if found > known {
-        return Err(StoreError::TooNew { found, known });
-    }
-    for migration in history
-        .iter()
-        .filter(|m| m.version > found && m.version <= target)
-    {
+    for migration in history.iter().filter(|m| m.version <= target) {
+        // The version is read under the write lock: the app and the CLI may open a new database
+        // at the same moment, and only one of them may apply each migration.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = current_version(&tx)?;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        if migration.version <= found {
+            continue;
+        }
         tracing::info!(
             version = migration.version,
             name = migration.name,
             "migrating database"
         );
-        let tx = conn.transaction()?;
         tx.execute_batch(migration.sql)?;
         tx.pragma_update(None, "user_version", migration.version)?;
         tx.commit()?;
+    }
+    // A database newer than this build is refused even when there was nothing to apply.
+    let found = current_version(conn)?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
     }
     Ok(())
 }
@@ -204,6 +211,26 @@ mod tests {
             migrate_to(&mut conn, LATEST_VERSION),
             Err(StoreError::TooNew { found, known }) if found == LATEST_VERSION + 1 && known == LATEST_VERSION
         ));
+    }
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_migrate_it_once() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join("race.sqlite3");
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || crate::core::store::Store::open(&path).map(|_| ()))
+                })
+                .collect();
+            for opener in openers {
+                opener
+                    .join()
+                    .expect("thread")
+                    .expect("every opener succeeds");
+            }
+        }
     }
 
     #[test]
