@@ -7,7 +7,21 @@
 use std::path::{Path, PathBuf};
 
 /// The repository's root folder.
+///
+/// Read at run time: cargo sets `CARGO_MANIFEST_DIR` for the test process (the root package's
+/// folder is the repository root). A path baked in at compile time would go stale when two
+/// checkouts share one target folder, as CI's clone and a working tree do.
 pub fn repo_root() -> PathBuf {
+    let at_run_time = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|dir| {
+            dir.ancestors()
+                .find(|d| d.join("tauri.conf.json").is_file())
+                .map(Path::to_path_buf)
+        });
+    if let Some(root) = at_run_time {
+        return root;
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
