@@ -323,19 +323,8 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Flags;
-
     fn agent(dir: &std::path::Path) -> Arc<Agent> {
-        let flags = Flags {
-            listen: Some("127.0.0.1:0".into()),
-            public_key: Some(sam_protocol::token::encode_public_key(
-                &ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key(),
-            )),
-            workspace_id: Some("abcdefghijkm".into()),
-            workspace_root: Some(dir.to_path_buf()),
-            state_dir: Some(dir.join("state")),
-            ..Flags::default()
-        };
+        let flags = crate::config::tests::flags(dir);
         let config = Config::load(flags).expect("config");
         let identity = Identity::load_or_create(&config.state_dir).expect("identity");
         Agent::new(config, identity).expect("agent")

@@ -377,10 +377,11 @@ fn lookup_user(name: &str) -> Result<RunAs, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn flags(dir: &Path) -> Flags {
+    /// A valid minimal configuration rooted at `dir`, for this crate's tests.
+    pub(crate) fn flags(dir: &Path) -> Flags {
         Flags {
             listen: Some("127.0.0.1:0".into()),
             public_key: Some(sam_protocol::token::encode_public_key(

@@ -81,13 +81,7 @@ impl Store {
             "UPDATE workspaces SET status = ?2, error_json = ?3, updated_at_ms = ?4 WHERE id = ?1",
             params![id.as_str(), status.as_str(), error_json, now_ms()],
         )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: "workspace",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        require_row(changed, id)
     }
 
     /// Records how to reach the workspace's agent: its address and pinned certificate.
@@ -101,13 +95,7 @@ impl Store {
             "UPDATE workspaces SET agent_addr = ?2, agent_pin = ?3, updated_at_ms = ?4 WHERE id = ?1",
             params![id.as_str(), addr, pin, now_ms()],
         )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: "workspace",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        require_row(changed, id)
     }
 
     /// The agent's address and pin, when known.
@@ -127,11 +115,11 @@ impl Store {
 
     /// Sets the retry counter.
     pub fn set_retry_count(&self, id: &WorkspaceId, count: u32) -> Result<(), StoreError> {
-        self.lock().execute(
+        let changed = self.lock().execute(
             "UPDATE workspaces SET retry_count = ?2, updated_at_ms = ?3 WHERE id = ?1",
             params![id.as_str(), count, now_ms()],
         )?;
-        Ok(())
+        require_row(changed, id)
     }
 
     /// A value that changes whenever any workspace or event changes, in this process or another
@@ -150,13 +138,7 @@ impl Store {
         let changed = self
             .lock()
             .execute("DELETE FROM workspaces WHERE id = ?1", [id.as_str()])?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: "workspace",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        require_row(changed, id)
     }
 
     /// Appends a line to a workspace's event log and returns its sequence number.
@@ -217,6 +199,17 @@ impl Store {
         })
         .collect()
     }
+}
+
+/// An update or delete that touched no row means the workspace does not exist.
+fn require_row(changed: usize, id: &WorkspaceId) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::NotFound {
+            what: "workspace",
+            id: id.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
