@@ -9,7 +9,7 @@ mod enroll;
 mod error;
 pub mod tls;
 
-pub use client::{AgentClient, AgentEndpoint, LinkState, StreamEvent, StreamHandle};
+pub use client::{AgentClient, AgentEndpoint, LinkState, StreamEvent, StreamHandle, StreamInput};
 pub use dial::{Caller, dial};
 pub use enroll::enroll;
 pub use error::AgentError;

@@ -1,8 +1,14 @@
 //! Terminals in the core: one `alacritty_terminal` engine per PTY session, fed with the byte
-//! stream the agent sends. The webview only draws what the engine reports as changed (a later
-//! part); this module is the headless half.
+//! stream the agent sends ([`session`]). The webview only draws what the engine reports as
+//! changed, from the binary [`frame`]s it builds.
 
 pub mod engine;
 pub mod frame;
+pub mod session;
+pub mod theme;
 
-pub use engine::{Engine, Size};
+pub use engine::{
+    ClipboardWrite, Engine, ScreenPoint, SearchDirection, SearchMatch, SelectionKind, Size,
+};
+pub use session::{Terminal, TerminalEvent, TerminalOptions};
+pub use theme::Theme;

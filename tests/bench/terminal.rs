@@ -68,16 +68,14 @@ fn main() {
     let start = Instant::now();
     let mut full_bytes = 0;
     for _ in 0..rounds {
-        let frame = engine.frame(true).expect("frame");
-        full_bytes = frame.encode().len();
+        full_bytes = engine.frame(true).expect("frame").len();
     }
     let full_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     let start = Instant::now();
     let mut line_bytes = 0;
     for n in 0..rounds {
         engine.feed(format!("\x1b[25;1H\x1b[32mline {n}\x1b[0m\x1b[K").as_bytes());
-        let frame = engine.frame(false).expect("frame");
-        line_bytes = frame.encode().len();
+        line_bytes = engine.frame(false).expect("frame").len();
     }
     let line_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
 

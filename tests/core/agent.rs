@@ -8,3 +8,4 @@ mod harness;
 mod pty;
 mod resume;
 mod robustness;
+mod terminal;

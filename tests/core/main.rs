@@ -8,3 +8,4 @@ mod cli;
 mod lifecycle;
 mod logging;
 mod startup;
+mod terminal_golden;

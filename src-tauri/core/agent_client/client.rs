@@ -27,7 +27,7 @@ mod driver;
 mod stream;
 
 use super::error::AgentError;
-pub use stream::StreamHandle;
+pub use stream::{StreamHandle, StreamInput};
 use stream::{Sub, SubState};
 
 /// How long a request waits for its answer (and for a connection, first).
@@ -338,6 +338,12 @@ impl AgentClient {
             .await;
         match reply {
             Ok(AgentMessage::Attached { stream: info, .. }) => {
+                // Input continues where the agent's count is (another client, or an earlier run
+                // of the app, may have typed into this stream).
+                {
+                    let mut state = lock(&sub.state);
+                    state.in_sent = state.in_sent.max(info.in_acked);
+                }
                 let handle = StreamHandle {
                     sub,
                     events: rx,

@@ -3,25 +3,37 @@
 //! Rules from `reference/terminal-acp.md` A1 that this type enforces:
 //! - one persistent parser per stream, so an escape sequence split across two chunks is parsed
 //!   as one;
-//! - terminal replies (DA, DSR, CPR, DECRQM, …) are collected as automatic input exactly once,
-//!   and never for replayed output (old queries must not be answered again);
+//! - terminal replies (DA, DSR, CPR, DECRQM, colour queries answered from the theme, …) are
+//!   collected as automatic input exactly once, and never for replayed output (old queries must
+//!   not be answered again);
 //! - synchronized updates (DEC 2026) end when their timeout passes, checked by [`Engine::tick`],
-//!   because the parser never ends them by itself.
+//!   because the parser never ends them by itself;
+//! - OSC 52 clipboard writes are held for the user's consent, never applied; clipboard reads
+//!   are refused.
+
+mod encode;
+mod view;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use alacritty_terminal::event::{Event, EventListener};
-use alacritty_terminal::grid::Dimensions;
+use alacritty_terminal::event::{Event, EventListener, WindowSize};
+use alacritty_terminal::grid::{Dimensions, Scroll};
 use alacritty_terminal::index::{Column, Line};
-use alacritty_terminal::term::cell::Flags;
-use alacritty_terminal::term::{Config, Term, TermDamage};
-use alacritty_terminal::vte::ansi::{self, CursorShape, NamedColor, Processor, StdSyncHandler};
+use alacritty_terminal::term::cell::{Cell, Flags};
+use alacritty_terminal::term::{ClipboardType, Config, Osc52, Term, TermDamage, TermMode};
+use alacritty_terminal::vte::ansi::{Processor, Rgb, StdSyncHandler};
 
-use super::frame::{self, Color, Cursor, Frame, Row, Run, Style};
+use super::frame::modes;
+use super::theme::Theme;
+
+pub use view::{ScreenPoint, SearchDirection, SearchMatch, SelectionKind, is_openable_link};
 
 /// Lines of scrollback by default.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
+
+/// The largest OSC 52 clipboard write held for consent; larger ones are dropped.
+pub const MAX_CLIPBOARD_WRITE: usize = 1024 * 1024;
 
 /// A terminal's size in cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +58,43 @@ impl Dimensions for Size {
     }
 }
 
+/// A program's request (OSC 52) to put text on the clipboard, waiting for the user's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipboardWrite {
+    /// The text.
+    pub text: String,
+    /// The primary selection rather than the clipboard.
+    pub primary: bool,
+}
+
+type ColorFormatter = Arc<dyn Fn(Rgb) -> String + Send + Sync>;
+type SizeFormatter = Arc<dyn Fn(WindowSize) -> String + Send + Sync>;
+
+/// A reply the emulator owes the program, resolved when taken (colour replies need the
+/// emulator's current colours, which the event listener cannot see).
+enum Reply {
+    Text(String),
+    Color(usize, ColorFormatter),
+    Size(SizeFormatter),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(text) => f.debug_tuple("Text").field(text).finish(),
+            Self::Color(index, _) => f.debug_tuple("Color").field(index).finish(),
+            Self::Size(_) => f.write_str("Size"),
+        }
+    }
+}
+
 /// What the emulator asked for while parsing; drained by the engine's owner.
 #[derive(Debug, Default)]
 struct Outbox {
-    replies: Vec<String>,
+    replies: Vec<Reply>,
     title: Option<String>,
     bells: u32,
+    clipboard: Option<ClipboardWrite>,
     replaying: bool,
 }
 
@@ -65,11 +108,29 @@ impl EventListener for Listener {
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let live = !outbox.replaying;
         match event {
-            Event::PtyWrite(reply) if !outbox.replaying => outbox.replies.push(reply),
+            Event::PtyWrite(reply) if live => outbox.replies.push(Reply::Text(reply)),
+            Event::ColorRequest(index, format) if live => {
+                outbox.replies.push(Reply::Color(index, format));
+            }
+            Event::TextAreaSizeRequest(format) if live => outbox.replies.push(Reply::Size(format)),
+            Event::ClipboardStore(kind, text) if live => {
+                if text.len() <= MAX_CLIPBOARD_WRITE {
+                    outbox.clipboard = Some(ClipboardWrite {
+                        text,
+                        primary: kind == ClipboardType::Selection,
+                    });
+                } else {
+                    tracing::warn!(
+                        bytes = text.len(),
+                        "dropped an oversized OSC 52 clipboard write"
+                    );
+                }
+            }
             Event::Title(title) => outbox.title = Some(title),
             Event::ResetTitle => outbox.title = Some(String::new()),
-            Event::Bell => outbox.bells += 1,
+            Event::Bell if live => outbox.bells += 1,
             _ => {}
         }
     }
@@ -81,12 +142,20 @@ pub struct Engine {
     parser: Processor<StdSyncHandler>,
     listener: Listener,
     size: Size,
+    scrollback: usize,
+    theme: Theme,
+    /// Pixel size of a cell, for the rare program that asks (CSI 14 t).
+    cell_pixels: (u16, u16),
+    /// The next frame must be full (the selection or theme changed, or the engine was reset).
+    force_full: bool,
+    search: Option<view::Search>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("size", &self.size)
+            .field("scrollback", &self.scrollback)
             .finish_non_exhaustive()
     }
 }
@@ -95,16 +164,38 @@ impl Engine {
     /// A blank terminal of `size` keeping `scrollback` lines of history.
     pub fn new(size: Size, scrollback: usize) -> Self {
         let listener = Listener::default();
-        let config = Config {
-            scrolling_history: scrollback,
-            ..Config::default()
-        };
         Self {
-            term: Term::new(config, &size, listener.clone()),
+            term: Term::new(config(scrollback), &size, listener.clone()),
             parser: Processor::new(),
             listener,
             size,
+            scrollback,
+            theme: Theme::default(),
+            cell_pixels: (8, 16),
+            force_full: true,
+            search: None,
         }
+    }
+
+    /// Forgets everything on the screen and in history (after a `gap`: the output that led
+    /// here is lost, so the old screen would be wrong). Size and theme are kept.
+    pub fn reset(&mut self) {
+        self.listener = Listener::default();
+        self.term = Term::new(config(self.scrollback), &self.size, self.listener.clone());
+        self.parser = Processor::new();
+        self.force_full = true;
+        self.search = None;
+    }
+
+    /// Sets the colours used to answer colour queries (the renderer draws with the same).
+    pub fn set_theme(&mut self, theme: Theme) {
+        self.theme = theme;
+        self.force_full = true;
+    }
+
+    /// Sets a cell's size in pixels, reported to programs that ask for the text area's size.
+    pub fn set_cell_pixels(&mut self, width: u16, height: u16) {
+        self.cell_pixels = (width, height);
     }
 
     /// Feeds live output. Replies to queries in it are queued for [`Engine::take_replies`].
@@ -113,7 +204,8 @@ impl Engine {
     }
 
     /// Feeds output that was already answered once (a resume from offset 0, a recording):
-    /// the screen is rebuilt, but no query in it is answered again.
+    /// the screen is rebuilt, but no query in it is answered again, no bell rings and no
+    /// clipboard write is offered.
     pub fn replay(&mut self, bytes: &[u8]) {
         self.outbox().replaying = true;
         self.parser.advance(&mut self.term, bytes);
@@ -137,9 +229,25 @@ impl Engine {
         self.parser.sync_bytes_count() > 0
     }
 
-    /// Terminal replies to send to the PTY as automatic (not user-typed) input.
+    /// Terminal replies to send to the PTY as automatic (not user-typed) input, in order.
     pub fn take_replies(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.outbox().replies)
+        let pending = std::mem::take(&mut self.outbox().replies);
+        pending
+            .into_iter()
+            .map(|reply| match reply {
+                Reply::Text(text) => text,
+                Reply::Color(index, format) => {
+                    let set = self.term.colors()[index];
+                    format(set.unwrap_or_else(|| self.theme.color(index)))
+                }
+                Reply::Size(format) => format(WindowSize {
+                    num_lines: self.size.rows,
+                    num_cols: self.size.cols,
+                    cell_width: self.cell_pixels.0,
+                    cell_height: self.cell_pixels.1,
+                }),
+            })
+            .collect()
     }
 
     /// The title the program set, if it changed since the last call (`""` = reset).
@@ -152,10 +260,16 @@ impl Engine {
         std::mem::take(&mut self.outbox().bells)
     }
 
+    /// The latest clipboard write a program asked for (OSC 52), for the user to allow or not.
+    pub fn take_clipboard_write(&mut self) -> Option<ClipboardWrite> {
+        self.outbox().clipboard.take()
+    }
+
     /// Changes the size (reflowing the text). The PTY must be resized separately.
     pub fn resize(&mut self, size: Size) {
         self.size = size;
         self.term.resize(size);
+        self.force_full = true;
     }
 
     /// The current size.
@@ -163,21 +277,75 @@ impl Engine {
         self.size
     }
 
+    /// Scrolls the view `lines` up into history (negative: down), clamped.
+    pub fn scroll(&mut self, lines: i32) {
+        self.term.scroll_display(Scroll::Delta(lines));
+    }
+
+    /// Follows the output again.
+    pub fn scroll_to_bottom(&mut self) {
+        self.term.scroll_display(Scroll::Bottom);
+    }
+
+    /// Lines the view is scrolled back.
+    pub fn display_offset(&self) -> usize {
+        self.term.grid().display_offset()
+    }
+
+    /// Lines of history above the screen.
+    pub fn history_lines(&self) -> usize {
+        self.term.grid().history_size()
+    }
+
+    /// Memory the screen and its history hold, in bytes (cells are a fixed size; characters
+    /// with combining marks or links hold a little more).
+    pub fn memory_bytes(&self) -> usize {
+        let lines = self.history_lines() + self.size.screen_lines();
+        lines * self.size.columns() * size_of::<Cell>()
+    }
+
+    /// The terminal's [`modes`] bits (what the input encoder must honour).
+    pub fn modes(&self) -> u16 {
+        let mode = *self.term.mode();
+        let mut out = 0;
+        for (flag, bit) in [
+            (TermMode::APP_CURSOR, modes::APP_CURSOR),
+            (TermMode::APP_KEYPAD, modes::APP_KEYPAD),
+            (TermMode::BRACKETED_PASTE, modes::BRACKETED_PASTE),
+            (TermMode::MOUSE_REPORT_CLICK, modes::MOUSE_CLICK),
+            (TermMode::MOUSE_DRAG, modes::MOUSE_DRAG),
+            (TermMode::MOUSE_MOTION, modes::MOUSE_MOTION),
+            (TermMode::SGR_MOUSE, modes::SGR_MOUSE),
+            (TermMode::UTF8_MOUSE, modes::UTF8_MOUSE),
+            (TermMode::FOCUS_IN_OUT, modes::FOCUS_EVENTS),
+            (TermMode::ALT_SCREEN, modes::ALT_SCREEN),
+            (TermMode::ALTERNATE_SCROLL, modes::ALTERNATE_SCROLL),
+            (TermMode::LINE_FEED_NEW_LINE, modes::LINE_FEED_NEW_LINE),
+        ] {
+            if mode.contains(flag) {
+                out |= bit;
+            }
+        }
+        if self.term.cursor_style().blinking {
+            out |= modes::CURSOR_BLINK;
+        }
+        out
+    }
+
     /// The visible screen as plain text: one line per row, trailing spaces trimmed, trailing
     /// empty rows kept (the screen has a fixed height).
     pub fn screen_text(&self) -> String {
         let grid = self.term.grid();
-        let offset = i32::try_from(grid.display_offset()).unwrap_or(0);
         let mut out = String::new();
         for row in 0..self.size.screen_lines() {
-            let line = Line(i32::try_from(row).unwrap_or(i32::MAX) - offset);
+            let line = &grid[self.screen_line(row)];
             let mut text = String::new();
             for col in 0..self.size.columns() {
-                let cell = &grid[line][Column(col)];
+                let cell = &line[Column(col)];
                 if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
                     continue;
                 }
-                text.push(cell.c);
+                text.push(encode::visible(cell.c));
                 if let Some(zerowidth) = cell.zerowidth() {
                     text.extend(zerowidth);
                 }
@@ -188,104 +356,31 @@ impl Engine {
         out
     }
 
-    /// What changed since the last frame (everything, with `full`), or `None` when nothing did.
-    pub fn frame(&mut self, full: bool) -> Option<Frame> {
-        let (whole, mut damaged) = match self.term.damage() {
+    /// What changed since the last frame (everything, with `full`) as an encoded frame
+    /// (`super::frame`), or `None` when nothing did. Clears the damage.
+    pub fn frame(&mut self, full: bool) -> Option<Vec<u8>> {
+        let (whole, mut rows) = match self.term.damage() {
             TermDamage::Full => (true, Vec::new()),
-            TermDamage::Partial(lines) => {
-                (false, lines.map(|damage| damage.line).collect::<Vec<_>>())
-            }
+            TermDamage::Partial(lines) => (false, lines.map(|damage| damage.line).collect()),
         };
         self.term.reset_damage();
-        let full = full || whole;
+        let forced = std::mem::take(&mut self.force_full);
+        let full = full || whole || forced;
         if full {
-            damaged = (0..self.size.screen_lines()).collect();
+            rows = (0..self.size.screen_lines()).collect();
         }
-        damaged.sort_unstable();
-        damaged.dedup();
-        if damaged.is_empty() {
+        rows.sort_unstable();
+        rows.dedup();
+        if rows.is_empty() {
             return None;
         }
-        let lines = damaged.into_iter().map(|row| self.row(row)).collect();
-        let content = self.term.renderable_content();
-        let offset = i32::try_from(content.display_offset).unwrap_or(0);
-        let point = content.cursor.point;
-        let cursor = (content.cursor.shape != CursorShape::Hidden).then(|| Cursor {
-            row: u16::try_from(point.line.0 + offset).unwrap_or(0),
-            col: u16::try_from(point.column.0).unwrap_or(0),
-            shape: match content.cursor.shape {
-                CursorShape::Underline => 1,
-                CursorShape::Beam => 2,
-                CursorShape::HollowBlock => 3,
-                _ => 0,
-            },
-        });
-        Some(Frame {
-            full,
-            cols: self.size.cols,
-            rows: self.size.rows,
-            cursor,
-            lines,
-        })
+        Some(encode::frame(self, full, &rows))
     }
 
-    /// One screen row as runs of one style, blank default cells left out.
-    fn row(&self, row: usize) -> Row {
-        let grid = self.term.grid();
-        let offset = i32::try_from(grid.display_offset()).unwrap_or(0);
-        let line = &grid[Line(i32::try_from(row).unwrap_or(0) - offset)];
-        let mut runs: Vec<Run> = Vec::new();
-        for col in 0..self.size.columns() {
-            let cell = &line[Column(col)];
-            if cell
-                .flags
-                .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
-            {
-                if let Some(run) = runs
-                    .last_mut()
-                    .filter(|run| run.style.attrs & frame::attrs::WIDE != 0)
-                {
-                    run.cells += 1;
-                }
-                continue;
-            }
-            let style = Style {
-                fg: color(cell.fg),
-                bg: color(cell.bg),
-                attrs: attrs(cell.flags),
-            };
-            if cell.c == ' ' && style == Style::default() {
-                continue;
-            }
-            let col16 = u16::try_from(col).unwrap_or(u16::MAX);
-            let extends = runs
-                .last()
-                .is_some_and(|run| run.style == style && run.col + run.cells == col16);
-            if !extends {
-                runs.push(Run {
-                    col: col16,
-                    cells: 0,
-                    style,
-                    text: String::new(),
-                });
-            }
-            if let Some(run) = runs.last_mut() {
-                run.cells += 1;
-                run.text.push(cell.c);
-                if let Some(marks) = cell.zerowidth() {
-                    run.text.extend(marks);
-                }
-            }
-        }
-        Row {
-            index: u16::try_from(row).unwrap_or(u16::MAX),
-            runs,
-        }
-    }
-
-    /// Lines of history above the screen.
-    pub fn history_lines(&self) -> usize {
-        self.term.grid().history_size()
+    /// The grid line shown on screen row `row`.
+    fn screen_line(&self, row: usize) -> Line {
+        let offset = i32::try_from(self.term.grid().display_offset()).unwrap_or(0);
+        Line(i32::try_from(row).unwrap_or(i32::MAX) - offset)
     }
 
     fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
@@ -296,183 +391,13 @@ impl Engine {
     }
 }
 
-fn color(color: ansi::Color) -> Color {
-    match color {
-        ansi::Color::Named(NamedColor::Foreground | NamedColor::Background) => Color::Default,
-        ansi::Color::Named(named) => Color::Named(named as u16),
-        ansi::Color::Indexed(index) => Color::Indexed(index),
-        ansi::Color::Spec(rgb) => Color::Rgb(rgb.r, rgb.g, rgb.b),
-    }
-}
-
-fn attrs(flags: Flags) -> u16 {
-    let mut out = 0;
-    for (flag, bit) in [
-        (Flags::INVERSE, frame::attrs::INVERSE),
-        (Flags::BOLD, frame::attrs::BOLD),
-        (Flags::ITALIC, frame::attrs::ITALIC),
-        (Flags::ALL_UNDERLINES, frame::attrs::UNDERLINE),
-        (Flags::WIDE_CHAR, frame::attrs::WIDE),
-        (Flags::DIM, frame::attrs::DIM),
-        (Flags::HIDDEN, frame::attrs::HIDDEN),
-        (Flags::STRIKEOUT, frame::attrs::STRIKEOUT),
-    ] {
-        if flags.intersects(flag) {
-            out |= bit;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SIZE: Size = Size { cols: 20, rows: 4 };
-
-    fn rows(engine: &Engine) -> Vec<String> {
-        engine.screen_text().lines().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn text_and_cursor_movement_land_where_a_terminal_puts_them() {
-        let mut engine = Engine::new(SIZE, 100);
-        engine.feed(b"hello\r\nworld\x1b[1;10HX");
-        assert_eq!(rows(&engine), ["hello    X", "world", "", ""]);
-    }
-
-    #[test]
-    fn an_escape_split_across_chunks_is_parsed_once() {
-        let mut engine = Engine::new(SIZE, 100);
-        engine.feed(b"a\x1b[");
-        engine.feed(b"2Cb");
-        assert_eq!(rows(&engine)[0], "a  b");
-    }
-
-    #[test]
-    fn queries_are_answered_once_live_and_never_on_replay() {
-        let mut engine = Engine::new(SIZE, 100);
-        engine.feed(b"\x1b[c\x1b[6n");
-        let replies = engine.take_replies();
-        assert_eq!(replies.len(), 2, "{replies:?}");
-        assert!(replies[0].starts_with("\x1b[?"), "{replies:?}");
-        assert_eq!(replies[1], "\x1b[1;1R");
-        assert!(engine.take_replies().is_empty(), "taken once");
-        engine.replay(b"\x1b[c\x1b[6n");
-        assert!(engine.take_replies().is_empty(), "a replay answers nothing");
-    }
-
-    #[test]
-    fn titles_bells_and_wide_characters() {
-        let mut engine = Engine::new(SIZE, 100);
-        engine.feed("\x1b]0;build\x07\x07日本€".as_bytes());
-        assert_eq!(engine.take_title().as_deref(), Some("build"));
-        assert_eq!(engine.take_bells(), 1);
-        assert_eq!(rows(&engine)[0], "日本€");
-    }
-
-    #[test]
-    fn a_synchronized_update_ends_at_its_timeout() {
-        let mut engine = Engine::new(SIZE, 100);
-        engine.feed(b"\x1b[?2026hhidden");
-        assert!(engine.is_synchronizing());
-        assert_eq!(rows(&engine)[0], "", "held back during the update");
-        engine.tick(Instant::now() + std::time::Duration::from_secs(1));
-        assert!(!engine.is_synchronizing());
-        assert_eq!(rows(&engine)[0], "hidden");
-    }
-
-    #[test]
-    fn scrollback_keeps_what_scrolled_off_and_resize_reflows() {
-        let mut engine = Engine::new(SIZE, 100);
-        for n in 0..10 {
-            engine.feed(format!("line {n}\r\n").as_bytes());
-        }
-        assert_eq!(engine.history_lines(), 7);
-        assert_eq!(rows(&engine), ["line 7", "line 8", "line 9", ""]);
-        engine.resize(Size { cols: 4, rows: 4 });
-        assert_eq!(engine.size(), Size { cols: 4, rows: 4 });
-        assert!(rows(&engine).iter().all(|row| row.chars().count() <= 4));
+fn config(scrollback: usize) -> Config {
+    Config {
+        scrolling_history: scrollback,
+        osc52: Osc52::OnlyCopy,
+        ..Config::default()
     }
 }
 
 #[cfg(test)]
-mod frame_tests {
-    use super::*;
-
-    /// The text a frame shows on a row, with wide characters and gaps laid out by column.
-    fn text_of(row: &Row, cols: usize) -> String {
-        let mut cells = vec![" ".to_owned(); cols];
-        for run in &row.runs {
-            let width = if run.style.attrs & frame::attrs::WIDE != 0 {
-                2
-            } else {
-                1
-            };
-            let mut col = usize::from(run.col);
-            for ch in run.text.chars() {
-                if let Some(cell) = cells.get_mut(col) {
-                    *cell = ch.to_string();
-                }
-                for _ in 1..width {
-                    if let Some(cell) = cells.get_mut(col + 1) {
-                        cell.clear();
-                    }
-                }
-                col += width;
-            }
-        }
-        cells.concat().trim_end().to_owned()
-    }
-
-    #[test]
-    fn a_full_frame_reproduces_the_screen_and_survives_encoding() {
-        let mut engine = Engine::new(Size { cols: 20, rows: 3 }, 0);
-        engine.feed(
-            "plain \x1b[1;31mbold red\x1b[0m\r\n\x1b[38;2;1;2;3m日本\x1b[0m x\r\n\x1b[48;5;236mbg"
-                .as_bytes(),
-        );
-        let frame = engine.frame(true).expect("a first frame");
-        assert!(frame.full);
-        assert_eq!(Frame::decode(&frame.encode()).as_ref(), Ok(&frame));
-        let screen: Vec<String> = frame.lines.iter().map(|row| text_of(row, 20)).collect();
-        let expected: Vec<String> = engine.screen_text().lines().map(str::to_owned).collect();
-        assert_eq!(screen, expected);
-        let bold = &frame.lines[0].runs[1];
-        assert_eq!(
-            (
-                bold.text.as_str(),
-                bold.style.fg,
-                bold.style.attrs & frame::attrs::BOLD != 0
-            ),
-            ("bold red", Color::Named(1), true)
-        );
-        let wide = &frame.lines[1].runs[0];
-        assert_eq!((wide.cells, wide.style.fg), (4, Color::Rgb(1, 2, 3)));
-        assert_eq!(frame.lines[2].runs[0].style.bg, Color::Indexed(236));
-        assert_eq!(frame.cursor.map(|c| (c.row, c.col)), Some((2, 2)));
-    }
-
-    #[test]
-    fn after_a_change_only_damaged_rows_are_sent() {
-        let mut engine = Engine::new(Size { cols: 20, rows: 5 }, 0);
-        engine.feed(b"one\r\ntwo\r\nthree");
-        engine.frame(true).expect("first");
-        // The emulator always re-reports the cursor's row (the cursor may have moved or blinked).
-        let idle = engine
-            .frame(false)
-            .map(|frame| frame.lines.iter().map(|row| row.index).collect::<Vec<_>>());
-        assert!(idle.is_none() || idle == Some(vec![2]), "{idle:?}");
-        engine.feed(b"\x1b[2;1HTWO");
-        let frame = engine.frame(false).expect("a change");
-        assert!(!frame.full);
-        let rows: Vec<u16> = frame.lines.iter().map(|row| row.index).collect();
-        assert!(rows.contains(&1) && rows.len() <= 2, "{rows:?}");
-        let changed = frame
-            .lines
-            .iter()
-            .find(|row| row.index == 1)
-            .expect("row 1");
-        assert_eq!(text_of(changed, 20), "TWO");
-    }
-}
+mod tests;

@@ -72,32 +72,68 @@ impl StreamHandle {
         Some(event)
     }
 
-    /// Sends input to the PTY. `user_typed` marks keystrokes and pastes (activity), as opposed to
-    /// terminal replies. Input is kept until the agent acknowledges it, and resent after a
-    /// reconnect; the agent drops anything it already has, so nothing is typed twice.
+    /// Sends input to the PTY; see [`StreamInput::write`].
     pub fn write(&self, bytes: &[u8], user_typed: bool) {
-        for chunk in bytes.chunks(MAX_PAYLOAD) {
-            let frame = {
-                let mut state = lock(&self.sub.state);
-                let offset = state.in_sent;
-                state.in_sent += chunk.len() as u64;
-                state
-                    .unacked
-                    .push_back((offset, chunk.to_vec(), user_typed));
-                DataFrame::input(self.sub.id, offset, chunk.to_vec(), user_typed)
-            };
-            self.client.shared.send_frame(&frame);
+        write_input(&self.sub, &self.client, bytes, user_typed);
+    }
+
+    /// A handle that writes this stream's input from anywhere, while another task reads its
+    /// output: input never waits behind output.
+    pub fn input(&self) -> StreamInput {
+        StreamInput {
+            sub: Arc::clone(&self.sub),
+            client: self.client.clone(),
         }
     }
 
     /// Input the agent has not acknowledged yet, in bytes.
     pub fn unacked_input(&self) -> u64 {
-        lock(&self.sub.state)
-            .unacked
-            .iter()
-            .map(|(_, bytes, _)| bytes.len() as u64)
-            .sum()
+        unacked_input(&self.sub)
     }
+}
+
+/// Writes one attached stream's input; clones share the stream's input offsets.
+#[derive(Debug, Clone)]
+pub struct StreamInput {
+    sub: Arc<Sub>,
+    client: AgentClient,
+}
+
+impl StreamInput {
+    /// Sends input to the PTY. `user_typed` marks keystrokes and pastes (activity), as opposed
+    /// to terminal replies. Input is kept until the agent acknowledges it, and resent after a
+    /// reconnect; the agent drops anything it already has, so nothing is typed twice.
+    pub fn write(&self, bytes: &[u8], user_typed: bool) {
+        write_input(&self.sub, &self.client, bytes, user_typed);
+    }
+
+    /// Input the agent has not acknowledged yet, in bytes.
+    pub fn unacked_input(&self) -> u64 {
+        unacked_input(&self.sub)
+    }
+}
+
+fn write_input(sub: &Sub, client: &AgentClient, bytes: &[u8], user_typed: bool) {
+    for chunk in bytes.chunks(MAX_PAYLOAD) {
+        let frame = {
+            let mut state = lock(&sub.state);
+            let offset = state.in_sent;
+            state.in_sent += chunk.len() as u64;
+            state
+                .unacked
+                .push_back((offset, chunk.to_vec(), user_typed));
+            DataFrame::input(sub.id, offset, chunk.to_vec(), user_typed)
+        };
+        client.shared.send_frame(&frame);
+    }
+}
+
+fn unacked_input(sub: &Sub) -> u64 {
+    lock(&sub.state)
+        .unacked
+        .iter()
+        .map(|(_, bytes, _)| bytes.len() as u64)
+        .sum()
 }
 
 impl Drop for StreamHandle {
