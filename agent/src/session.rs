@@ -2,8 +2,13 @@
 //!
 //! Tasks per connection: a writer that owns the socket's sending half (and pings), the reader
 //! loop below, and one forwarder per attached stream. All share the connection's cancellation
-//! token; the forwarders only read rings and push into the bounded outgoing queue, so a slow
+//! token; the forwarders only read rings and push into the bounded output queue, so a slow
 //! client slows only its own forwarders, never a PTY.
+//!
+//! Replies go through a separate control queue that the writer always serves first: while
+//! output floods the link, an input acknowledgement or a request's answer never waits behind
+//! it, and the reader loop (which also takes the client's input and output acks) never stalls
+//! on a queue full of output.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +43,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_BAD_FRAMES: u32 = 16;
 
 const OUT_QUEUE: usize = 64;
+/// Replies waiting to be written; a client that sends requests but never reads blocks here.
+const CONTROL_QUEUE: usize = 256;
 
 struct Attachment {
     applied: watch::Sender<u64>,
@@ -52,10 +59,12 @@ where
     let (sink, mut source) = ws.split();
     let cancel = agent.shutdown.child_token();
     let (out, out_rx) = mpsc::channel::<Message>(OUT_QUEUE);
-    let writer = tokio::spawn(write_loop(sink, out_rx, agent.shutdown.clone()));
+    let (control, control_rx) = mpsc::channel::<Message>(CONTROL_QUEUE);
+    let writer = tokio::spawn(write_loop(sink, control_rx, out_rx, agent.shutdown.clone()));
     let mut session = Session {
         agent,
         out,
+        control,
         cancel: cancel.clone(),
         attachments: HashMap::new(),
         greeted: false,
@@ -95,6 +104,7 @@ where
 
 async fn write_loop<S>(
     mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+    mut control: mpsc::Receiver<Message>,
     mut out: mpsc::Receiver<Message>,
     shutdown: CancellationToken,
 ) where
@@ -102,18 +112,30 @@ async fn write_loop<S>(
 {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
-    loop {
+    let (mut control_open, mut out_open) = (true, true);
+    while control_open || out_open {
         let message = tokio::select! {
+            biased;
             () = shutdown.cancelled() => {
                 let _ = sink
                     .send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "agent stopping".into() })))
                     .await;
                 break;
             }
-            _ = ping.tick() => Message::Ping(Vec::new().into()),
-            message = out.recv() => match message {
+            message = control.recv(), if control_open => match message {
                 Some(message) => message,
-                None => break,
+                None => {
+                    control_open = false;
+                    continue;
+                }
+            },
+            _ = ping.tick() => Message::Ping(Vec::new().into()),
+            message = out.recv(), if out_open => match message {
+                Some(message) => message,
+                None => {
+                    out_open = false;
+                    continue;
+                }
             },
         };
         let closing = matches!(message, Message::Close(_));
@@ -126,7 +148,10 @@ async fn write_loop<S>(
 
 struct Session {
     agent: Arc<Agent>,
+    /// Output frames and what must stay in order with them (gaps, exits).
     out: mpsc::Sender<Message>,
+    /// Replies, served first.
+    control: mpsc::Sender<Message>,
     cancel: CancellationToken,
     attachments: HashMap<u32, Attachment>,
     greeted: bool,
@@ -156,12 +181,12 @@ fn error(req: Option<Req>, code: ErrorCode, message: impl Into<String>) -> Agent
 
 impl Session {
     async fn send(&self, message: AgentMessage) {
-        let _ = self.out.send(json(&message)).await;
+        let _ = self.control.send(json(&message)).await;
     }
 
     async fn close(&self, code: CloseCode, reason: &str) {
         let _ = self
-            .out
+            .control
             .send(Message::Close(Some(CloseFrame {
                 code,
                 reason: reason.to_owned().into(),
@@ -339,7 +364,7 @@ impl Session {
                 if let Some(attachment) = self.attachments.remove(&stream) {
                     attachment.cancel.cancel();
                 }
-                let out = self.out.clone();
+                let out = self.control.clone();
                 tokio::spawn(async move {
                     let reply = answer(
                         req,
@@ -384,7 +409,7 @@ impl Session {
                 AgentMessage::Ok { req }
             }
             ClientMessage::PrepareStop { req } => {
-                let out = self.out.clone();
+                let out = self.control.clone();
                 tokio::spawn(async move {
                     let closed_streams = agent.prepare_stop().await;
                     let _ = out
@@ -444,7 +469,7 @@ impl Session {
         F: FnOnce(&Agent) -> Result<AgentMessage, crate::files::FsError> + Send + 'static,
     {
         let agent = Arc::clone(&self.agent);
-        let out = self.out.clone();
+        let out = self.control.clone();
         tokio::spawn(async move {
             let reply = match tokio::task::spawn_blocking(move || call(&agent)).await {
                 Ok(result) => answer(req, result.map_err(Failure::from)),

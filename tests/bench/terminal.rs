@@ -22,6 +22,12 @@ fn colored_lines(count: usize, width: usize) -> Vec<u8> {
     out
 }
 
+fn median_us(samples: impl Iterator<Item = std::time::Duration>) -> f64 {
+    let mut samples: Vec<f64> = samples.map(|d| d.as_secs_f64() * 1e6).collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -64,20 +70,21 @@ fn main() {
         0,
     );
     engine.feed(&colored_lines(50, 200));
-    let rounds = 1000;
-    let start = Instant::now();
+    // Medians of single rounds: this machine's two cores are shared and noisy.
+    let rounds = 2000;
     let mut full_bytes = 0;
-    for _ in 0..rounds {
+    let full_us = median_us((0..rounds).map(|_| {
+        let start = Instant::now();
         full_bytes = engine.frame(true).expect("frame").len();
-    }
-    let full_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-    let start = Instant::now();
+        start.elapsed()
+    }));
     let mut line_bytes = 0;
-    for n in 0..rounds {
+    let line_us = median_us((0..rounds).map(|n| {
+        let start = Instant::now();
         engine.feed(format!("\x1b[25;1H\x1b[32mline {n}\x1b[0m\x1b[K").as_bytes());
         line_bytes = engine.frame(false).expect("frame").len();
-    }
-    let line_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        start.elapsed()
+    }));
 
     // Memory: 10 000 lines of scrollback at 200 columns.
     let before = rss_kib();
@@ -99,12 +106,12 @@ fn main() {
     );
     println!(
         "{:<56} {:>8.1} us",
-        "full 200x50 frame: build + encode", full_us
+        "full 200x50 frame: build + encode (median)", full_us
     );
     println!("{:<56} {:>8} B", "full 200x50 frame: size", full_bytes);
     println!(
         "{:<56} {:>8.1} us",
-        "one-line change: feed + build + encode", line_us
+        "one-line change: feed + build + encode (median)", line_us
     );
     println!("{:<56} {:>8} B", "one-line change: size", line_bytes);
     println!(

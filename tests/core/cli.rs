@@ -341,3 +341,62 @@ fn terminal_replay_prints_the_final_screen() {
     let missing = sam.run(&["terminal", "replay", "/no/such/file"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn terminal_record_saves_what_a_program_prints_and_replays_it() {
+    use std::io::Write;
+    let sam = Sam::new();
+    let recording = sam.dir.path().join("typed.bin");
+    let file = recording.to_str().expect("utf-8");
+    let program = r#"IFS= read -r line; printf '\033[32mgot %s\033[0m\n' "$line""#;
+    let mut child = sam
+        .command(&[
+            "--json", "terminal", "record", file, "--cols", "30", "--rows", "3", "--", "bash",
+            "--norc", "-c", program,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs sam");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hello\n")
+        .expect("types");
+    let output = child.wait_with_output().expect("finishes");
+    assert!(output.status.success(), "{output:?}");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let bytes = std::fs::read(&recording).expect("the recording");
+    assert_eq!(summary["bytes"], bytes.len());
+    assert_eq!(
+        (summary["cols"].as_u64(), summary["exit_code"].as_i64()),
+        (Some(30), Some(0))
+    );
+    assert!(
+        bytes.windows(5).any(|w| w == b"\x1b[32m"),
+        "raw bytes, colours included: {bytes:?}"
+    );
+    let (code, screen) = sam.json(&[
+        "--json", "terminal", "replay", file, "--cols", "30", "--rows", "3",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        screen["rows"],
+        serde_json::json!(["hello", "got hello", ""])
+    );
+
+    let again = sam.run(&["terminal", "record", file, "--", "true"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let missing = sam.run(&[
+        "terminal",
+        "record",
+        "--force",
+        file,
+        "--",
+        "no-such-program-here",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-program-here"));
+}

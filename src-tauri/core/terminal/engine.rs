@@ -340,11 +340,20 @@ impl Engine {
         for row in 0..self.size.screen_lines() {
             let line = &grid[self.screen_line(row)];
             let mut text = String::new();
+            // The column after a wide character is its spacer. An erase that began there
+            // clears the spacer's flag but leaves the character drawn over it, so an empty cell
+            // there is still covered; anything written there later is drawn on top and shows
+            // (the frame encoder follows the same rule).
+            let mut covered = false;
             for col in 0..self.size.columns() {
                 let cell = &line[Column(col)];
-                if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
+                let after_wide = std::mem::take(&mut covered);
+                if cell.flags.contains(Flags::WIDE_CHAR_SPACER)
+                    || (after_wide && encode::is_blank(cell))
+                {
                     continue;
                 }
+                covered = cell.flags.contains(Flags::WIDE_CHAR);
                 text.push(encode::visible(cell.c));
                 if let Some(zerowidth) = cell.zerowidth() {
                     text.extend(zerowidth);

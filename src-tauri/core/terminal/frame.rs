@@ -298,6 +298,7 @@ impl Writer {
     }
 
     /// Appends a character covering `cells` columns to the open run.
+    #[inline]
     pub fn push(&mut self, ch: char, cells: u16) {
         self.push_mark(ch);
         if let Some((_, _, count)) = &mut self.open_run {
@@ -306,14 +307,20 @@ impl Writer {
     }
 
     /// Appends a character that covers no column of its own (a combining mark).
+    #[inline]
     pub fn push_mark(&mut self, ch: char) {
-        let mut utf8 = [0; 4];
-        self.out
-            .extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+        if ch.is_ascii() {
+            self.out.push(ch as u8);
+        } else {
+            let mut utf8 = [0; 4];
+            self.out
+                .extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+        }
     }
 
     /// Extends the open run by `cells` columns without text (the spacer after a wide
     /// character that wrapped).
+    #[inline]
     pub fn extend(&mut self, cells: u16) {
         if let Some((_, _, count)) = &mut self.open_run {
             *count += cells;

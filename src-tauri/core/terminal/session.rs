@@ -129,6 +129,16 @@ impl Terminal {
         self.input.write(bytes, true);
     }
 
+    /// The input path itself, for a consumer that writes from its own thread.
+    pub fn input_handle(&self) -> StreamInput {
+        self.input.clone()
+    }
+
+    /// Input the agent has not acknowledged yet, in bytes.
+    pub fn unacked_input(&self) -> u64 {
+        self.input.unacked_input()
+    }
+
     /// Resizes the engine and the PTY.
     pub async fn resize(&self, size: Size) -> Result<(), AgentError> {
         lock(&self.engine).resize(size);

@@ -3,7 +3,7 @@
 
 use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::Column;
-use alacritty_terminal::term::cell::Flags;
+use alacritty_terminal::term::cell::{Cell, Flags};
 use alacritty_terminal::vte::ansi::{self, CursorShape, NamedColor};
 
 use super::super::frame::{self, Color, Cursor, Header, SelectionBox, Style, Writer};
@@ -41,8 +41,46 @@ pub(super) fn frame(engine: &Engine, full: bool, rows: &[usize]) -> Vec<u8> {
         let mut open: Option<(ansi::Color, ansi::Color, Flags, Option<u16>)> = None;
         let mut next_col = usize::MAX;
         let mut blanks = 0u16;
+        // Whether blanks in the open run may be left out (no background, nothing drawn on them).
+        let mut blankable = false;
         for col in 0..columns {
             let cell = &line[Column(col)];
+            // The common case first: the cell continues the open run in the same style.
+            if let Some((fg, bg, run_flags, None)) = open
+                && next_col == col
+                && cell.extra.is_none()
+                && cell.fg == fg
+                && cell.bg == bg
+                && cell.flags & STYLE_FLAGS == run_flags
+                && !cell
+                    .flags
+                    .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
+            {
+                let ch = visible(cell.c);
+                if ch == ' ' && blankable {
+                    blanks += 1;
+                } else {
+                    for _ in 0..blanks {
+                        writer.push(' ', 1);
+                    }
+                    blanks = 0;
+                    writer.push(
+                        ch,
+                        if run_flags.contains(Flags::WIDE_CHAR) {
+                            2
+                        } else {
+                            1
+                        },
+                    );
+                }
+                next_col = col
+                    + if run_flags.contains(Flags::WIDE_CHAR) {
+                        2
+                    } else {
+                        1
+                    };
+                continue;
+            }
             if cell
                 .flags
                 .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
@@ -51,11 +89,7 @@ pub(super) fn frame(engine: &Engine, full: bool, rows: &[usize]) -> Vec<u8> {
             }
             let flags = cell.flags & STYLE_FLAGS;
             let ch = visible(cell.c);
-            if ch == ' '
-                && !flags.intersects(SHOWS_ON_BLANK)
-                && cell.extra.is_none()
-                && is_default(cell.bg)
-            {
+            if is_blank(cell) {
                 if open.is_some_and(|(fg, bg, f, _)| (fg, bg, f) == (cell.fg, cell.bg, flags))
                     && next_col == col
                 {
@@ -81,6 +115,7 @@ pub(super) fn frame(engine: &Engine, full: bool, rows: &[usize]) -> Vec<u8> {
                 };
                 writer.run(u16::try_from(col).unwrap_or(u16::MAX), style, link);
                 open = Some(key);
+                blankable = is_default(cell.bg) && !flags.intersects(SHOWS_ON_BLANK);
             } else {
                 for _ in 0..blanks {
                     writer.push(' ', 1);
@@ -169,6 +204,14 @@ fn header(engine: &Engine, full: bool) -> Header {
         history: u32::try_from(engine.history_lines()).unwrap_or(u32::MAX),
         selection,
     }
+}
+
+/// Whether a cell looks empty: a space with no background, nothing drawn on it, no link.
+pub(super) fn is_blank(cell: &Cell) -> bool {
+    visible(cell.c) == ' '
+        && !cell.flags.intersects(SHOWS_ON_BLANK)
+        && cell.extra.is_none()
+        && is_default(cell.bg)
 }
 
 /// What a cell shows: the emulator keeps a tab in the cell where the tab started (so copying
