@@ -15,6 +15,7 @@ pub mod redact;
 pub mod repo;
 pub mod store;
 pub mod terminal;
+pub mod terminals;
 pub mod workspace;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use self::lifecycle::Lifecycle;
 use self::paths::AppPaths;
 use self::provider::local::LocalProvider;
 use self::store::Store;
+use self::terminals::Terminals;
 use self::workspace::Workspace;
 
 /// Facts about this installation that the UI shows in its about/settings screens.
@@ -48,6 +50,7 @@ pub struct Core {
     paths: AppPaths,
     store: Arc<Store>,
     lifecycle: Lifecycle,
+    terminals: Terminals,
 }
 
 impl Core {
@@ -78,12 +81,18 @@ impl Core {
             paths,
             store,
             lifecycle,
+            terminals: Terminals::default(),
         })
     }
 
     /// The lifecycle engine.
     pub fn lifecycle(&self) -> &Lifecycle {
         &self.lifecycle
+    }
+
+    /// The workspaces' terminals.
+    pub fn terminals(&self) -> &Terminals {
+        &self.terminals
     }
 
     /// The folders in use.

@@ -6,6 +6,7 @@
 //! stale.
 
 mod commands;
+mod terminal;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,9 +34,21 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::workspace_action,
             commands::get_workspace,
             commands::workspace_events,
+            terminal::terminal_list,
+            terminal::terminal_open,
+            terminal::terminal_attach,
+            terminal::terminal_input,
+            terminal::terminal_resize,
+            terminal::terminal_detach,
+            terminal::terminal_close,
+            terminal::terminal_rename,
+            terminal::terminal_select,
+            terminal::terminal_search,
+            terminal::terminal_scroll,
         ])
         .events(collect_events![WorkspacesChanged])
         .typ::<crate::core::error::ErrorCategory>()
+        .typ::<crate::core::terminals::TerminalNotice>()
         // Our types serialize and deserialize alike; one TypeScript type each is enough.
         .disable_serde_phases()
         // Timestamps and sequence numbers are i64 but stay far below 2^53, where a JavaScript

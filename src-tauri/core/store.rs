@@ -9,6 +9,7 @@
 
 mod migrations;
 mod operations;
+mod tabs;
 mod workspaces;
 
 use std::path::Path;

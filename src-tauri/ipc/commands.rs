@@ -104,6 +104,10 @@ pub async fn workspace_action(
     action: WorkspaceAction,
 ) -> Result<(), SamError> {
     let id: WorkspaceId = id.parse()?;
+    if matches!(action, WorkspaceAction::Stop | WorkspaceAction::Delete) {
+        // Its terminals end with it; their views are told the terminal is gone.
+        state.core.terminals().forget(&id);
+    }
     let operation = on_core(&state, move |core| {
         let lifecycle = core.lifecycle();
         match action {

@@ -58,6 +58,22 @@ fn request(repo: &str) -> CreateRequest {
     }
 }
 
+/// A Local workspace created from a one-commit repository, running.
+pub async fn running_local_workspace(
+    fixture: &Fixture,
+) -> sam_desktop::core::workspace::WorkspaceId {
+    let repo = source_repo(fixture.dir.path());
+    let lifecycle = fixture.core.lifecycle();
+    let (_, operation) = lifecycle.begin_create(&request(&repo)).expect("begins");
+    let running = lifecycle
+        .run(operation)
+        .await
+        .expect("creates")
+        .expect("exists");
+    assert_eq!(running.status, WorkspaceStatus::Running);
+    running.id
+}
+
 /// How many `sam-agent` processes serve workspace `id` right now.
 pub fn agent_processes_for(id: &str) -> usize {
     std::fs::read_dir("/proc")

@@ -9,3 +9,4 @@ mod lifecycle;
 mod logging;
 mod startup;
 mod terminal_golden;
+mod terminals;

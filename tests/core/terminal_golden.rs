@@ -156,3 +156,64 @@ fn the_replay_command_prints_the_golden_screen() {
     let golden = std::fs::read_to_string(fixture("vi", "golden")).expect("golden");
     assert!(golden.contains(&printed), "{printed}");
 }
+
+/// A full frame of the colours recording, and what it decodes to, for the window's decoder
+/// test (`ui/src/features/terminal/frame.test.ts`): both sides must read the same bytes alike.
+#[test]
+fn the_windows_decoder_fixture_is_current() {
+    use sam_desktop::core::terminal::frame::Color;
+    let mut engine = replayed(&recording("colors"), 4096);
+    engine.feed(b"\x1b]8;;https://example.com/\x1b\\link\x1b]8;;\x1b\\ \xe6\x97\xa5e\xcc\x81");
+    let bytes = engine.frame(true).expect("a full frame");
+    let frame = Frame::decode(&bytes).expect("decodes");
+    let color = |color: Color| match color {
+        Color::Default => serde_json::json!({ "kind": "default" }),
+        Color::Named(index) => serde_json::json!({ "kind": "named", "index": index }),
+        Color::Indexed(index) => serde_json::json!({ "kind": "indexed", "index": index }),
+        Color::Rgb(r, g, b) => serde_json::json!({ "kind": "rgb", "r": r, "g": g, "b": b }),
+    };
+    let header = &frame.header;
+    let expected = serde_json::json!({
+        "full": header.full,
+        "cols": header.cols,
+        "rows": header.rows,
+        "cursor": header.cursor.map(|c| serde_json::json!({ "row": c.row, "col": c.col, "shape": c.shape })),
+        "modes": header.modes,
+        "displayOffset": header.display_offset,
+        "history": header.history,
+        "selection": null,
+        "lines": frame.lines.iter().map(|row| serde_json::json!({
+            "index": row.index,
+            "runs": row.runs.iter().map(|run| serde_json::json!({
+                "col": run.col,
+                "cells": run.cells,
+                "fg": color(run.style.fg),
+                "bg": color(run.style.bg),
+                "attrs": run.style.attrs,
+                "link": run.link,
+                "text": run.text,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "links": frame.links,
+    });
+    let dir = repo_root().join("ui/src/features/terminal/fixtures");
+    let json = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&expected).expect("json")
+    );
+    if std::env::var_os("SAM_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(&dir).expect("fixture folder");
+        std::fs::write(dir.join("colors.frame"), &bytes).expect("write");
+        std::fs::write(dir.join("colors.frame.json"), &json).expect("write");
+        return;
+    }
+    assert_eq!(
+        std::fs::read(dir.join("colors.frame")).ok().as_deref(),
+        Some(bytes.as_slice()),
+        "stale: SAM_UPDATE_GOLDEN=1 cargo test --test core terminal_golden"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("colors.frame.json")).ok(),
+        Some(json)
+    );
+}

@@ -196,6 +196,32 @@ impl App {
         self.find(testid).await.click().await.expect("click");
     }
 
+    /// Runs `script` in the page (its `arguments` are `args`) and returns its result.
+    pub async fn script(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("script runs")
+    }
+
+    /// Sends keys to the element with `data-testid` (WebDriver key codes allowed).
+    pub async fn keys(&self, testid: &str, keys: &str) {
+        self.find(testid).await.send_keys(keys).await.expect("keys");
+    }
+
+    /// Creates a Local workspace from `repo` through the create form and waits until it runs.
+    pub async fn create_local_workspace(&self, repo: &str) {
+        self.click("run-local").await;
+        self.type_into("repo-url", repo).await;
+        self.click("create").await;
+        self.find("workspace-page").await;
+        self.wait_css(
+            "[data-testid='status'].status-running",
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
     /// The document's title.
     pub async fn title(&self) -> String {
         self.client.title().await.expect("title")
@@ -255,6 +281,9 @@ impl Driver {
             .arg(format!("--port={port}"))
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("SAM_DATA_DIR", home.join("data"))
+            // Terminals run the login shell; the machine's own shell start-up files (which may
+            // wait on locks, print banners or ask questions) are not what these tests check.
+            .env("SHELL", "/bin/sh")
             .env("XDG_DATA_HOME", xdg("xdg-data"))
             .env("XDG_CONFIG_HOME", xdg("xdg-config"))
             .env("XDG_CACHE_HOME", xdg("xdg-cache"))

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real app, in its real webview, driven through WebDriver under Xvfb.
 
 mod harness;
+mod terminal;
 
 use sam_desktop::core::store::Store;
 use sam_desktop::core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};
@@ -80,7 +81,7 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
 }
 
 /// A git repository next to the app's data folder; its `file://` URL.
-fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String {
+pub(crate) fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String {
     sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
 }
 
@@ -91,12 +92,7 @@ fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
     let prepare =
         |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("local-lifecycle", prepare, async |app, (repo, data_dir)| {
-        app.click("run-local").await;
-        app.type_into("repo-url", &repo).await;
-        app.click("create").await;
-        app.find("workspace-page").await;
-        app.wait_css("[data-testid='status'].status-running", SLOW)
-            .await;
+        app.create_local_workspace(&repo).await;
         let log = app.text("event-log").await;
         assert!(log.contains("cloned"), "{log}");
 

@@ -18,6 +18,28 @@ export const commands = {
 	getWorkspace: (id: string) => typedError<Workspace, SamError>(__TAURI_INVOKE("get_workspace", { id })),
 	/**  A workspace's step log after sequence number `after` (0 for all), oldest first. */
 	workspaceEvents: (id: string, after: number) => typedError<WorkspaceEvent[], SamError>(__TAURI_INVOKE("workspace_events", { id, after })),
+	/**  A workspace's terminal tabs. */
+	terminalList: (workspace: string) => typedError<TerminalTab[], SamError>(__TAURI_INVOKE("terminal_list", { workspace })),
+	/**  Opens a new terminal tab. */
+	terminalOpen: (workspace: string, cols: number, rows: number) => typedError<TerminalTab, SamError>(__TAURI_INVOKE("terminal_open", { workspace, cols, rows })),
+	/**  Shows a terminal in a view: its screen, then every change, over the request's channel. */
+	terminalAttach: (request: AttachTerminal) => typedError<null, SamError>(__TAURI_INVOKE("terminal_attach", { request })),
+	/**  Types into a terminal (keys and pastes, already encoded by the view). */
+	terminalInput: (workspace: string, stream: number, data: string) => typedError<null, SamError>(__TAURI_INVOKE("terminal_input", { workspace, stream, data })),
+	/**  Resizes a terminal to its view. */
+	terminalResize: (workspace: string, stream: number, cols: number, rows: number) => typedError<null, SamError>(__TAURI_INVOKE("terminal_resize", { workspace, stream, cols, rows })),
+	/**  Stops showing a terminal; it keeps running. */
+	terminalDetach: (workspace: string, stream: number) => typedError<null, SamError>(__TAURI_INVOKE("terminal_detach", { workspace, stream })),
+	/**  Ends a terminal's program and removes its tab. */
+	terminalClose: (workspace: string, stream: number) => typedError<null, SamError>(__TAURI_INVOKE("terminal_close", { workspace, stream })),
+	/**  Renames a tab. */
+	terminalRename: (workspace: string, stream: number, name: string) => typedError<null, SamError>(__TAURI_INVOKE("terminal_rename", { workspace, stream, name })),
+	/**  Changes the selection; returns the selected text (for copying), if any. */
+	terminalSelect: (workspace: string, stream: number, request: SelectRequest) => typedError<string | null, SamError>(__TAURI_INVOKE("terminal_select", { workspace, stream, request })),
+	/**  Finds the next match of `pattern` in the terminal and its scrollback. */
+	terminalSearch: (workspace: string, stream: number, pattern: string, backward: boolean) => typedError<SearchMatch | null, SamError>(__TAURI_INVOKE("terminal_search", { workspace, stream, pattern, backward })),
+	/**  Scrolls the view `lines` up into history (negative: down); 0 follows the output again. */
+	terminalScroll: (workspace: string, stream: number, lines: number) => typedError<null, SamError>(__TAURI_INVOKE("terminal_scroll", { workspace, stream, lines })),
 };
 
 /** Events */
@@ -36,6 +58,22 @@ export type AppInfo = {
 	log_dir: string,
 	/**  The database's schema version. */
 	schema_version: number,
+};
+
+/**  What a view sends to show a terminal. */
+export type AttachTerminal = {
+	/**  The workspace. */
+	workspace: string,
+	/**  The terminal (agent stream). */
+	stream: number,
+	/**  The view's size in cells. */
+	cols: number,
+	/**  Rows. */
+	rows: number,
+	/**  The window's appearance (colour queries are answered with its theme). */
+	dark: boolean,
+	/**  Where frames and notices go. */
+	channel: string,
 };
 
 /**  What the create dialog sends. */
@@ -114,6 +152,89 @@ export type SamError = {
 	step: string | null,
 	/**  A reference that appears in the log next to the full technical detail. */
 	log_ref: string | null,
+};
+
+/**  A search hit, in buffer lines: 0 is the top of the live screen, negative lines are history. */
+export type SearchMatch = {
+	/**  Line of the first character. */
+	start_line: number,
+	/**  Column of the first character. */
+	start_col: number,
+	/**  Line of the last character. */
+	end_line: number,
+	/**  Column of the last character. */
+	end_col: number,
+	/**  The matched text. */
+	text: string,
+};
+
+/**  How a selection grows. */
+export type SelectKind = 
+/**  By character. */
+"simple" | 
+/**  A rectangle. */
+"block" | 
+/**  By word. */
+"word" | 
+/**  By line. */
+"line";
+
+/**  A change to the selection. */
+export type SelectRequest = 
+/**  Start a selection at a cell. */
+{ action: "start"; 
+/**  How it grows. */
+kind: SelectKind; 
+/**  Row on screen. */
+row: number; 
+/**  Column. */
+col: number } | 
+/**  Move its free end. */
+{ action: "extend"; 
+/**  Row on screen. */
+row: number; 
+/**  Column. */
+col: number } | 
+/**  Drop it. */
+{ action: "clear" } | 
+/**  Leave it as it is (to read its text). */
+{ action: "keep" };
+
+/**  What a terminal view is told besides frames (which travel as bytes). */
+export type TerminalNotice = 
+/**  The program set the title. */
+{ type: "title"; 
+/**  The title (`""` = reset). */
+title: string } | 
+/**  The bell rang. */
+{ type: "bell" } | 
+/**  The program asked to put text on the clipboard; ask the user first. */
+{ type: "clipboard"; 
+/**  The text. */
+text: string } | 
+/**  Output was lost (the agent's history moved on); the screen was reset. */
+{ type: "gap" } | 
+/**  The program ended. */
+{ type: "exited"; 
+/**  Its exit code, when it exited normally. */
+code: number | null } | 
+/**  The terminal is gone (the agent restarted, or the workspace stopped). */
+{ type: "closed" } | 
+/**  The connection to the agent dropped; it is being re-established. */
+{ type: "reconnecting"; 
+/**  Attempts so far. */
+attempt: number } | 
+/**  Connected (again). */
+{ type: "connected" };
+
+/**  A terminal tab as the UI lists it. */
+export type TerminalTab = {
+	/**  The agent's stream id. */
+	stream: number,
+	/**  The tab's name. */
+	name: string,
+	/**  Whether its program has ended (the tab shows its last screen). */
+	exited: boolean,
 };
 
 /**  A workspace as stored and shown. */

@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "lifecycle: agent address and pin, operations with leases, settings",
         sql: include_str!("migrations/0002_lifecycle.sql"),
     },
+    Migration {
+        version: 3,
+        name: "names of terminal tabs",
+        sql: include_str!("migrations/0003_terminal_tabs.sql"),
+    },
 ];
 
 /// The version this build writes.
@@ -98,6 +103,11 @@ mod tests {
             "INSERT INTO operations (workspace_id, kind, state, step, created_at_ms, updated_at_ms) \
              VALUES ('aaaaaaaaaaaa', 'create', 'succeeded', 'clone', 1, 1); \
              INSERT INTO settings (key, value) VALUES ('installation_id', 'seed');",
+        ),
+        (
+            3,
+            "INSERT INTO terminal_tabs (workspace_id, stream, name, created_at_ms) \
+             VALUES ('aaaaaaaaaaaa', 1, 'Terminal 1', 1);",
         ),
     ];
 

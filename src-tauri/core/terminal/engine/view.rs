@@ -42,7 +42,7 @@ pub enum SearchDirection {
 }
 
 /// A search hit, in buffer lines: 0 is the top of the live screen, negative lines are history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
 pub struct SearchMatch {
     /// Line of the first character.
     pub start_line: i32,

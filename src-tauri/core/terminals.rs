@@ -1,0 +1,401 @@
+//! The terminals of the workspaces, for the app: one agent connection per workspace shared by
+//! its terminals, tabs whose names survive restarts, and live terminals whose events go to
+//! whoever shows them (a window, a test).
+//!
+//! A terminal (a PTY on the agent) outlives its view: detaching, closing the window or quitting
+//! the app leaves it running, and attaching again replays its output to rebuild the screen
+//! without answering its old queries a second time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::core::agent_client::{AgentClient, AgentError, LinkState, PtySize, StreamKind};
+use crate::core::error::{ErrorCategory, SamError};
+use crate::core::lifecycle::Lifecycle;
+use crate::core::store::Store;
+use crate::core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions, Theme};
+use crate::core::workspace::WorkspaceId;
+
+/// A terminal tab as the UI lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct TerminalTab {
+    /// The agent's stream id.
+    pub stream: u32,
+    /// The tab's name.
+    pub name: String,
+    /// Whether its program has ended (the tab shows its last screen).
+    pub exited: bool,
+}
+
+/// What a terminal view is told besides frames (which travel as bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TerminalNotice {
+    /// The program set the title.
+    Title {
+        /// The title (`""` = reset).
+        title: String,
+    },
+    /// The bell rang.
+    Bell,
+    /// The program asked to put text on the clipboard; ask the user first.
+    Clipboard {
+        /// The text.
+        text: String,
+    },
+    /// Output was lost (the agent's history moved on); the screen was reset.
+    Gap,
+    /// The program ended.
+    Exited {
+        /// Its exit code, when it exited normally.
+        code: Option<i32>,
+    },
+    /// The terminal is gone (the agent restarted, or the workspace stopped).
+    Closed,
+    /// The connection to the agent dropped; it is being re-established.
+    Reconnecting {
+        /// Attempts so far.
+        attempt: u32,
+    },
+    /// Connected (again).
+    Connected,
+}
+
+/// What a view receives: an encoded frame, or a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalMessage {
+    /// An encoded frame (`core::terminal::frame`).
+    Frame(Vec<u8>),
+    /// Anything else.
+    Notice(TerminalNotice),
+}
+
+/// Where a view's messages go.
+pub type Sink = Box<dyn FnMut(TerminalMessage) -> bool + Send>;
+
+type Key = (WorkspaceId, u32);
+
+struct Live {
+    terminal: Terminal,
+    forward: JoinHandle<()>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.forward.abort();
+    }
+}
+
+/// Every workspace's terminals in this process.
+#[derive(Default)]
+pub struct Terminals {
+    clients: Mutex<HashMap<WorkspaceId, AgentClient>>,
+    live: Mutex<HashMap<Key, Live>>,
+    /// Streams opened by this process and not attached yet: their output has never been seen,
+    /// so its queries are still unanswered.
+    fresh: Mutex<HashSet<Key>>,
+}
+
+impl std::fmt::Debug for Terminals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminals")
+            .field("live", &lock(&self.live).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn not_open(stream: u32) -> SamError {
+    SamError::invalid_input(
+        format!("Terminal {stream} is not open in this window."),
+        "Open the terminal's tab again.",
+    )
+}
+
+impl Terminals {
+    /// The workspace's agent connection, made on first use and shared.
+    async fn client(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+    ) -> Result<AgentClient, SamError> {
+        if let Some(client) = lock(&self.clients).get(id)
+            && *client.state().borrow() != LinkState::Closed
+        {
+            return Ok(client.clone());
+        }
+        let workspace = lifecycle.store().workspace(id)?;
+        let client = lifecycle.connect(&workspace).await?;
+        lock(&self.clients).insert(id.clone(), client.clone());
+        Ok(client)
+    }
+
+    /// The workspace's terminal tabs, oldest first.
+    pub async fn list(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+    ) -> Result<Vec<TerminalTab>, SamError> {
+        let client = self.client(lifecycle, id).await?;
+        let streams = client.list().await.map_err(|err| agent_failure(&err))?;
+        let ptys: Vec<_> = streams
+            .iter()
+            .filter(|s| s.kind == StreamKind::Pty)
+            .collect();
+        let store = lifecycle.store();
+        let live: Vec<u32> = ptys.iter().map(|s| s.stream).collect();
+        store.retain_terminal_tabs(id, &live)?;
+        let names: HashMap<u32, String> = store.terminal_tabs(id)?.into_iter().collect();
+        let mut tabs: Vec<TerminalTab> = ptys
+            .iter()
+            .map(|s| TerminalTab {
+                stream: s.stream,
+                name: names
+                    .get(&s.stream)
+                    .cloned()
+                    .unwrap_or_else(|| format!("Terminal {}", s.stream)),
+                exited: s.exit.is_some(),
+            })
+            .collect();
+        tabs.sort_by_key(|tab| tab.stream);
+        Ok(tabs)
+    }
+
+    /// Opens a new terminal in the workspace's folder running `command` (the login shell when
+    /// `None`).
+    pub async fn open(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+        size: Size,
+        command: Option<Vec<String>>,
+    ) -> Result<TerminalTab, SamError> {
+        let client = self.client(lifecycle, id).await?;
+        let env = [
+            ("TERM".to_owned(), "xterm-256color".to_owned()),
+            ("COLORTERM".to_owned(), "truecolor".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let info = client
+            .open_pty(command, None, env, pty_size(size))
+            .await
+            .map_err(|err| agent_failure(&err))?;
+        let count = lifecycle.store().terminal_tabs(id)?.len();
+        let name = format!("Terminal {}", count + 1);
+        lifecycle.store().set_terminal_tab(id, info.stream, &name)?;
+        lock(&self.fresh).insert((id.clone(), info.stream));
+        Ok(TerminalTab {
+            stream: info.stream,
+            name,
+            exited: false,
+        })
+    }
+
+    /// Shows a terminal: its screen is rebuilt and every change goes to `sink` until it
+    /// returns `false`, the terminal is detached, or another view attaches it.
+    pub async fn attach(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+        stream: u32,
+        size: Size,
+        theme: Theme,
+        mut sink: Sink,
+    ) -> Result<(), SamError> {
+        let client = self.client(lifecycle, id).await?;
+        let key = (id.clone(), stream);
+        lock(&self.live).remove(&key);
+        // Attaching again is harmless, so a connection that drops mid-request is retried (the
+        // client reconnects by itself).
+        let mut tries = 0;
+        let (handle, info) = loop {
+            match client.attach(stream, 0).await {
+                Ok(attached) => break attached,
+                Err(AgentError::ConnectionLost) if tries < 3 => {
+                    tries += 1;
+                    tracing::info!(%id, stream, tries, "attach interrupted; retrying");
+                }
+                Err(err) => return Err(agent_failure(&err)),
+            }
+        };
+        let fresh = lock(&self.fresh).remove(&key);
+        let options = TerminalOptions {
+            size,
+            theme,
+            replay_until: if fresh { 0 } else { info.out_head },
+            ..TerminalOptions::default()
+        };
+        if info.size != Some(pty_size(size)) && info.exit.is_none() {
+            client
+                .resize(stream, pty_size(size))
+                .await
+                .map_err(|err| agent_failure(&err))?;
+        }
+        let (terminal, mut events) = Terminal::start(&client, handle, 0, options);
+        let mut link = client.state();
+        let forward = tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => message(event),
+                        None => return,
+                    },
+                    changed = link.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let state = link.borrow_and_update().clone();
+                        match state {
+                            LinkState::Connected { .. } => TerminalMessage::Notice(TerminalNotice::Connected),
+                            LinkState::Reconnecting { attempt, .. } => {
+                                TerminalMessage::Notice(TerminalNotice::Reconnecting { attempt })
+                            }
+                            LinkState::Connecting | LinkState::Closed => continue,
+                        }
+                    }
+                };
+                if !sink(message) {
+                    return;
+                }
+            }
+        });
+        lock(&self.live).insert(key, Live { terminal, forward });
+        Ok(())
+    }
+
+    fn with_live<R>(
+        &self,
+        id: &WorkspaceId,
+        stream: u32,
+        work: impl FnOnce(&Terminal) -> R,
+    ) -> Result<R, SamError> {
+        let live = lock(&self.live);
+        let entry = live
+            .get(&(id.clone(), stream))
+            .ok_or_else(|| not_open(stream))?;
+        Ok(work(&entry.terminal))
+    }
+
+    /// Types into an attached terminal (keys, pastes).
+    pub fn input(&self, id: &WorkspaceId, stream: u32, bytes: &[u8]) -> Result<(), SamError> {
+        self.with_live(id, stream, |terminal| terminal.input(bytes))
+    }
+
+    /// Works on an attached terminal's engine: selection, search, scrolling, links.
+    pub fn view<R>(
+        &self,
+        id: &WorkspaceId,
+        stream: u32,
+        work: impl FnOnce(&mut Engine) -> R,
+    ) -> Result<R, SamError> {
+        self.with_live(id, stream, |terminal| terminal.with_engine(work))
+    }
+
+    /// Resizes an attached terminal and its PTY.
+    pub async fn resize(&self, id: &WorkspaceId, stream: u32, size: Size) -> Result<(), SamError> {
+        let (client, terminal_size) = {
+            let clients = lock(&self.clients);
+            (clients.get(id).cloned(), size)
+        };
+        let client = client.ok_or_else(|| not_open(stream))?;
+        self.with_live(id, stream, |terminal| {
+            terminal.with_engine(|engine| engine.resize(terminal_size));
+        })?;
+        client
+            .resize(stream, pty_size(size))
+            .await
+            .map_err(|err| agent_failure(&err))
+    }
+
+    /// Stops showing a terminal; it keeps running.
+    pub fn detach(&self, id: &WorkspaceId, stream: u32) {
+        lock(&self.live).remove(&(id.clone(), stream));
+    }
+
+    /// Ends a terminal's program and forgets its tab.
+    pub async fn close(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+        stream: u32,
+    ) -> Result<(), SamError> {
+        self.detach(id, stream);
+        let client = self.client(lifecycle, id).await?;
+        client
+            .close_stream(stream)
+            .await
+            .map_err(|err| agent_failure(&err))?;
+        let live: Vec<u32> = lifecycle
+            .store()
+            .terminal_tabs(id)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .filter(|&s| s != stream)
+            .collect();
+        lifecycle.store().retain_terminal_tabs(id, &live)?;
+        Ok(())
+    }
+
+    /// Renames a tab.
+    pub fn rename(
+        &self,
+        store: &Store,
+        id: &WorkspaceId,
+        stream: u32,
+        name: &str,
+    ) -> Result<(), SamError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(SamError::invalid_input(
+                "A tab's name must be 1 to 60 characters, without control characters.",
+                "Choose a shorter name.",
+            ));
+        }
+        store.set_terminal_tab(id, stream, name)?;
+        Ok(())
+    }
+
+    /// Drops everything about a workspace (it stopped or was deleted).
+    pub fn forget(&self, id: &WorkspaceId) {
+        lock(&self.live).retain(|(workspace, _), _| workspace != id);
+        if let Some(client) = lock(&self.clients).remove(id) {
+            client.close();
+        }
+    }
+}
+
+fn message(event: TerminalEvent) -> TerminalMessage {
+    TerminalMessage::Notice(match event {
+        TerminalEvent::Frame(bytes) => return TerminalMessage::Frame(bytes),
+        TerminalEvent::Title(title) => TerminalNotice::Title { title },
+        TerminalEvent::Bell => TerminalNotice::Bell,
+        TerminalEvent::Clipboard(write) => TerminalNotice::Clipboard { text: write.text },
+        TerminalEvent::Gap { .. } => TerminalNotice::Gap,
+        TerminalEvent::Exited(status) => TerminalNotice::Exited { code: status.code },
+        TerminalEvent::Closed => TerminalNotice::Closed,
+    })
+}
+
+fn pty_size(size: Size) -> PtySize {
+    PtySize {
+        cols: size.cols,
+        rows: size.rows,
+    }
+}
+
+fn agent_failure(err: &AgentError) -> SamError {
+    SamError::new(
+        ErrorCategory::Agent,
+        format!("The workspace's agent did not answer: {err}."),
+        "Check that the workspace is running, then try again.",
+    )
+}

@@ -1,0 +1,175 @@
+//! The app's terminals on a real Local workspace: tabs, attach, typing, re-attach after the
+//! view goes away, close — the code the window drives, headless.
+
+use std::time::Duration;
+
+use sam_desktop::core::terminal::frame::{Frame, attrs};
+use sam_desktop::core::terminal::{Size, Theme};
+use sam_desktop::core::terminals::{TerminalMessage, TerminalNotice};
+use sam_desktop::core::workspace::WorkspaceId;
+use tokio::sync::mpsc;
+
+use crate::lifecycle::{Fixture, running_local_workspace};
+
+const SIZE: Size = Size { cols: 80, rows: 24 };
+
+/// Screen rows rebuilt from frames, as the window does.
+#[derive(Default)]
+struct View {
+    rows: Vec<String>,
+}
+
+impl View {
+    fn apply(&mut self, bytes: &[u8]) {
+        let frame = Frame::decode(bytes).expect("frames decode");
+        self.rows
+            .resize(usize::from(frame.header.rows), String::new());
+        for row in &frame.lines {
+            let mut cells = vec![" ".to_owned(); usize::from(frame.header.cols)];
+            for run in &row.runs {
+                let width = if run.style.attrs & attrs::WIDE != 0 {
+                    2
+                } else {
+                    1
+                };
+                for (i, ch) in run.text.chars().enumerate() {
+                    if let Some(cell) = cells.get_mut(usize::from(run.col) + i * width) {
+                        *cell = ch.to_string();
+                    }
+                }
+            }
+            self.rows[usize::from(row.index)] = cells.concat().trim_end().to_owned();
+        }
+    }
+
+    fn text(&self) -> String {
+        self.rows.join("\n")
+    }
+}
+
+async fn attach(
+    fixture: &Fixture,
+    id: &WorkspaceId,
+    stream: u32,
+) -> mpsc::UnboundedReceiver<TerminalMessage> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    fixture
+        .core
+        .terminals()
+        .attach(
+            fixture.core.lifecycle(),
+            id,
+            stream,
+            SIZE,
+            Theme::DARK,
+            Box::new(move |message| tx.send(message).is_ok()),
+        )
+        .await
+        .expect("attaches");
+    rx
+}
+
+async fn until(rx: &mut mpsc::UnboundedReceiver<TerminalMessage>, view: &mut View, needle: &str) {
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(message) = rx.recv().await {
+            if let TerminalMessage::Frame(bytes) = message {
+                view.apply(&bytes);
+                if view.text().contains(needle) {
+                    return;
+                }
+            }
+        }
+        panic!("the terminal went away; screen:\n{}", view.text());
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "never saw {needle:?}; screen:\n{}",
+        view.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs_open_attach_type_reattach_rename_and_close() {
+    let fixture = Fixture::new();
+    let id = running_local_workspace(&fixture).await;
+    let terminals = fixture.core.terminals();
+    let lifecycle = fixture.core.lifecycle();
+    assert!(
+        terminals
+            .list(lifecycle, &id)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+
+    // A plain shell: the machine's login files are not what this test checks.
+    let shell = || Some(vec!["/bin/sh".to_owned()]);
+    let first = terminals
+        .open(lifecycle, &id, SIZE, shell())
+        .await
+        .expect("opens");
+    let second = terminals
+        .open(lifecycle, &id, SIZE, shell())
+        .await
+        .expect("opens");
+    assert_eq!(
+        (first.name.as_str(), second.name.as_str()),
+        ("Terminal 1", "Terminal 2")
+    );
+
+    let mut rx = attach(&fixture, &id, first.stream).await;
+    let mut view = View::default();
+    terminals
+        .input(&id, first.stream, b"echo \"sum=$((40 + 2))\"\r")
+        .expect("types");
+    until(&mut rx, &mut view, "sum=42").await;
+
+    // The view goes away (a tab switch, the window closing); the shell keeps running and a new
+    // view gets its screen back.
+    terminals.detach(&id, first.stream);
+    assert!(
+        terminals.input(&id, first.stream, b"x").is_err(),
+        "detached"
+    );
+    let mut rx = attach(&fixture, &id, first.stream).await;
+    let mut view = View::default();
+    until(&mut rx, &mut view, "sum=42").await;
+
+    terminals
+        .rename(fixture.core.store(), &id, first.stream, "  build  ")
+        .expect("renames");
+    let err = terminals
+        .rename(fixture.core.store(), &id, first.stream, "")
+        .expect_err("an empty name");
+    assert!(err.message.contains("1 to 60"), "{err:?}");
+    let tabs = terminals.list(lifecycle, &id).await.expect("lists");
+    let names: Vec<&str> = tabs.iter().map(|tab| tab.name.as_str()).collect();
+    assert_eq!(names, ["build", "Terminal 2"]);
+
+    terminals
+        .close(lifecycle, &id, second.stream)
+        .await
+        .expect("closes");
+    let tabs = terminals.list(lifecycle, &id).await.expect("lists");
+    assert_eq!(
+        tabs.iter().map(|t| t.stream).collect::<Vec<_>>(),
+        [first.stream]
+    );
+
+    // The shell exits: the view hears about it.
+    terminals
+        .input(&id, first.stream, b"exit\r")
+        .expect("types");
+    let exited = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(message) = rx.recv().await {
+            if let TerminalMessage::Notice(TerminalNotice::Exited { code }) = message {
+                return code;
+            }
+        }
+        None
+    })
+    .await
+    .expect("exits in time");
+    assert_eq!(exited, Some(0));
+}

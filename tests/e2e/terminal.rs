@@ -1,0 +1,151 @@
+//! Terminals in the real window on a Local workspace: typing, painting, tabs, Ctrl-C, a
+//! full-screen program.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use serde_json::{Value, json};
+
+use crate::harness::{self, App};
+use crate::source_repo;
+
+const SLOW: Duration = Duration::from_secs(30);
+
+fn enter() -> String {
+    char::from(Key::Enter).to_string()
+}
+
+/// The terminal's rows as the accessible text mirror holds them.
+async fn mirror(app: &App) -> Vec<String> {
+    let rows = app
+        .script(
+            "const m = document.querySelector(\"[data-testid='terminal-mirror']\"); \
+             return m ? [...m.children].map((row) => row.textContent) : [];",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(rows).unwrap_or_default()
+}
+
+/// Waits (bounded, polling the DOM: WebDriver has no change events) until a mirror row
+/// satisfies `done`; returns that row's index.
+async fn wait_row(app: &App, done: impl Fn(&str) -> bool) -> usize {
+    let deadline = tokio::time::Instant::now() + SLOW;
+    loop {
+        let rows = mirror(app).await;
+        if let Some(index) = rows.iter().position(|row| done(row)) {
+            return index;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never appeared; the terminal shows:\n{}",
+            rows.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How many pixels of screen row `row` on the canvas differ from the terminal's background
+/// (its top-left pixel, which no prompt reaches in an empty first column… of the last row).
+async fn painted_pixels(app: &App, row: usize) -> u64 {
+    let count = app
+        .script(
+            "const [row] = arguments; \
+             const canvas = document.querySelector(\"[data-testid='terminal-canvas']\"); \
+             const rows = document.querySelector(\"[data-testid='terminal-mirror']\").children.length; \
+             const ctx = canvas.getContext('2d'); \
+             const h = Math.floor(canvas.height / rows); \
+             const bg = ctx.getImageData(canvas.width - 1, canvas.height - 1, 1, 1).data; \
+             const px = ctx.getImageData(0, row * h, canvas.width, h).data; \
+             let n = 0; \
+             for (let i = 0; i < px.length; i += 4) { \
+               if (Math.abs(px[i] - bg[0]) + Math.abs(px[i + 1] - bg[1]) + Math.abs(px[i + 2] - bg[2]) > 48) n++; \
+             } \
+             return n;",
+            vec![json!(row)],
+        )
+        .await;
+    count.as_u64().unwrap_or(0)
+}
+
+async fn type_line(app: &App, line: &str) {
+    app.keys("terminal-input", &format!("{line}{}", enter()))
+        .await;
+}
+
+#[test]
+fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
+    let prepare =
+        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    harness::run_with("terminal", prepare, async |app, (repo, data_dir)| {
+        app.create_local_workspace(&repo).await;
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+
+        // Typing reaches the shell, its answer reaches the screen, and the canvas shows it.
+        type_line(app, "echo hello-$((6 * 7))").await;
+        let row = wait_row(app, |row| row == "hello-42").await;
+        assert!(
+            painted_pixels(app, row).await > 40,
+            "the row with hello-42 is painted"
+        );
+
+        // Ctrl-C interrupts a running program.
+        type_line(app, "sleep 30; echo slept").await;
+        let ctrl_c = format!("{}c{}", char::from(Key::Control), char::from(Key::Null));
+        app.keys("terminal-input", &ctrl_c).await;
+        type_line(app, "echo after-$((1 + 1))").await;
+        wait_row(app, |row| row == "after-2").await;
+        assert!(!mirror(app).await.iter().any(|row| row == "slept"));
+
+        // A full-screen program draws, edits and exits cleanly.
+        type_line(app, "vi -u NONE -N -i NONE note.txt; echo vi-exit=$?").await;
+        wait_row(app, |row| row.contains("note.txt")).await;
+        let escape = char::from(Key::Escape).to_string();
+        app.keys("terminal-input", &format!("iwritten in vi{escape}"))
+            .await;
+        wait_row(app, |row| row == "written in vi").await;
+        type_line(app, ":wq").await;
+        // Keys typed before vi has exited would be vi's (and lost with it), as in any terminal.
+        wait_row(app, |row| row == "vi-exit=0").await;
+        type_line(app, "echo back-$((2 + 2))").await;
+        wait_row(app, |row| row == "back-4").await;
+        let workspaces = data_dir.join("workspaces");
+        let id = std::fs::read_dir(&workspaces)
+            .expect("workspaces")
+            .next()
+            .expect("one")
+            .expect("entry")
+            .file_name();
+        assert_eq!(
+            std::fs::read_to_string(workspaces.join(&id).join("repo/note.txt")).expect("saved"),
+            "written in vi\n"
+        );
+
+        // A second tab is a second shell; the first keeps its screen.
+        let tabs = || async {
+            let tabs: Value = app
+                .script(
+                    "return [...document.querySelectorAll(\"[role='tab']\")].map((t) => t.dataset.testid);",
+                    vec![],
+                )
+                .await;
+            serde_json::from_value::<Vec<String>>(tabs).unwrap_or_default()
+        };
+        assert_eq!(tabs().await.len(), 1);
+        app.click("tab-new").await;
+        let deadline = tokio::time::Instant::now() + SLOW;
+        while tabs().await.len() < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "no second tab");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+        type_line(app, "echo second-$((3 * 3))").await;
+        wait_row(app, |row| row == "second-9").await;
+        let names = tabs().await;
+        assert_eq!(names.len(), 2, "{names:?}");
+        app.click(&names[0]).await;
+        wait_row(app, |row| row == "back-4").await;
+    });
+}
