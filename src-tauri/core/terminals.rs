@@ -364,6 +364,14 @@ impl Terminals {
         Ok(())
     }
 
+    /// Drops the workspace's agent connection so it is made again (after the laptop wakes or
+    /// the network changes); attached terminals resume from where they were.
+    pub fn reconnect(&self, id: &WorkspaceId) {
+        if let Some(client) = lock(&self.clients).get(id) {
+            client.reconnect();
+        }
+    }
+
     /// Drops everything about a workspace (it stopped or was deleted).
     pub fn forget(&self, id: &WorkspaceId) {
         lock(&self.live).retain(|(workspace, _), _| workspace != id);

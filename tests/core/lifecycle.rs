@@ -16,6 +16,7 @@ use tempfile::TempDir;
 pub struct Fixture {
     pub dir: TempDir,
     pub core: Core,
+    keys: Arc<MemoryKeys>,
 }
 
 impl Drop for Fixture {
@@ -27,14 +28,14 @@ impl Drop for Fixture {
 impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("dir");
-        let core = Core::open_with(
-            AppPaths::under(dir.path().join("data")),
-            Arc::new(MemoryKeys::default()),
-            binary("sam-agent"),
-            None,
-        )
-        .expect("core");
-        Self { dir, core }
+        let keys = Arc::new(MemoryKeys::default());
+        let core = open_core(&dir, &keys);
+        Self { dir, core, keys }
+    }
+
+    /// Another core on the same data and keyring: the app started again.
+    pub fn reopen(&self) -> Core {
+        open_core(&self.dir, &self.keys)
     }
 
     pub fn workspace_dir(&self, id: &str) -> PathBuf {
@@ -44,6 +45,16 @@ impl Fixture {
             .join(id)
             .join("repo")
     }
+}
+
+fn open_core(dir: &TempDir, keys: &Arc<MemoryKeys>) -> Core {
+    Core::open_with(
+        AppPaths::under(dir.path().join("data")),
+        Arc::clone(keys) as Arc<dyn sam_desktop::core::installation::KeyStore>,
+        binary("sam-agent"),
+        None,
+    )
+    .expect("core")
 }
 
 pub use sam_test_support::source_repo;

@@ -173,3 +173,110 @@ async fn tabs_open_attach_type_reattach_rename_and_close() {
     .expect("exits in time");
     assert_eq!(exited, Some(0));
 }
+
+/// Collects frames until the screen shows `needle` (or the program exits), and returns the
+/// final screen text and whether a reconnect notice arrived.
+async fn collect(
+    rx: &mut mpsc::UnboundedReceiver<TerminalMessage>,
+    view: &mut View,
+    needle: &str,
+) -> bool {
+    let mut reconnected = false;
+    let done = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(message) = rx.recv().await {
+            match message {
+                TerminalMessage::Frame(bytes) => {
+                    view.apply(&bytes);
+                    if view.text().contains(needle) {
+                        return;
+                    }
+                }
+                TerminalMessage::Notice(TerminalNotice::Reconnecting { .. }) => reconnected = true,
+                TerminalMessage::Notice(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        done.is_ok(),
+        "never saw {needle:?}; screen:\n{}",
+        view.text()
+    );
+    reconnected
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_screen_back() {
+    let fixture = Fixture::new();
+    let id = running_local_workspace(&fixture).await;
+    let terminals = fixture.core.terminals();
+    let lifecycle = fixture.core.lifecycle();
+    // Numbered lines while the connection drops again and again; then it reads one typed line.
+    // The terminal does not echo, so the output is the same however typing and output interleave.
+    let program = "stty -echo; for i in $(seq 1 400); do echo \"line $i\"; \
+                   case $i in *0) sleep 0.01;; esac; done; \
+                   IFS= read -r typed; echo \"typed:$typed\"; sleep 60";
+    let tab = terminals
+        .open(
+            lifecycle,
+            &id,
+            SIZE,
+            Some(vec!["/bin/sh".into(), "-c".into(), program.into()]),
+        )
+        .await
+        .expect("opens");
+    let mut rx = attach(&fixture, &id, tab.stream).await;
+    let mut view = View::default();
+    collect(&mut rx, &mut view, "line 50").await;
+    for _ in 0..5 {
+        terminals.reconnect(&id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Typed while the connection may be down: it must arrive exactly once.
+    terminals.input(&id, tab.stream, b"once\r").expect("types");
+    terminals.reconnect(&id);
+    let reconnected = collect(&mut rx, &mut view, "typed:once").await;
+    assert!(reconnected, "the view was told the connection dropped");
+
+    // The reference: the same output fed to an engine with no connection in between.
+    let mut reference = sam_desktop::core::terminal::Engine::new(SIZE, 0);
+    let mut output: String = (1..=400).map(|i| format!("line {i}\r\n")).collect();
+    output.push_str("typed:once\r\n");
+    reference.feed(output.as_bytes());
+    let expected: Vec<String> = reference.screen_text().lines().map(str::to_owned).collect();
+    assert_eq!(
+        view.rows, expected,
+        "the screen after five dropped connections"
+    );
+
+    // The app quits and starts again: the tab is listed with its name, and attaching replays
+    // the output to rebuild the screen.
+    drop(rx);
+    let again = fixture.reopen();
+    let tabs = again
+        .terminals()
+        .list(again.lifecycle(), &id)
+        .await
+        .expect("lists");
+    assert_eq!(
+        tabs.iter().map(|t| t.stream).collect::<Vec<_>>(),
+        [tab.stream]
+    );
+    assert_eq!(tabs[0].name, "Terminal 1");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    again
+        .terminals()
+        .attach(
+            again.lifecycle(),
+            &id,
+            tab.stream,
+            SIZE,
+            Theme::DARK,
+            Box::new(move |message| tx.send(message).is_ok()),
+        )
+        .await
+        .expect("attaches");
+    let mut view = View::default();
+    collect(&mut rx, &mut view, "typed:once").await;
+    assert_eq!(view.rows, expected, "the screen after the app restarted");
+}

@@ -147,5 +147,21 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
         assert_eq!(names.len(), 2, "{names:?}");
         app.click(&names[0]).await;
         wait_row(app, |row| row == "back-4").await;
+
+        // Several pasted lines ask first, then run as typed.
+        app.script(
+            "const data = new DataTransfer(); \
+             data.setData('text/plain', 'echo pasted-$((5 + 5))\\necho pasted-$((10 + 10))'); \
+             document.querySelector(\"[data-testid='terminal-input']\") \
+               .dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));",
+            vec![],
+        )
+        .await;
+        app.click("paste-confirm-yes").await;
+        app.keys("terminal-input", &enter()).await;
+        // The second line was typed ahead while the first ran, so the terminal echoed it on
+        // the row where the first one's output then landed.
+        wait_row(app, |row| row.ends_with("pasted-10")).await;
+        wait_row(app, |row| row == "pasted-20").await;
     });
 }
