@@ -165,3 +165,73 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
         wait_row(app, |row| row == "pasted-20").await;
     });
 }
+
+/// Kills the app's TCP connections to the workspace's agent (as a network blip would);
+/// returns how many there were.
+fn cut_connections(data_dir: &std::path::Path) -> usize {
+    let store =
+        sam_desktop::core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
+    let workspace = store.workspaces().expect("workspaces").remove(0);
+    let (addr, _) = store.agent(&workspace.id).expect("agent");
+    let port = addr
+        .and_then(|addr| addr.rsplit(':').next().map(str::to_owned))
+        .expect("the agent's port");
+    let output = std::process::Command::new("ss")
+        .args(["-K", "dst", "127.0.0.1", "dport", "=", &format!(":{port}")])
+        .output()
+        .expect("ss runs");
+    assert!(output.status.success(), "ss -K failed: {output:?}");
+    // ss lists each socket it closed under a header line.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains(&format!(":{port}")))
+        .count()
+}
+
+#[test]
+fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
+    let prepare =
+        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    harness::run_with(
+        "terminal-reconnect",
+        prepare,
+        async |app, (repo, data_dir)| {
+            app.create_local_workspace(&repo).await;
+            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+                .await;
+            type_line(
+                app,
+                "for i in $(seq 1 300); do echo \"row $i\"; sleep 0.02; done; echo streamed",
+            )
+            .await;
+            // Any streamed row: they scroll by faster than the DOM can be polled.
+            wait_row(app, |row| row.starts_with("row ")).await;
+            let mut cut = 0;
+            for _ in 0..3 {
+                cut += cut_connections(&data_dir);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            assert!(
+                cut >= 2,
+                "the connection was cut and made again ({cut} cuts)"
+            );
+            let done = wait_row(app, |row| row == "streamed").await;
+            let rows = mirror(app).await;
+            // Above "streamed": consecutive rows ending at 300 — nothing lost, nothing twice.
+            let numbers: Vec<u32> = rows[..done]
+                .iter()
+                .filter_map(|row| row.strip_prefix("row ").and_then(|n| n.parse().ok()))
+                .collect();
+            assert!(numbers.len() >= 10, "{rows:?}");
+            let last = *numbers.last().expect("rows");
+            assert_eq!(last, 300, "{rows:?}");
+            let expected: Vec<u32> = (last + 1 - numbers.len() as u32..=last).collect();
+            assert_eq!(numbers, expected, "{rows:?}");
+            // The link came back, and typing still works.
+            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+                .await;
+            type_line(app, "echo after-cut-$((3 + 4))").await;
+            wait_row(app, |row| row == "after-cut-7").await;
+        },
+    );
+}
