@@ -37,11 +37,12 @@ static SERIAL: Mutex<()> = Mutex::new(());
 pub struct App {
     client: Client,
     _driver: Driver,
-    _home: TempDir,
+    /// Kept for the test's whole life; `None` only while [`App::restart`] moves it on.
+    home: Option<TempDir>,
 }
 
 /// Runs `test` against a freshly started app. `prepare` may seed the app's data folder first.
-pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&App)) {
+pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&mut App)) {
     run_with(name, prepare, async |app, ()| test(app).await);
 }
 
@@ -49,7 +50,7 @@ pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&
 pub fn run_with<T>(
     name: &str,
     prepare: impl FnOnce(&AppPaths) -> T,
-    test: impl AsyncFnOnce(&App, T),
+    test: impl AsyncFnOnce(&mut App, T),
 ) {
     let _serial = SERIAL
         .lock()
@@ -69,8 +70,8 @@ pub fn run_with<T>(
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let app = App::launch(home).await;
-        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&app, prepared)).await;
+        let mut app = App::launch(home).await;
+        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&mut app, prepared)).await;
         let shot = app.screenshot(name).await;
         app.close().await;
         assert!(outcome.is_ok(), "{name} timed out after {TEST_TIMEOUT:?}");
@@ -112,8 +113,16 @@ impl App {
         Self {
             client,
             _driver: driver,
-            _home: home,
+            home: Some(home),
         }
+    }
+
+    /// Quits the app and starts it again on the same data (the user closed and reopened it).
+    pub async fn restart(&mut self) {
+        let _ = self.client.clone().close().await;
+        let home = self.home.take().expect("the test's home");
+        // The old driver (and anything it left running) goes when the old `App` is dropped.
+        *self = Self::launch(home).await;
     }
 
     /// The element with `data-testid`, once it appears.

@@ -235,3 +235,28 @@ fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
         },
     );
 }
+
+#[test]
+fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
+    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    harness::run_with("terminal-restart", prepare, async |app, repo| {
+        app.create_local_workspace(&repo).await;
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+        type_line(app, "cd /tmp && echo before-restart-$((2 * 4))").await;
+        wait_row(app, |row| row == "before-restart-8").await;
+
+        app.restart().await;
+        app.find_css("[data-testid='workspace-row'] .name button")
+            .await
+            .click()
+            .await
+            .expect("opens the workspace");
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+        // The same shell: its screen is back, and it is still where it was.
+        wait_row(app, |row| row == "before-restart-8").await;
+        type_line(app, "pwd").await;
+        wait_row(app, |row| row == "/tmp").await;
+    });
+}
