@@ -213,6 +213,27 @@ impl App {
             .expect("script runs")
     }
 
+    /// Runs an asynchronous `script` (it calls its last argument when done) and returns what
+    /// it passed.
+    pub async fn script_async(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        self.client
+            .execute_async(script, args)
+            .await
+            .expect("script runs")
+    }
+
+    /// Resizes the window.
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+    }
+
     /// Sends keys to the element with `data-testid` (WebDriver key codes allowed).
     pub async fn keys(&self, testid: &str, keys: &str) {
         self.find(testid).await.send_keys(keys).await.expect("keys");

@@ -260,3 +260,42 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
         wait_row(app, |row| row == "/tmp").await;
     });
 }
+
+/// Waits for the next paint whose size differs from `cols`; returns the new size.
+const RESIZED: &str = r#"
+const [cols] = arguments;
+const done = arguments[arguments.length - 1];
+const box = document.querySelector("[data-testid='terminal']");
+box.addEventListener("terminal-painted", (event) => {
+  if (event.detail.cols !== cols) done([event.detail.cols, event.detail.rows]);
+});
+"#;
+
+#[test]
+fn the_terminal_follows_the_window_size() {
+    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    harness::run_with("terminal-resize", prepare, async |app, repo| {
+        app.set_window_size(1280, 800).await;
+        app.create_local_workspace(&repo).await;
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+        type_line(app, "stty size").await;
+        let row = wait_row(app, |row| {
+            row.split(' ').count() == 2 && row.chars().all(|c| c.is_ascii_digit() || c == ' ')
+        })
+        .await;
+        let before: Vec<u32> = mirror(app).await[row]
+            .split(' ')
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        app.set_window_size(900, 700).await;
+        let after: Vec<u32> =
+            serde_json::from_value(app.script_async(RESIZED, vec![json!(before[1])]).await)
+                .expect("a size");
+        assert!(after[0] < before[1], "narrower: {before:?} -> {after:?}");
+        // The program sees the new size too.
+        type_line(app, "stty size").await;
+        let expected = format!("{} {}", after[1], after[0]);
+        wait_row(app, |row| row == expected).await;
+    });
+}
