@@ -1,10 +1,12 @@
-// Draws a Screen on a canvas: row by row, only rows that changed, glyphs from a cache of
-// pre-rendered bitmaps keyed by character, colour and weight. Crisp on high-DPI screens (the
-// backing store is scaled by devicePixelRatio).
+// Draws a Screen on a canvas: row by row, only rows that changed, a run of one style at a time
+// (one background rectangle, one fillText for plain text; the platform's text renderer keeps
+// the glyph cache). Crisp on high-DPI screens (the backing store is scaled by
+// devicePixelRatio).
 
 import { Attr } from "./frame";
 import { resolve, type TerminalTheme } from "./palette";
-import type { Cell, Screen } from "./screen";
+import type { Color } from "./frame";
+import type { Cell, Screen, StyledRun } from "./screen";
 
 export interface CellSize {
   width: number;
@@ -13,16 +15,16 @@ export interface CellSize {
 }
 
 const FONT_FAMILY = '"DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace';
-const GLYPH_CACHE_LIMIT = 4096;
+const BOX_DRAWING = /[\u2500-\u259f]/;
 
 export class Renderer {
   private readonly ctx: CanvasRenderingContext2D;
-  private readonly glyphs = new Map<string, HTMLCanvasElement>();
   private ratio = 1;
   cell: CellSize = { width: 8, height: 16, baseline: 12 };
   cursorOn = true;
-  /** Milliseconds the last draw took (for the paint benchmark). */
+  /** Milliseconds the last draw took, and how many rows it drew (for the paint benchmark). */
   lastDrawMs = 0;
+  lastDrawRows = 0;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -41,7 +43,7 @@ export class Renderer {
     return `${style}${weight}${this.fontSize}px ${FONT_FAMILY}`;
   }
 
-  /** Measures a cell for the current font; clears the glyph cache. */
+  /** Measures a cell for the current font. */
   measure(): void {
     this.ratio = window.devicePixelRatio || 1;
     this.ctx.font = this.font(0);
@@ -52,12 +54,10 @@ export class Renderer {
     const descent = metrics.fontBoundingBoxDescent || this.fontSize * 0.2;
     const baseline = Math.round(((height - (ascent + descent)) / 2 + ascent) * this.ratio) / this.ratio;
     this.cell = { width, height, baseline };
-    this.glyphs.clear();
   }
 
   setTheme(theme: TerminalTheme): void {
     this.theme = theme;
-    this.glyphs.clear();
   }
 
   setFontSize(size: number): void {
@@ -89,10 +89,15 @@ export class Renderer {
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
     const rows = full ? [...Array(screen.rows).keys()] : [...screen.dirty];
     screen.dirty.clear();
+    let drawn = 0;
     for (const row of rows) {
-      if (row < screen.rows) this.drawRow(screen, row);
+      if (row < screen.rows) {
+        this.drawRow(screen, row);
+        drawn += 1;
+      }
     }
     this.lastDrawMs = performance.now() - start;
+    this.lastDrawRows = drawn;
   }
 
   private drawRow(screen: Screen, row: number): void {
@@ -101,75 +106,75 @@ export class Renderer {
     const y = row * ch;
     ctx.fillStyle = this.theme.background;
     ctx.fillRect(0, y, screen.cols * cw, ch);
-    const cells = screen.cells(row);
-    for (let col = 0; col < cells.length; col++) {
-      const cell = cells[col];
-      if (cell) this.drawCell(cell, col, y);
-    }
+    for (const run of screen.runs(row)) this.drawRun(run, y);
     this.drawSelection(screen, row);
     const cursor = screen.cursor;
     if (cursor && cursor.row === row && this.cursorOn && screen.displayOffset === 0) {
-      this.drawCursor(cells[cursor.col] ?? null, cursor.col, y, cursor.shape);
+      this.drawCursor(screen.cells(row)[cursor.col] ?? null, cursor.col, y, cursor.shape);
     }
   }
 
-  private colors(cell: Cell): { fg: string; bg: string } {
-    let fg = resolve(cell.fg, this.theme, "fg");
-    let bg = resolve(cell.bg, this.theme, "bg");
-    if (cell.attrs & Attr.INVERSE) [fg, bg] = [bg, fg];
+  private colors(style: { fg: Color; bg: Color; attrs: number }): { fg: string; bg: string } {
+    let fg = resolve(style.fg, this.theme, "fg");
+    let bg = resolve(style.bg, this.theme, "bg");
+    if (style.attrs & Attr.INVERSE) [fg, bg] = [bg, fg];
     return { fg, bg };
   }
 
-  private drawCell(cell: Cell, col: number, y: number): void {
+  /**
+   * One run: its background in one rectangle, its text in as few `fillText` calls as the
+   * characters allow. Plain runs are one call, held to the grid by `maxWidth`; wide characters,
+   * graphemes with combining marks and box drawing are placed one by one.
+   */
+  private drawRun(run: StyledRun, y: number): void {
     const { width: cw, height: ch } = this.cell;
     const ctx = this.ctx;
-    const x = col * cw;
-    const { fg, bg } = this.colors(cell);
-    const w = cw * cell.width;
+    const x = run.col * cw;
+    const w = run.cells * cw;
+    const { fg, bg } = this.colors(run);
     if (bg !== this.theme.background) {
       ctx.fillStyle = bg;
       ctx.fillRect(x, y, w, ch);
     }
-    if (cell.attrs & Attr.HIDDEN) return;
-    ctx.globalAlpha = cell.attrs & Attr.DIM ? 0.6 : 1;
-    if (cell.text !== " ") ctx.drawImage(this.glyph(cell.text, fg, cell.attrs, cell.width), x, y, w, ch);
-    if (cell.attrs & (Attr.UNDERLINE | Attr.LINK)) {
-      ctx.fillStyle = fg;
-      ctx.fillRect(x, y + ch - 2, w, 1);
-    }
-    if (cell.attrs & Attr.STRIKEOUT) {
-      ctx.fillStyle = fg;
-      ctx.fillRect(x, y + Math.round(ch / 2), w, 1);
-    }
+    if (run.attrs & Attr.HIDDEN) return;
+    ctx.globalAlpha = run.attrs & Attr.DIM ? 0.6 : 1;
+    ctx.fillStyle = fg;
+    ctx.font = this.font(run.attrs);
+    this.drawText(run, x, y, fg);
+    if (run.attrs & (Attr.UNDERLINE | Attr.LINK)) ctx.fillRect(x, y + ch - 2, w, 1);
+    if (run.attrs & Attr.STRIKEOUT) ctx.fillRect(x, y + Math.round(ch / 2), w, 1);
     ctx.globalAlpha = 1;
   }
 
-  /** A pre-rendered glyph (device pixels), from the cache. */
-  private glyph(text: string, color: string, attrs: number, width: number): HTMLCanvasElement {
-    const style = attrs & (Attr.BOLD | Attr.ITALIC);
-    const key = `${style}|${color}|${width}|${text}`;
-    let glyph = this.glyphs.get(key);
-    if (glyph) return glyph;
-    if (this.glyphs.size >= GLYPH_CACHE_LIMIT) this.glyphs.clear();
-    glyph = document.createElement("canvas");
-    glyph.width = Math.ceil(this.cell.width * width * this.ratio);
-    glyph.height = Math.ceil(this.cell.height * this.ratio);
-    const g = glyph.getContext("2d");
-    if (g) {
-      g.scale(this.ratio, this.ratio);
-      g.font = this.font(attrs);
-      g.fillStyle = color;
-      g.textBaseline = "alphabetic";
-      const boxDrawing = /[\u2500-\u259f]/.test(text);
-      // Box-drawing characters are stretched to the cell so lines join up.
-      if (boxDrawing) {
-        const measured = g.measureText(text).width || this.cell.width;
-        g.setTransform((this.ratio * this.cell.width * width) / measured, 0, 0, this.ratio, 0, 0);
-      }
-      g.fillText(text, 0, this.cell.baseline);
+  private drawText(run: { text: string; cells: number; attrs: number }, x: number, y: number, color: string): void {
+    const ctx = this.ctx;
+    const cw = this.cell.width;
+    ctx.fillStyle = color;
+    const wide = (run.attrs & Attr.WIDE) !== 0;
+    const chars = [...run.text];
+    const grapheme = chars.length * (wide ? 2 : 1) > run.cells;
+    if (!wide && !grapheme && !BOX_DRAWING.test(run.text)) {
+      ctx.fillText(run.text, x, y + this.cell.baseline, run.cells * cw);
+      return;
     }
-    this.glyphs.set(key, glyph);
-    return glyph;
+    const step = (wide ? 2 : 1) * cw;
+    const parts = grapheme ? [run.text] : chars;
+    parts.forEach((text, i) => {
+      const cx = x + i * step;
+      if (BOX_DRAWING.test(text)) this.drawBox(text, cx, y, step);
+      else ctx.fillText(text, cx, y + this.cell.baseline, step);
+    });
+  }
+
+  /** A box-drawing character stretched to its cell, so lines join up. */
+  private drawBox(text: string, x: number, y: number, w: number): void {
+    const ctx = this.ctx;
+    const measured = ctx.measureText(text).width || w;
+    ctx.save();
+    ctx.translate(x, y + this.cell.baseline);
+    ctx.scale(w / measured, 1);
+    ctx.fillText(text, 0, 0);
+    ctx.restore();
   }
 
   private drawSelection(screen: Screen, row: number): void {
@@ -209,7 +214,8 @@ export class Renderer {
       default:
         ctx.fillRect(x, y, w, ch);
         if (cell && cell.text !== " ") {
-          ctx.drawImage(this.glyph(cell.text, this.theme.background, cell.attrs, cell.width), x, y, w, ch);
+          ctx.font = this.font(cell.attrs);
+          this.drawText({ text: cell.text, cells: cell.width, attrs: cell.attrs }, x, y, this.theme.background);
         }
     }
   }
