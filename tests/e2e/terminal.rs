@@ -299,3 +299,33 @@ fn the_terminal_follows_the_window_size() {
         wait_row(app, |row| row == expected).await;
     });
 }
+
+#[test]
+fn search_finds_text_in_the_scrollback_and_scrolls_to_it() {
+    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    harness::run_with("terminal-search", prepare, async |app, repo| {
+        app.create_local_workspace(&repo).await;
+        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+            .await;
+        type_line(app, "seq 1 150 | sed 's/^/item-/'").await;
+        wait_row(app, |row| row == "item-150").await;
+        assert!(!mirror(app).await.iter().any(|row| row == "item-7"));
+        let search = format!(
+            "{}{}f{}",
+            char::from(Key::Control),
+            char::from(Key::Shift),
+            char::from(Key::Null)
+        );
+        app.keys("terminal-input", &search).await;
+        // Rows are padded with blanks: "item-7 " is item-7 and not item-70.
+        app.keys("terminal-search", &format!("item-7 {}", enter()))
+            .await;
+        // The match is in the scrollback: the view scrolls back to it.
+        wait_row(app, |row| row == "item-7").await;
+        app.keys("terminal-search", &char::from(Key::Escape).to_string())
+            .await;
+        // Escape closes the search and follows the output again.
+        wait_row(app, |row| row == "item-150").await;
+        assert!(!mirror(app).await.iter().any(|row| row == "item-7"));
+    });
+}
