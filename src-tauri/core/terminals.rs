@@ -7,7 +7,7 @@
 //! without answering its old queries a second time.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -79,7 +79,8 @@ pub type Sink = Box<dyn FnMut(TerminalMessage) -> bool + Send>;
 type Key = (WorkspaceId, u32);
 
 struct Live {
-    terminal: Terminal,
+    /// Shared so a call can use it after the registry's lock is released (across an await).
+    terminal: Arc<Terminal>,
     forward: JoinHandle<()>,
 }
 
@@ -268,26 +269,28 @@ impl Terminals {
                 }
             }
         });
-        lock(&self.live).insert(key, Live { terminal, forward });
+        lock(&self.live).insert(
+            key,
+            Live {
+                terminal: Arc::new(terminal),
+                forward,
+            },
+        );
         Ok(())
     }
 
-    fn with_live<R>(
-        &self,
-        id: &WorkspaceId,
-        stream: u32,
-        work: impl FnOnce(&Terminal) -> R,
-    ) -> Result<R, SamError> {
-        let live = lock(&self.live);
-        let entry = live
+    /// The attached terminal `stream` of the workspace.
+    fn live(&self, id: &WorkspaceId, stream: u32) -> Result<Arc<Terminal>, SamError> {
+        lock(&self.live)
             .get(&(id.clone(), stream))
-            .ok_or_else(|| not_open(stream))?;
-        Ok(work(&entry.terminal))
+            .map(|entry| Arc::clone(&entry.terminal))
+            .ok_or_else(|| not_open(stream))
     }
 
     /// Types into an attached terminal (keys, pastes).
     pub fn input(&self, id: &WorkspaceId, stream: u32, bytes: &[u8]) -> Result<(), SamError> {
-        self.with_live(id, stream, |terminal| terminal.input(bytes))
+        self.live(id, stream)?.input(bytes);
+        Ok(())
     }
 
     /// Works on an attached terminal's engine: selection, search, scrolling, links.
@@ -297,21 +300,13 @@ impl Terminals {
         stream: u32,
         work: impl FnOnce(&mut Engine) -> R,
     ) -> Result<R, SamError> {
-        self.with_live(id, stream, |terminal| terminal.with_engine(work))
+        Ok(self.live(id, stream)?.with_engine(work))
     }
 
     /// Resizes an attached terminal and its PTY.
     pub async fn resize(&self, id: &WorkspaceId, stream: u32, size: Size) -> Result<(), SamError> {
-        let (client, terminal_size) = {
-            let clients = lock(&self.clients);
-            (clients.get(id).cloned(), size)
-        };
-        let client = client.ok_or_else(|| not_open(stream))?;
-        self.with_live(id, stream, |terminal| {
-            terminal.with_engine(|engine| engine.resize(terminal_size));
-        })?;
-        client
-            .resize(stream, pty_size(size))
+        self.live(id, stream)?
+            .resize(size)
             .await
             .map_err(|err| agent_failure(&err))
     }

@@ -134,11 +134,6 @@ impl Terminal {
         self.input.clone()
     }
 
-    /// Input the agent has not acknowledged yet, in bytes.
-    pub fn unacked_input(&self) -> u64 {
-        self.input.unacked_input()
-    }
-
     /// Resizes the engine and the PTY.
     pub async fn resize(&self, size: Size) -> Result<(), AgentError> {
         lock(&self.engine).resize(size);
@@ -164,11 +159,6 @@ impl Terminal {
     /// The output offset the screen reflects (where a re-attach resumes).
     pub fn applied_offset(&self) -> u64 {
         self.applied.load(Ordering::Acquire)
-    }
-
-    /// The agent's stream id.
-    pub fn stream(&self) -> u32 {
-        self.stream
     }
 }
 
