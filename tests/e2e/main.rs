@@ -85,6 +85,16 @@ pub(crate) fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String 
     sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
 }
 
+/// The folder of the one workspace under the app's data folder.
+pub(crate) fn only_workspace_folder(data_dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(data_dir.join("workspaces"))
+        .expect("workspaces")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path()
+}
+
 const SLOW: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[test]
@@ -97,14 +107,8 @@ fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
         assert!(log.contains("cloned"), "{log}");
 
         // Work that is not committed anywhere must survive a stop.
-        let workspaces = data_dir.join("workspaces");
-        let id = std::fs::read_dir(&workspaces)
-            .expect("workspaces")
-            .next()
-            .expect("one")
-            .expect("entry")
-            .file_name();
-        let scratch = workspaces.join(&id).join("repo/scratch.txt");
+        let folder = only_workspace_folder(&data_dir);
+        let scratch = folder.join("repo/scratch.txt");
         std::fs::write(&scratch, "unsaved thoughts").expect("write");
 
         app.click("action-stop").await;
@@ -121,7 +125,7 @@ fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
         app.click("action-delete").await;
         app.click("confirm-delete").await;
         app.wait_css("[data-testid='empty-state']", SLOW).await;
-        assert!(!workspaces.join(&id).exists(), "the folder is gone");
+        assert!(!folder.exists(), "the folder is gone");
     });
 }
 
