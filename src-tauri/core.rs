@@ -9,6 +9,7 @@ pub mod error;
 pub mod installation;
 pub mod lifecycle;
 pub mod logging;
+pub mod opener;
 pub mod paths;
 pub mod provider;
 pub mod redact;

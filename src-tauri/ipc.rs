@@ -6,6 +6,7 @@
 //! stale.
 
 mod commands;
+mod desktop;
 mod terminal;
 
 use std::path::Path;
@@ -45,6 +46,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             terminal::terminal_select,
             terminal::terminal_search,
             terminal::terminal_scroll,
+            desktop::open_link,
+            desktop::clipboard_write,
+            desktop::clipboard_read,
         ])
         .events(collect_events![WorkspacesChanged])
         .typ::<crate::core::error::ErrorCategory>()

@@ -27,6 +27,7 @@ fn start() -> Result<(), SamError> {
     let core = Arc::new(Core::open(paths)?);
     let commands = ipc::builder();
     tauri::Builder::default()
+        .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(commands.invoke_handler())
         .manage(AppState {
             core: Arc::clone(&core),

@@ -84,6 +84,53 @@ fn numbers(value: &Value) -> Vec<f64> {
         .unwrap_or_default()
 }
 
+/// The terminal's grid as last painted, `(cols, rows)`.
+async fn grid(app: &harness::App) -> (i64, i64) {
+    let value = app
+        .script(
+            "return document.querySelector(\"[data-testid='terminal']\").dataset.grid;",
+            vec![],
+        )
+        .await;
+    let text = value.as_str().unwrap_or_default();
+    let (cols, rows) = text.split_once('x').unwrap_or(("0", "0"));
+    (cols.parse().unwrap_or(0), rows.parse().unwrap_or(0))
+}
+
+/// Sizes the window so the terminal is exactly `cols`×`rows` cells (the panel grows one for one
+/// with the window), waiting for each resize to be painted.
+async fn fit_terminal(app: &harness::App, cols: i64, rows: i64) {
+    for _ in 0..6 {
+        let (now_cols, now_rows) = grid(app).await;
+        if (now_cols, now_rows) == (cols, rows) {
+            return;
+        }
+        let metrics = app
+            .script(
+                "const c = document.querySelector(\"[data-testid='terminal-canvas']\").getBoundingClientRect(); \
+                 return [window.outerWidth, window.outerHeight, c.width, c.height];",
+                vec![],
+            )
+            .await;
+        let m = numbers(&metrics);
+        let (cell_w, cell_h) = (m[2] / now_cols as f64, m[3] / now_rows as f64);
+        let width = m[0] + (cols - now_cols) as f64 * cell_w + cell_w / 2.0;
+        let height = m[1] + (rows - now_rows) as f64 * cell_h + cell_h / 2.0;
+        app.set_window_size(width.round() as u32, height.round() as u32)
+            .await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while grid(app).await == (now_cols, now_rows) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let now = grid(app).await;
+    assert_eq!(
+        now,
+        (cols, rows),
+        "the window could not be fitted (is the display large enough?)"
+    );
+}
+
 fn main() {
     let prepare = |paths: &sam_desktop::core::paths::AppPaths| {
         sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
@@ -96,6 +143,7 @@ fn main() {
             std::time::Duration::from_secs(30),
         )
         .await;
+        fit_terminal(app, 200, 50).await;
         let pairs = app.script_async(TYPING, vec![json!(KEYSTROKES)]).await;
         let column = |i: usize| -> Vec<f64> {
             pairs
@@ -110,18 +158,34 @@ fn main() {
         // clear screen (a full frame) after each of several screens.
         app.script(PAINTS, vec![]).await;
         // Clear what the typing left on the line (Ctrl-U) before the next command.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         app.keys("terminal-input", "\u{15}").await;
         app.keys(
             "terminal-input",
             &format!(
-                "for s in 1 2 3 4 5 6 7 8 9 10; do clear; for i in $(seq 1 60); do printf '\\033[3%dm%0200d\\033[0m\\n' $((i % 7 + 1)) $i; done; sleep 0.2; done{}",
+                "for s in 1 2 3 4 5 6 7 8 9 10; do clear; for i in $(seq 1 60); do printf '\\033[3%dm%0200d\\033[0m\\n' $((i % 7 + 1)) $i; done; sleep 0.2; done; clear; echo paints-$((6 * 7)){}",
                 char::from(fantoccini::key::Key::Enter)
             ),
         )
         .await;
-        // Collect for a while: the output takes about three seconds.
-        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        // Until the output is over (about three seconds): its last line is on screen.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let done = app
+                .script(
+                    "return [...document.querySelector(\"[data-testid='terminal-mirror']\").children] \
+                       .some((row) => row.textContent === 'paints-42');",
+                    vec![],
+                )
+                .await;
+            if done == json!(true) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the output never finished"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let paints = app.script("return window.samPaints;", vec![]).await;
         let mut full = numbers(&paints["full"]);
         let mut partial = numbers(&paints["partial"]);

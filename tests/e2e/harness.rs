@@ -117,6 +117,20 @@ impl App {
         }
     }
 
+    /// The test's home folder (the app's data, the driver's log, [`App::opened_links`]).
+    pub fn home(&self) -> &Path {
+        self.home.as_ref().expect("the test's home").path()
+    }
+
+    /// The addresses the app opened in the "browser" (`SAM_BROWSER`), oldest first.
+    pub fn opened_links(&self) -> Vec<String> {
+        std::fs::read_to_string(self.home().join(OPENED_LINKS))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Quits the app and starts it again on the same data (the user closed and reopened it).
     pub async fn restart(&mut self) {
         let _ = self.client.clone().close().await;
@@ -290,6 +304,23 @@ impl Drop for AgentReaper {
     }
 }
 
+/// Where the test's browser writes the addresses it was asked to open, one a line.
+const OPENED_LINKS: &str = "opened-links.txt";
+
+/// A stand-in browser (`SAM_BROWSER`) that records each address it is asked to open.
+fn fake_browser(home: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = home.join("browser.sh");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+        home.join(OPENED_LINKS).display()
+    );
+    std::fs::write(&path, script).expect("browser script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("browser script mode");
+    path
+}
+
 /// `WebKitWebDriver` in its own process group, so the app it starts is stopped with it.
 struct Driver {
     child: Child,
@@ -314,6 +345,7 @@ impl Driver {
             // Terminals run the login shell; the machine's own shell start-up files (which may
             // wait on locks, print banners or ask questions) are not what these tests check.
             .env("SHELL", "/bin/sh")
+            .env("SAM_BROWSER", fake_browser(home))
             .env("XDG_DATA_HOME", xdg("xdg-data"))
             .env("XDG_CONFIG_HOME", xdg("xdg-config"))
             .env("XDG_CACHE_HOME", xdg("xdg-cache"))

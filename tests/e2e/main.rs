@@ -2,6 +2,7 @@
 
 mod harness;
 mod terminal;
+mod terminal_desktop;
 
 use sam_desktop::core::store::Store;
 use sam_desktop::core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};

@@ -40,6 +40,12 @@ export const commands = {
 	terminalSearch: (workspace: string, stream: number, pattern: string, backward: boolean) => typedError<SearchMatch | null, SamError>(__TAURI_INVOKE("terminal_search", { workspace, stream, pattern, backward })),
 	/**  Scrolls the view `lines` up into history (negative: down); 0 follows the output again. */
 	terminalScroll: (workspace: string, stream: number, lines: number) => typedError<null, SamError>(__TAURI_INVOKE("terminal_scroll", { workspace, stream, lines })),
+	/**  Opens a web address (a terminal hyperlink) in the browser; anything but http(s) is refused. */
+	openLink: (url: string) => typedError<null, SamError>(__TAURI_INVOKE("open_link", { url })),
+	/**  Puts `text` on the OS clipboard. */
+	clipboardWrite: (text: string) => typedError<null, SamError>(__TAURI_INVOKE("clipboard_write", { text })),
+	/**  The OS clipboard's text (empty when it holds none). */
+	clipboardRead: () => typedError<string, SamError>(__TAURI_INVOKE("clipboard_read")),
 };
 
 /** Events */

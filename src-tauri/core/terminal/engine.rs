@@ -27,7 +27,7 @@ use alacritty_terminal::vte::ansi::{Processor, Rgb, StdSyncHandler};
 use super::frame::modes;
 use super::theme::Theme;
 
-pub use view::{ScreenPoint, SearchDirection, SearchMatch, SelectionKind, is_openable_link};
+pub use view::{ScreenPoint, SearchDirection, SearchMatch, SelectionKind};
 
 /// Lines of scrollback by default.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;

@@ -226,3 +226,57 @@ async fn a_flood_skips_frames_and_ends_on_the_right_screen() {
     // 4.8 MB of output arrives in hundreds of chunks; a consumer taking 30 ms a frame sees few.
     assert!(frames < 400, "{frames} frames for a slow consumer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_that_fell_behind_the_ring_resets_and_shows_the_tail() {
+    // The smallest ring the agent takes; the program writes about twice that before anyone
+    // attaches, so the start of its output is gone.
+    let agent = TestAgent::start(&["--ring-bytes", "65536"]);
+    let client = agent.client().await;
+    let marker = agent.workspace_root().join("written");
+    let info = open(
+        &client,
+        &format!(
+            "seq 1 20000; echo tail-done; touch {}; exec cat",
+            marker.display()
+        ),
+    )
+    .await;
+    // The file system offers no event: poll, bounded.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the output was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (terminal, mut events) = start(&client, info.stream, 0, 0).await;
+    // The first frame of the (still empty) screen may go out before the agent's answer.
+    let mut screen = Screen::default();
+    let (from, base) = loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("an event in time")
+            .expect("an event");
+        match event {
+            TerminalEvent::Gap { from, base } => break (from, base),
+            TerminalEvent::Frame(bytes) => {
+                screen.apply(&bytes);
+                assert_eq!(screen.text().trim(), "", "no output before the gap");
+            }
+            other => panic!("the gap comes first, not {other:?}"),
+        }
+    };
+    assert_eq!(from, 0);
+    assert!(base > 60_000, "{base} bytes were dropped");
+    until(&mut events, &mut screen, |text| text.contains("tail-done")).await;
+    // What the rows show is the tail as a never-disconnected terminal shows it: the last
+    // numbers, consecutive, then the marker line, and nothing from before the gap.
+    let expected: String = (20000 - SIZE.rows as u32 + 3..=20000)
+        .map(|n| format!("{n}\n"))
+        .chain(["tail-done\n".to_owned(), "\n".to_owned()])
+        .collect();
+    assert_eq!(screen.text(), expected);
+    assert!(terminal.applied_offset() > base);
+}

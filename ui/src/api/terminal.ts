@@ -93,8 +93,3 @@ export async function searchTerminal(
 export async function scrollTerminal(workspace: string, stream: number, lines: number): Promise<void> {
   unwrap(await commands.terminalScroll(workspace, stream, lines));
 }
-
-/** Copies text to the OS clipboard. */
-export async function copyText(text: string): Promise<void> {
-  await navigator.clipboard.writeText(text);
-}

@@ -7,7 +7,8 @@ use alacritty_terminal::term::cell::{Cell, Flags};
 use alacritty_terminal::vte::ansi::{self, CursorShape, NamedColor};
 
 use super::super::frame::{self, Color, Cursor, Header, SelectionBox, Style, Writer};
-use super::{Engine, is_openable_link};
+use super::Engine;
+use crate::core::opener::is_openable_link;
 
 /// Flags that change how a cell looks (the rest are bookkeeping).
 const STYLE_FLAGS: Flags = Flags::INVERSE

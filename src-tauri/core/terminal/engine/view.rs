@@ -8,6 +8,7 @@ use alacritty_terminal::term::search::RegexSearch;
 
 use super::Engine;
 use crate::core::error::SamError;
+use crate::core::opener::is_openable_link;
 
 /// A cell on the screen as the user sees it (row 0 is the top of the view, wherever the view is
 /// scrolled to).
@@ -62,14 +63,6 @@ pub(super) struct Search {
     pattern: String,
     regex: RegexSearch,
     last: Option<(Point, Point)>,
-}
-
-/// Whether a hyperlink may be offered for opening: only `http` and `https` ever are (a program
-/// could otherwise have the user open `file:`, `javascript:` or a custom scheme).
-pub fn is_openable_link(uri: &str) -> bool {
-    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://"))
-        && !uri.chars().any(char::is_control)
 }
 
 impl Engine {
@@ -219,21 +212,6 @@ mod tests {
         }
         engine.feed(b"last beta");
         engine
-    }
-
-    #[test]
-    fn only_http_and_https_links_may_be_opened() {
-        assert!(is_openable_link("https://example.com/a?b"));
-        assert!(is_openable_link("HTTP://example.com"));
-        for bad in [
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "ssh://host",
-            "https://a\nb",
-            "",
-        ] {
-            assert!(!is_openable_link(bad), "{bad}");
-        }
     }
 
     #[test]

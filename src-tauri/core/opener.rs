@@ -1,0 +1,104 @@
+//! Opening web addresses in the user's browser: terminal hyperlinks now, sign-in pages later.
+//!
+//! Only `http` and `https` addresses are ever opened; anything else (a `file:` path, a
+//! `javascript:` URL, a custom scheme a program printed) is refused with a typed error. Set
+//! [`BROWSER_ENV`] to a program to open addresses with it instead of the desktop's default
+//! browser: tests use it to observe what would be opened, and it suits machines without a
+//! desktop. The program gets the address as its only argument, without a shell.
+
+use std::process::{Command, Stdio};
+
+use crate::core::error::{ErrorCategory, SamError};
+
+/// The variable naming a program to open addresses with instead of the default browser.
+pub const BROWSER_ENV: &str = "SAM_BROWSER";
+
+/// Whether `uri` may be opened: only `http` and `https` ever are, and never with control
+/// characters in them.
+pub fn is_openable_link(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return false;
+    };
+    (scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http"))
+        && !rest.is_empty()
+        && !uri.chars().any(char::is_control)
+}
+
+/// Opens `url` in the browser ([`BROWSER_ENV`] or the desktop's default) without waiting for it.
+pub fn open_url(url: &str) -> Result<(), SamError> {
+    if !is_openable_link(url) {
+        return Err(SamError::new(
+            ErrorCategory::InvalidInput,
+            format!(
+                "SAM opens only web addresses (http or https), not {:?}.",
+                shorten(url)
+            ),
+            "Copy the address and open it yourself if you trust it.",
+        ));
+    }
+    let failed = |err: &dyn std::fmt::Display, browser: &str| {
+        SamError::new(
+            ErrorCategory::Configuration,
+            format!("The browser ({browser}) could not be started: {err}."),
+            format!(
+                "Install a web browser, or set {BROWSER_ENV} to the program that opens addresses."
+            ),
+        )
+    };
+    match std::env::var_os(BROWSER_ENV).filter(|program| !program.is_empty()) {
+        Some(program) => {
+            let mut child = Command::new(&program)
+                .arg(url)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|err| failed(&err, &program.to_string_lossy()))?;
+            // Reaped in the background, so a browser that outlives the app never lingers.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+            Ok(())
+        }
+        None => open::that_detached(url).map_err(|err| failed(&err, "the default browser")),
+    }
+}
+
+/// At most 80 characters of `text`, for messages.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_links_may_be_opened() {
+        assert!(is_openable_link("https://example.com/a?b"));
+        assert!(is_openable_link("HTTP://example.com"));
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "ssh://host",
+            "https://a\nb",
+            "https://",
+            "",
+        ] {
+            assert!(!is_openable_link(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_address_is_an_invalid_input_naming_it() {
+        let err = open_url("file:///etc/passwd").expect_err("refused");
+        assert_eq!(err.category, ErrorCategory::InvalidInput);
+        assert!(
+            err.message.contains("file:///etc/passwd"),
+            "{}",
+            err.message
+        );
+    }
+}

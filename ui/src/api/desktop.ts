@@ -1,0 +1,20 @@
+// The desktop around the window: the OS clipboard (through the app, which WebKitGTK's
+// navigator.clipboard cannot reliably reach) and the browser.
+
+import { commands } from "../bindings";
+import { unwrap } from "./index";
+
+/** Copies text to the OS clipboard. */
+export async function copyText(text: string): Promise<void> {
+  unwrap(await commands.clipboardWrite(text));
+}
+
+/** The OS clipboard's text ("" when it holds none). */
+export async function readClipboard(): Promise<string> {
+  return unwrap(await commands.clipboardRead());
+}
+
+/** Opens a web address in the browser; the app refuses anything but http(s). */
+export async function openLink(url: string): Promise<void> {
+  unwrap(await commands.openLink(url));
+}
