@@ -6,6 +6,7 @@
 //! has a machine adopts it, releasing a stopped one succeeds, destroying a missing one succeeds.
 //! That is what lets an interrupted operation simply run again.
 
+pub mod hetzner;
 pub mod local;
 
 use async_trait::async_trait;

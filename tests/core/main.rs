@@ -5,6 +5,7 @@ mod agent;
 mod architecture;
 mod bindings;
 mod cli;
+mod cloud_init;
 mod lifecycle;
 mod logging;
 mod startup;
