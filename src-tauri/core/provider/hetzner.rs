@@ -1,5 +1,9 @@
 //! Workspaces on the user's own Hetzner Cloud account: the API client, its tolerant models, and
-//! the cloud-init that boots our agent on each server. Hetzner's own resources never leave this
-//! module.
+//! the cloud-init that boots our agent on each server. Hetzner's own resources (servers,
+//! volumes, firewalls) never leave this module; the lifecycle sees only the provider trait.
 
+pub mod api;
+pub mod client;
 pub mod cloud_init;
+pub mod error;
+pub mod model;
