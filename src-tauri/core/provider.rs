@@ -70,4 +70,11 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// What an hour of compute costs, in euro cents; `None` when nothing is billed.
     fn hourly_price_cents(&self) -> Option<u32>;
+
+    /// Whether every start makes a new machine (with a new agent identity that must be
+    /// enrolled again), as on Hetzner, where stopping deletes the server. When `false` (Local),
+    /// the agent keeps its identity across stops and only the first start enrolls.
+    fn new_machine_each_start(&self) -> bool {
+        false
+    }
 }

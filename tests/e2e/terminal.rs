@@ -68,6 +68,14 @@ async fn painted_pixels(app: &App, row: usize) -> u64 {
     count.as_u64().unwrap_or(0)
 }
 
+/// Waits until the terminal is live and its shell shows an empty prompt: keys typed before the
+/// shell reads them are echoed early by the terminal, and its answer then lands elsewhere.
+pub(crate) async fn shell_ready(app: &App) {
+    app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
+        .await;
+    wait_row(app, |row| matches!(row.trim_end(), "#" | "$")).await;
+}
+
 pub(crate) async fn type_line(app: &App, line: &str) {
     app.keys("terminal-input", &format!("{line}{}", enter()))
         .await;
@@ -79,8 +87,7 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
         |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("terminal", prepare, async |app, (repo, data_dir)| {
         app.create_local_workspace(&repo).await;
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
 
         // Typing reaches the shell, its answer reaches the screen, and the canvas shows it.
         type_line(app, "echo hello-$((6 * 7))").await;
@@ -134,8 +141,7 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
             assert!(tokio::time::Instant::now() < deadline, "no second tab");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
         type_line(app, "echo second-$((3 * 3))").await;
         wait_row(app, |row| row == "second-9").await;
         let names = tabs().await;
@@ -193,8 +199,7 @@ fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
         prepare,
         async |app, (repo, data_dir)| {
             app.create_local_workspace(&repo).await;
-            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-                .await;
+            shell_ready(app).await;
             type_line(
                 app,
                 "for i in $(seq 1 300); do echo \"row $i\"; sleep 0.02; done; echo streamed",
@@ -224,8 +229,7 @@ fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
             let expected: Vec<u32> = (last + 1 - numbers.len() as u32..=last).collect();
             assert_eq!(numbers, expected, "{rows:?}");
             // The link came back, and typing still works.
-            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-                .await;
+            shell_ready(app).await;
             type_line(app, "echo after-cut-$((3 + 4))").await;
             wait_row(app, |row| row == "after-cut-7").await;
         },
@@ -237,8 +241,7 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
     let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
     harness::run_with("terminal-restart", prepare, async |app, repo| {
         app.create_local_workspace(&repo).await;
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
         type_line(app, "cd /tmp && echo before-restart-$((2 * 4))").await;
         wait_row(app, |row| row == "before-restart-8").await;
 
@@ -248,8 +251,7 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
             .click()
             .await
             .expect("opens the workspace");
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
         // The same shell: its screen is back, and it is still where it was.
         wait_row(app, |row| row == "before-restart-8").await;
         type_line(app, "pwd").await;
@@ -273,8 +275,7 @@ fn the_terminal_follows_the_window_size() {
     harness::run_with("terminal-resize", prepare, async |app, repo| {
         app.set_window_size(1280, 800).await;
         app.create_local_workspace(&repo).await;
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
         type_line(app, "stty size").await;
         let row = wait_row(app, |row| {
             row.split(' ').count() == 2 && row.chars().all(|c| c.is_ascii_digit() || c == ' ')
@@ -301,8 +302,7 @@ fn search_finds_text_in_the_scrollback_and_scrolls_to_it() {
     let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
     harness::run_with("terminal-search", prepare, async |app, repo| {
         app.create_local_workspace(&repo).await;
-        app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-            .await;
+        shell_ready(app).await;
         type_line(app, "seq 1 150 | sed 's/^/item-/'").await;
         wait_row(app, |row| row == "item-150").await;
         assert!(!mirror(app).await.iter().any(|row| row == "item-7"));

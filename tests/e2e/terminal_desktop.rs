@@ -10,7 +10,7 @@ use fantoccini::key::Key;
 use serde_json::{Value, json};
 
 use crate::harness::{self, App};
-use crate::terminal::{SLOW, enter, mirror, type_line, wait_row};
+use crate::terminal::{SLOW, enter, mirror, shell_ready, type_line, wait_row};
 use crate::{only_workspace_folder, source_repo};
 
 /// Dispatches a mouse event on the terminal canvas at the middle of cell (`row`, `col`).
@@ -105,8 +105,7 @@ fn the_terminal_uses_the_clipboard_the_browser_and_the_mouse() {
         prepare,
         async |app, (repo, data_dir)| {
             app.create_local_workspace(&repo).await;
-            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-                .await;
+            shell_ready(app).await;
 
             // Selecting copies to the OS clipboard; Ctrl+Shift+V pastes it back.
             type_line(app, "echo select-$((40 + 2))-me").await;
@@ -192,6 +191,16 @@ fn restart_agent(workspace: &Path) {
     let pid = record["pid"].as_i64().expect("pid");
     let addr = record["addr"].as_str().expect("addr").to_owned();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the agent runs");
+    // The same environment too (the app gives its agents a clean one).
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the agent's environment");
+    let env: Vec<(String, String)> = environ
+        .split(|&b| b == 0)
+        .filter_map(|entry| {
+            let text = String::from_utf8_lossy(entry);
+            let (name, value) = text.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect();
     let mut args: Vec<String> = cmdline
         .split(|&b| b == 0)
         .filter(|arg| !arg.is_empty())
@@ -220,6 +229,8 @@ fn restart_agent(workspace: &Path) {
     }
     let child = std::process::Command::new(program)
         .process_group(0)
+        .env_clear()
+        .envs(env)
         .args(args)
         .current_dir(workspace.join("repo"))
         .stdin(std::process::Stdio::null())
@@ -245,8 +256,7 @@ fn an_agent_restart_closes_the_terminal_and_a_new_one_opens() {
         prepare,
         async |app, (repo, data_dir)| {
             app.create_local_workspace(&repo).await;
-            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-                .await;
+            shell_ready(app).await;
             type_line(app, "echo before-$((1 + 1))").await;
             wait_row(app, |row| row == "before-2").await;
 
@@ -255,8 +265,7 @@ fn an_agent_restart_closes_the_terminal_and_a_new_one_opens() {
             app.wait_css("[data-testid='terminal'][data-status='closed']", SLOW)
                 .await;
             app.click("terminal-restart").await;
-            app.wait_css("[data-testid='terminal'][data-status='live']", SLOW)
-                .await;
+            shell_ready(app).await;
             type_line(app, "echo after-$((2 + 2))").await;
             wait_row(app, |row| row == "after-4").await;
             assert!(

@@ -12,9 +12,7 @@ use sam_desktop::core::provider::hetzner::model::{
 };
 use sam_desktop::core::redact::Secret;
 
-use super::{cloud, cloud_with, create_new, fast, labels, request};
-
-const WAIT: Duration = Duration::from_secs(20);
+use super::{WAIT, cloud, cloud_with, create_new, fast, labels, request};
 
 #[tokio::test]
 async fn the_catalogue_and_prices_parse() {
@@ -38,12 +36,26 @@ async fn the_catalogue_and_prices_parse() {
     );
     let pricing = cloud.client.pricing().await.expect("pricing");
     assert_eq!(pricing.currency, "EUR");
-    let fsn1 = pricing
-        .server_types
-        .iter()
-        .find(|t| t.name == "cx23")
-        .and_then(|t| t.prices.iter().find(|p| p.location == "fsn1"))
-        .expect("cx23 in fsn1");
+    let fsn1 = pricing.server("cx23", "fsn1").expect("cx23 in fsn1");
+    // Hourly prices add up to about the monthly cap (Hetzner's month is capped near 672 h).
+    let hourly = fsn1.price_hourly.gross_centicents().expect("decimal");
+    let monthly = fsn1.price_monthly.gross_centicents().expect("decimal");
+    assert!(
+        (600..=744).contains(&(monthly / hourly)),
+        "{hourly} {monthly}"
+    );
+    assert!(
+        pricing.server("cx23", "ash").is_none(),
+        "cx23 is not offered in Ashburn"
+    );
+    assert!(
+        pricing
+            .ipv4("fsn1")
+            .expect("IPv4 price")
+            .price_monthly
+            .gross_centicents()
+            > Some(0)
+    );
     assert!(fsn1.price_hourly.gross_centicents().expect("decimal") > 0);
     assert!(
         pricing

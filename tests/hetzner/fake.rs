@@ -3,15 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use sam_desktop::core::agent_client::{AgentClient, AgentEndpoint, Caller, StreamEvent, enroll};
 use serde_json::{Value, json};
 
-use super::{cloud, create_new, request};
-
-const WAIT: Duration = Duration::from_secs(20);
+use super::{WAIT, cloud, create_new, request, run_on};
 
 #[tokio::test]
 async fn lists_are_paginated_with_meta_link_and_rate_limit_headers() {
@@ -165,51 +161,15 @@ async fn a_server_boots_the_real_agent_on_its_address_with_the_volume_as_its_dis
     assert!(ip.starts_with("127.0.0."), "{ip}");
     let addr = format!("{ip}:443");
 
-    // The agent is starting: its port answers shortly (no event to wait on but the port).
-    let caller = Caller {
-        key: &key,
+    run_on(
+        &cloud,
+        &addr,
+        &key,
         workspace,
-    };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let pin = loop {
-        match enroll(&addr, &caller, secret).await {
-            Ok(pin) => break pin,
-            Err(err) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "the agent never answered: {err}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    let client = AgentClient::connect(
-        AgentEndpoint {
-            addr,
-            workspace: workspace.to_owned(),
-            pin,
-        },
-        key.clone(),
-    );
-    client.wait_connected(WAIT).await.expect("connected");
-    let job = client
-        .run_job(
-            vec![
-                "sh".into(),
-                "-c".into(),
-                "echo from-the-vm > proof.txt".into(),
-            ],
-            None,
-            Default::default(),
-        )
-        .await
-        .expect("job");
-    let (mut handle, _) = client.attach(job.stream, 0).await.expect("attached");
-    while let Some(event) = handle.next().await {
-        if matches!(event, StreamEvent::Exit(_)) {
-            break;
-        }
-    }
+        secret,
+        "echo from-the-vm > proof.txt",
+    )
+    .await;
     let disk = cloud
         .fake
         .volume_dir("sam-fakeboot1234")

@@ -4,16 +4,22 @@
 
 mod client;
 mod fake;
+mod provider;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use fake_hetzner::{FakeHetzner, Options};
+use sam_desktop::core::agent_client::{AgentClient, AgentEndpoint, Caller, StreamEvent, enroll};
 use sam_desktop::core::provider::hetzner::api::{Created, LABEL_MANAGED, LABEL_WORKSPACE};
 use sam_desktop::core::provider::hetzner::client::{ClientOptions, HetznerClient};
 use sam_desktop::core::provider::hetzner::model::{CreateServer, CreatedServer, Labels};
 use sam_desktop::core::redact::Secret;
 use tempfile::TempDir;
+
+/// How long a fake server may take to answer.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A fake project and a client for it, with waits shortened for tests.
 #[derive(Debug)]
@@ -85,5 +91,71 @@ pub async fn create_new(client: &HetznerClient, request: &CreateServer<'_>) -> C
     match client.create_server(request).await.expect("created") {
         Created::New(created) => *created,
         Created::Adopted(server) => panic!("a new server, not an adopted one: {server:?}"),
+    }
+}
+
+/// Every agent log and boot error the fake's servers left, for failure messages.
+pub fn agent_logs(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir.join("fake")) else {
+        return out;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        for file in ["agent.log", "boot-error"] {
+            if let Ok(text) = std::fs::read_to_string(entry.path().join(file)) {
+                out.push_str(&format!("--- {}/{file}\n{text}\n", entry.path().display()));
+            }
+        }
+    }
+    out
+}
+
+/// Enrolls with the agent at `addr` (retrying while it boots: the port is the only signal) and runs `script` in the
+/// workspace; returns when it exited.
+pub async fn run_on(
+    cloud: &Cloud,
+    addr: &str,
+    key: &SigningKey,
+    workspace: &str,
+    secret: &str,
+    script: &str,
+) {
+    let caller = Caller { key, workspace };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let pin = loop {
+        match enroll(addr, &caller, secret).await {
+            Ok(pin) => break pin,
+            Err(err) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the agent never answered: {err}\n{}",
+                    agent_logs(cloud.dir.path())
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let client = AgentClient::connect(
+        AgentEndpoint {
+            addr: addr.to_owned(),
+            workspace: workspace.to_owned(),
+            pin,
+        },
+        key.clone(),
+    );
+    client.wait_connected(WAIT).await.expect("connected");
+    let job = client
+        .run_job(
+            vec!["sh".into(), "-c".into(), script.into()],
+            None,
+            Default::default(),
+        )
+        .await
+        .expect("job");
+    let (mut handle, _) = client.attach(job.stream, 0).await.expect("attached");
+    while let Some(event) = handle.next().await {
+        if matches!(event, StreamEvent::Exit(_)) {
+            return;
+        }
     }
 }

@@ -7,3 +7,4 @@ pub mod client;
 pub mod cloud_init;
 pub mod error;
 pub mod model;
+pub mod provider;

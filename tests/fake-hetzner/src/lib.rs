@@ -106,7 +106,13 @@ impl FakeHetzner {
             .world()
             .servers
             .values()
-            .map(|s| (s.name.clone(), s.power.as_str().to_owned(), s.ip.clone()))
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.power.as_str().to_owned(),
+                    s.address.ip.clone(),
+                )
+            })
             .collect()
     }
 

@@ -34,16 +34,36 @@ impl Drop for Machine {
     }
 }
 
-/// A free loopback address `127.0.0.N` whose `port` nobody listens on (probed by binding it).
-pub fn free_address(port: u16, taken: &[String]) -> Option<String> {
+/// A loopback address `127.0.0.N` held for one server: no other server of any fake, in this
+/// process or another, gets it while this lives (an advisory lock on a file per address; the
+/// kernel drops it when the fake dies).
+#[derive(Debug)]
+pub struct Address {
+    /// The address.
+    pub ip: String,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Reserves a loopback address whose `port` nobody listens on (probed by binding it).
+pub fn reserve_address(port: u16) -> Option<Address> {
+    let dir = std::env::temp_dir().join("fake-hetzner-addresses");
+    std::fs::create_dir_all(&dir).ok()?;
     (2..=254u8).find_map(|n| {
         let ip = Ipv4Addr::new(127, 0, 0, n);
-        if taken.iter().any(|t| *t == ip.to_string()) {
-            return None;
-        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(ip.to_string()))
+            .ok()?;
+        let lock =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
         TcpListener::bind(SocketAddr::from((ip, port)))
             .ok()
-            .map(|_| ip.to_string())
+            .map(|_| Address {
+                ip: ip.to_string(),
+                _lock: lock,
+            })
     })
 }
 

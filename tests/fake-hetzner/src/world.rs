@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::catalog::{Image, Location, ServerType};
-use crate::machines::Machine;
+use crate::machines::{Address, Machine};
 
 /// Faults to inject, set at start-up (`--faults JSON`) or at run time (`PUT /__fake/faults`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,8 +96,8 @@ pub struct Server {
     pub labels: BTreeMap<String, String>,
     /// Attached volumes.
     pub volumes: Vec<i64>,
-    /// Its public IPv4 address (a loopback address, where its agent answers).
-    pub ip: String,
+    /// Its public IPv4 address (a loopback address, where its agent answers), held for it.
+    pub address: Address,
     /// The cloud-init document it was created with.
     pub user_data: Option<String>,
     /// Its agent, while powered on.
@@ -289,9 +289,9 @@ impl Server {
             "public_net": {
                 "ipv4": {
                     "id": self.id + 1_000_000,
-                    "ip": self.ip,
+                    "ip": self.address.ip,
                     "blocked": false,
-                    "dns_ptr": format!("static.{}.clients.your-server.de", self.ip),
+                    "dns_ptr": format!("static.{}.clients.your-server.de", self.address.ip),
                 },
                 "ipv6": null,
                 "floating_ips": [],

@@ -341,6 +341,22 @@ impl HetznerClient {
     }
 }
 
+/// The keyring entry holding the Hetzner API token.
+pub const TOKEN_ENTRY: &str = "hetzner-token";
+
+/// The Hetzner token: `HCLOUD_TOKEN` when set (for scripts), else the keyring's entry; `None`
+/// when neither has one. The token is never passed on to anything SAM spawns (local agents get
+/// a clean environment).
+pub fn token(
+    keys: &dyn crate::core::installation::KeyStore,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, crate::core::error::SamError> {
+    match env(TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
+        Some(token) => Ok(Some(Secret::new(token.trim()))),
+        None => keys.get(TOKEN_ENTRY),
+    }
+}
+
 /// Takes `key` out of an answer and parses it.
 pub fn take<T: DeserializeOwned>(mut body: Value, key: &str) -> Result<T, HetznerError> {
     let value = body.get_mut(key).map(Value::take).unwrap_or(Value::Null);
@@ -360,6 +376,36 @@ fn describe(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Keys(Option<&'static str>);
+
+    impl crate::core::installation::KeyStore for Keys {
+        fn get(&self, _: &str) -> Result<Option<Secret>, crate::core::error::SamError> {
+            Ok(self.0.map(Secret::new))
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), crate::core::error::SamError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn hcloud_token_overrides_the_keyring() {
+        let from_env = |name: &str| (name == TOKEN_ENV).then(|| " env-token ".to_owned());
+        let token = token(&Keys(Some("kept")), from_env)
+            .expect("ok")
+            .expect("a token");
+        assert_eq!(token.expose(), "env-token");
+        let token = token_of(&Keys(Some("kept")));
+        assert_eq!(token.as_deref(), Some("kept"));
+        assert_eq!(token_of(&Keys(None)), None);
+    }
+
+    fn token_of(keys: &Keys) -> Option<String> {
+        token(keys, |_| None)
+            .expect("ok")
+            .map(|t| t.expose().to_owned())
+    }
 
     #[test]
     fn the_budget_paces_only_below_the_reserve() {

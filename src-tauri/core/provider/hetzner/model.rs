@@ -322,6 +322,28 @@ pub struct Pricing {
     pub server_types: Vec<ServerTypePricing>,
 }
 
+impl Pricing {
+    /// A server type's prices in a location.
+    pub fn server(&self, server_type: &str, location: &str) -> Option<&LocationPrice> {
+        self.server_types
+            .iter()
+            .find(|t| t.name == server_type)?
+            .prices
+            .iter()
+            .find(|p| p.location == location)
+    }
+
+    /// A primary IPv4 address's prices in a location.
+    pub fn ipv4(&self, location: &str) -> Option<&LocationPrice> {
+        self.primary_ips
+            .iter()
+            .find(|ip| ip.kind == "ipv4")?
+            .prices
+            .iter()
+            .find(|p| p.location == location)
+    }
+}
+
 /// Volume prices.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -213,8 +213,7 @@ fn create(shared: &Arc<Shared>, body: &Value) -> Result<Response, ApiError> {
             ));
         }
     }
-    let taken: Vec<String> = world.servers.values().map(|s| s.ip.clone()).collect();
-    let ip = machines::free_address(shared.options.agent_port, &taken)
+    let address = machines::reserve_address(shared.options.agent_port)
         .ok_or_else(|| ApiError::new(412, "resource_unavailable", "no loopback address left"))?;
     let id = world.id();
     let dir = shared.options.data_dir.join(format!("server-{id}"));
@@ -242,7 +241,7 @@ fn create(shared: &Arc<Shared>, body: &Value) -> Result<Response, ApiError> {
             image,
             labels,
             volumes: volume_ids.clone(),
-            ip,
+            address,
             user_data,
             machine: None,
             dir,
@@ -295,7 +294,7 @@ fn power_on(world: &mut World, shared: &Shared, id: i64) {
     if let Some(user_data) = &server.user_data {
         let boot = Boot {
             agent_bin: &shared.options.agent_bin,
-            ip: &server.ip,
+            ip: &server.address.ip,
             port: shared.options.agent_port,
             dir: &server.dir,
             disk: disk.as_deref(),

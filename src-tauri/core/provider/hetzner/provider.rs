@@ -1,0 +1,529 @@
+//! The Hetzner provider: a workspace is a server named `sam-<workspace id>`, a Volume that holds
+//! the workspace disk (bound to one location), and a Firewall admitting only the agent's port.
+//!
+//! - **Provision** adopts a running server; otherwise it creates the server where there is
+//!   capacity. The first time, the Volume is made in the location being tried (and, if that
+//!   location has no capacity, deleted again — it is new and empty); after that the Volume's
+//!   location is fixed and only server types there are tried.
+//! - **Release** shuts the server down (ACPI, then power off if it hangs), deletes it and keeps
+//!   the Volume: a powered-off server is billed in full, a deleted one is not.
+//! - **Destroy** deletes the server, the Volume and the Firewall.
+//! - **Status** comes from one label-selected list of this installation's servers, shared by
+//!   every workspace for a few seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::api::{
+    Created, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE, Placement, Power,
+    installation_selector,
+};
+use super::client::HetznerClient;
+use super::cloud_init::{self, BootConfig};
+use super::error::HetznerError;
+use super::model::{
+    Architecture, CreateServer, FirewallRef, FirewallRule, Labels, Server, ServerStatus, Volume,
+};
+use crate::core::error::{ErrorCategory, SamError};
+use crate::core::provider::{Machine, MachineSpec, MachineStatus, Provider};
+use crate::core::workspace::{ProviderKind, WorkspaceId};
+
+/// The agent's port on every server.
+pub const AGENT_PORT: u16 = 443;
+
+/// What the user chose and what this build provides.
+#[derive(Debug, Clone)]
+pub struct HetznerSettings {
+    /// This installation's id (labels).
+    pub installation: String,
+    /// Server type and location preferences, best first.
+    pub placements: Vec<Placement>,
+    /// The system image.
+    pub image: String,
+    /// The workspace disk's size.
+    pub volume_gb: u32,
+    /// Where servers download the agent, and its SHA-256.
+    pub agent_url: String,
+    /// The agent binary's SHA-256.
+    pub agent_sha256: String,
+    /// Seconds past the idle deadline before the backstop acts.
+    pub idle_grace_secs: u64,
+    /// Public keys that may log in over SSH (and open port 22); empty = no SSH.
+    pub ssh_authorized_keys: Vec<String>,
+    /// Whether an arm agent binary (with its checksum) exists: only then are arm server types
+    /// (`cax*`) used.
+    pub arm_agent: bool,
+    /// How long a create, shutdown or delete may take.
+    pub action_timeout: Duration,
+    /// How long an ACPI shutdown may take before the plug is pulled.
+    pub shutdown_timeout: Duration,
+    /// How long a status list is reused.
+    pub status_ttl: Duration,
+}
+
+impl HetznerSettings {
+    /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
+    /// Nuremberg and Helsinki.
+    pub fn new(installation: impl Into<String>, agent_url: String, agent_sha256: String) -> Self {
+        let placements = ["fsn1", "nbg1", "hel1"]
+            .into_iter()
+            .flat_map(|location| {
+                ["cx23", "cx33"]
+                    .into_iter()
+                    .map(move |server_type| Placement {
+                        server_type: server_type.to_owned(),
+                        location: location.to_owned(),
+                    })
+            })
+            .collect();
+        Self {
+            installation: installation.into(),
+            placements,
+            image: "debian-12".to_owned(),
+            volume_gb: 20,
+            agent_url,
+            agent_sha256,
+            idle_grace_secs: 5 * 60,
+            ssh_authorized_keys: Vec::new(),
+            arm_agent: false,
+            action_timeout: Duration::from_secs(5 * 60),
+            shutdown_timeout: Duration::from_secs(60),
+            status_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Workspaces on Hetzner Cloud.
+#[derive(Debug)]
+pub struct HetznerProvider {
+    client: Arc<HetznerClient>,
+    settings: HetznerSettings,
+    listed: Mutex<Option<(tokio::time::Instant, Vec<Server>)>>,
+}
+
+/// The server's (and Volume's and Firewall's) name.
+pub fn resource_name(workspace: &WorkspaceId) -> String {
+    format!("sam-{workspace}")
+}
+
+impl HetznerProvider {
+    /// A provider over `client`.
+    pub fn new(client: Arc<HetznerClient>, settings: HetznerSettings) -> Self {
+        Self {
+            client,
+            settings,
+            listed: Mutex::new(None),
+        }
+    }
+
+    fn labels(&self, workspace: &WorkspaceId) -> Labels {
+        Labels::from([
+            (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (
+                LABEL_INSTALLATION.to_owned(),
+                self.settings.installation.clone(),
+            ),
+            (LABEL_WORKSPACE.to_owned(), workspace.to_string()),
+        ])
+    }
+
+    fn selector(&self, workspace: &WorkspaceId) -> String {
+        format!(
+            "{},{LABEL_WORKSPACE}={workspace}",
+            installation_selector(&self.settings.installation)
+        )
+    }
+
+    /// This installation's servers, from one list call reused for `status_ttl`.
+    async fn servers(&self, fresh: bool) -> Result<Vec<Server>, SamError> {
+        let mut listed = self.listed.lock().await;
+        if let Some((at, servers)) = listed.as_ref()
+            && !fresh
+            && at.elapsed() < self.settings.status_ttl
+        {
+            return Ok(servers.clone());
+        }
+        let servers = self
+            .client
+            .servers(&installation_selector(&self.settings.installation))
+            .await?;
+        *listed = Some((tokio::time::Instant::now(), servers.clone()));
+        Ok(servers)
+    }
+
+    async fn server(
+        &self,
+        workspace: &WorkspaceId,
+        fresh: bool,
+    ) -> Result<Option<Server>, SamError> {
+        let name = resource_name(workspace);
+        Ok(self
+            .servers(fresh)
+            .await?
+            .into_iter()
+            .find(|s| s.name == name))
+    }
+
+    async fn volume(&self, workspace: &WorkspaceId) -> Result<Option<Volume>, SamError> {
+        Ok(self
+            .client
+            .volumes(&self.selector(workspace))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The workspace's firewall, made the first time.
+    async fn firewall(&self, workspace: &WorkspaceId) -> Result<i64, SamError> {
+        if let Some(existing) = self
+            .client
+            .firewalls(&self.selector(workspace))
+            .await?
+            .first()
+        {
+            return Ok(existing.id);
+        }
+        let everyone = vec!["0.0.0.0/0".to_owned(), "::/0".to_owned()];
+        let mut rules = vec![FirewallRule {
+            direction: "in",
+            protocol: "tcp",
+            port: AGENT_PORT.to_string(),
+            source_ips: everyone.clone(),
+            description: "SAM's agent (pinned TLS)".to_owned(),
+        }];
+        if !self.settings.ssh_authorized_keys.is_empty() {
+            rules.push(FirewallRule {
+                direction: "in",
+                protocol: "tcp",
+                port: "22".to_owned(),
+                source_ips: everyone,
+                description: "SSH (enabled in SAM's settings)".to_owned(),
+            });
+        }
+        let created = self
+            .client
+            .create_firewall(&resource_name(workspace), &rules, &self.labels(workspace))
+            .await;
+        match created {
+            Ok(firewall) => Ok(firewall.id),
+            // A concurrent or earlier attempt made it: use that one.
+            Err(err) if err.code() == Some("uniqueness_error") => self
+                .client
+                .firewalls(&self.selector(workspace))
+                .await?
+                .first()
+                .map(|f| f.id)
+                .ok_or_else(|| err.into()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The preferences worth trying: server types that exist, are not deprecated, are in
+    /// stock there per the catalogue, and whose architecture has an agent binary.
+    async fn usable(&self, placements: &[Placement]) -> Result<Vec<Placement>, SamError> {
+        let types = self.client.server_types().await?;
+        Ok(placements
+            .iter()
+            .filter(|p| {
+                types.iter().any(|t| {
+                    t.name == p.server_type
+                        && t.deprecated != Some(true)
+                        && match t.architecture {
+                            Architecture::X86 => true,
+                            Architecture::Arm => self.settings.arm_agent,
+                            Architecture::Unknown => false,
+                        }
+                        && t.locations
+                            .iter()
+                            .any(|l| l.name == p.location && l.available && l.deprecation.is_none())
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    fn machine(server: &Server) -> Result<Machine, SamError> {
+        let ip = server
+            .public_net
+            .ipv4
+            .as_ref()
+            .map(|ipv4| ipv4.ip.clone())
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| {
+                SamError::new(
+                    ErrorCategory::Provider,
+                    format!("Server {} has no public IPv4 address.", server.name),
+                    "Delete the workspace's server in SAM and start it again.",
+                )
+            })?;
+        Ok(Machine {
+            agent_addr: format!("{ip}:{AGENT_PORT}"),
+        })
+    }
+
+    /// Creates the server (and, the first time, the Volume) where there is capacity.
+    async fn create(&self, spec: &MachineSpec<'_>) -> Result<Server, SamError> {
+        let secret = spec.enrollment_secret.as_ref().ok_or_else(|| {
+            SamError::internal(
+                "A new Hetzner server needs an enrollment secret.",
+                &"provision without a secret",
+            )
+        })?;
+        let workspace = spec.workspace;
+        let name = resource_name(workspace);
+        let labels = self.labels(workspace);
+        let firewall = self.firewall(workspace).await?;
+        let existing = self.volume(workspace).await?;
+        // The disk is bound to its location: only server types there.
+        let configured: Vec<Placement> = self
+            .settings
+            .placements
+            .iter()
+            .filter(|p| {
+                existing
+                    .as_ref()
+                    .is_none_or(|v| p.location == v.location.name)
+            })
+            .cloned()
+            .collect();
+        if configured.is_empty() {
+            return Err(SamError::new(
+                ErrorCategory::Configuration,
+                format!(
+                    "The workspace's disk is in {}, but none of your server type preferences are there.",
+                    existing.as_ref().map_or("?", |v| v.location.name.as_str())
+                ),
+                "Add a server type in that location to the Hetzner preferences in Settings.",
+            ));
+        }
+        let placements = self.usable(&configured).await?;
+        if placements.is_empty() {
+            return Err(no_capacity(configured.len()));
+        }
+        let mut volume = existing;
+        let mut last: Option<HetznerError> = None;
+        for placement in &placements {
+            // Only a Volume made by this very call (new and empty) moves with the location
+            // being tried; an existing one restricted `placements` to its location above.
+            if volume
+                .as_ref()
+                .is_some_and(|v| v.location.name != placement.location)
+                && let Some(old) = volume.take()
+            {
+                self.client.delete_volume(old.id).await?;
+            }
+            let disk = match &volume {
+                Some(v) => v.clone(),
+                None => {
+                    let (created, action) = self
+                        .client
+                        .create_volume(&name, self.settings.volume_gb, &placement.location, &labels)
+                        .await?;
+                    self.client
+                        .wait(&action, self.settings.action_timeout)
+                        .await?;
+                    volume = Some(created.clone());
+                    created
+                }
+            };
+            let device = disk.linux_device.clone();
+            let user_data = cloud_init::user_data(&BootConfig {
+                workspace,
+                public_key: &spec.public_key,
+                enrollment_secret: secret,
+                agent_url: &self.settings.agent_url,
+                agent_sha256: &self.settings.agent_sha256,
+                idle_timeout_secs: spec.idle_timeout_secs,
+                idle_grace_secs: self.settings.idle_grace_secs,
+                volume_device: Some(&device),
+                ssh_authorized_keys: &self.settings.ssh_authorized_keys,
+            })?;
+            let request = CreateServer {
+                name: &name,
+                server_type: &placement.server_type,
+                image: &self.settings.image,
+                location: &placement.location,
+                user_data: &user_data,
+                labels: &labels,
+                volumes: vec![disk.id],
+                automount: false,
+                firewalls: vec![FirewallRef { firewall }],
+                start_after_create: true,
+            };
+            match self.client.create_server(&request).await {
+                Ok(Created::New(created)) => {
+                    self.client
+                        .wait(&created.action, self.settings.action_timeout)
+                        .await?;
+                    self.client
+                        .wait_all(&created.next_actions, self.settings.action_timeout)
+                        .await?;
+                    return Ok(created.server);
+                }
+                Ok(Created::Adopted(server)) => return Ok(*server),
+                Err(err)
+                    if matches!(err.code(), Some("resource_unavailable" | "placement_error")) =>
+                {
+                    tracing::info!(
+                        %workspace,
+                        server_type = %placement.server_type,
+                        location = %placement.location,
+                        "no capacity; trying the next preference"
+                    );
+                    last = Some(err);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(last.map_or_else(
+            || no_capacity(placements.len()),
+            |err| {
+                tracing::info!(error = %err, "the last placement failed");
+                no_capacity(placements.len())
+            },
+        ))
+    }
+}
+
+/// None of `tried` server type and location preferences has capacity now.
+fn no_capacity(tried: usize) -> SamError {
+    SamError::new(
+        ErrorCategory::Capacity,
+        format!(
+            "Hetzner has no capacity for any of your {tried} server type and location preferences right now."
+        ),
+        "Try again later, or add other server types or locations to the Hetzner preferences in Settings.",
+    )
+}
+
+#[async_trait]
+impl Provider for HetznerProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Hetzner
+    }
+
+    async fn provision(&self, spec: &MachineSpec<'_>) -> Result<Machine, SamError> {
+        let server = match self.server(spec.workspace, true).await? {
+            Some(server) if server.status == ServerStatus::Off => {
+                let action = self.client.power(server.id, Power::Poweron).await?;
+                self.client
+                    .wait(&action, self.settings.action_timeout)
+                    .await?;
+                server
+            }
+            Some(server) => server,
+            None => self.create(spec).await?,
+        };
+        *self.listed.lock().await = None;
+        Self::machine(&server)
+    }
+
+    async fn release(&self, workspace: &WorkspaceId) -> Result<(), SamError> {
+        let Some(server) = self.server(workspace, true).await? else {
+            return Ok(());
+        };
+        if server.status == ServerStatus::Running {
+            let shutdown = self.client.power(server.id, Power::Shutdown).await?;
+            self.client
+                .wait(&shutdown, self.settings.action_timeout)
+                .await?;
+            // ACPI is a request: wait for the OS to comply, then pull the plug.
+            let deadline = tokio::time::Instant::now() + self.settings.shutdown_timeout;
+            loop {
+                match self.client.server(server.id).await? {
+                    Some(s) if s.status == ServerStatus::Off => break,
+                    None => break,
+                    Some(_) if tokio::time::Instant::now() >= deadline => {
+                        tracing::warn!(%workspace, "shutdown timed out; powering off");
+                        let off = self.client.power(server.id, Power::Poweroff).await?;
+                        self.client.wait(&off, self.settings.action_timeout).await?;
+                        break;
+                    }
+                    Some(_) => tokio::time::sleep(self.client.options().poll_interval).await,
+                }
+            }
+        }
+        if let Some(action) = self.client.delete_server(server.id).await? {
+            self.client
+                .wait(&action, self.settings.action_timeout)
+                .await?;
+        }
+        *self.listed.lock().await = None;
+        Ok(())
+    }
+
+    async fn destroy(&self, workspace: &WorkspaceId) -> Result<(), SamError> {
+        if let Some(server) = self.server(workspace, true).await?
+            && let Some(action) = self.client.delete_server(server.id).await?
+        {
+            // Deleting the server detaches the Volume and the Firewall.
+            self.client
+                .wait(&action, self.settings.action_timeout)
+                .await?;
+        }
+        for volume in self.client.volumes(&self.selector(workspace)).await? {
+            self.client.delete_volume(volume.id).await?;
+        }
+        for firewall in self.client.firewalls(&self.selector(workspace)).await? {
+            self.client.delete_firewall(firewall.id).await?;
+        }
+        *self.listed.lock().await = None;
+        Ok(())
+    }
+
+    async fn status(&self, workspace: &WorkspaceId) -> Result<MachineStatus, SamError> {
+        match self.server(workspace, false).await? {
+            Some(server) => Ok(match server.status {
+                ServerStatus::Off | ServerStatus::Stopping | ServerStatus::Deleting => {
+                    MachineStatus::Stopped
+                }
+                _ => MachineStatus::Running,
+            }),
+            None if self.volume(workspace).await?.is_some() => Ok(MachineStatus::Stopped),
+            None => Ok(MachineStatus::Missing),
+        }
+    }
+
+    async fn list_owned(&self) -> Result<Vec<WorkspaceId>, SamError> {
+        let selector = installation_selector(&self.settings.installation);
+        let mut labels: Vec<Labels> = self
+            .servers(true)
+            .await?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect();
+        labels.extend(
+            self.client
+                .volumes(&selector)
+                .await?
+                .into_iter()
+                .map(|v| v.labels),
+        );
+        labels.extend(
+            self.client
+                .firewalls(&selector)
+                .await?
+                .into_iter()
+                .map(|f| f.labels),
+        );
+        let mut owned: Vec<WorkspaceId> = labels
+            .iter()
+            .filter_map(|l| l.get(LABEL_WORKSPACE)?.parse().ok())
+            .collect();
+        owned.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        owned.dedup();
+        Ok(owned)
+    }
+
+    fn hourly_price_cents(&self) -> Option<u32> {
+        // Prices come from `/pricing` with the create dialog (lifecycle part 2).
+        None
+    }
+
+    fn new_machine_each_start(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,191 @@
+//! The Hetzner provider against the fake: a workspace's server, Volume and Firewall; stop that
+//! deletes the server and keeps the disk; restart in the Volume's location with work intact;
+//! capacity fallback that moves a new, empty Volume along; destroy that leaves nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use fake_hetzner::Faults;
+use sam_desktop::core::provider::hetzner::api::Placement;
+use sam_desktop::core::provider::hetzner::client::HetznerClient;
+use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_desktop::core::provider::{MachineSpec, MachineStatus, Provider};
+use sam_desktop::core::redact::Secret;
+use sam_desktop::core::workspace::WorkspaceId;
+
+use super::{Cloud, WAIT, cloud, fast, run_on};
+
+fn provider(cloud: &Cloud, installation: &str) -> HetznerProvider {
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let mut settings = HetznerSettings::new(
+        installation,
+        "https://example.com/sam-agent".to_owned(),
+        "0".repeat(64),
+    );
+    settings.action_timeout = WAIT;
+    settings.shutdown_timeout = Duration::from_secs(2);
+    HetznerProvider::new(Arc::new(client), settings)
+}
+
+fn spec<'a>(workspace: &'a WorkspaceId, key: &SigningKey, secret: &str) -> MachineSpec<'a> {
+    MachineSpec {
+        workspace,
+        public_key: sam_protocol::token::encode_public_key(&key.verifying_key()),
+        enrollment_secret: Some(Secret::new(secret)),
+        idle_timeout_secs: Some(1800),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_keeps_the_disk_restart_finds_the_work_and_destroy_leaves_nothing() {
+    let cloud = cloud().await;
+    let provider = provider(&cloud, "inst-one");
+    let workspace: WorkspaceId = "hzprovidera2".parse().expect("id");
+    let key = SigningKey::from_bytes(&[9; 32]);
+    assert_eq!(
+        provider.status(&workspace).await.expect("status"),
+        MachineStatus::Missing
+    );
+
+    let machine = provider
+        .provision(&spec(&workspace, &key, "first-enrollment-secret"))
+        .await
+        .expect("created");
+    assert_eq!(
+        provider.status(&workspace).await.expect("status"),
+        MachineStatus::Running
+    );
+    run_on(
+        &cloud,
+        &machine.agent_addr,
+        &key,
+        workspace.as_str(),
+        "first-enrollment-secret",
+        "echo uncommitted > work.txt",
+    )
+    .await;
+    // Provisioning again adopts the running server.
+    let again = provider
+        .provision(&spec(&workspace, &key, "unused-enrollment-secret"))
+        .await
+        .expect("adopted");
+    assert_eq!(again, machine);
+    assert_eq!(cloud.fake.servers().len(), 1);
+
+    provider.release(&workspace).await.expect("stopped");
+    assert!(
+        cloud.fake.servers().is_empty(),
+        "the server is deleted: no bill"
+    );
+    assert_eq!(
+        provider.status(&workspace).await.expect("status"),
+        MachineStatus::Stopped
+    );
+    assert_eq!(
+        provider.list_owned().await.expect("owned"),
+        vec![workspace.clone()]
+    );
+
+    // A new server, the same disk: the work is there.
+    let restarted = provider
+        .provision(&spec(&workspace, &key, "second-enrollment-secret"))
+        .await
+        .expect("restarted");
+    run_on(
+        &cloud,
+        &restarted.agent_addr,
+        &key,
+        workspace.as_str(),
+        "second-enrollment-secret",
+        "cp work.txt seen.txt",
+    )
+    .await;
+    let disk = cloud.fake.volume_dir("sam-hzprovidera2").expect("the disk");
+    assert_eq!(
+        std::fs::read_to_string(disk.join("seen.txt")).expect("copied"),
+        "uncommitted\n"
+    );
+
+    provider.destroy(&workspace).await.expect("destroyed");
+    assert_eq!(
+        provider.status(&workspace).await.expect("status"),
+        MachineStatus::Missing
+    );
+    assert!(provider.list_owned().await.expect("owned").is_empty());
+    assert!(cloud.fake.servers().is_empty());
+    // Another installation's view is separate (labels): it never saw any of it.
+    assert!(
+        self::provider(&cloud, "inst-two")
+            .list_owned()
+            .await
+            .expect("owned")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_fallback_moves_a_new_disk_but_a_restart_stays_with_its_disk() {
+    let cloud = cloud().await;
+    let provider = provider(&cloud, "inst-three");
+    let workspace: WorkspaceId = "hzfallbacka2".parse().expect("id");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    cloud.fake.set_faults(Faults {
+        unavailable: vec!["@fsn1".to_owned()],
+        ..Faults::default()
+    });
+    provider
+        .provision(&spec(&workspace, &key, "fallback-enrollment-secret"))
+        .await
+        .expect("placed");
+    let client = HetznerClient::new(Secret::new("t"), fast(cloud.fake.base_url())).expect("client");
+    let volumes = client
+        .volumes("sam-workspace=hzfallbacka2")
+        .await
+        .expect("volumes");
+    assert_eq!(
+        volumes.len(),
+        1,
+        "the disk made for fsn1 was deleted, not left behind"
+    );
+    assert_eq!(volumes[0].location.name, "nbg1");
+    provider.release(&workspace).await.expect("stopped");
+
+    // nbg1 is full now: the disk cannot move, so the restart says so rather than landing elsewhere.
+    cloud.fake.set_faults(Faults {
+        unavailable: vec!["@nbg1".to_owned()],
+        ..Faults::default()
+    });
+    let err = provider
+        .provision(&spec(&workspace, &key, "another-enrollment-secret"))
+        .await
+        .expect_err("no capacity");
+    assert_eq!(
+        err.category,
+        sam_desktop::core::error::ErrorCategory::Capacity,
+        "{err:?}"
+    );
+    assert!(cloud.fake.servers().is_empty());
+
+    // Preferences with nothing in the disk's location are a configuration error.
+    let mut settings = HetznerSettings::new(
+        "inst-three",
+        "https://example.com/a".to_owned(),
+        "0".repeat(64),
+    );
+    settings.placements = vec![Placement {
+        server_type: "cx23".to_owned(),
+        location: "hel1".to_owned(),
+    }];
+    let only_hel1 = HetznerProvider::new(Arc::new(client), settings);
+    let err = only_hel1
+        .provision(&spec(&workspace, &key, "third-enrollment-secret"))
+        .await
+        .expect_err("elsewhere");
+    assert_eq!(
+        err.category,
+        sam_desktop::core::error::ErrorCategory::Configuration,
+        "{err:?}"
+    );
+}
