@@ -337,6 +337,15 @@ mod tests {
     }
 
     #[test]
+    fn this_build_embeds_no_checksum_or_a_well_formed_one() {
+        for arch in Arch::ALL {
+            if let Some(sha) = Embedded::THIS_BUILD.sha256(arch) {
+                assert_eq!(override_sha256(sha).as_deref(), Ok(sha), "{arch:?}");
+            }
+        }
+    }
+
+    #[test]
     fn this_build_has_a_release_repository() {
         let (owner, repo) = RELEASE_REPO.split_once('/').expect("owner/repo");
         assert!(!owner.is_empty() && !repo.is_empty());
