@@ -4,6 +4,7 @@
 //! the integration tests drive exactly the code the app runs, headless.
 
 pub mod agent_client;
+pub mod agent_release;
 pub mod clock;
 pub mod error;
 pub mod installation;

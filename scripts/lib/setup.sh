@@ -14,6 +14,11 @@ APT_RUN=(libayatana-appindicator3-1 fonts-dejavu-core)
 # (Never dbus-x11: it makes GTK auto-launch stray session buses.)
 APT_TEST=(xvfb xauth webkit2gtk-driver dbus gnome-keyring dunst libnotify-bin libglib2.0-bin
   xdg-utils imagemagick vim-tiny procps iproute2 python3 xclip cloud-init)
+# The lint tools: a venv for PyPI tools, and ShellCheck, which actionlint runs on `run:` steps.
+APT_LINT=(python3-venv shellcheck)
+
+# Lint tools from PyPI live here, outside the checkout, shared by every worktree.
+SAM_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/sam-tools"
 
 # The oldest Node.js that Vite 8 supports.
 NODE_MIN_MAJOR=20
@@ -85,6 +90,23 @@ ensure_ui_deps() {
     (cd "$SAM_ROOT/ui" && npm ci --no-fund --no-audit)
     echo "$want" >"$stamp"
   fi
+}
+
+# Installs the PyPI lint tools (scripts/lib/tools-requirements.txt) into a venv under $SAM_TOOLS
+# when the requirements changed since the last install, and puts the venv's bin/ first on PATH.
+ensure_tools() {
+  local requirements="$SAM_ROOT/scripts/lib/tools-requirements.txt"
+  local stamp="$SAM_TOOLS/.sam-requirements-sha256" want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing lint tools into $SAM_TOOLS"
+    rm -rf "$SAM_TOOLS"
+    python3 -m venv "$SAM_TOOLS"
+    "$SAM_TOOLS/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+      --only-binary=:all: -r "$requirements"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$SAM_TOOLS/bin:$PATH"
 }
 
 build_ui() {
