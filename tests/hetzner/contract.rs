@@ -19,6 +19,8 @@ use tempfile::TempDir;
 use openapi::Contract;
 
 const TOKEN: &str = "contract-token";
+/// A token that may only read.
+const READ_ONLY: &str = "contract-read-only";
 const WAIT: Duration = Duration::from_secs(20);
 /// Cloud-init with nothing to do: no agent boots on these servers.
 const USER_DATA: &str = "#cloud-config\n{}";
@@ -30,6 +32,7 @@ async fn start_fake() -> (FakeHetzner, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut options = Options::new(dir.path().join("fake"));
     options.token = Some(TOKEN.to_owned());
+    options.read_only_token = Some(READ_ONLY.to_owned());
     let fake = FakeHetzner::start("127.0.0.1:0".parse().expect("addr"), options)
         .await
         .expect("the fake starts");
@@ -181,6 +184,25 @@ async fn every_answer_matches_the_openapi_description() {
         (401, &json!("unauthorized"))
     );
 
+    // 403: a read-only token may not write.
+    let (status, answer) = wire
+        .call_as(
+            READ_ONLY,
+            post.clone(),
+            "/firewalls",
+            Some(json!({"name": "ro"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (403, &json!("token_readonly"))
+    );
+    // 503, injected.
+    set_faults(&fake, json!({"server_errors": 1})).await;
+    wire.expect_error(503, "unavailable", get.clone(), "/firewalls", None)
+        .await;
+    set_faults(&fake, json!({})).await;
+
     // A firewall, then its name again (409).
     let labels = json!({"sam-contract": "yes"});
     let firewall = json!({
@@ -306,9 +328,27 @@ async fn every_answer_matches_the_openapi_description() {
     wire.expect(200, get.clone(), &format!("/firewalls/{firewall_id}"), None)
         .await;
 
-    // Power: shutdown, power on, then power off while a slow action runs (423 on the next).
+    // A firewall in use stays (422), and so does an attached volume.
+    wire.expect_error(
+        422,
+        "resource_in_use",
+        delete.clone(),
+        &format!("/firewalls/{firewall_id}"),
+        None,
+    )
+    .await;
+    wire.expect_error(
+        422,
+        "volume_already_attached",
+        delete.clone(),
+        &format!("/volumes/{volume_id}"),
+        None,
+    )
+    .await;
+
+    // Power: shutdown, power on, reboot, then power off while a slow action runs (423 on the next).
     let actions = format!("/servers/{server_id}/actions");
-    for verb in ["shutdown", "poweron"] {
+    for verb in ["shutdown", "poweron", "reboot"] {
         let answer = wire
             .expect(201, post.clone(), &format!("{actions}/{verb}"), None)
             .await;
@@ -373,11 +413,15 @@ async fn every_answer_matches_the_openapi_description() {
     wire.expect_error(
         404,
         "not_found",
-        get,
+        get.clone(),
         &format!("/volumes/{volume_id}"),
         None,
     )
     .await;
+    // Last, as it empties the request budget: 429.
+    set_faults(&fake, json!({"rate_limited": 1})).await;
+    wire.expect_error(429, "rate_limit_exceeded", get, "/volumes", None)
+        .await;
 
     let failures = wire.failures.lock().unwrap_or_else(|p| p.into_inner());
     assert!(
@@ -417,6 +461,12 @@ async fn every_answer_matches_the_openapi_description() {
         "POST /servers 412",
         "POST /volumes 422",
         "POST /servers/{id}/actions/poweron 423",
+        "POST /servers/{id}/actions/reboot 201",
+        "POST /firewalls 403",
+        "GET /volumes 429",
+        "GET /firewalls 503",
+        "DELETE /firewalls/{id} 422",
+        "DELETE /volumes/{id} 422",
     ] {
         assert!(
             validated.iter().any(|v| v == needed),
