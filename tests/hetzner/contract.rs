@@ -370,7 +370,7 @@ async fn every_answer_matches_the_openapi_description() {
             .await;
         wire.wait(&action_ids(&answer)).await;
     }
-    set_faults(&fake, json!({"action_delay_ms": 400})).await;
+    set_faults(&fake, json!({"action_delay_ms": 1000})).await;
     let answer = wire
         .expect(201, post.clone(), &format!("{actions}/poweroff"), None)
         .await;
