@@ -3,6 +3,7 @@
 //! retries, and a server that boots the real agent.
 
 mod client;
+mod contract;
 mod fake;
 mod provider;
 
