@@ -252,17 +252,23 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
     let lifecycle = core.lifecycle();
     match command {
         WorkspaceCommand::Create(args) => {
-            if args.provider == "hetzner" || args.location.is_some() || args.server_type.is_some() {
+            if args.location.is_some() || args.server_type.is_some() {
                 return Err(SamError::configuration(
-                    "Workspaces on Hetzner are not available in this version of SAM yet.",
-                    "Use --provider local for now.",
+                    "Choosing a location or server type per workspace is not available yet.",
+                    "Leave out --location and --server-type: SAM tries cx23, then cx33, in fsn1, nbg1 and hel1.",
                 ));
             }
+            // clap allows only these two.
+            let provider = if args.provider == "hetzner" {
+                ProviderKind::Hetzner
+            } else {
+                ProviderKind::Local
+            };
             let request = CreateRequest {
                 repo: args.repo,
                 name: args.name,
                 branch: args.branch,
-                provider: ProviderKind::Local,
+                provider,
                 idle_timeout_secs: args.idle_timeout.and_then(|idle| idle.0),
             };
             let (workspace, operation) = lifecycle.begin_create(&request)?;

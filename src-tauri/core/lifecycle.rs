@@ -8,13 +8,14 @@
 //! `docs/lifecycle.md` for the state machine.
 
 mod clone;
+mod machines;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, enroll};
+use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError};
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{Installation, KeyStore, hex, random};
 use crate::core::provider::{MachineSpec, Provider};
@@ -62,6 +63,8 @@ pub struct Lifecycle {
     lease: Duration,
     /// Loaded once: every keyring access is a blocking D-Bus round trip.
     installation: Arc<std::sync::Mutex<Option<Arc<Installation>>>>,
+    /// Made on first use (see `machines.rs`).
+    hetzner: Arc<std::sync::Mutex<Option<Arc<dyn Provider>>>>,
 }
 
 impl Lifecycle {
@@ -85,22 +88,13 @@ impl Lifecycle {
             owner,
             lease,
             installation: Arc::default(),
+            hetzner: Arc::default(),
         }
     }
 
     /// The lease owner this engine works as.
     pub fn owner(&self) -> &str {
         &self.owner
-    }
-
-    fn provider(&self, kind: ProviderKind) -> Result<&Arc<dyn Provider>, SamError> {
-        match kind {
-            ProviderKind::Local => Ok(&self.local),
-            ProviderKind::Hetzner => Err(SamError::configuration(
-                "Workspaces on Hetzner are not available in this version of SAM yet.",
-                "Use --provider local (\"Run on this computer\") for now.",
-            )),
-        }
     }
 
     /// The installation identity, from the cache or the keyring. Blocking: call it from a
@@ -137,7 +131,6 @@ impl Lifecycle {
         request: &CreateRequest,
     ) -> Result<(Workspace, Operation), SamError> {
         let repo = RepoUrl::parse(&request.repo)?;
-        self.provider(request.provider)?;
         let name = match request.name.as_deref().map(str::trim) {
             Some("") => {
                 return Err(SamError::invalid_input(
@@ -164,8 +157,12 @@ impl Lifecycle {
                 "Check the branch's spelling.",
             ));
         }
-        // Keys first: a locked keyring should fail the request, not the background job.
+        // Keys first: a locked keyring or a missing token should fail the request, not the
+        // background job.
         self.installation()?;
+        if request.provider == ProviderKind::Hetzner {
+            self.require_hetzner()?;
+        }
         let id = WorkspaceId::generate()?;
         let new = NewWorkspace {
             name,
@@ -343,12 +340,12 @@ impl Lifecycle {
     async fn execute(&self, operation: &Operation) -> Result<(), SamError> {
         let id = &operation.workspace;
         let workspace = self.store.workspace(id)?;
-        let provider = self.provider(workspace.provider)?;
+        let provider = self.provider(workspace.provider).await?;
         match operation.kind {
             OperationKind::Create => {
                 self.store
                     .set_workspace_status(id, WorkspaceStatus::Creating, None)?;
-                self.provision_and_enroll(operation, &workspace, provider)
+                self.provision_and_enroll(operation, &workspace, &provider)
                     .await?;
                 self.step(operation, "clone", "cloning the repository")
                     .await;
@@ -400,13 +397,27 @@ impl Lifecycle {
                     .set_workspace_status(id, WorkspaceStatus::Starting, None)?;
                 self.step(operation, "provision", "starting the machine")
                     .await;
+                // A provider that makes a new machine each time (Hetzner) gets a new secret,
+                // and its agent is enrolled anew; one it adopted keeps the pin it had.
+                let secret = provider
+                    .new_machine_each_start()
+                    .then(Self::enrollment_secret)
+                    .transpose()?;
                 let machine = provider
-                    .provision(&self.spec(&workspace, None).await?)
+                    .provision(&self.spec(&workspace, secret.clone()).await?)
                     .await
                     .map_err(|err| err.with_step("provision"))?;
-                let (_, pin) = self.store.agent(id)?;
-                self.store
-                    .set_agent(id, Some(&machine.agent_addr), pin.as_deref())?;
+                match secret.filter(|_| machine.fresh) {
+                    Some(secret) => {
+                        self.enroll_machine(operation, &workspace, &machine, &secret)
+                            .await?;
+                    }
+                    None => {
+                        let (_, pin) = self.store.agent(id)?;
+                        self.store
+                            .set_agent(id, Some(&machine.agent_addr), pin.as_deref())?;
+                    }
+                }
                 self.step(operation, "connect", "connecting to the agent")
                     .await;
                 self.connect(&workspace).await?;
@@ -462,29 +473,13 @@ impl Lifecycle {
             .destroy(id)
             .await
             .map_err(|err| err.with_step("provision"))?;
-        let secret = Secret::new(hex(&random::<32>()?));
+        let secret = Self::enrollment_secret()?;
         let machine = provider
             .provision(&self.spec(workspace, Some(secret.clone())).await?)
             .await
             .map_err(|err| err.with_step("provision"))?;
-        self.store.set_agent(id, Some(&machine.agent_addr), None)?;
-        self.step(
-            operation,
-            "enroll",
-            "verifying the agent and pinning its certificate",
-        )
-        .await;
-        let installation = self.installation_async().await?;
-        let caller = Caller {
-            key: installation.signing_key(),
-            workspace: id.as_str(),
-        };
-        let pin = enroll(&machine.agent_addr, &caller, secret.expose())
+        self.enroll_machine(operation, workspace, &machine, &secret)
             .await
-            .map_err(|err| agent_error(err, "enroll"))?;
-        self.store
-            .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
-        Ok(())
     }
 
     async fn spec<'a>(

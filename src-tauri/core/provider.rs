@@ -33,6 +33,9 @@ pub struct MachineSpec<'a> {
 pub struct Machine {
     /// `host:port` of the agent.
     pub agent_addr: String,
+    /// Made by this call from the spec, so its agent expects the spec's enrollment secret;
+    /// `false` when an existing machine (and its enrolled agent) was adopted.
+    pub fresh: bool,
 }
 
 /// Whether a workspace's compute is up.

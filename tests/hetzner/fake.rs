@@ -179,3 +179,54 @@ async fn a_server_boots_the_real_agent_on_its_address_with_the_volume_as_its_dis
         "from-the-vm\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_boots_and_one_that_vanishes() {
+    let cloud = cloud().await;
+    cloud.fake.set_faults(fake_hetzner::Faults {
+        never_boot: true,
+        ..fake_hetzner::Faults::default()
+    });
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let user_data = user_data(&key, "neverboot123", "a-one-time-enrollment-secret");
+    let labels = Default::default();
+    let mut create = request("sam-neverboot123", &labels, "cx23", "fsn1");
+    create.user_data = &user_data;
+    let created = create_new(&cloud.client, &create).await;
+    cloud
+        .client
+        .wait_all(&created.next_actions, WAIT)
+        .await
+        .expect("started");
+    let server = cloud
+        .client
+        .server(created.server.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        server.status,
+        sam_desktop::core::provider::hetzner::model::ServerStatus::Running
+    );
+    // Running, but nothing answers where its agent would: the address is held for this
+    // server alone, so a refusal is the agent's absence, not someone else's port.
+    let ip = server.public_net.ipv4.expect("IPv4").ip;
+    let err = tokio::net::TcpStream::connect(format!("{ip}:443"))
+        .await
+        .expect_err("no agent");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+
+    // Deleted behind SAM's back: gone from every answer.
+    let vanish = reqwest::Client::new()
+        .post(format!(
+            "{}/__fake/servers/{}/vanish",
+            cloud.fake.base_url().trim_end_matches("/v1"),
+            server.id
+        ))
+        .send()
+        .await
+        .expect("control endpoint");
+    assert!(vanish.status().is_success());
+    assert!(cloud.client.server(server.id).await.expect("get").is_none());
+    assert!(cloud.client.servers("").await.expect("list").is_empty());
+}

@@ -5,6 +5,7 @@
 mod client;
 mod contract;
 mod fake;
+mod lifecycle;
 mod provider;
 
 use std::collections::BTreeMap;

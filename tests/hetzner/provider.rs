@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use fake_hetzner::Faults;
+use sam_desktop::core::agent_release::AgentDownload;
 use sam_desktop::core::provider::hetzner::api::Placement;
 use sam_desktop::core::provider::hetzner::client::HetznerClient;
 use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
@@ -16,14 +17,18 @@ use sam_desktop::core::workspace::WorkspaceId;
 
 use super::{Cloud, WAIT, cloud, fast, run_on};
 
+/// An agent download for the user_data (the fake reads the agent's config, not the binary).
+pub fn agent() -> AgentDownload {
+    AgentDownload {
+        url: "https://example.com/sam-agent".to_owned(),
+        sha256: "0".repeat(64),
+    }
+}
+
 fn provider(cloud: &Cloud, installation: &str) -> HetznerProvider {
     let client =
         HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
-    let mut settings = HetznerSettings::new(
-        installation,
-        "https://example.com/sam-agent".to_owned(),
-        "0".repeat(64),
-    );
+    let mut settings = HetznerSettings::new(installation, agent());
     settings.action_timeout = WAIT;
     settings.shutdown_timeout = Duration::from_secs(2);
     HetznerProvider::new(Arc::new(client), settings)
@@ -71,7 +76,9 @@ async fn stop_keeps_the_disk_restart_finds_the_work_and_destroy_leaves_nothing()
         .provision(&spec(&workspace, &key, "unused-enrollment-secret"))
         .await
         .expect("adopted");
-    assert_eq!(again, machine);
+    assert_eq!(again.agent_addr, machine.agent_addr);
+    assert!(machine.fresh, "made from the spec: enroll it");
+    assert!(!again.fresh, "adopted: its agent keeps the pin it has");
     assert_eq!(cloud.fake.servers().len(), 1);
 
     provider.release(&workspace).await.expect("stopped");
@@ -169,11 +176,7 @@ async fn capacity_fallback_moves_a_new_disk_but_a_restart_stays_with_its_disk() 
     assert!(cloud.fake.servers().is_empty());
 
     // Preferences with nothing in the disk's location are a configuration error.
-    let mut settings = HetznerSettings::new(
-        "inst-three",
-        "https://example.com/a".to_owned(),
-        "0".repeat(64),
-    );
+    let mut settings = HetznerSettings::new("inst-three", agent());
     settings.placements = vec![Placement {
         server_type: "cx23".to_owned(),
         location: "hel1".to_owned(),
@@ -187,5 +190,58 @@ async fn capacity_fallback_moves_a_new_disk_but_a_restart_stays_with_its_disk() 
         err.category,
         sam_desktop::core::error::ErrorCategory::Configuration,
         "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_server_types_are_used_only_with_an_arm_agent() {
+    let cloud = cloud().await;
+    let workspace: WorkspaceId = "hzarmskipa22".parse().expect("id");
+    let key = SigningKey::from_bytes(&[4; 32]);
+    let placements = vec![
+        Placement {
+            server_type: "cax11".to_owned(),
+            location: "fsn1".to_owned(),
+        },
+        Placement {
+            server_type: "cx23".to_owned(),
+            location: "fsn1".to_owned(),
+        },
+    ];
+    let client = || {
+        Arc::new(HetznerClient::new(Secret::new("t"), fast(cloud.fake.base_url())).expect("client"))
+    };
+    let mut settings = HetznerSettings::new("inst-arm", agent());
+    settings.placements = placements.clone();
+    settings.action_timeout = WAIT;
+    HetznerProvider::new(client(), settings.clone())
+        .provision(&spec(&workspace, &key, "x86-enrollment-secret"))
+        .await
+        .expect("placed");
+    let servers = client()
+        .servers("sam-workspace=hzarmskipa22")
+        .await
+        .expect("servers");
+    assert_eq!(
+        servers[0].server_type.name, "cx23",
+        "no arm agent: cax11 skipped"
+    );
+    HetznerProvider::new(client(), settings.clone())
+        .destroy(&workspace)
+        .await
+        .expect("destroyed");
+
+    settings.arm_agent = Some(agent());
+    HetznerProvider::new(client(), settings)
+        .provision(&spec(&workspace, &key, "arm-enrollment-secret"))
+        .await
+        .expect("placed");
+    let servers = client()
+        .servers("sam-workspace=hzarmskipa22")
+        .await
+        .expect("servers");
+    assert_eq!(
+        servers[0].server_type.name, "cax11",
+        "with an arm agent, the first preference"
     );
 }

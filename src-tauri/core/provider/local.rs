@@ -178,7 +178,10 @@ impl LocalProvider {
         let json = serde_json::to_string(&record).unwrap_or_default();
         std::fs::write(agent_dir.join("agent.json"), json)
             .map_err(|err| local_error("cannot record the agent", &err))?;
-        Ok(Machine { agent_addr: addr })
+        Ok(Machine {
+            agent_addr: addr,
+            fresh: true,
+        })
     }
 }
 
@@ -245,6 +248,7 @@ impl Provider for LocalProvider {
         if let Some(record) = self.live_agent(spec.workspace) {
             return Ok(Machine {
                 agent_addr: record.addr,
+                fresh: false,
             });
         }
         // Starting blocks on the agent's first line of output: do it off the async threads.

@@ -312,7 +312,7 @@ fn actions(shared: &Arc<Shared>, request: &Request<'_>) -> Result<Response, ApiE
 /// The `label_selector` of a list request.
 pub fn selector(request: &Request<'_>) -> Result<Selector, ApiError> {
     match request.query.get("label_selector") {
-        None => Ok(Selector::default()),
+        None | Some("") => Ok(Selector::default()),
         Some(text) => Selector::parse(text).map_err(|err| ApiError::invalid("label_selector", err)),
     }
 }

@@ -27,6 +27,7 @@ use super::error::HetznerError;
 use super::model::{
     Architecture, CreateServer, FirewallRef, FirewallRule, Labels, Server, ServerStatus, Volume,
 };
+use crate::core::agent_release::{self, AgentDownload, Arch};
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::provider::{Machine, MachineSpec, MachineStatus, Provider};
 use crate::core::workspace::{ProviderKind, WorkspaceId};
@@ -45,17 +46,15 @@ pub struct HetznerSettings {
     pub image: String,
     /// The workspace disk's size.
     pub volume_gb: u32,
-    /// Where servers download the agent, and its SHA-256.
-    pub agent_url: String,
-    /// The agent binary's SHA-256.
-    pub agent_sha256: String,
+    /// Where x86 servers download the agent, and its SHA-256.
+    pub agent: AgentDownload,
+    /// The same for arm servers; `None` (no arm agent published) keeps arm server types
+    /// (`cax*`) out of every attempt.
+    pub arm_agent: Option<AgentDownload>,
     /// Seconds past the idle deadline before the backstop acts.
     pub idle_grace_secs: u64,
     /// Public keys that may log in over SSH (and open port 22); empty = no SSH.
     pub ssh_authorized_keys: Vec<String>,
-    /// Whether an arm agent binary (with its checksum) exists: only then are arm server types
-    /// (`cax*`) used.
-    pub arm_agent: bool,
     /// How long a create, shutdown or delete may take.
     pub action_timeout: Duration,
     /// How long an ACPI shutdown may take before the plug is pulled.
@@ -65,9 +64,17 @@ pub struct HetznerSettings {
 }
 
 impl HetznerSettings {
+    /// Defaults with this build's agent downloads (see [`agent_release`]): the x86 agent is
+    /// required, the arm one used when it exists.
+    pub fn for_this_build(installation: impl Into<String>) -> Result<Self, SamError> {
+        let mut settings = Self::new(installation, agent_release::agent_download(Arch::X86_64)?);
+        settings.arm_agent = agent_release::agent_download(Arch::Aarch64).ok();
+        Ok(settings)
+    }
+
     /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
     /// Nuremberg and Helsinki.
-    pub fn new(installation: impl Into<String>, agent_url: String, agent_sha256: String) -> Self {
+    pub fn new(installation: impl Into<String>, agent: AgentDownload) -> Self {
         let placements = ["fsn1", "nbg1", "hel1"]
             .into_iter()
             .flat_map(|location| {
@@ -84,11 +91,10 @@ impl HetznerSettings {
             placements,
             image: "debian-12".to_owned(),
             volume_gb: 20,
-            agent_url,
-            agent_sha256,
+            agent,
+            arm_agent: None,
             idle_grace_secs: 5 * 60,
             ssh_authorized_keys: Vec::new(),
-            arm_agent: false,
             action_timeout: Duration::from_secs(5 * 60),
             shutdown_timeout: Duration::from_secs(60),
             status_ttl: Duration::from_secs(5),
@@ -221,31 +227,40 @@ impl HetznerProvider {
         }
     }
 
+    /// The agent download for servers of `architecture`, if there is one.
+    fn agent_for(&self, architecture: Architecture) -> Option<&AgentDownload> {
+        match architecture {
+            Architecture::X86 => Some(&self.settings.agent),
+            Architecture::Arm => self.settings.arm_agent.as_ref(),
+            Architecture::Unknown => None,
+        }
+    }
+
     /// The preferences worth trying: server types that exist, are not deprecated, are in
     /// stock there per the catalogue, and whose architecture has an agent binary.
-    async fn usable(&self, placements: &[Placement]) -> Result<Vec<Placement>, SamError> {
+    async fn usable(
+        &self,
+        placements: &[Placement],
+    ) -> Result<Vec<(Placement, AgentDownload)>, SamError> {
         let types = self.client.server_types().await?;
         Ok(placements
             .iter()
-            .filter(|p| {
-                types.iter().any(|t| {
+            .filter_map(|p| {
+                let usable = types.iter().find(|t| {
                     t.name == p.server_type
                         && t.deprecated != Some(true)
-                        && match t.architecture {
-                            Architecture::X86 => true,
-                            Architecture::Arm => self.settings.arm_agent,
-                            Architecture::Unknown => false,
-                        }
+                        && self.agent_for(t.architecture).is_some()
                         && t.locations
                             .iter()
                             .any(|l| l.name == p.location && l.available && l.deprecation.is_none())
-                })
+                })?;
+                let agent = self.agent_for(usable.architecture)?;
+                Some((p.clone(), agent.clone()))
             })
-            .cloned()
             .collect())
     }
 
-    fn machine(server: &Server) -> Result<Machine, SamError> {
+    fn machine(server: &Server, fresh: bool) -> Result<Machine, SamError> {
         let ip = server
             .public_net
             .ipv4
@@ -261,6 +276,7 @@ impl HetznerProvider {
             })?;
         Ok(Machine {
             agent_addr: format!("{ip}:{AGENT_PORT}"),
+            fresh,
         })
     }
 
@@ -305,7 +321,7 @@ impl HetznerProvider {
         }
         let mut volume = existing;
         let mut last: Option<HetznerError> = None;
-        for placement in &placements {
+        for (placement, agent) in &placements {
             // Only a Volume made by this very call (new and empty) moves with the location
             // being tried; an existing one restricted `placements` to its location above.
             if volume
@@ -334,8 +350,8 @@ impl HetznerProvider {
                 workspace,
                 public_key: &spec.public_key,
                 enrollment_secret: secret,
-                agent_url: &self.settings.agent_url,
-                agent_sha256: &self.settings.agent_sha256,
+                agent_url: &agent.url,
+                agent_sha256: &agent.sha256,
                 idle_timeout_secs: spec.idle_timeout_secs,
                 idle_grace_secs: self.settings.idle_grace_secs,
                 volume_device: Some(&device),
@@ -406,19 +422,20 @@ impl Provider for HetznerProvider {
     }
 
     async fn provision(&self, spec: &MachineSpec<'_>) -> Result<Machine, SamError> {
-        let server = match self.server(spec.workspace, true).await? {
+        let (server, fresh) = match self.server(spec.workspace, true).await? {
+            // Its agent kept its identity: powered back on, it answers to the pin it had.
             Some(server) if server.status == ServerStatus::Off => {
                 let action = self.client.power(server.id, Power::Poweron).await?;
                 self.client
                     .wait(&action, self.settings.action_timeout)
                     .await?;
-                server
+                (server, false)
             }
-            Some(server) => server,
-            None => self.create(spec).await?,
+            Some(server) => (server, false),
+            None => (self.create(spec).await?, true),
         };
         *self.listed.lock().await = None;
-        Self::machine(&server)
+        Self::machine(&server, fresh)
     }
 
     async fn release(&self, workspace: &WorkspaceId) -> Result<(), SamError> {

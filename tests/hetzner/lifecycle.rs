@@ -1,0 +1,165 @@
+//! The lifecycle with Hetzner workspaces, headless, against the fake: create (server, Volume,
+//! Firewall; the agent enrolled as soon as it answers; the repository cloned onto the Volume),
+//! stop (the server deleted, the disk kept), start (a new server enrolled anew, the work
+//! intact), delete (nothing left); and a create without a token refused up front.
+
+use std::sync::Arc;
+
+use sam_desktop::core::Core;
+use sam_desktop::core::error::ErrorCategory;
+use sam_desktop::core::installation::{KeyStore, MemoryKeys};
+use sam_desktop::core::lifecycle::CreateRequest;
+use sam_desktop::core::paths::AppPaths;
+use sam_desktop::core::provider::hetzner::client::HetznerClient;
+use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_desktop::core::redact::Secret;
+use sam_desktop::core::store::OperationKind;
+use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
+
+use super::{WAIT, cloud, fast, provider::agent};
+
+fn core(dir: &std::path::Path) -> Core {
+    Core::open_with(
+        AppPaths::under(dir.join("app")),
+        Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
+        sam_test_support::binary("sam-agent"),
+        None,
+    )
+    .expect("core")
+}
+
+fn create_request(repo: String) -> CreateRequest {
+    CreateRequest {
+        repo,
+        name: None,
+        branch: None,
+        provider: ProviderKind::Hetzner,
+        idle_timeout_secs: Some(1800),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hetzner_workspace_is_created_stopped_started_with_its_work_and_deleted() {
+    let cloud = cloud().await;
+    let core = core(cloud.dir.path());
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let mut settings = HetznerSettings::new("lifecycle-test", agent());
+    settings.action_timeout = WAIT;
+    settings.shutdown_timeout = std::time::Duration::from_secs(2);
+    core.lifecycle()
+        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    let lifecycle = core.lifecycle();
+    let repo = sam_test_support::source_repo(cloud.dir.path());
+
+    let (workspace, operation) = lifecycle
+        .begin_create(&create_request(repo))
+        .expect("begun");
+    let created = lifecycle
+        .run(operation)
+        .await
+        .expect("created")
+        .expect("a workspace");
+    assert_eq!(created.status, WorkspaceStatus::Running, "{created:?}");
+    let servers = cloud.fake.servers();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].0, format!("sam-{}", workspace.id));
+    let disk = cloud
+        .fake
+        .volume_dir(&format!("sam-{}", workspace.id))
+        .expect("the workspace's Volume");
+    assert!(disk.join("README.md").is_file(), "cloned onto the Volume");
+
+    // Uncommitted work, written through the agent.
+    let client = lifecycle.connect(&created).await.expect("connected");
+    let job = client
+        .run_job(
+            vec!["sh".into(), "-c".into(), "echo draft > notes.txt".into()],
+            None,
+            Default::default(),
+        )
+        .await
+        .expect("job");
+    let (mut handle, _) = client.attach(job.stream, 0).await.expect("attached");
+    while let Some(event) = handle.next().await {
+        if matches!(event, sam_desktop::core::agent_client::StreamEvent::Exit(_)) {
+            break;
+        }
+    }
+    let first_epoch = client.epoch();
+    assert!(first_epoch.is_some());
+    drop(client);
+
+    let stop = lifecycle
+        .begin(&workspace.id, OperationKind::Stop)
+        .expect("stop");
+    let stopped = lifecycle
+        .run(stop)
+        .await
+        .expect("stopped")
+        .expect("a workspace");
+    assert_eq!(stopped.status, WorkspaceStatus::Stopped);
+    assert!(
+        cloud.fake.servers().is_empty(),
+        "stop deletes the server: the bill stops"
+    );
+    assert!(disk.join("notes.txt").is_file(), "the disk is kept");
+
+    let start = lifecycle
+        .begin(&workspace.id, OperationKind::Start)
+        .expect("start");
+    let started = lifecycle
+        .run(start)
+        .await
+        .expect("started")
+        .expect("a workspace");
+    assert_eq!(started.status, WorkspaceStatus::Running);
+    // A new server, enrolled anew: the app reaches it with the new pin and the work is there.
+    let client = lifecycle
+        .connect(&started)
+        .await
+        .expect("connected to the new server");
+    client.list().await.expect("the agent answers");
+    assert_ne!(
+        client.epoch(),
+        first_epoch,
+        "another agent, on another server"
+    );
+    drop(client);
+    assert_eq!(
+        std::fs::read_to_string(disk.join("notes.txt")).expect("kept"),
+        "draft\n"
+    );
+
+    let delete = lifecycle
+        .begin(&workspace.id, OperationKind::Delete)
+        .expect("delete");
+    lifecycle.run(delete).await.expect("deleted");
+    assert!(cloud.fake.servers().is_empty());
+    assert!(
+        cloud
+            .fake
+            .volume_dir(&format!("sam-{}", workspace.id))
+            .is_none(),
+        "the Volume is deleted with the workspace"
+    );
+}
+
+#[test]
+fn a_hetzner_create_without_a_token_is_refused_up_front() {
+    let dir = tempfile::tempdir().expect("dir");
+    let core = core(dir.path());
+    if std::env::var_os("HCLOUD_TOKEN").is_some() {
+        return; // The environment supplies a token: nothing to refuse.
+    }
+    let err = core
+        .lifecycle()
+        .begin_create(&create_request(sam_test_support::source_repo(dir.path())))
+        .expect_err("no token");
+    assert_eq!(err.category, ErrorCategory::Credentials);
+    assert!(err.next_step.contains("HCLOUD_TOKEN"), "{}", err.next_step);
+    assert!(
+        core.list_workspaces().expect("list").is_empty(),
+        "nothing recorded"
+    );
+}
