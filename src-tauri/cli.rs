@@ -22,7 +22,9 @@ use crate::core::provider::local::LocalProvider;
 use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
+mod hetzner;
 mod terminal;
+use hetzner::HetznerCommand;
 use terminal::TerminalCommand;
 
 /// The variable a detached worker receives its lease owner in.
@@ -53,6 +55,9 @@ enum Top {
     /// Terminal tools.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// The Hetzner account SAM uses.
+    #[command(subcommand)]
+    Hetzner(HetznerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,23 +234,29 @@ fn report(err: &SamError, json: bool) {
 fn run(cli: Cli) -> Result<(), SamError> {
     let command = match cli.command {
         Top::Terminal(command) => return terminal::run(command, cli.json),
+        Top::Hetzner(command) => return hetzner::run(command, cli.json, open_core),
         Top::Workspace(command) => command,
     };
     let paths = AppPaths::from_env()?;
     let _log = logging::init(&paths.log_dir, "sam", false).ok();
-    let owner = std::env::var(OWNER_ENV).ok();
-    let core = Core::open_with(
-        paths,
-        Arc::new(OsKeyring),
-        LocalProvider::default_agent_binary(),
-        owner,
-    )?;
+    let core = open_core()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|err| SamError::internal("The CLI could not start its runtime.", &err))?;
     runtime.block_on(workspace(&core, command, cli.json))
+}
+
+/// The core on this user's data (`SAM_DATA_DIR` or the platform's folder) and keyring; a
+/// detached worker continues its parent's operation as the owner it was given.
+fn open_core() -> Result<Core, SamError> {
+    Core::open_with(
+        AppPaths::from_env()?,
+        Arc::new(OsKeyring),
+        LocalProvider::default_agent_binary(),
+        std::env::var(OWNER_ENV).ok(),
+    )
 }
 
 async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result<(), SamError> {

@@ -1,7 +1,8 @@
 //! Terminals in the real app: keystroke to painted echo, and the canvas paint time of a full
 //! redraw, measured inside the webview. Needs a display, like the end-to-end tests.
 //!
-//! Run: `cargo build --release --bins && scripts/lib/with-display.sh cargo bench --bench terminal_ui`
+//! Run: see `docs/benchmarks.md` (a release build, then the bench under Xvfb with a 2560×1600
+//! screen, so the window fits a 200×50 terminal).
 
 #![allow(clippy::print_stdout)]
 

@@ -16,7 +16,7 @@ use sam_desktop::core::redact::Secret;
 use sam_desktop::core::store::OperationKind;
 use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
 
-use super::{WAIT, cloud, fast, provider::agent};
+use super::{WAIT, cloud, fast, provider::agent, run_script};
 
 fn core(dir: &std::path::Path) -> Core {
     Core::open_with(
@@ -72,20 +72,7 @@ async fn a_hetzner_workspace_is_created_stopped_started_with_its_work_and_delete
 
     // Uncommitted work, written through the agent.
     let client = lifecycle.connect(&created).await.expect("connected");
-    let job = client
-        .run_job(
-            vec!["sh".into(), "-c".into(), "echo draft > notes.txt".into()],
-            None,
-            Default::default(),
-        )
-        .await
-        .expect("job");
-    let (mut handle, _) = client.attach(job.stream, 0).await.expect("attached");
-    while let Some(event) = handle.next().await {
-        if matches!(event, sam_desktop::core::agent_client::StreamEvent::Exit(_)) {
-            break;
-        }
-    }
+    run_script(&client, "echo draft > notes.txt").await;
     let first_epoch = client.epoch();
     assert!(first_epoch.is_some());
     drop(client);

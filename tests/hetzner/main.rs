@@ -2,11 +2,13 @@
 //! error class, adoption after a retried create, capacity fallback, the rate-limit budget,
 //! retries, and a server that boots the real agent.
 
+mod account;
 mod client;
 mod contract;
 mod fake;
 mod lifecycle;
 mod provider;
+mod reconcile;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -146,6 +148,11 @@ pub async fn run_on(
         key.clone(),
     );
     client.wait_connected(WAIT).await.expect("connected");
+    run_script(&client, script).await;
+}
+
+/// Runs `script` with `sh -c` in the workspace through `client` and waits until it exited.
+pub async fn run_script(client: &AgentClient, script: &str) {
     let job = client
         .run_job(
             vec!["sh".into(), "-c".into(), script.into()],

@@ -3,6 +3,7 @@
 //! a freshly booted agent is enrolled as soon as it answers (a cloud server takes a minute or
 //! two to download and start it).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +13,11 @@ use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{hex, random};
 use crate::core::provider::hetzner::client::{self, ClientOptions, HetznerClient};
 use crate::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use crate::core::provider::hetzner::reconcile::{Report, reconcile};
 use crate::core::provider::{Machine, Provider};
 use crate::core::redact::Secret;
 use crate::core::store::Operation;
-use crate::core::workspace::{ProviderKind, Workspace};
+use crate::core::workspace::{ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long a new machine's agent may take to answer (a server boots, downloads and verifies
 /// the agent, then starts it).
@@ -80,6 +82,30 @@ impl Lifecycle {
             Arc::new(HetznerProvider::new(Arc::new(client), settings));
         *self.hetzner_slot() = Some(Arc::clone(&provider));
         Ok(provider)
+    }
+
+    /// The reconciler's view of the Hetzner account: resources not known to SAM, other
+    /// installations' resources, and records whose server vanished (`reconcile.rs`).
+    pub async fn hetzner_resources(&self) -> Result<Report, SamError> {
+        let this = self.clone();
+        let token = tokio::task::spawn_blocking(move || this.hetzner_token())
+            .await
+            .map_err(|err| SamError::internal("Reading the Hetzner token failed.", &err))??;
+        let installation = self.installation_async().await?;
+        let client = HetznerClient::new(token, ClientOptions::from_env())?;
+        let workspaces: Vec<_> = self
+            .store
+            .workspaces()?
+            .into_iter()
+            .filter(|w| w.provider == ProviderKind::Hetzner)
+            .collect();
+        let known: BTreeSet<WorkspaceId> = workspaces.iter().map(|w| w.id.clone()).collect();
+        let running: BTreeSet<WorkspaceId> = workspaces
+            .iter()
+            .filter(|w| w.status == WorkspaceStatus::Running)
+            .map(|w| w.id.clone())
+            .collect();
+        reconcile(&client, &installation.id, &known, &running).await
     }
 
     /// A fresh one-time enrollment secret.

@@ -2,9 +2,11 @@
 //! the cloud-init that boots our agent on each server. Hetzner's own resources (servers,
 //! volumes, firewalls) never leave this module; the lifecycle sees only the provider trait.
 
+pub mod account;
 pub mod api;
 pub mod client;
 pub mod cloud_init;
 pub mod error;
 pub mod model;
 pub mod provider;
+pub mod reconcile;

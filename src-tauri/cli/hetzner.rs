@@ -1,0 +1,119 @@
+//! `sam hetzner …`: the Hetzner account SAM works in.
+
+use std::io::BufRead;
+
+use clap::Subcommand;
+
+use super::{print_json, print_text};
+use crate::core::error::SamError;
+use crate::core::installation::OsKeyring;
+use crate::core::provider::hetzner::account;
+use crate::core::provider::hetzner::client::{self, ClientOptions};
+use crate::core::provider::hetzner::reconcile::Report;
+use crate::core::redact::Secret;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum HetznerCommand {
+    /// Check a Read & Write API token (read from standard input) and keep it in the keyring.
+    SetToken,
+    /// Check the token SAM would use (HCLOUD_TOKEN, else the keyring's).
+    CheckToken,
+    /// What the reconciler sees: resources not known to SAM, other installations' resources,
+    /// and workspaces whose server vanished, with what each costs a month.
+    Resources,
+}
+
+pub(super) fn run(
+    command: HetznerCommand,
+    json: bool,
+    core: impl FnOnce() -> Result<crate::core::Core, SamError>,
+) -> Result<(), SamError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| SamError::internal("The CLI could not start its runtime.", &err))?;
+    let options = ClientOptions::from_env();
+    match command {
+        HetznerCommand::SetToken => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|err| SamError::internal("Reading standard input failed.", &err))?;
+            let token = Secret::new(line.trim());
+            runtime.block_on(account::save_token(&OsKeyring, &token, options))?;
+            if json {
+                print_json(&serde_json::json!({"ok": true, "stored": "keyring"}));
+            } else {
+                print_text("The token works (Read & Write) and is kept in your keyring.");
+            }
+        }
+        HetznerCommand::CheckToken => {
+            let from_env = std::env::var(client::TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
+            let token = client::token(&OsKeyring, |name| std::env::var(name).ok())?.ok_or_else(
+                || {
+                    SamError::new(
+                        crate::core::error::ErrorCategory::Credentials,
+                        "SAM has no Hetzner API token.",
+                        "Run `sam hetzner set-token` and paste a Read & Write token, or set HCLOUD_TOKEN.",
+                    )
+                },
+            )?;
+            runtime.block_on(account::check_token(&token, options))?;
+            let source = if from_env {
+                client::TOKEN_ENV
+            } else {
+                "keyring"
+            };
+            if json {
+                print_json(&serde_json::json!({"ok": true, "source": source}));
+            } else {
+                print_text(&format!("The token from {source} works (Read & Write)."));
+            }
+        }
+        HetznerCommand::Resources => {
+            let core = core()?;
+            let report = runtime.block_on(core.lifecycle().hetzner_resources())?;
+            if json {
+                print_json(&report);
+            } else {
+                print_report(&report);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    let euro = |centicents: Option<u64>| {
+        centicents.map_or_else(
+            || "?".to_owned(),
+            |c| format!("€{:.2}", c as f64 / 10_000.0),
+        )
+    };
+    let mut lines = vec![format!(
+        "{} resource(s) not known to SAM, {} of other SAM installations, {} workspace(s) whose server vanished",
+        report.unknown.len(),
+        report.foreign.len(),
+        report.vanished.len()
+    )];
+    for (title, list) in [
+        ("not known to SAM", &report.unknown),
+        ("other installations", &report.foreign),
+    ] {
+        for r in list.iter() {
+            lines.push(format!(
+                "  {title}: {} {} (id {}, {}) {}/month",
+                r.kind,
+                r.name,
+                r.id,
+                r.location.as_deref().unwrap_or("-"),
+                euro(r.monthly_centicents)
+            ));
+        }
+    }
+    for w in &report.vanished {
+        lines.push(format!("  vanished: workspace {w} has no server"));
+    }
+    print_text(&lines.join("\n"));
+}

@@ -1,0 +1,151 @@
+//! What SAM finds on the account that it does not expect: labelled resources of this
+//! installation with no live workspace record ("not known to SAM"), resources labelled by other
+//! installations of SAM (a reinstall, another laptop) listed separately, and workspace records
+//! whose server is gone. Fail-closed: only resources labelled `sam-managed=true` are ever
+//! looked at, and nothing here deletes anything — it reports, with what each costs.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::api::{LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE};
+use super::client::HetznerClient;
+use super::model::{Labels, Pricing};
+use super::provider::resource_name;
+use crate::core::error::SamError;
+use crate::core::workspace::WorkspaceId;
+
+/// One resource on the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct Resource {
+    /// `server`, `volume` or `firewall`.
+    pub kind: String,
+    /// Hetzner's id.
+    #[specta(type = f64)]
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its location (firewalls have none).
+    pub location: Option<String>,
+    /// The workspace its labels name.
+    pub workspace: Option<String>,
+    /// The installation its labels name.
+    pub installation: Option<String>,
+    /// What it costs a month at most, gross, in hundredths of a cent (`None` when unknown;
+    /// firewalls are free).
+    #[specta(type = Option<f64>)]
+    pub monthly_centicents: Option<u64>,
+}
+
+/// What the reconciler found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
+pub struct Report {
+    /// This installation's resources with no live workspace record.
+    pub unknown: Vec<Resource>,
+    /// Resources of other installations of SAM: never touched without an explicit choice.
+    pub foreign: Vec<Resource>,
+    /// Workspaces recorded as running whose server is gone.
+    pub vanished: Vec<String>,
+}
+
+/// Compares the account with the workspaces SAM knows: `known` are the live Hetzner records,
+/// `running` those of them that should have a server now.
+pub async fn reconcile(
+    client: &HetznerClient,
+    installation: &str,
+    known: &BTreeSet<WorkspaceId>,
+    running: &BTreeSet<WorkspaceId>,
+) -> Result<Report, SamError> {
+    let managed = format!("{LABEL_MANAGED}=true");
+    let pricing = client.pricing().await?;
+    let mut all = Vec::new();
+    for server in client.servers(&managed).await? {
+        let monthly = price_of_server(&pricing, &server.server_type.name, &server.location.name);
+        all.push(resource(
+            "server",
+            server.id,
+            server.name,
+            Some(server.location.name),
+            &server.labels,
+            monthly,
+        ));
+    }
+    for volume in client.volumes(&managed).await? {
+        let per_gb = pricing.volume.price_per_gb_month.gross_centicents();
+        let monthly = per_gb.map(|p| p * u64::from(volume.size));
+        all.push(resource(
+            "volume",
+            volume.id,
+            volume.name,
+            Some(volume.location.name),
+            &volume.labels,
+            monthly,
+        ));
+    }
+    for firewall in client.firewalls(&managed).await? {
+        all.push(resource(
+            "firewall",
+            firewall.id,
+            firewall.name,
+            None,
+            &firewall.labels,
+            Some(0),
+        ));
+    }
+    let mut report = Report::default();
+    let servers: BTreeSet<String> = all
+        .iter()
+        .filter(|r| r.kind == "server")
+        .map(|r| r.name.clone())
+        .collect();
+    for item in all {
+        if item.installation.as_deref() != Some(installation) {
+            report.foreign.push(item);
+        } else if !item
+            .workspace
+            .as_deref()
+            .and_then(|w| w.parse::<WorkspaceId>().ok())
+            .is_some_and(|w| known.contains(&w))
+        {
+            report.unknown.push(item);
+        }
+    }
+    report.vanished = running
+        .iter()
+        .filter(|w| !servers.contains(&resource_name(w)))
+        .map(ToString::to_string)
+        .collect();
+    Ok(report)
+}
+
+fn resource(
+    kind: &str,
+    id: i64,
+    name: String,
+    location: Option<String>,
+    labels: &Labels,
+    monthly_centicents: Option<u64>,
+) -> Resource {
+    Resource {
+        kind: kind.to_owned(),
+        id,
+        name,
+        location,
+        workspace: labels.get(LABEL_WORKSPACE).cloned(),
+        installation: labels.get(LABEL_INSTALLATION).cloned(),
+        monthly_centicents,
+    }
+}
+
+/// A server's monthly cap plus its IPv4 address, gross.
+fn price_of_server(pricing: &Pricing, server_type: &str, location: &str) -> Option<u64> {
+    let server = pricing
+        .server(server_type, location)?
+        .price_monthly
+        .gross_centicents()?;
+    let ipv4 = pricing
+        .ipv4(location)
+        .and_then(|p| p.price_monthly.gross_centicents())
+        .unwrap_or(0);
+    Some(server + ipv4)
+}
