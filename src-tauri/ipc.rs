@@ -7,6 +7,7 @@
 
 mod commands;
 mod desktop;
+mod hetzner;
 mod terminal;
 
 use std::path::Path;
@@ -49,6 +50,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             desktop::open_link,
             desktop::clipboard_write,
             desktop::clipboard_read,
+            hetzner::hetzner_account,
+            hetzner::hetzner_set_token,
         ])
         .events(collect_events![WorkspacesChanged])
         .typ::<crate::core::error::ErrorCategory>()

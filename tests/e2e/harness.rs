@@ -39,6 +39,8 @@ pub struct App {
     _driver: Driver,
     /// Kept for the test's whole life; `None` only while [`App::restart`] moves it on.
     home: Option<TempDir>,
+    /// Extra environment the app starts with.
+    env: Vec<(String, String)>,
 }
 
 /// Runs `test` against a freshly started app. `prepare` may seed the app's data folder first.
@@ -49,6 +51,16 @@ pub fn run(name: &str, prepare: impl FnOnce(&AppPaths), test: impl AsyncFnOnce(&
 /// Like [`run`], passing what `prepare` returns on to `test`.
 pub fn run_with<T>(
     name: &str,
+    prepare: impl FnOnce(&AppPaths) -> T,
+    test: impl AsyncFnOnce(&mut App, T),
+) {
+    run_with_env(name, Vec::new(), prepare, test);
+}
+
+/// Like [`run_with`], with extra environment variables for the app (e.g. `HCLOUD_ENDPOINT`).
+pub fn run_with_env<T>(
+    name: &str,
+    env: Vec<(String, String)>,
     prepare: impl FnOnce(&AppPaths) -> T,
     test: impl AsyncFnOnce(&mut App, T),
 ) {
@@ -70,7 +82,7 @@ pub fn run_with<T>(
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let mut app = App::launch(home).await;
+        let mut app = App::launch(home, env).await;
         let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&mut app, prepared)).await;
         let shot = app.screenshot(name).await;
         app.close().await;
@@ -80,8 +92,8 @@ pub fn run_with<T>(
 }
 
 impl App {
-    async fn launch(home: TempDir) -> Self {
-        let driver = Driver::start(home.path());
+    async fn launch(home: TempDir, env: Vec<(String, String)>) -> Self {
+        let driver = Driver::start(home.path(), &env);
         let caps = json!({
             "webkitgtk:browserOptions": {
                 "binary": binary("sam-desktop"),
@@ -114,6 +126,7 @@ impl App {
             client,
             _driver: driver,
             home: Some(home),
+            env,
         }
     }
 
@@ -136,7 +149,7 @@ impl App {
         let _ = self.client.clone().close().await;
         let home = self.home.take().expect("the test's home");
         // The old driver (and anything it left running) goes when the old `App` is dropped.
-        *self = Self::launch(home).await;
+        *self = Self::launch(home, std::mem::take(&mut self.env)).await;
     }
 
     /// The element with `data-testid`, once it appears.
@@ -329,7 +342,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(home: &Path) -> Self {
+    fn start(home: &Path, env: &[(String, String)]) -> Self {
         let port = free_port();
         let log_path = home.join("driver.log");
         let log = File::create(&log_path).expect("driver log");
@@ -346,6 +359,7 @@ impl Driver {
             // wait on locks, print banners or ask questions) are not what these tests check.
             .env("SHELL", "/bin/sh")
             .env("SAM_BROWSER", fake_browser(home))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("XDG_DATA_HOME", xdg("xdg-data"))
             .env("XDG_CONFIG_HOME", xdg("xdg-config"))
             .env("XDG_CACHE_HOME", xdg("xdg-cache"))

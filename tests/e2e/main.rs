@@ -1,6 +1,7 @@
 //! End-to-end tests: the real app, in its real webview, driven through WebDriver under Xvfb.
 
 mod harness;
+mod hetzner;
 mod terminal;
 mod terminal_desktop;
 
@@ -28,18 +29,6 @@ fn run_on_this_computer_leads_to_the_create_form_which_warns_code_runs_as_you() 
         let warning = app.text("runs-as-you").await;
         assert!(warning.contains("runs as you"), "{warning}");
         app.find("repo-url").await;
-        app.click("back").await;
-        app.find("empty-state").await;
-    });
-}
-
-#[test]
-fn connect_hetzner_leads_to_its_screen_which_says_it_is_not_ready() {
-    harness::run("connect-hetzner", nothing, async |app| {
-        app.click("connect-hetzner").await;
-        let screen = app.text("connect-hetzner-screen").await;
-        assert!(screen.contains("keyring"), "{screen}");
-        assert!(app.text("not-yet").await.starts_with("Not available yet"));
         app.click("back").await;
         app.find("empty-state").await;
     });

@@ -43,7 +43,30 @@ describe("the workspace list", () => {
     expect(screen.getByTestId("repo-url")).toBeTruthy();
     await fireEvent.click(screen.getByTestId("back"));
     await fireEvent.click(await screen.findByTestId("connect-hetzner"));
-    expect(screen.getByTestId("connect-hetzner-screen").textContent).toContain("Not available yet");
+    expect(screen.getByTestId("connect-hetzner-screen").textContent).toContain("keyring");
+    expect(screen.getByTestId("hetzner-token")).toBeTruthy();
+  });
+
+  it("checks a Hetzner token, says where it is kept, and forgets it in the page", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      if (cmd === "hetzner_account") return { connected: false, source: null };
+      if (cmd === "hetzner_set_token") {
+        expect((args as { token: string }).token).toBe("secret-token");
+        return { connected: true, source: "keyring" };
+      }
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("connect-hetzner"));
+    const field = (await screen.findByTestId("hetzner-token")) as HTMLInputElement;
+    expect(field.type).toBe("password");
+    await fireEvent.input(field, { target: { value: "secret-token" } });
+    await fireEvent.submit(field.closest("form") as HTMLFormElement);
+    expect((await screen.findByTestId("hetzner-status")).textContent).toContain("keyring");
+    expect(field.value).toBe("");
+    expect(calls).toContain("hetzner_set_token");
   });
 
   it("renders names from outside as text, never as markup", async () => {

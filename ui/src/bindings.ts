@@ -46,6 +46,10 @@ export const commands = {
 	clipboardWrite: (text: string) => typedError<null, SamError>(__TAURI_INVOKE("clipboard_write", { text })),
 	/**  The OS clipboard's text (empty when it holds none). */
 	clipboardRead: () => typedError<string, SamError>(__TAURI_INVOKE("clipboard_read")),
+	/**  Whether SAM has a Hetzner token. */
+	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
+	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */
+	hetznerSetToken: (token: string) => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_set_token", { token })),
 };
 
 /** Events */
@@ -129,6 +133,14 @@ export type EventLevel =
 "warn" | 
 /**  A failure. */
 "error";
+
+/**  Whether Hetzner workspaces can be made, and with which token. */
+export type HetznerAccount = {
+	/**  A token is there. */
+	connected: boolean,
+	/**  Where it comes from: `keyring` or `HCLOUD_TOKEN`. */
+	source: string | null,
+};
 
 /**  Where a workspace's machine runs. */
 export type ProviderKind = 

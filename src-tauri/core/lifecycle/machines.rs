@@ -11,6 +11,7 @@ use super::{Lifecycle, agent_error};
 use crate::core::agent_client::{AgentError, Caller, enroll};
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{hex, random};
+use crate::core::provider::hetzner::account;
 use crate::core::provider::hetzner::client::{self, ClientOptions, HetznerClient};
 use crate::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
 use crate::core::provider::hetzner::reconcile::{Report, reconcile};
@@ -82,6 +83,31 @@ impl Lifecycle {
             Arc::new(HetznerProvider::new(Arc::new(client), settings));
         *self.hetzner_slot() = Some(Arc::clone(&provider));
         Ok(provider)
+    }
+
+    /// Where the Hetzner token comes from, if there is one: `HCLOUD_TOKEN` or `keyring`. The
+    /// token itself never leaves the core.
+    pub async fn hetzner_token_source(&self) -> Result<Option<&'static str>, SamError> {
+        if std::env::var(client::TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty()) {
+            return Ok(Some(client::TOKEN_ENV));
+        }
+        let this = self.clone();
+        let found = tokio::task::spawn_blocking(move || this.keys.get(client::TOKEN_ENTRY))
+            .await
+            .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
+        Ok(found.map(|_| "keyring"))
+    }
+
+    /// Checks `token` (it must authenticate and may write; nothing is created) and keeps it in
+    /// the keyring; Hetzner workspaces use it from now on.
+    pub async fn set_hetzner_token(&self, token: &Secret) -> Result<(), SamError> {
+        account::check_token(token, ClientOptions::from_env()).await?;
+        let (this, value) = (self.clone(), token.expose().trim().to_owned());
+        tokio::task::spawn_blocking(move || this.keys.set(client::TOKEN_ENTRY, &value))
+            .await
+            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        *self.hetzner_slot() = None;
+        Ok(())
     }
 
     /// The reconciler's view of the Hetzner account: resources not known to SAM, other
