@@ -90,6 +90,11 @@ impl FakeHetzner {
         &self.base_url
     }
 
+    /// How many API requests it has answered (control endpoints not counted).
+    pub fn requests(&self) -> u64 {
+        self.shared.requests()
+    }
+
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.world().faults = faults;
