@@ -12,6 +12,7 @@ use sam_desktop::core::lifecycle::CreateRequest;
 use sam_desktop::core::paths::AppPaths;
 use sam_desktop::core::provider::hetzner::client::HetznerClient;
 use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_desktop::core::provider::hetzner::reconcile::reconcile;
 use sam_desktop::core::redact::Secret;
 use sam_desktop::core::store::OperationKind;
 use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
@@ -148,5 +149,61 @@ fn a_hetzner_create_without_a_token_is_refused_up_front() {
     assert!(
         core.list_workspaces().expect("list").is_empty(),
         "nothing recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
+    let cloud = cloud().await;
+    let core = core(cloud.dir.path());
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let mut settings = HetznerSettings::new("vanish-test", agent());
+    settings.action_timeout = WAIT;
+    core.lifecycle()
+        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    let lifecycle = core.lifecycle();
+    let repo = sam_test_support::source_repo(cloud.dir.path());
+    let (workspace, operation) = lifecycle
+        .begin_create(&create_request(repo))
+        .expect("begun");
+    lifecycle.run(operation).await.expect("created");
+
+    // Deleted behind SAM's back.
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let name = format!("sam-{}", workspace.id);
+    let server = client
+        .server_named(&name)
+        .await
+        .expect("get")
+        .expect("server");
+    assert!(cloud.fake.vanish(server.id));
+
+    let known = std::collections::BTreeSet::from([workspace.id.clone()]);
+    let report = reconcile(&client, "vanish-test", &known, &known)
+        .await
+        .expect("report");
+    assert_eq!(report.vanished, vec![workspace.id.to_string()]);
+    let marked = lifecycle.mark_vanished(&report.vanished).expect("marked");
+    assert_eq!(marked, vec![workspace.id.clone()]);
+    let record = core
+        .store()
+        .workspace(&workspace.id)
+        .expect("kept, not dropped");
+    assert_eq!(record.status, WorkspaceStatus::Stopped);
+    let events = core.store().events(&workspace.id, 0, 1000).expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.contains("deleted outside SAM")),
+        "explained in the log"
+    );
+    // Marking again changes nothing.
+    assert!(
+        lifecycle
+            .mark_vanished(&report.vanished)
+            .expect("again")
+            .is_empty()
     );
 }

@@ -134,6 +134,38 @@ impl Lifecycle {
         reconcile(&client, &installation.id, &known, &running).await
     }
 
+    /// Marks workspaces whose server vanished (deleted in Hetzner Console or by another tool):
+    /// a running one becomes `stopped` — its compute is gone, its disk may not be — with a
+    /// warning in its log saying what happened and what to do. Records are never dropped.
+    /// Returns the workspaces it marked.
+    pub fn mark_vanished(&self, vanished: &[String]) -> Result<Vec<WorkspaceId>, SamError> {
+        let mut marked = Vec::new();
+        for id in vanished
+            .iter()
+            .filter_map(|id| id.parse::<WorkspaceId>().ok())
+        {
+            let Ok(workspace) = self.store.workspace(&id) else {
+                continue;
+            };
+            if workspace.provider != ProviderKind::Hetzner
+                || workspace.status != WorkspaceStatus::Running
+            {
+                continue;
+            }
+            self.store
+                .set_workspace_status(&id, WorkspaceStatus::Stopped, None)?;
+            self.log(
+                &id,
+                "reconcile",
+                crate::core::workspace::EventLevel::Warn,
+                "The workspace's server was deleted outside SAM (in Hetzner Console or by another \
+                 tool). Start the workspace to get a new server with the same disk, or delete it.",
+            );
+            marked.push(id);
+        }
+        Ok(marked)
+    }
+
     /// A fresh one-time enrollment secret.
     pub(super) fn enrollment_secret() -> Result<Secret, SamError> {
         Ok(Secret::new(hex(&random::<32>()?)))
