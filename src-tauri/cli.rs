@@ -15,9 +15,10 @@ use serde::Serialize;
 use crate::core::Core;
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::OsKeyring;
-use crate::core::lifecycle::CreateRequest;
+use crate::core::lifecycle::{CreateRequest, Lifecycle};
 use crate::core::logging;
 use crate::core::paths::AppPaths;
+use crate::core::provider::Placement;
 use crate::core::provider::local::LocalProvider;
 use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
@@ -259,16 +260,27 @@ fn open_core() -> Result<Core, SamError> {
     )
 }
 
+/// The placement asked for on the command line; a missing half comes from the preferences.
+fn placement(
+    lifecycle: &Lifecycle,
+    location: Option<String>,
+    server_type: Option<String>,
+) -> Result<Option<Placement>, SamError> {
+    if location.is_none() && server_type.is_none() {
+        return Ok(None);
+    }
+    let preferred = lifecycle.hetzner_preferences()?;
+    let first = |list: Vec<String>| list.into_iter().next().unwrap_or_default();
+    Ok(Some(Placement {
+        location: location.unwrap_or_else(|| first(preferred.locations)),
+        server_type: server_type.unwrap_or_else(|| first(preferred.server_types)),
+    }))
+}
+
 async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result<(), SamError> {
     let lifecycle = core.lifecycle();
     match command {
         WorkspaceCommand::Create(args) => {
-            if args.location.is_some() || args.server_type.is_some() {
-                return Err(SamError::configuration(
-                    "Choosing a location or server type per workspace is not available yet.",
-                    "Leave out --location and --server-type: SAM tries cx23, then cx33, in fsn1, nbg1 and hel1.",
-                ));
-            }
             // clap allows only these two.
             let provider = if args.provider == "hetzner" {
                 ProviderKind::Hetzner
@@ -281,7 +293,9 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
                 branch: args.branch,
                 provider,
                 idle_timeout_secs: args.idle_timeout.and_then(|idle| idle.0),
+                placement: placement(lifecycle, args.location, args.server_type)?,
             };
+            lifecycle.check_placement(&request).await?;
             let (workspace, operation) = lifecycle.begin_create(&request)?;
             finish(core, &workspace.id, operation, args.wait, json).await
         }

@@ -36,7 +36,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::workspace_action,
             commands::get_workspace,
             commands::workspace_events,
-            terminal::terminal_list,
+            commands::workspace_machine,
+            terminal::terminal_list_or_open,
             terminal::terminal_open,
             terminal::terminal_attach,
             terminal::terminal_input,
@@ -52,6 +53,12 @@ pub fn builder() -> Builder<tauri::Wry> {
             desktop::clipboard_read,
             hetzner::hetzner_account,
             hetzner::hetzner_set_token,
+            hetzner::hetzner_catalog,
+            hetzner::hetzner_preferences,
+            hetzner::hetzner_set_preferences,
+            hetzner::hetzner_resources,
+            hetzner::hetzner_last_resources,
+            hetzner::hetzner_delete_resource,
         ])
         .events(collect_events![WorkspacesChanged])
         .typ::<crate::core::error::ErrorCategory>()
@@ -71,7 +78,8 @@ pub struct WorkspacesChanged;
 /// How often the change watcher looks at the database: one indexed query.
 pub const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(300);
 
-/// Emits [`WorkspacesChanged`] whenever the store's change stamp moves.
+/// Emits [`WorkspacesChanged`] whenever the store's change stamp or the reconciler's findings
+/// move.
 pub async fn watch_changes(app: tauri::AppHandle, core: Arc<Core>) {
     use tauri_specta::Event;
     tracing::info!("watching for workspace changes");
@@ -79,9 +87,12 @@ pub async fn watch_changes(app: tauri::AppHandle, core: Arc<Core>) {
     let mut tick = tokio::time::interval(CHANGE_POLL);
     loop {
         tick.tick().await;
-        let stamp = core.store().change_stamp().ok();
-        if stamp != last {
-            last = stamp;
+        let stamp = (
+            core.store().change_stamp().ok(),
+            core.lifecycle().report_generation(),
+        );
+        if Some(stamp) != last {
+            last = Some(stamp);
             if let Err(err) = WorkspacesChanged.emit(&app) {
                 tracing::warn!(%err, "telling the window about a change failed");
             }

@@ -38,6 +38,11 @@ fn start() -> Result<(), SamError> {
                 app.handle().clone(),
                 Arc::clone(&core),
             ));
+            // Resources SAM does not know, servers that vanished: at start, then periodically.
+            let sweeping = Arc::clone(&core);
+            tauri::async_runtime::spawn(async move {
+                sweeping.lifecycle().sweep_hetzner_forever().await;
+            });
             // Finish whatever an earlier process (a crashed app, a killed CLI) left half-done.
             let resuming = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {

@@ -8,6 +8,7 @@
 //! `docs/lifecycle.md` for the state machine.
 
 mod clone;
+mod hetzner;
 mod machines;
 
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError};
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{Installation, KeyStore, hex, random};
-use crate::core::provider::{MachineSpec, Provider};
+use crate::core::provider::hetzner::provider::HetznerProvider;
+use crate::core::provider::hetzner::reconcile::Report;
+use crate::core::provider::{MachineSpec, Placement, Provider};
 use crate::core::redact::Secret;
 use crate::core::repo::RepoUrl;
 use crate::core::store::{Operation, OperationKind, Store, StoreError};
@@ -51,6 +54,15 @@ pub struct CreateRequest {
     pub provider: ProviderKind,
     /// Idle timeout; `None` uses the provider's default (never, for Local).
     pub idle_timeout_secs: Option<u64>,
+    /// Server type and location to try first (Hetzner only); `None` follows the preferences.
+    pub placement: Option<Placement>,
+}
+
+/// How long leases last and how long a new machine may take to answer.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    lease: Duration,
+    boot_timeout: Duration,
 }
 
 /// The lifecycle engine of one process.
@@ -60,11 +72,16 @@ pub struct Lifecycle {
     local: Arc<dyn Provider>,
     keys: Arc<dyn KeyStore>,
     owner: String,
-    lease: Duration,
+    /// How long leases last and how long a new machine may take to boot.
+    timing: Arc<std::sync::Mutex<Timing>>,
     /// Loaded once: every keyring access is a blocking D-Bus round trip.
     installation: Arc<std::sync::Mutex<Option<Arc<Installation>>>>,
     /// Made on first use (see `machines.rs`).
-    hetzner: Arc<std::sync::Mutex<Option<Arc<dyn Provider>>>>,
+    hetzner: Arc<std::sync::Mutex<Option<Arc<HetznerProvider>>>>,
+    /// The reconciler's latest report: what may be deleted from it.
+    reconciled: Arc<std::sync::Mutex<Option<Report>>>,
+    /// Bumped whenever `reconciled` changes.
+    report_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Lifecycle {
@@ -86,9 +103,14 @@ impl Lifecycle {
             local,
             keys,
             owner,
-            lease,
+            timing: Arc::new(std::sync::Mutex::new(Timing {
+                lease,
+                boot_timeout: machines::BOOT_TIMEOUT,
+            })),
             installation: Arc::default(),
             hetzner: Arc::default(),
+            reconciled: Arc::default(),
+            report_generation: Arc::default(),
         }
     }
 
@@ -160,8 +182,15 @@ impl Lifecycle {
         // Keys first: a locked keyring or a missing token should fail the request, not the
         // background job.
         self.installation()?;
-        if request.provider == ProviderKind::Hetzner {
-            self.require_hetzner()?;
+        match (request.provider, &request.placement) {
+            (ProviderKind::Hetzner, _) => self.require_hetzner()?,
+            (ProviderKind::Local, Some(_)) => {
+                return Err(SamError::invalid_input(
+                    "A location and server type can only be chosen for Hetzner workspaces.",
+                    "Leave them out for a workspace on this computer.",
+                ));
+            }
+            (ProviderKind::Local, None) => {}
         }
         let id = WorkspaceId::generate()?;
         let new = NewWorkspace {
@@ -170,6 +199,7 @@ impl Lifecycle {
             branch: request.branch.clone(),
             provider: request.provider,
             idle_timeout_secs: request.idle_timeout_secs,
+            placement: request.placement.clone(),
         };
         let workspace = self.store.insert_workspace(&id, &new)?;
         let operation =
@@ -265,11 +295,14 @@ impl Lifecycle {
             Arc::clone(&self.store),
             operation.id,
             self.owner.clone(),
-            self.lease,
+            self.timing().lease,
             renewing.clone(),
         ));
+        // Renewal stops however this ends — also when the caller drops the work half-way, so
+        // that another process can take the operation over once the lease runs out.
+        let stop_renewing = renewing.drop_guard();
         let outcome = self.execute(&operation).await;
-        renewing.cancel();
+        drop(stop_renewing);
         let _ = renewer.await;
         let id = &operation.workspace;
         match outcome {
@@ -398,11 +431,19 @@ impl Lifecycle {
                 self.step(operation, "provision", "starting the machine")
                     .await;
                 // A provider that makes a new machine each time (Hetzner) gets a new secret,
-                // and its agent is enrolled anew; one it adopted keeps the pin it had.
+                // and its agent is enrolled anew; one it adopted keeps the pin it had. A machine
+                // left by an interrupted start (its secret died with that attempt) goes first:
+                // the work is on the disk, which stays.
                 let secret = provider
                     .new_machine_each_start()
                     .then(Self::enrollment_secret)
                     .transpose()?;
+                if secret.is_some() {
+                    provider
+                        .release(id)
+                        .await
+                        .map_err(|err| err.with_step("provision"))?;
+                }
                 let machine = provider
                     .provision(&self.spec(&workspace, secret.clone()).await?)
                     .await
@@ -492,6 +533,7 @@ impl Lifecycle {
             public_key: self.installation_async().await?.public_key(),
             enrollment_secret: secret,
             idle_timeout_secs: workspace.idle_timeout_secs,
+            placements: self.placements(workspace)?,
         })
     }
 
@@ -547,7 +589,26 @@ impl Lifecycle {
     }
 
     fn lease_ms(&self) -> i64 {
-        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+        i64::try_from(self.timing().lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn timing(&self) -> Timing {
+        *self
+            .timing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Shortens the lease and the boot timeout (tests that kill work half-way, or whose
+    /// servers never boot).
+    pub fn set_timing(&self, lease: Duration, boot_timeout: Duration) {
+        *self
+            .timing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Timing {
+            lease,
+            boot_timeout,
+        };
     }
 
     /// The store this engine records into.

@@ -10,6 +10,7 @@ pub mod hetzner;
 pub mod local;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::core::error::SamError;
 use crate::core::redact::Secret;
@@ -26,6 +27,48 @@ pub struct MachineSpec<'a> {
     pub enrollment_secret: Option<Secret>,
     /// Idle timeout for the agent's backstop; `None` = never.
     pub idle_timeout_secs: Option<u64>,
+    /// Where and how big, best first, for providers that offer a choice; empty = the
+    /// provider's defaults.
+    pub placements: Vec<Placement>,
+}
+
+/// A machine size in a place, for providers that offer a choice (Hetzner: a server type in a
+/// location).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+pub struct Placement {
+    /// Server type, e.g. `cx23`.
+    pub server_type: String,
+    /// Location, e.g. `fsn1`.
+    pub location: String,
+}
+
+/// What a workspace's machine is now, for the workspace page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct MachineDetails {
+    /// The server's name, if there is a server now.
+    pub server: Option<String>,
+    /// Its type.
+    pub server_type: Option<String>,
+    /// Where it (or the disk) is.
+    pub location: Option<String>,
+    /// Its public IPv4 address.
+    pub ip: Option<String>,
+    /// When the current server was created, Unix milliseconds.
+    #[specta(type = Option<f64>)]
+    pub server_since_ms: Option<i64>,
+    /// The disk's size in GB, when it is a separate billed resource.
+    pub disk_gb: Option<u32>,
+    /// What the server (with its IPv4 address) costs an hour, gross, in hundredths of a cent.
+    #[specta(type = Option<f64>)]
+    pub hourly_centicents: Option<u64>,
+    /// What server, address and disk cost a month at most, gross, in hundredths of a cent.
+    #[specta(type = Option<f64>)]
+    pub monthly_centicents: Option<u64>,
+    /// What the current server and the disk have cost so far, gross, in hundredths of a cent.
+    #[specta(type = Option<f64>)]
+    pub cost_so_far_centicents: Option<u64>,
+    /// The currency of the amounts, e.g. `EUR`.
+    pub currency: Option<String>,
 }
 
 /// A provisioned machine: where its agent listens.
@@ -73,6 +116,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// What an hour of compute costs, in euro cents; `None` when nothing is billed.
     fn hourly_price_cents(&self) -> Option<u32>;
+
+    /// What the workspace's machine is now (server, place, address, cost), when the provider
+    /// has more to say than the workspace record.
+    async fn details(&self, _workspace: &WorkspaceId) -> Result<Option<MachineDetails>, SamError> {
+        Ok(None)
+    }
 
     /// Whether every start makes a new machine (with a new agent identity that must be
     /// enrolled again), as on Hetzner, where stopping deletes the server. When `false` (Local),

@@ -94,6 +94,9 @@ impl Drop for Live {
 #[derive(Default)]
 pub struct Terminals {
     clients: Mutex<HashMap<WorkspaceId, AgentClient>>,
+    /// Held while a workspace's tabs are listed and, if it has none, its first terminal is
+    /// opened: views that load at once (a page refreshed twice, two windows) open one, not two.
+    first: Mutex<HashMap<WorkspaceId, Arc<tokio::sync::Mutex<()>>>>,
     live: Mutex<HashMap<Key, Live>>,
     /// Streams opened by this process and not attached yet: their output has never been seen,
     /// so its queries are still unanswered.
@@ -137,6 +140,24 @@ impl Terminals {
         let client = lifecycle.connect(&workspace).await?;
         lock(&self.clients).insert(id.clone(), client.clone());
         Ok(client)
+    }
+
+    /// The workspace's tabs, oldest first; when it has none, a new terminal of `size` (the login
+    /// shell) is opened and listed. One call at a time per workspace, so the check and the open
+    /// cannot interleave with another view's.
+    pub async fn list_or_open(
+        &self,
+        lifecycle: &Lifecycle,
+        id: &WorkspaceId,
+        size: Size,
+    ) -> Result<Vec<TerminalTab>, SamError> {
+        let gate = Arc::clone(lock(&self.first).entry(id.clone()).or_default());
+        let _one_at_a_time = gate.lock().await;
+        let tabs = self.list(lifecycle, id).await?;
+        if !tabs.is_empty() {
+            return Ok(tabs);
+        }
+        Ok(vec![self.open(lifecycle, id, size, None).await?])
     }
 
     /// The workspace's terminal tabs, oldest first.
@@ -370,6 +391,7 @@ impl Terminals {
     /// Drops everything about a workspace (it stopped or was deleted).
     pub fn forget(&self, id: &WorkspaceId) {
         lock(&self.live).retain(|(workspace, _), _| workspace != id);
+        lock(&self.first).remove(id);
         if let Some(client) = lock(&self.clients).remove(id) {
             client.close();
         }

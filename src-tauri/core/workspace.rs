@@ -12,6 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::core::error::SamError;
+use crate::core::provider::Placement;
 
 /// A workspace's identity: 12 lower-case letters and digits. Short enough for a Hetzner server
 /// name (`sam-<id>`, a valid hostname label) and a folder name; random enough (62 bits) never to
@@ -185,6 +186,9 @@ pub struct Workspace {
     pub retry_count: u32,
     /// Idle timeout in seconds; `None` = never.
     pub idle_timeout_secs: Option<u64>,
+    /// The server type and location asked for at create (Hetzner); `None` follows the
+    /// preferences in Settings.
+    pub placement: Option<Placement>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
     /// Last change, Unix milliseconds.
@@ -204,6 +208,8 @@ pub struct NewWorkspace {
     pub provider: ProviderKind,
     /// Idle timeout in seconds; `None` = never.
     pub idle_timeout_secs: Option<u64>,
+    /// The server type and location asked for (Hetzner); `None` follows the preferences.
+    pub placement: Option<Placement>,
 }
 
 /// How much an event matters.

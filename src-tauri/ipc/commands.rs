@@ -6,6 +6,7 @@ use tauri::State;
 use super::AppState;
 use crate::core::error::SamError;
 use crate::core::lifecycle::CreateRequest;
+use crate::core::provider::{MachineDetails, Placement};
 use crate::core::store::{Operation, OperationKind};
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 use crate::core::{AppInfo, Core};
@@ -55,6 +56,8 @@ pub struct CreateWorkspace {
     pub branch: Option<String>,
     /// Where it runs.
     pub provider: ProviderKind,
+    /// Server type and location (Hetzner); absent follows the preferences.
+    pub placement: Option<Placement>,
 }
 
 fn non_empty(text: Option<String>) -> Option<String> {
@@ -74,7 +77,9 @@ pub async fn create_workspace(
         branch: non_empty(request.branch),
         provider: request.provider,
         idle_timeout_secs: None,
+        placement: request.placement,
     };
+    state.core.lifecycle().check_placement(&create).await?;
     let (workspace, operation) =
         on_core(&state, move |core| core.lifecycle().begin_create(&create)).await?;
     run_in_background(&state, operation);
@@ -128,6 +133,18 @@ pub async fn workspace_action(
 pub async fn get_workspace(state: State<'_, AppState>, id: String) -> Result<Workspace, SamError> {
     let id: WorkspaceId = id.parse()?;
     on_core(&state, move |core| Ok(core.store().workspace(&id)?)).await
+}
+
+/// What a workspace's machine is now: server, location, address, cost so far (Hetzner);
+/// `None` for workspaces on this computer.
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_machine(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Option<MachineDetails>, SamError> {
+    let id: WorkspaceId = id.parse()?;
+    state.core.lifecycle().machine_details(&id).await
 }
 
 /// A workspace's step log after sequence number `after` (0 for all), oldest first.

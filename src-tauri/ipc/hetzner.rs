@@ -1,10 +1,14 @@
-//! The Hetzner account: whether SAM has a token (never the token itself), and entering one.
+//! The Hetzner account: whether SAM has a token (never the token itself) and entering one; the
+//! catalogue with prices; the location and server type preferences; the reconciler's report and
+//! deleting what it lists.
 
 use serde::Serialize;
 use tauri::State;
 
 use super::AppState;
 use crate::core::error::SamError;
+use crate::core::provider::hetzner::catalog::{Catalog, Preferences};
+use crate::core::provider::hetzner::reconcile::Report;
 use crate::core::redact::Secret;
 
 /// Whether Hetzner workspaces can be made, and with which token.
@@ -41,4 +45,63 @@ pub async fn hetzner_set_token(
     let token = Secret::new(token);
     state.core.lifecycle().set_hetzner_token(&token).await?;
     account(&state).await
+}
+
+/// What may be chosen on Hetzner (locations, server types, the disk) with prices.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_catalog(state: State<'_, AppState>) -> Result<Catalog, SamError> {
+    Ok((*state.core.lifecycle().hetzner_catalog().await?).clone())
+}
+
+/// The ordered location and server type preferences.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_preferences(state: State<'_, AppState>) -> Result<Preferences, SamError> {
+    state.core.lifecycle().hetzner_preferences()
+}
+
+/// Checks the preferences against the catalogue and saves them.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_set_preferences(
+    state: State<'_, AppState>,
+    preferences: Preferences,
+) -> Result<Preferences, SamError> {
+    let lifecycle = state.core.lifecycle();
+    lifecycle.set_hetzner_preferences(&preferences).await?;
+    lifecycle.hetzner_preferences()
+}
+
+/// The reconciler's view of the account, checked now (running workspaces whose server
+/// vanished are marked).
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_resources(state: State<'_, AppState>) -> Result<Report, SamError> {
+    state.core.lifecycle().reconcile_hetzner().await
+}
+
+/// The latest report of the periodic sweep, without asking Hetzner (`None` before the first).
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_last_resources(
+    state: State<'_, AppState>,
+) -> Result<Option<Report>, SamError> {
+    Ok(state.core.lifecycle().last_hetzner_report())
+}
+
+/// Deletes a resource the reconciler listed (another installation's only with `foreign`).
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_delete_resource(
+    state: State<'_, AppState>,
+    kind: String,
+    id: i64,
+    foreign: bool,
+) -> Result<(), SamError> {
+    state
+        .core
+        .lifecycle()
+        .delete_hetzner_resource(&kind, id, foreign)
+        .await
 }

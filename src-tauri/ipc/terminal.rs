@@ -31,16 +31,21 @@ fn size(cols: u16, rows: u16) -> Result<Size, SamError> {
     Ok(Size { cols, rows })
 }
 
-/// A workspace's terminal tabs.
+/// A workspace's terminal tabs; when it has none, a new terminal of `cols`×`rows` is opened
+/// first (once, however many views ask at the same time).
 #[tauri::command]
 #[specta::specta]
-pub async fn terminal_list(
+pub async fn terminal_list_or_open(
     state: State<'_, AppState>,
     workspace: String,
+    cols: u16,
+    rows: u16,
 ) -> Result<Vec<TerminalTab>, SamError> {
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
-    core.terminals().list(core.lifecycle(), &id).await
+    core.terminals()
+        .list_or_open(core.lifecycle(), &id, size(cols, rows)?)
+        .await
 }
 
 /// Opens a new terminal tab.

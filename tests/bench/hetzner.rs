@@ -90,6 +90,7 @@ fn main() {
                 branch: None,
                 provider: ProviderKind::Hetzner,
                 idle_timeout_secs: None,
+                placement: None,
             };
             let started = Instant::now();
             let (_, operation) = core.lifecycle().begin_create(&request).expect("begun");

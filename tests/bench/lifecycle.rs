@@ -50,6 +50,7 @@ fn main() {
                     public_key: key.clone(),
                     enrollment_secret: None,
                     idle_timeout_secs: None,
+                    placements: Vec::new(),
                 };
                 let start = Instant::now();
                 provider.provision(&spec).await.expect("provisions");
@@ -93,6 +94,7 @@ fn main() {
                     branch: None,
                     provider: ProviderKind::Local,
                     idle_timeout_secs: None,
+                    placement: None,
                 };
                 let start = Instant::now();
                 let (workspace, operation) = lifecycle.begin_create(&request).expect("begins");

@@ -66,6 +66,7 @@ fn request(repo: &str) -> CreateRequest {
         branch: None,
         provider: ProviderKind::Local,
         idle_timeout_secs: None,
+        placement: None,
     }
 }
 

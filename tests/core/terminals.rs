@@ -90,6 +90,29 @@ async fn until(rx: &mut mpsc::UnboundedReceiver<TerminalMessage>, view: &mut Vie
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_loading_at_once_open_one_first_terminal_not_two() {
+    let fixture = Fixture::new();
+    let id = running_local_workspace(&fixture).await;
+    let terminals = fixture.core.terminals();
+    let lifecycle = fixture.core.lifecycle();
+    let (a, b) = tokio::join!(
+        terminals.list_or_open(lifecycle, &id, SIZE),
+        terminals.list_or_open(lifecycle, &id, SIZE)
+    );
+    let (a, b) = (a.expect("first view"), b.expect("second view"));
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a, b, "both views see the same single tab");
+    let listed = terminals.list(lifecycle, &id).await.expect("lists");
+    assert_eq!(listed, a);
+    // With a tab there, nothing more is opened.
+    let again = terminals
+        .list_or_open(lifecycle, &id, SIZE)
+        .await
+        .expect("again");
+    assert_eq!(again, a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tabs_open_attach_type_reattach_rename_and_close() {
     let fixture = Fixture::new();
     let id = running_local_workspace(&fixture).await;

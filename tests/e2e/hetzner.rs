@@ -8,18 +8,18 @@ use fake_hetzner::{FakeHetzner, Options};
 
 use crate::harness;
 
-const TOKEN: &str = "a-good-read-write-token";
+pub(crate) const TOKEN: &str = "a-good-read-write-token";
 
 /// A fake Hetzner Cloud on its own thread and runtime, for as long as this lives.
-struct FakeCloud {
-    url: String,
+pub(crate) struct FakeCloud {
+    pub(crate) url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl FakeCloud {
-    fn start(token: &str) -> Self {
+    pub(crate) fn start(token: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut options = Options::new(dir.path().join("fake"));
         options.token = Some(token.to_owned());
@@ -47,6 +47,62 @@ impl FakeCloud {
             thread: Some(thread),
             _dir: dir,
         }
+    }
+}
+
+impl FakeCloud {
+    /// Sends one request to the fake (`/v1/...` with the token, or `/__fake/...`) and returns
+    /// the status and the body as JSON (`null` when empty).
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let host = self
+            .url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("host")
+            .to_owned();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut stream = std::net::TcpStream::connect(&host).expect("the fake answers");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("answer read");
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let json = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.trim())
+            .filter(|body| !body.is_empty())
+            .map_or(serde_json::Value::Null, |body| {
+                serde_json::from_str(body).expect("a JSON body")
+            });
+        (status, json)
+    }
+
+    /// The names of the fake's servers (or volumes, or firewalls: `kind` is the API's plural).
+    pub(crate) fn names(&self, kind: &str) -> Vec<String> {
+        let (status, body) = self.request("GET", &format!("/v1/{kind}"), None);
+        assert_eq!(status, 200, "{body}");
+        body[kind]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|item| item["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 }
 

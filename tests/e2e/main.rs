@@ -2,6 +2,7 @@
 
 mod harness;
 mod hetzner;
+mod hetzner_workspace;
 mod terminal;
 mod terminal_desktop;
 
@@ -47,6 +48,7 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
             branch: None,
             provider: ProviderKind::Local,
             idle_timeout_secs: None,
+            placement: None,
         };
         store.insert_workspace(&id, &new).expect("insert");
         store

@@ -125,15 +125,7 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
         );
 
         // A second tab is a second shell; the first keeps its screen.
-        let tabs = || async {
-            let tabs: Value = app
-                .script(
-                    "return [...document.querySelectorAll(\"[role='tab']\")].map((t) => t.dataset.testid);",
-                    vec![],
-                )
-                .await;
-            serde_json::from_value::<Vec<String>>(tabs).unwrap_or_default()
-        };
+        let tabs = || tab_ids(app);
         assert_eq!(tabs().await.len(), 1);
         app.click("tab-new").await;
         let deadline = tokio::time::Instant::now() + SLOW;
@@ -244,6 +236,8 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
         shell_ready(app).await;
         type_line(app, "cd /tmp && echo before-restart-$((2 * 4))").await;
         wait_row(app, |row| row == "before-restart-8").await;
+        let before = tab_ids(app).await;
+        assert_eq!(before.len(), 1, "one terminal before quitting: {before:?}");
 
         app.restart().await;
         app.find_css("[data-testid='workspace-row'] .name button")
@@ -252,11 +246,23 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
             .await
             .expect("opens the workspace");
         shell_ready(app).await;
+        assert_eq!(tab_ids(app).await, before, "the same tab, no new one");
         // The same shell: its screen is back, and it is still where it was.
         wait_row(app, |row| row == "before-restart-8").await;
         type_line(app, "pwd").await;
         wait_row(app, |row| row == "/tmp").await;
     });
+}
+
+/// The terminal tabs' test ids, in order.
+async fn tab_ids(app: &App) -> Vec<String> {
+    let tabs: Value = app
+        .script(
+            "return [...document.querySelectorAll(\"[role='tab']\")].map((t) => t.dataset.testid);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(tabs).unwrap_or_default()
 }
 
 /// Waits for the next paint whose size differs from `cols`; returns the new size.

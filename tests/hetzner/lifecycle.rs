@@ -15,7 +15,7 @@ use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSet
 use sam_desktop::core::provider::hetzner::reconcile::reconcile;
 use sam_desktop::core::redact::Secret;
 use sam_desktop::core::store::OperationKind;
-use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
+use sam_desktop::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
 use super::{WAIT, cloud, fast, provider::agent, run_script};
 
@@ -29,27 +29,51 @@ fn core(dir: &std::path::Path) -> Core {
     .expect("core")
 }
 
-fn create_request(repo: String) -> CreateRequest {
+/// A core whose Hetzner workspaces run on `cloud` as installation `installation`.
+pub fn hetzner_core(cloud: &super::Cloud, installation: &str) -> Core {
+    let core = core(cloud.dir.path());
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let mut settings = HetznerSettings::new(installation, agent());
+    settings.action_timeout = WAIT;
+    settings.shutdown_timeout = std::time::Duration::from_secs(2);
+    core.lifecycle()
+        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    core
+}
+
+/// A core on `cloud` as `installation` with one workspace created and running.
+pub async fn running_workspace(cloud: &super::Cloud, installation: &str) -> (Core, Workspace) {
+    let core = hetzner_core(cloud, installation);
+    let repo = sam_test_support::source_repo(cloud.dir.path());
+    let lifecycle = core.lifecycle();
+    let (_, operation) = lifecycle
+        .begin_create(&create_request(repo))
+        .expect("begun");
+    let workspace = lifecycle
+        .run(operation)
+        .await
+        .expect("created")
+        .expect("a workspace");
+    assert_eq!(workspace.status, WorkspaceStatus::Running, "{workspace:?}");
+    (core, workspace)
+}
+
+pub fn create_request(repo: String) -> CreateRequest {
     CreateRequest {
         repo,
         name: None,
         branch: None,
         provider: ProviderKind::Hetzner,
         idle_timeout_secs: Some(1800),
+        placement: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hetzner_workspace_is_created_stopped_started_with_its_work_and_deleted() {
     let cloud = cloud().await;
-    let core = core(cloud.dir.path());
-    let client =
-        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
-    let mut settings = HetznerSettings::new("lifecycle-test", agent());
-    settings.action_timeout = WAIT;
-    settings.shutdown_timeout = std::time::Duration::from_secs(2);
-    core.lifecycle()
-        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    let core = hetzner_core(&cloud, "lifecycle-test");
     let lifecycle = core.lifecycle();
     let repo = sam_test_support::source_repo(cloud.dir.path());
 
@@ -155,19 +179,8 @@ fn a_hetzner_create_without_a_token_is_refused_up_front() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
     let cloud = cloud().await;
-    let core = core(cloud.dir.path());
-    let client =
-        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
-    let mut settings = HetznerSettings::new("vanish-test", agent());
-    settings.action_timeout = WAIT;
-    core.lifecycle()
-        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    let (core, workspace) = running_workspace(&cloud, "vanish-test").await;
     let lifecycle = core.lifecycle();
-    let repo = sam_test_support::source_repo(cloud.dir.path());
-    let (workspace, operation) = lifecycle
-        .begin_create(&create_request(repo))
-        .expect("begun");
-    lifecycle.run(operation).await.expect("created");
 
     // Deleted behind SAM's back.
     let client =
@@ -181,9 +194,15 @@ async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
     assert!(cloud.fake.vanish(server.id));
 
     let known = std::collections::BTreeSet::from([workspace.id.clone()]);
-    let report = reconcile(&client, "vanish-test", &known, &known)
-        .await
-        .expect("report");
+    let report = reconcile(
+        &client,
+        &client.pricing().await.expect("pricing"),
+        "vanish-test",
+        &known,
+        &known,
+    )
+    .await
+    .expect("report");
     assert_eq!(report.vanished, vec![workspace.id.to_string()]);
     let marked = lifecycle.mark_vanished(&report.vanished).expect("marked");
     assert_eq!(marked, vec![workspace.id.clone()]);

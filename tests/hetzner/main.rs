@@ -3,6 +3,8 @@
 //! retries, and a server that boots the real agent.
 
 mod account;
+mod chaos;
+mod choices;
 mod client;
 mod contract;
 mod fake;

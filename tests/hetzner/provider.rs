@@ -40,6 +40,7 @@ fn spec<'a>(workspace: &'a WorkspaceId, key: &SigningKey, secret: &str) -> Machi
         public_key: sam_protocol::token::encode_public_key(&key.verifying_key()),
         enrollment_secret: Some(Secret::new(secret)),
         idle_timeout_secs: Some(1800),
+        placements: Vec::new(),
     }
 }
 

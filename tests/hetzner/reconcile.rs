@@ -32,6 +32,7 @@ async fn leftovers_are_reported_by_owner_with_their_cost() {
         public_key: sam_protocol::token::encode_public_key(&key.verifying_key()),
         enrollment_secret: Some(Secret::new("reconcile-enrollment-secret")),
         idle_timeout_secs: None,
+        placements: Vec::new(),
     };
     let known: WorkspaceId = "knownwsaaaa2".parse().expect("id");
     let forgotten: WorkspaceId = "forgottena22".parse().expect("id");
@@ -50,9 +51,15 @@ async fn leftovers_are_reported_by_owner_with_their_cost() {
         .expect("unlabelled firewall");
 
     let records = BTreeSet::from([known.clone(), "gonewsaaaaa2".parse().expect("id")]);
-    let report = reconcile(&client(), "this-laptop", &records, &records)
-        .await
-        .expect("report");
+    let report = reconcile(
+        &client(),
+        &client().pricing().await.expect("pricing"),
+        "this-laptop",
+        &records,
+        &records,
+    )
+    .await
+    .expect("report");
 
     let names = |list: &[sam_desktop::core::provider::hetzner::reconcile::Resource]| {
         list.iter()

@@ -5,6 +5,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import App from "./App.svelte";
 import type { SamError, Workspace } from "./api";
 
+/** The backend for one test: `handler` answers, except the sweep's report, which is empty. */
+function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
+  mockIPC((cmd, args) => (cmd === "hetzner_last_resources" ? null : handler(cmd, args)));
+}
+
 afterEach(() => {
   cleanup();
   clearMocks();
@@ -21,6 +26,7 @@ function workspace(name: string): Workspace {
     error: null,
     retry_count: 0,
     idle_timeout_secs: null,
+    placement: null,
     created_at_ms: 1,
     updated_at_ms: 1,
   };
@@ -28,7 +34,7 @@ function workspace(name: string): Workspace {
 
 describe("the workspace list", () => {
   it("explains SAM and offers both ways to start when there are no workspaces", async () => {
-    mockIPC(() => []);
+    mockBackend(() => []);
     render(App);
     expect(await screen.findByTestId("empty-state")).toBeTruthy();
     expect(screen.getByTestId("run-local").textContent?.trim()).toBe("Run on this computer");
@@ -36,7 +42,7 @@ describe("the workspace list", () => {
   });
 
   it("leads to each start screen and back", async () => {
-    mockIPC(() => []);
+    mockBackend(() => []);
     render(App);
     await fireEvent.click(await screen.findByTestId("run-local"));
     expect(screen.getByTestId("runs-as-you").textContent).toContain("runs as you");
@@ -49,9 +55,11 @@ describe("the workspace list", () => {
 
   it("checks a Hetzner token, says where it is kept, and forgets it in the page", async () => {
     const calls: string[] = [];
-    mockIPC((cmd, args) => {
+    mockBackend((cmd, args) => {
       calls.push(cmd);
       if (cmd === "hetzner_account") return { connected: false, source: null };
+      if (cmd === "hetzner_catalog") return catalog;
+      if (cmd === "hetzner_preferences") return { locations: ["fsn1"], server_types: ["cx23"] };
       if (cmd === "hetzner_set_token") {
         expect((args as { token: string }).token).toBe("secret-token");
         return { connected: true, source: "keyring" };
@@ -71,7 +79,7 @@ describe("the workspace list", () => {
 
   it("renders names from outside as text, never as markup", async () => {
     const hostile = "<img src=x onerror=alert(1)><b>bold</b>";
-    mockIPC(() => [workspace(hostile)]);
+    mockBackend(() => [workspace(hostile)]);
     const { container } = render(App);
     const row = await screen.findByTestId("workspace-row");
     expect(row.querySelector(".name")?.textContent).toBe(hostile);
@@ -89,7 +97,7 @@ describe("the workspace list", () => {
       log_ref: "3f9a2c10",
     };
     let calls = 0;
-    mockIPC(() => {
+    mockBackend(() => {
       calls += 1;
       if (calls === 1) throw busy;
       return [];
@@ -108,7 +116,7 @@ describe("creating a workspace", () => {
   it("sends the form, then shows the new workspace's page with its log", async () => {
     const created = workspace("demo");
     let sent: unknown = null;
-    mockIPC((cmd, args) => {
+    mockBackend((cmd, args) => {
       if (cmd === "create_workspace") {
         sent = args;
         return { ...created, status: "creating" };
@@ -124,7 +132,7 @@ describe("creating a workspace", () => {
     await fireEvent.click(screen.getByTestId("create"));
     expect(await screen.findByTestId("workspace-page")).toBeTruthy();
     expect(sent).toEqual({
-      request: { repo: "https://example.com/demo.git", name: null, branch: null, provider: "local" },
+      request: { repo: "https://example.com/demo.git", name: null, branch: null, provider: "local", placement: null },
     });
     expect((await screen.findAllByTestId("log-line"))[0]?.textContent).toContain("Cloning into");
   });
@@ -139,7 +147,7 @@ describe("creating a workspace", () => {
       step: null,
       log_ref: null,
     };
-    mockIPC((cmd) => {
+    mockBackend((cmd) => {
       if (cmd === "create_workspace") throw refused;
       return [];
     });
@@ -169,7 +177,7 @@ describe("a failed workspace", () => {
       },
     };
     const calls: string[] = [];
-    mockIPC((cmd, args) => {
+    mockBackend((cmd, args) => {
       calls.push(cmd);
       if (cmd === "list_workspaces") return [failed];
       if (cmd === "get_workspace") return failed;
@@ -185,5 +193,83 @@ describe("a failed workspace", () => {
     expect(screen.getByTestId("retry-count").textContent).toBe("Retried 1 of 3 times");
     await fireEvent.click(screen.getByTestId("retry"));
     expect(calls).toContain("workspace_action");
+  });
+});
+
+const catalog = {
+  currency: "EUR",
+  locations: [
+    { name: "fsn1", city: "Falkenstein", country: "DE" },
+    { name: "hel1", city: "Helsinki", country: "FI" },
+  ],
+  server_types: [
+    {
+      name: "cx23",
+      cores: 2,
+      memory_gb: 4,
+      disk_gb: 40,
+      architecture: "x86",
+      offers: [
+        { location: "fsn1", available: true, hourly_centicents: 79, monthly_centicents: 50_400 },
+        { location: "hel1", available: true, hourly_centicents: 81, monthly_centicents: 51_000 },
+      ],
+    },
+  ],
+  volume_gb: 20,
+  volume_monthly_centicents: 11_440,
+};
+
+/** Picks `value` in the select with test id `testid`, as a user would. */
+async function choose(testid: string, value: string) {
+  const select = screen.getByTestId(testid) as HTMLSelectElement;
+  for (const option of select.options) option.selected = option.value === value;
+  await fireEvent.change(select);
+}
+
+describe("Hetzner", () => {
+  it("shows the price of the chosen server type and location before creating, and sends the choice", async () => {
+    let sent: unknown = null;
+    mockBackend((cmd, args) => {
+      if (cmd === "hetzner_account") return { connected: true, source: "keyring" };
+      if (cmd === "hetzner_catalog") return catalog;
+      if (cmd === "hetzner_preferences") return { locations: ["hel1"], server_types: ["cx23"] };
+      if (cmd === "create_workspace") {
+        sent = args;
+        throw { category: "capacity", message: "stop here", next_step: "-", retryable: false, retry_after_secs: null, step: null, log_ref: null };
+      }
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("run-local"));
+    await choose("provider", "hetzner");
+    const price = await screen.findByTestId("price");
+    expect(price.textContent).toContain("€0.0081 per hour");
+    expect(price.textContent).toContain("€5.10 per month");
+    expect(price.textContent).toContain("€1.14 per month");
+    await choose("location", "fsn1");
+    expect(screen.getByTestId("price").textContent).toContain("€0.0079 per hour");
+    await fireEvent.input(screen.getByTestId("repo-url"), { target: { value: "https://example.com/demo.git" } });
+    await fireEvent.click(screen.getByTestId("create"));
+    await screen.findByTestId("error-notice");
+    expect(sent).toMatchObject({ request: { provider: "hetzner", placement: { location: "fsn1", server_type: "cx23" } } });
+  });
+
+  it("warns on the list about resources SAM does not know, with their cost", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "hetzner_last_resources")
+        return {
+          unknown: [
+            { kind: "server", id: 1, name: "sam-x", location: "fsn1", workspace: "x", installation: "i", monthly_centicents: 50_400 },
+            { kind: "volume", id: 2, name: "sam-x", location: "fsn1", workspace: "x", installation: "i", monthly_centicents: 11_440 },
+          ],
+          foreign: [],
+          vanished: [],
+        };
+      return [];
+    });
+    render(App);
+    const banner = await screen.findByTestId("orphans-banner");
+    expect(banner.textContent).toContain("2 resources");
+    expect(banner.textContent).toContain("€6.18 per month");
   });
 });

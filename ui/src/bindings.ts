@@ -18,8 +18,16 @@ export const commands = {
 	getWorkspace: (id: string) => typedError<Workspace, SamError>(__TAURI_INVOKE("get_workspace", { id })),
 	/**  A workspace's step log after sequence number `after` (0 for all), oldest first. */
 	workspaceEvents: (id: string, after: number) => typedError<WorkspaceEvent[], SamError>(__TAURI_INVOKE("workspace_events", { id, after })),
-	/**  A workspace's terminal tabs. */
-	terminalList: (workspace: string) => typedError<TerminalTab[], SamError>(__TAURI_INVOKE("terminal_list", { workspace })),
+	/**
+	 *  What a workspace's machine is now: server, location, address, cost so far (Hetzner);
+	 *  `None` for workspaces on this computer.
+	 */
+	workspaceMachine: (id: string) => typedError<MachineDetails | null, SamError>(__TAURI_INVOKE("workspace_machine", { id })),
+	/**
+	 *  A workspace's terminal tabs; when it has none, a new terminal of `cols`×`rows` is opened
+	 *  first (once, however many views ask at the same time).
+	 */
+	terminalListOrOpen: (workspace: string, cols: number, rows: number) => typedError<TerminalTab[], SamError>(__TAURI_INVOKE("terminal_list_or_open", { workspace, cols, rows })),
 	/**  Opens a new terminal tab. */
 	terminalOpen: (workspace: string, cols: number, rows: number) => typedError<TerminalTab, SamError>(__TAURI_INVOKE("terminal_open", { workspace, cols, rows })),
 	/**  Shows a terminal in a view: its screen, then every change, over the request's channel. */
@@ -50,6 +58,21 @@ export const commands = {
 	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
 	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */
 	hetznerSetToken: (token: string) => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_set_token", { token })),
+	/**  What may be chosen on Hetzner (locations, server types, the disk) with prices. */
+	hetznerCatalog: () => typedError<Catalog, SamError>(__TAURI_INVOKE("hetzner_catalog")),
+	/**  The ordered location and server type preferences. */
+	hetznerPreferences: () => typedError<Preferences, SamError>(__TAURI_INVOKE("hetzner_preferences")),
+	/**  Checks the preferences against the catalogue and saves them. */
+	hetznerSetPreferences: (preferences: Preferences) => typedError<Preferences, SamError>(__TAURI_INVOKE("hetzner_set_preferences", { preferences })),
+	/**
+	 *  The reconciler's view of the account, checked now (running workspaces whose server
+	 *  vanished are marked).
+	 */
+	hetznerResources: () => typedError<Report, SamError>(__TAURI_INVOKE("hetzner_resources")),
+	/**  The latest report of the periodic sweep, without asking Hetzner (`None` before the first). */
+	hetznerLastResources: () => typedError<Report | null, SamError>(__TAURI_INVOKE("hetzner_last_resources")),
+	/**  Deletes a resource the reconciler listed (another installation's only with `foreign`). */
+	hetznerDeleteResource: (kind: string, id: number, foreign: boolean) => typedError<null, SamError>(__TAURI_INVOKE("hetzner_delete_resource", { kind, id, foreign })),
 };
 
 /** Events */
@@ -86,6 +109,46 @@ export type AttachTerminal = {
 	channel: string,
 };
 
+/**  What may be chosen, with prices. */
+export type Catalog = {
+	/**  The currency of every amount, e.g. `EUR`. */
+	currency: string,
+	/**  Locations, in Hetzner's order. */
+	locations: CatalogLocation[],
+	/**  Server types SAM can boot its agent on, smallest first. */
+	server_types: CatalogServerType[],
+	/**  The size of a workspace's disk (a Volume), in GB. */
+	volume_gb: number,
+	/**  What that disk costs a month, gross. */
+	volume_monthly_centicents: number | null,
+};
+
+/**  A location. */
+export type CatalogLocation = {
+	/**  Its name, e.g. `fsn1`. */
+	name: string,
+	/**  Its city, e.g. `Falkenstein`. */
+	city: string,
+	/**  Its country code, e.g. `DE`. */
+	country: string,
+};
+
+/**  A server type. */
+export type CatalogServerType = {
+	/**  Its name, e.g. `cx23`. */
+	name: string,
+	/**  vCPUs. */
+	cores: number,
+	/**  Memory in GB. */
+	memory_gb: number | null,
+	/**  Its local disk in GB. */
+	disk_gb: number,
+	/**  `x86` or `arm`. */
+	architecture: string,
+	/**  Where it is offered, with prices. */
+	offers: Offer[],
+};
+
 /**  What the create dialog sends. */
 export type CreateWorkspace = {
 	/**  Repository URL. */
@@ -96,6 +159,8 @@ export type CreateWorkspace = {
 	branch: string | null,
 	/**  Where it runs. */
 	provider: ProviderKind,
+	/**  Server type and location (Hetzner); absent follows the preferences. */
+	placement: Placement | null,
 };
 
 /**
@@ -142,12 +207,101 @@ export type HetznerAccount = {
 	source: string | null,
 };
 
+/**  What a workspace's machine is now, for the workspace page. */
+export type MachineDetails = {
+	/**  The server's name, if there is a server now. */
+	server: string | null,
+	/**  Its type. */
+	server_type: string | null,
+	/**  Where it (or the disk) is. */
+	location: string | null,
+	/**  Its public IPv4 address. */
+	ip: string | null,
+	/**  When the current server was created, Unix milliseconds. */
+	server_since_ms: number | null,
+	/**  The disk's size in GB, when it is a separate billed resource. */
+	disk_gb: number | null,
+	/**  What the server (with its IPv4 address) costs an hour, gross, in hundredths of a cent. */
+	hourly_centicents: number | null,
+	/**  What server, address and disk cost a month at most, gross, in hundredths of a cent. */
+	monthly_centicents: number | null,
+	/**  What the current server and the disk have cost so far, gross, in hundredths of a cent. */
+	cost_so_far_centicents: number | null,
+	/**  The currency of the amounts, e.g. `EUR`. */
+	currency: string | null,
+};
+
+/**  A server type in one location. */
+export type Offer = {
+	/**  The location. */
+	location: string,
+	/**  In stock now. */
+	available: boolean,
+	/**  Server plus its IPv4 address, per hour, gross. */
+	hourly_centicents: number | null,
+	/**  Server plus its IPv4 address, per month at most, gross. */
+	monthly_centicents: number | null,
+};
+
+/**
+ *  A machine size in a place, for providers that offer a choice (Hetzner: a server type in a
+ *  location).
+ */
+export type Placement = {
+	/**  Server type, e.g. `cx23`. */
+	server_type: string,
+	/**  Location, e.g. `fsn1`. */
+	location: string,
+};
+
+/**
+ *  The user's ordered choices: every create tries each server type in each location, locations
+ *  first (`fsn1/cx23, fsn1/cx33, nbg1/cx23, …`), until one has capacity.
+ */
+export type Preferences = {
+	/**  Locations, best first. */
+	locations: string[],
+	/**  Server types, best first. */
+	server_types: string[],
+};
+
 /**  Where a workspace's machine runs. */
 export type ProviderKind = 
 /**  The agent runs as a process on this computer. */
 "local" | 
 /**  A server on the user's Hetzner Cloud account. */
 "hetzner";
+
+/**  What the reconciler found. */
+export type Report = {
+	/**  This installation's resources with no live workspace record. */
+	unknown: Resource[],
+	/**  Resources of other installations of SAM: never touched without an explicit choice. */
+	foreign: Resource[],
+	/**  Workspaces recorded as running whose server is gone. */
+	vanished: string[],
+};
+
+/**  One resource on the account. */
+export type Resource = {
+	/**  `server`, `volume` or `firewall`. */
+	kind: string,
+	/**  Hetzner's id. */
+	id: number,
+	/**  Its name. */
+	name: string,
+	/**  Its location (firewalls have none). */
+	location: string | null,
+	/**  The workspace its labels name. */
+	workspace: string | null,
+	/**  The installation its labels name. */
+	installation: string | null,
+	/**
+	 *  What it costs a month at most, gross, in hundredths of a cent (`None` when unknown;
+	 *  firewalls are free).
+	 */
+	monthly_centicents: number | null,
+};
 
 /**
  *  A failure as the user sees it.
@@ -275,6 +429,11 @@ export type Workspace = {
 	retry_count: number,
 	/**  Idle timeout in seconds; `None` = never. */
 	idle_timeout_secs: number | null,
+	/**
+	 *  The server type and location asked for at create (Hetzner); `None` follows the
+	 *  preferences in Settings.
+	 */
+	placement: Placement | null,
 	/**  Creation time, Unix milliseconds. */
 	created_at_ms: number,
 	/**  Last change, Unix milliseconds. */

@@ -4,9 +4,11 @@
 
 pub mod account;
 pub mod api;
+pub mod catalog;
 pub mod client;
 pub mod cloud_init;
 pub mod error;
 pub mod model;
 pub mod provider;
 pub mod reconcile;
+pub mod spend;

@@ -267,6 +267,7 @@ impl Provider for LocalProvider {
                     public_key,
                     enrollment_secret: secret,
                     idle_timeout_secs: idle,
+                    placements: Vec::new(),
                 })
             }),
         )

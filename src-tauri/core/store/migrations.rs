@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "names of terminal tabs",
         sql: include_str!("migrations/0003_terminal_tabs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "a Hetzner workspace's chosen location and server type",
+        sql: include_str!("migrations/0004_placement.sql"),
+    },
 ];
 
 /// The version this build writes.

@@ -268,6 +268,7 @@ mod tests {
             branch: None,
             provider: ProviderKind::Local,
             idle_timeout_secs: None,
+            placement: None,
         };
         store.insert_workspace(&id, &new).expect("inserts");
         id

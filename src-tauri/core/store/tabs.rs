@@ -73,6 +73,7 @@ mod tests {
                     branch: None,
                     provider: ProviderKind::Local,
                     idle_timeout_secs: None,
+                    placement: None,
                 },
             )
             .expect("insert");

@@ -5,12 +5,13 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Store, StoreError};
 use crate::core::clock::now_ms;
 use crate::core::error::SamError;
+use crate::core::provider::Placement;
 use crate::core::workspace::{
     EventLevel, NewWorkspace, Workspace, WorkspaceEvent, WorkspaceId, WorkspaceStatus,
 };
 
 const COLUMNS: &str = "id, name, repo_url, branch, provider, status, error_json, created_at_ms, \
-                       updated_at_ms, retry_count, idle_timeout_secs";
+                       updated_at_ms, retry_count, idle_timeout_secs, location, server_type";
 
 impl Store {
     /// Records a new workspace in `creating` and returns it.
@@ -22,7 +23,7 @@ impl Store {
         let now = now_ms();
         self.lock().execute(
             &format!(
-                "INSERT INTO workspaces ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, 0, ?8)"
+                "INSERT INTO workspaces ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, 0, ?8, ?9, ?10)"
             ),
             params![
                 id.as_str(),
@@ -33,6 +34,8 @@ impl Store {
                 WorkspaceStatus::Creating.as_str(),
                 now,
                 new.idle_timeout_secs.map(|secs| i64::try_from(secs).unwrap_or(i64::MAX)),
+                new.placement.as_ref().map(|p| p.location.as_str()),
+                new.placement.as_ref().map(|p| p.server_type.as_str()),
             ],
         )?;
         self.workspace(id)
@@ -247,6 +250,16 @@ fn read_workspace(row: &Row<'_>) -> Result<Workspace, StoreError> {
         idle_timeout_secs: row
             .get::<_, Option<i64>>(10)?
             .map(|secs| u64::try_from(secs).unwrap_or(0)),
+        placement: match (
+            row.get::<_, Option<String>>(11)?,
+            row.get::<_, Option<String>>(12)?,
+        ) {
+            (Some(location), Some(server_type)) => Some(Placement {
+                server_type,
+                location,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -263,6 +276,7 @@ mod tests {
             branch: None,
             provider: ProviderKind::Local,
             idle_timeout_secs: None,
+            placement: None,
         }
     }
 

@@ -336,11 +336,10 @@ fn control(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> Re
         (["servers", id, "vanish"], &Method::POST) => {
             let removed = id
                 .parse::<i64>()
-                .ok()
-                .and_then(|id| shared.world().servers.remove(&id));
+                .is_ok_and(|id| shared.world().remove_server(id));
             answer(
-                if removed.is_some() { 200 } else { 404 },
-                &json!({"vanished": removed.is_some()}),
+                if removed { 200 } else { 404 },
+                &json!({"vanished": removed}),
             )
         }
         _ => answer(404, &json!({"error": "unknown control endpoint"})),

@@ -100,9 +100,10 @@ impl FakeHetzner {
         self.shared.world().faults = faults;
     }
 
-    /// Makes a server disappear without a trace (as if deleted behind SAM's back).
+    /// Makes a server disappear at once (as if deleted behind SAM's back, in Hetzner Console):
+    /// its Volumes are detached and its firewalls no longer apply to it.
     pub fn vanish(&self, server: i64) -> bool {
-        self.shared.world().servers.remove(&server).is_some()
+        self.shared.world().remove_server(server)
     }
 
     /// Every server's `(name, status, ip)`, for tests.

@@ -193,6 +193,19 @@ pub fn now() -> String {
 }
 
 impl World {
+    /// Removes a server as a finished delete does: its Volumes are detached (not deleted) and its
+    /// firewalls no longer apply to it. Whether there was such a server.
+    pub fn remove_server(&mut self, id: i64) -> bool {
+        let removed = self.servers.remove(&id).is_some();
+        for volume in self.volumes.values_mut().filter(|v| v.server == Some(id)) {
+            volume.server = None;
+        }
+        for firewall in self.firewalls.values_mut() {
+            firewall.servers.retain(|&s| s != id);
+        }
+        removed
+    }
+
     /// An empty project. Ids start above 2^31, so a client storing them in 32 bits fails.
     pub fn new(faults: Faults) -> Self {
         Self {

@@ -1,9 +1,20 @@
-// The Hetzner account: whether SAM has a token (the token itself never comes back), and entering one.
+// The Hetzner account: whether SAM has a token (the token itself never comes back) and entering
+// one; the catalogue with prices; the location and server type preferences; what the reconciler
+// found on the account and deleting it.
 
-import { commands, type HetznerAccount } from "../bindings";
+import {
+  commands,
+  type Catalog,
+  type CatalogServerType,
+  type HetznerAccount,
+  type Offer,
+  type Preferences,
+  type Report,
+  type Resource,
+} from "../bindings";
 import { unwrap } from "./index";
 
-export type { HetznerAccount };
+export type { Catalog, CatalogServerType, HetznerAccount, Offer, Preferences, Report, Resource };
 
 export async function hetznerAccount(): Promise<HetznerAccount> {
   return unwrap(await commands.hetznerAccount());
@@ -12,4 +23,38 @@ export async function hetznerAccount(): Promise<HetznerAccount> {
 /** Checks the token with Hetzner and keeps it in the system keyring. */
 export async function setHetznerToken(token: string): Promise<HetznerAccount> {
   return unwrap(await commands.hetznerSetToken(token));
+}
+
+/** Locations, server types and the disk, with prices, from Hetzner's API. */
+export async function hetznerCatalog(): Promise<Catalog> {
+  return unwrap(await commands.hetznerCatalog());
+}
+
+export async function hetznerPreferences(): Promise<Preferences> {
+  return unwrap(await commands.hetznerPreferences());
+}
+
+/** Checks the preferences against the catalogue and saves them. */
+export async function setHetznerPreferences(preferences: Preferences): Promise<Preferences> {
+  return unwrap(await commands.hetznerSetPreferences(preferences));
+}
+
+/** Asks Hetzner now what is on the account that SAM does not know. */
+export async function hetznerResources(): Promise<Report> {
+  return unwrap(await commands.hetznerResources());
+}
+
+/** The periodic sweep's latest report, without asking Hetzner. */
+export async function lastHetznerResources(): Promise<Report | null> {
+  return unwrap(await commands.hetznerLastResources());
+}
+
+/** Deletes a listed resource; another installation's only with `foreign`. */
+export async function deleteHetznerResource(resource: Resource, foreign: boolean): Promise<void> {
+  unwrap(await commands.hetznerDeleteResource(resource.kind, resource.id, foreign));
+}
+
+/** The offer of `serverType` in `location`, if Hetzner has one. */
+export function offerOf(catalog: Catalog, serverType: string, location: string): Offer | undefined {
+  return catalog.server_types.find((t) => t.name === serverType)?.offers.find((o) => o.location === location);
 }

@@ -7,13 +7,25 @@ import {
   type AppInfo,
   type CreateWorkspace,
   type ErrorCategory,
+  type MachineDetails,
+  type Placement,
   type SamError,
   type Workspace,
   type WorkspaceAction,
   type WorkspaceEvent,
 } from "../bindings";
 
-export type { AppInfo, CreateWorkspace, ErrorCategory, SamError, Workspace, WorkspaceAction, WorkspaceEvent };
+export type {
+  AppInfo,
+  CreateWorkspace,
+  ErrorCategory,
+  MachineDetails,
+  Placement,
+  SamError,
+  Workspace,
+  WorkspaceAction,
+  WorkspaceEvent,
+};
 
 /** A backend failure, carrying the shared error shape. */
 export class ApiError extends Error {
@@ -75,6 +87,11 @@ export async function workspaceAction(id: string, action: WorkspaceAction): Prom
 
 export async function getWorkspace(id: string): Promise<Workspace> {
   return unwrap(await commands.getWorkspace(id));
+}
+
+/** The workspace's server, location, address and cost so far (Hetzner); null on this computer. */
+export async function workspaceMachine(id: string): Promise<MachineDetails | null> {
+  return unwrap(await commands.workspaceMachine(id));
 }
 
 export async function workspaceEvents(id: string, after: number): Promise<WorkspaceEvent[]> {

@@ -33,8 +33,9 @@ export function dispatch(message: ArrayBuffer | Uint8Array | number[], handlers:
   else if (bytes[0] === NOTICE_TAG) handlers.notice(JSON.parse(utf8.decode(body)) as TerminalNotice);
 }
 
-export async function listTerminals(workspace: string): Promise<TerminalTab[]> {
-  return unwrap(await commands.terminalList(workspace));
+/** The tabs; the core opens a first terminal (once, whoever asks at the same time) when there is none. */
+export async function listOrOpenTerminals(workspace: string, cols: number, rows: number): Promise<TerminalTab[]> {
+  return unwrap(await commands.terminalListOrOpen(workspace, cols, rows));
 }
 
 export async function openTerminal(workspace: string, cols: number, rows: number): Promise<TerminalTab> {

@@ -64,14 +64,7 @@ impl Created {
     }
 }
 
-/// One create attempt in a fallback run, for the log and the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// Server type.
-    pub server_type: String,
-    /// Location.
-    pub location: String,
-}
+pub use crate::core::provider::Placement;
 
 impl HetznerClient {
     /// Every location.

@@ -189,6 +189,13 @@ impl Price {
     }
 }
 
+/// An RFC 3339 time as Unix milliseconds; `None` when it is not one.
+pub fn rfc3339_ms(text: &str) -> Option<i64> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// A non-negative decimal string in units of 1/10 000, rounded half up.
 pub fn decimal_centicents(text: &str) -> Option<u64> {
     let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
@@ -262,6 +269,8 @@ pub struct Volume {
     pub location: Location,
     /// Its device on the server.
     pub linux_device: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
     /// Labels.
     pub labels: Labels,
 }
@@ -331,6 +340,23 @@ impl Pricing {
             .prices
             .iter()
             .find(|p| p.location == location)
+    }
+
+    /// What a server of `server_type` in `location` costs together with its primary IPv4
+    /// address, gross in hundredths of a cent: `(per hour, per month at most)`. `None` where the
+    /// server type has no price there; an address without a price counts as free.
+    pub fn server_with_ipv4(
+        &self,
+        server_type: &str,
+        location: &str,
+    ) -> (Option<u64>, Option<u64>) {
+        let server = self.server(server_type, location);
+        let ipv4 = self.ipv4(location);
+        let sum = |of: fn(&LocationPrice) -> &Price| {
+            let server = server.and_then(|p| of(p).gross_centicents())?;
+            Some(server + ipv4.and_then(|p| of(p).gross_centicents()).unwrap_or(0))
+        };
+        (sum(|p| &p.price_hourly), sum(|p| &p.price_monthly))
     }
 
     /// A primary IPv4 address's prices in a location.

@@ -21,33 +21,40 @@ use super::api::{
     Created, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE, Placement, Power,
     installation_selector,
 };
+use super::catalog::{Catalog, Preferences};
 use super::client::HetznerClient;
 use super::cloud_init::{self, BootConfig};
-use super::error::HetznerError;
 use super::model::{
     Architecture, CreateServer, FirewallRef, FirewallRule, Labels, Server, ServerStatus, Volume,
+    rfc3339_ms,
 };
+use super::spend;
 use crate::core::agent_release::{self, AgentDownload, Arch};
 use crate::core::error::{ErrorCategory, SamError};
-use crate::core::provider::{Machine, MachineSpec, MachineStatus, Provider};
+use crate::core::provider::{Machine, MachineDetails, MachineSpec, MachineStatus, Provider};
 use crate::core::workspace::{ProviderKind, WorkspaceId};
 
 /// The agent's port on every server.
 pub const AGENT_PORT: u16 = 443;
+/// The Volume's label naming the architecture (`x86`, `arm`) of the system first installed for
+/// it: a restart tries only server types of that architecture.
+pub const LABEL_ARCH: &str = "sam-arch";
 
 /// What the user chose and what this build provides.
 #[derive(Debug, Clone)]
 pub struct HetznerSettings {
     /// This installation's id (labels).
     pub installation: String,
-    /// Server type and location preferences, best first.
+    /// Server type and location preferences, best first, when a workspace brings none.
     pub placements: Vec<Placement>,
     /// The system image.
     pub image: String,
     /// The workspace disk's size.
     pub volume_gb: u32,
-    /// Where x86 servers download the agent, and its SHA-256.
-    pub agent: AgentDownload,
+    /// Where x86 servers download the agent, and its SHA-256; `None` when this build has no
+    /// agent to install (a development build without `SAM_AGENT_URL`): such a provider lists,
+    /// stops and deletes, but refuses to make servers.
+    pub agent: Option<AgentDownload>,
     /// The same for arm servers; `None` (no arm agent published) keeps arm server types
     /// (`cax*`) out of every attempt.
     pub arm_agent: Option<AgentDownload>,
@@ -64,35 +71,33 @@ pub struct HetznerSettings {
 }
 
 impl HetznerSettings {
-    /// Defaults with this build's agent downloads (see [`agent_release`]): the x86 agent is
-    /// required, the arm one used when it exists.
-    pub fn for_this_build(installation: impl Into<String>) -> Result<Self, SamError> {
-        let mut settings = Self::new(installation, agent_release::agent_download(Arch::X86_64)?);
-        settings.arm_agent = agent_release::agent_download(Arch::Aarch64).ok();
-        Ok(settings)
+    /// Defaults with this build's agent downloads (see [`agent_release`]), each when it exists.
+    pub fn for_this_build(installation: impl Into<String>) -> Self {
+        Self::with_agents(
+            installation,
+            agent_release::agent_download(Arch::X86_64).ok(),
+            agent_release::agent_download(Arch::Aarch64).ok(),
+        )
     }
 
     /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
     /// Nuremberg and Helsinki.
     pub fn new(installation: impl Into<String>, agent: AgentDownload) -> Self {
-        let placements = ["fsn1", "nbg1", "hel1"]
-            .into_iter()
-            .flat_map(|location| {
-                ["cx23", "cx33"]
-                    .into_iter()
-                    .map(move |server_type| Placement {
-                        server_type: server_type.to_owned(),
-                        location: location.to_owned(),
-                    })
-            })
-            .collect();
+        Self::with_agents(installation, Some(agent), None)
+    }
+
+    fn with_agents(
+        installation: impl Into<String>,
+        agent: Option<AgentDownload>,
+        arm_agent: Option<AgentDownload>,
+    ) -> Self {
         Self {
             installation: installation.into(),
-            placements,
+            placements: Preferences::default().placements(),
+            agent,
             image: "debian-12".to_owned(),
             volume_gb: 20,
-            agent,
-            arm_agent: None,
+            arm_agent,
             idle_grace_secs: 5 * 60,
             ssh_authorized_keys: Vec::new(),
             action_timeout: Duration::from_secs(5 * 60),
@@ -108,7 +113,11 @@ pub struct HetznerProvider {
     client: Arc<HetznerClient>,
     settings: HetznerSettings,
     listed: Mutex<Option<(tokio::time::Instant, Vec<Server>)>>,
+    catalog: Mutex<Option<(tokio::time::Instant, Arc<Catalog>)>>,
 }
+
+/// How long the catalogue (and its price list) is reused.
+const CATALOG_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// The server's (and Volume's and Firewall's) name.
 pub fn resource_name(workspace: &WorkspaceId) -> String {
@@ -122,7 +131,44 @@ impl HetznerProvider {
             client,
             settings,
             listed: Mutex::new(None),
+            catalog: Mutex::new(None),
         }
+    }
+
+    /// The API client.
+    pub fn client(&self) -> &HetznerClient {
+        &self.client
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &HetznerSettings {
+        &self.settings
+    }
+
+    /// What may be chosen, with prices; read again after [`CATALOG_TTL`].
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, SamError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some((at, catalog)) = cached.as_ref()
+            && at.elapsed() < CATALOG_TTL
+        {
+            return Ok(Arc::clone(catalog));
+        }
+        let catalog = Arc::new(
+            Catalog::load(
+                &self.client,
+                self.settings.volume_gb,
+                self.settings.arm_agent.is_some(),
+            )
+            .await?,
+        );
+        *cached = Some((tokio::time::Instant::now(), Arc::clone(&catalog)));
+        Ok(catalog)
+    }
+
+    /// This installation's servers, as one list call shared by every workspace for a few
+    /// seconds.
+    pub async fn all_servers(&self) -> Result<Vec<Server>, SamError> {
+        self.servers(false).await
     }
 
     fn labels(&self, workspace: &WorkspaceId) -> Labels {
@@ -230,7 +276,7 @@ impl HetznerProvider {
     /// The agent download for servers of `architecture`, if there is one.
     fn agent_for(&self, architecture: Architecture) -> Option<&AgentDownload> {
         match architecture {
-            Architecture::X86 => Some(&self.settings.agent),
+            Architecture::X86 => self.settings.agent.as_ref(),
             Architecture::Arm => self.settings.arm_agent.as_ref(),
             Architecture::Unknown => None,
         }
@@ -288,20 +334,37 @@ impl HetznerProvider {
                 &"provision without a secret",
             )
         })?;
+        if self.settings.agent.is_none() {
+            // Says why, and what to set.
+            agent_release::agent_download(Arch::X86_64)?;
+        }
         let workspace = spec.workspace;
         let name = resource_name(workspace);
         let labels = self.labels(workspace);
         let firewall = self.firewall(workspace).await?;
         let existing = self.volume(workspace).await?;
-        // The disk is bound to its location: only server types there.
-        let configured: Vec<Placement> = self
-            .settings
-            .placements
+        let wanted = if spec.placements.is_empty() {
+            &self.settings.placements
+        } else {
+            &spec.placements
+        };
+        // The disk is bound to its location: only server types there, of the architecture
+        // its system was installed for.
+        let arch = existing
+            .as_ref()
+            .and_then(|v| v.labels.get(LABEL_ARCH).cloned());
+        let catalog = self.catalog().await?;
+        let configured: Vec<Placement> = wanted
             .iter()
             .filter(|p| {
                 existing
                     .as_ref()
                     .is_none_or(|v| p.location == v.location.name)
+                    && arch.as_ref().is_none_or(|arch| {
+                        catalog
+                            .server_type(&p.server_type)
+                            .is_none_or(|t| &t.architecture == arch)
+                    })
             })
             .cloned()
             .collect();
@@ -320,7 +383,6 @@ impl HetznerProvider {
             return Err(no_capacity(configured.len()));
         }
         let mut volume = existing;
-        let mut last: Option<HetznerError> = None;
         for (placement, agent) in &placements {
             // Only a Volume made by this very call (new and empty) moves with the location
             // being tried; an existing one restricted `placements` to its location above.
@@ -334,6 +396,10 @@ impl HetznerProvider {
             let disk = match &volume {
                 Some(v) => v.clone(),
                 None => {
+                    let mut labels = labels.clone();
+                    if let Some(t) = catalog.server_type(&placement.server_type) {
+                        labels.insert(LABEL_ARCH.to_owned(), t.architecture.clone());
+                    }
                     let (created, action) = self
                         .client
                         .create_volume(&name, self.settings.volume_gb, &placement.location, &labels)
@@ -387,20 +453,14 @@ impl HetznerProvider {
                         %workspace,
                         server_type = %placement.server_type,
                         location = %placement.location,
+                        error = %err,
                         "no capacity; trying the next preference"
                     );
-                    last = Some(err);
                 }
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(last.map_or_else(
-            || no_capacity(placements.len()),
-            |err| {
-                tracing::info!(error = %err, "the last placement failed");
-                no_capacity(placements.len())
-            },
-        ))
+        Err(no_capacity(placements.len()))
     }
 }
 
@@ -536,8 +596,67 @@ impl Provider for HetznerProvider {
     }
 
     fn hourly_price_cents(&self) -> Option<u32> {
-        // Prices come from `/pricing` with the create dialog (lifecycle part 2).
+        // Per workspace and placement: see `details`.
         None
+    }
+
+    async fn details(&self, workspace: &WorkspaceId) -> Result<Option<MachineDetails>, SamError> {
+        let server = self.server(workspace, false).await?;
+        let volume = self.volume(workspace).await?;
+        if server.is_none() && volume.is_none() {
+            return Ok(None);
+        }
+        let catalog = self.catalog().await?;
+        let pricing = &catalog.pricing;
+        let now = crate::core::clock::now_ms();
+        let server_cost = server.as_ref().map(|s| {
+            let (hourly, monthly) = pricing.server_with_ipv4(&s.server_type.name, &s.location.name);
+            let since = rfc3339_ms(&s.created);
+            (hourly, monthly, since)
+        });
+        let disk_monthly = volume.as_ref().and_then(|v| {
+            pricing
+                .volume
+                .price_per_gb_month
+                .gross_centicents()
+                .map(|per_gb| per_gb * u64::from(v.size))
+        });
+        let (hourly, server_monthly, since) = server_cost.unwrap_or((None, None, None));
+        let so_far = spend::so_far(
+            now,
+            since
+                .zip(hourly)
+                .zip(server_monthly)
+                .map(|((since, hourly), monthly)| spend::Billed::hourly(since, hourly, monthly)),
+            volume
+                .as_ref()
+                .and_then(|v| rfc3339_ms(&v.created))
+                .zip(disk_monthly)
+                .map(|(since, monthly)| spend::Billed::monthly(since, monthly)),
+        );
+        let monthly = match (server_monthly, disk_monthly) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        Ok(Some(MachineDetails {
+            server: server.as_ref().map(|s| s.name.clone()),
+            server_type: server.as_ref().map(|s| s.server_type.name.clone()),
+            location: server
+                .as_ref()
+                .map(|s| s.location.name.clone())
+                .or_else(|| volume.as_ref().map(|v| v.location.name.clone())),
+            ip: server
+                .as_ref()
+                .and_then(|s| s.public_net.ipv4.as_ref())
+                .map(|ip| ip.ip.clone())
+                .filter(|ip| !ip.is_empty()),
+            server_since_ms: since,
+            disk_gb: volume.as_ref().map(|v| v.size),
+            hourly_centicents: hourly,
+            monthly_centicents: monthly,
+            cost_so_far_centicents: so_far,
+            currency: Some(pricing.currency.clone()).filter(|c| !c.is_empty()),
+        }))
     }
 
     fn new_machine_each_start(&self) -> bool {

@@ -21,7 +21,6 @@ pub struct Resource {
     /// `server`, `volume` or `firewall`.
     pub kind: String,
     /// Hetzner's id.
-    #[specta(type = f64)]
     pub id: i64,
     /// Its name.
     pub name: String,
@@ -49,18 +48,19 @@ pub struct Report {
 }
 
 /// Compares the account with the workspaces SAM knows: `known` are the live Hetzner records,
-/// `running` those of them that should have a server now.
+/// `running` those of them that should have a server now; `pricing` prices what is found.
 pub async fn reconcile(
     client: &HetznerClient,
+    pricing: &Pricing,
     installation: &str,
     known: &BTreeSet<WorkspaceId>,
     running: &BTreeSet<WorkspaceId>,
 ) -> Result<Report, SamError> {
     let managed = format!("{LABEL_MANAGED}=true");
-    let pricing = client.pricing().await?;
     let mut all = Vec::new();
     for server in client.servers(&managed).await? {
-        let monthly = price_of_server(&pricing, &server.server_type.name, &server.location.name);
+        let (_, monthly) =
+            pricing.server_with_ipv4(&server.server_type.name, &server.location.name);
         all.push(resource(
             "server",
             server.id,
@@ -135,17 +135,4 @@ fn resource(
         installation: labels.get(LABEL_INSTALLATION).cloned(),
         monthly_centicents,
     }
-}
-
-/// A server's monthly cap plus its IPv4 address, gross.
-fn price_of_server(pricing: &Pricing, server_type: &str, location: &str) -> Option<u64> {
-    let server = pricing
-        .server(server_type, location)?
-        .price_monthly
-        .gross_centicents()?;
-    let ipv4 = pricing
-        .ipv4(location)
-        .and_then(|p| p.price_monthly.gross_centicents())
-        .unwrap_or(0);
-    Some(server + ipv4)
 }

@@ -320,14 +320,7 @@ fn delete(shared: &Arc<Shared>, id: i64) -> Result<Response, ApiError> {
     let body = json!({"action": world.actions[&action].json()});
     drop(world);
     schedule(shared, action, move |world, _| {
-        world.servers.remove(&id);
-        // Attached resources are detached, not deleted.
-        for volume in world.volumes.values_mut().filter(|v| v.server == Some(id)) {
-            volume.server = None;
-        }
-        for firewall in world.firewalls.values_mut() {
-            firewall.servers.retain(|&s| s != id);
-        }
+        world.remove_server(id);
     });
     Ok(answer(200, &body))
 }
