@@ -92,6 +92,9 @@ pub struct Flags {
     /// Bytes of output kept per stream for resume.
     #[arg(long, env = "SAM_AGENT_RING_BYTES")]
     pub ring_bytes: Option<u64>,
+    /// The machine's boot log (absolute path), followed into the event log as `boot: ` lines.
+    #[arg(long, env = "SAM_AGENT_BOOT_LOG")]
+    pub boot_log: Option<PathBuf>,
 }
 
 /// The config file's shape: every field optional, unknown fields refused (a typo should not
@@ -114,6 +117,7 @@ struct File {
     postpone_command: Option<String>,
     max_streams: Option<u32>,
     ring_bytes: Option<u64>,
+    boot_log: Option<PathBuf>,
 }
 
 /// A user that shells run as.
@@ -159,6 +163,8 @@ pub struct Config {
     pub max_streams: u32,
     /// Output ring size per stream.
     pub ring_bytes: usize,
+    /// The machine's boot log, followed into the event log.
+    pub boot_log: Option<PathBuf>,
 }
 
 /// Default output ring per stream: enough to refill a 10 000-line scrollback.
@@ -320,6 +326,11 @@ impl Config {
             return Err(bad("ring_bytes", "expected 64 KiB to 256 MiB"));
         }
 
+        let boot_log = flags.boot_log.or(file.boot_log);
+        if boot_log.as_ref().is_some_and(|path| !path.is_absolute()) {
+            return Err(bad("boot_log", "expected an absolute path"));
+        }
+
         Ok(Self {
             listen,
             public_key,
@@ -333,6 +344,7 @@ impl Config {
             postpone_command,
             max_streams,
             ring_bytes: usize::try_from(ring_bytes).map_err(|_| bad("ring_bytes", "too large"))?,
+            boot_log,
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod agent;
 pub mod backstop;
+pub mod boot_log;
 pub mod config;
 pub mod files;
 pub mod identity;
@@ -64,7 +65,16 @@ impl Bound {
     /// Serves until `agent.shutdown` is cancelled, then ends every process.
     pub async fn serve(self) -> Result<(), RunError> {
         let backstop = tokio::spawn(backstop::run(Arc::clone(&self.agent)));
+        let boot_log = self
+            .agent
+            .config
+            .boot_log
+            .clone()
+            .map(|path| tokio::spawn(boot_log::follow(Arc::clone(&self.agent), path)));
         server::serve(Arc::clone(&self.agent), self.listener).await?;
+        if let Some(following) = boot_log {
+            following.abort();
+        }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.agent.prepare_stop()).await;
         backstop.abort();
         Ok(())

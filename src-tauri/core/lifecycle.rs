@@ -452,6 +452,9 @@ impl Lifecycle {
                     Some(secret) => {
                         self.enroll_machine(operation, &workspace, &machine, &secret)
                             .await?;
+                        if provider.has_boot_log() {
+                            self.follow_boot(operation, &workspace).await?;
+                        }
                     }
                     None => {
                         let (_, pin) = self.store.agent(id)?;
@@ -520,7 +523,11 @@ impl Lifecycle {
             .await
             .map_err(|err| err.with_step("provision"))?;
         self.enroll_machine(operation, workspace, &machine, &secret)
-            .await
+            .await?;
+        if provider.has_boot_log() {
+            self.follow_boot(operation, workspace).await?;
+        }
+        Ok(())
     }
 
     async fn spec<'a>(

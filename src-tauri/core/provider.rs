@@ -123,6 +123,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
+    /// Whether a new machine's agent follows a boot log (`boot: ` lines in its event log, ending
+    /// with the boot script's last line) that the lifecycle should show before going on.
+    fn has_boot_log(&self) -> bool {
+        false
+    }
+
     /// Whether every start makes a new machine (with a new agent identity that must be
     /// enrolled again), as on Hetzner, where stopping deletes the server. When `false` (Local),
     /// the agent keeps its identity across stops and only the first start enrolls.

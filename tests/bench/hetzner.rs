@@ -1,6 +1,7 @@
 //! Hetzner benchmarks against the fake (no network, actions instant, agents boot at once):
 //! the time SAM itself adds to a create on Hetzner (request to `running`, with the fake's own
-//! waiting at zero), and the API calls a minute it spends keeping 50 workspaces' status fresh.
+//! waiting at zero), and the API calls a minute it spends keeping 50 workspaces' status fresh —
+//! per-workspace status checks, and the app's sweep, which is what the app runs.
 //!
 //! Run: `cargo build --release --bins && cargo bench --bench hetzner` (as root: the fake's
 //! agents listen on port 443).
@@ -31,6 +32,7 @@ use sam_test_support::{binary, source_repo};
 const CREATES: usize = 5;
 const POLLED: usize = 50;
 const POLL_FOR: Duration = Duration::from_secs(30);
+const SWEEPS: u64 = 20;
 
 fn settings(installation: &str) -> HetznerSettings {
     let mut settings = HetznerSettings::new(
@@ -167,6 +169,50 @@ fn main() {
             "{:<60} {:>8.1}/min",
             "  Hetzner API calls they cost",
             calls as f64 / minutes
+        );
+
+        // 3. The app's sweep (reconciler + vanished servers), which is its status poll: one a
+        //    minute, whatever the number of workspaces.
+        let sweeper = Core::open_with(
+            AppPaths::under(dir.path().join("sweeper")),
+            Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
+            binary("sam-agent"),
+            None,
+        )
+        .expect("core");
+        sweeper
+            .lifecycle()
+            .use_hetzner(Arc::new(HetznerProvider::new(
+                Arc::clone(&client),
+                settings("bench-poll"),
+            )));
+        // The first sweep also reads the catalogue (price list, locations, server types), which
+        // is then reused for 15 minutes.
+        let before = fake.requests();
+        sweeper
+            .lifecycle()
+            .reconcile_hetzner()
+            .await
+            .expect("sweep");
+        let first = fake.requests() - before;
+        let before = fake.requests();
+        for _ in 0..SWEEPS {
+            sweeper
+                .lifecycle()
+                .reconcile_hetzner()
+                .await
+                .expect("sweep");
+        }
+        let steady = (fake.requests() - before) as f64 / SWEEPS as f64;
+        println!(
+            "{:<60} {:>10.1}",
+            format!("app sweep with {POLLED} workspaces: API calls per sweep"),
+            steady
+        );
+        println!(
+            "{:<60} {:>8.1}/min",
+            "  at one sweep a minute, catalogue every 15 min included",
+            steady + (first as f64 - steady) / 15.0
         );
     });
 }

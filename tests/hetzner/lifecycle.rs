@@ -94,6 +94,24 @@ async fn a_hetzner_workspace_is_created_stopped_started_with_its_work_and_delete
         .volume_dir(&format!("sam-{}", workspace.id))
         .expect("the workspace's Volume");
     assert!(disk.join("README.md").is_file(), "cloned onto the Volume");
+    // The server's boot log was shown, in order, before the clone.
+    let boot: Vec<String> = core
+        .store()
+        .events(&workspace.id, 0, 1000)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.step == "boot")
+        .map(|e| e.message)
+        .collect();
+    let start = boot
+        .iter()
+        .position(|m| m == "sam-boot: read-config: ok")
+        .expect("the boot log's first line");
+    assert_eq!(
+        boot[start..].last().map(String::as_str),
+        Some("sam-boot: done: ok"),
+        "{boot:?}"
+    );
 
     // Uncommitted work, written through the agent.
     let client = lifecycle.connect(&created).await.expect("connected");
@@ -173,6 +191,52 @@ fn a_hetzner_create_without_a_token_is_refused_up_front() {
     assert!(
         core.list_workspaces().expect("list").is_empty(),
         "nothing recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boot_that_fails_is_the_create_s_error_with_its_line_and_a_retry_recovers() {
+    let cloud = cloud().await;
+    let core = hetzner_core(&cloud, "boot-test");
+    let lifecycle = core.lifecycle();
+    cloud.fake.set_faults(fake_hetzner::Faults {
+        failed_boot_phase: Some("dev-container".to_owned()),
+        ..fake_hetzner::Faults::default()
+    });
+    let repo = sam_test_support::source_repo(cloud.dir.path());
+    let (workspace, operation) = lifecycle
+        .begin_create(&create_request(repo))
+        .expect("begun");
+    let err = lifecycle.run(operation).await.expect_err("the boot failed");
+    assert_eq!(err.category, ErrorCategory::Provider);
+    assert_eq!(err.step.as_deref(), Some("boot"));
+    assert!(
+        err.message
+            .contains("sam-boot: dev-container: FAILED: simulated by fake-hetzner"),
+        "{err:?}"
+    );
+    let record = core.store().workspace(&workspace.id).expect("kept");
+    assert_eq!(record.status, WorkspaceStatus::Error);
+    let events = core.store().events(&workspace.id, 0, 1000).expect("events");
+    assert!(
+        events.iter().any(|e| e.step == "boot"
+            && e.level == sam_desktop::core::workspace::EventLevel::Error
+            && e.message.contains("dev-container: FAILED")),
+        "{events:?}"
+    );
+
+    cloud.fake.set_faults(fake_hetzner::Faults::default());
+    let operation = lifecycle.begin_retry(&workspace.id).expect("retry");
+    let retried = lifecycle
+        .run(operation)
+        .await
+        .expect("recovered")
+        .expect("a workspace");
+    assert_eq!(retried.status, WorkspaceStatus::Running);
+    assert_eq!(
+        cloud.fake.servers().len(),
+        1,
+        "the failed server was replaced"
     );
 }
 

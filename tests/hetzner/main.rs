@@ -8,6 +8,7 @@ mod choices;
 mod client;
 mod contract;
 mod fake;
+mod killed;
 mod lifecycle;
 mod provider;
 mod reconcile;

@@ -254,6 +254,34 @@ describe("Hetzner", () => {
     expect(sent).toMatchObject({ request: { provider: "hetzner", placement: { location: "fsn1", server_type: "cx23" } } });
   });
 
+  it("reorders the location and server type preferences and saves them", async () => {
+    let saved: unknown = null;
+    const twoTypes = {
+      ...catalog,
+      server_types: [
+        ...catalog.server_types,
+        { ...catalog.server_types[0], name: "cx33", cores: 4, memory_gb: 8 },
+      ],
+    };
+    mockBackend((cmd, args) => {
+      if (cmd === "hetzner_account") return { connected: true, source: "keyring" };
+      if (cmd === "hetzner_catalog") return twoTypes;
+      if (cmd === "hetzner_preferences") return { locations: ["fsn1"], server_types: ["cx23", "cx33"] };
+      if (cmd === "hetzner_set_preferences") {
+        saved = args;
+        return (args as { preferences: unknown }).preferences;
+      }
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("connect-hetzner"));
+    await fireEvent.click(await screen.findByLabelText("Move cx33 up"));
+    await choose("prefs-add-locations", "hel1");
+    await fireEvent.click(screen.getByTestId("prefs-save"));
+    expect(await screen.findByTestId("prefs-saved")).toBeTruthy();
+    expect(saved).toEqual({ preferences: { locations: ["fsn1", "hel1"], server_types: ["cx33", "cx23"] } });
+  });
+
   it("warns on the list about resources SAM does not know, with their cost", async () => {
     mockIPC((cmd) => {
       if (cmd === "hetzner_last_resources")

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Lifecycle, agent_error};
-use crate::core::agent_client::{AgentError, Caller, enroll};
-use crate::core::error::SamError;
+use crate::core::agent_client::{AgentError, Caller, StreamEvent, enroll};
+use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{hex, random};
 use crate::core::provider::{Machine, Provider};
 use crate::core::redact::Secret;
 use crate::core::store::Operation;
-use crate::core::workspace::{ProviderKind, Workspace};
+use crate::core::workspace::{EventLevel, ProviderKind, Workspace};
 
 /// How long a new machine's agent may take to answer (a server boots, downloads and verifies
 /// the agent, then starts it).
@@ -74,5 +74,78 @@ impl Lifecycle {
         self.store
             .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
         Ok(())
+    }
+
+    /// Shows the new machine's boot log in the workspace's log (`boot` step), as the agent
+    /// follows it, until the boot script's last line: `done` goes on, a `FAILED` phase is the
+    /// operation's error. A log that does not finish in time is noted and the work goes on.
+    pub(super) async fn follow_boot(
+        &self,
+        operation: &Operation,
+        workspace: &Workspace,
+    ) -> Result<(), SamError> {
+        let id = &workspace.id;
+        self.step(operation, "boot", "reading the server's boot log")
+            .await;
+        let client = self.connect(workspace).await?;
+        let (mut events, _) = client
+            .attach(0, 0)
+            .await
+            .map_err(|err| agent_error(err, "boot"))?;
+        let deadline = tokio::time::Instant::now() + self.timing().boot_timeout;
+        let mut pending = Vec::new();
+        loop {
+            let event = match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    self.log(
+                        id,
+                        "boot",
+                        EventLevel::Warn,
+                        "the server's boot log did not finish in time; going on",
+                    );
+                    return Ok(());
+                }
+            };
+            let bytes = match event {
+                Some(StreamEvent::Output { bytes, .. }) => bytes,
+                Some(StreamEvent::Gap { .. } | StreamEvent::Exit(_)) => continue,
+                Some(StreamEvent::Reset) | None => {
+                    return Err(SamError::new(
+                        ErrorCategory::Agent,
+                        "The workspace's agent restarted while the server was booting.",
+                        "Retry the workspace.",
+                    )
+                    .with_step("boot"));
+                }
+            };
+            pending.extend_from_slice(&bytes);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                // Event lines are `<date> <message>`; the boot's are `<date> boot: <line>`.
+                let Some((_, boot)) = line.trim_end().split_once(" boot: ") else {
+                    continue;
+                };
+                let failed = boot.contains(": FAILED");
+                let level = if failed {
+                    EventLevel::Error
+                } else {
+                    EventLevel::Info
+                };
+                self.log(id, "boot", level, boot);
+                if failed {
+                    return Err(SamError::new(
+                        ErrorCategory::Provider,
+                        format!("The server's boot failed: {boot}"),
+                        "Retry the workspace. If it fails the same way, the boot log above says where; report it with that line.",
+                    )
+                    .with_step("boot"));
+                }
+                if boot.starts_with("sam-boot: done:") {
+                    return Ok(());
+                }
+            }
+        }
     }
 }

@@ -16,6 +16,13 @@ use serde_json::Value;
 /// Where SAM's user_data writes the agent's config file.
 pub const AGENT_CONFIG_PATH: &str = "/etc/sam-agent/config.json";
 
+/// The boot log a fake server shows: the phases of SAM's boot script, all fine.
+pub const SIMULATED_BOOT_LOG: &str = "sam-boot: read-config: ok\n\
+sam-boot: users: ok\n\
+sam-boot: install-agent: ok: simulated by fake-hetzner\n\
+sam-boot: start-agent: ok\n\
+sam-boot: done: ok\n";
+
 /// A running agent; killed with its process group when dropped.
 #[derive(Debug)]
 pub struct Machine {
@@ -94,6 +101,8 @@ pub struct Boot<'a> {
     pub dir: &'a Path,
     /// The workspace disk (the attached volume's folder), if any.
     pub disk: Option<&'a Path>,
+    /// The boot log's last phase fails.
+    pub failed_phase: Option<&'a str>,
 }
 
 /// Starts the agent SAM's `user_data` describes; `Ok(None)` for user_data that is not SAM's.
@@ -124,6 +133,16 @@ pub fn boot(user_data: &str, boot: &Boot<'_>) -> std::io::Result<Option<Machine>
     );
     config.remove("run_as");
     config.remove("postpone_command");
+    // What SAM's boot script would have logged by the time it starts the agent.
+    let boot_log = boot.dir.join("sam-boot.log");
+    let log = match boot.failed_phase {
+        None => SIMULATED_BOOT_LOG.to_owned(),
+        Some(phase) => format!(
+            "sam-boot: read-config: ok\nsam-boot: start-agent: ok\nsam-boot: {phase}: FAILED: simulated by fake-hetzner\n"
+        ),
+    };
+    std::fs::write(&boot_log, log)?;
+    set(&mut config, "boot_log", path_text(&boot_log));
     let config_path = boot.dir.join("agent-config.json");
     std::fs::write(&config_path, Value::Object(config).to_string())?;
     let log = std::fs::File::create(boot.dir.join("agent.log"))?;

@@ -29,6 +29,8 @@ pub struct Faults {
     pub failing_actions: bool,
     /// Servers come up but their agent never starts.
     pub never_boot: bool,
+    /// Servers' boot logs end with this phase `FAILED` (after the agent started).
+    pub failed_boot_phase: Option<String>,
 }
 
 impl Faults {

@@ -36,6 +36,8 @@ pub const WORKSPACE_USER: &str = "dev";
 pub const WORKSPACE_ROOT: &str = "/workspace";
 /// The agent's state folder (TLS key, enrollment mark, activity stamp).
 pub const STATE_DIR: &str = "/var/lib/sam-agent";
+/// The boot script's log, which the agent follows into its event log.
+pub const BOOT_LOG: &str = "/var/log/sam-boot.log";
 /// The file the agent touches while the workspace is active; the backstop timer reads its age.
 pub const ACTIVITY_STAMP: &str = "/var/lib/sam-agent/active";
 
@@ -88,6 +90,7 @@ struct AgentConfig<'a> {
     idle_grace_secs: u64,
     backstop: &'a str,
     postpone_command: String,
+    boot_log: &'a str,
 }
 
 /// The user_data for a server, at most [`USER_DATA_LIMIT`] bytes.
@@ -126,6 +129,7 @@ pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
         idle_grace_secs: config.idle_grace_secs,
         backstop: "poweroff",
         postpone_command: format!("touch {ACTIVITY_STAMP}"),
+        boot_log: BOOT_LOG,
     };
     let agent_config = serde_json::to_string_pretty(&agent_config)
         .map_err(|err| SamError::internal("The agent's configuration did not serialize.", &err))?;

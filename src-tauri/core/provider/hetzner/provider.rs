@@ -662,4 +662,8 @@ impl Provider for HetznerProvider {
     fn new_machine_each_start(&self) -> bool {
         true
     }
+
+    fn has_boot_log(&self) -> bool {
+        true
+    }
 }

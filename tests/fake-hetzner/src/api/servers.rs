@@ -278,6 +278,7 @@ fn create(shared: &Arc<Shared>, body: &Value) -> Result<Response, ApiError> {
 /// Powers a server on and boots its agent (unless faults say it never boots).
 fn power_on(world: &mut World, shared: &Shared, id: i64) {
     let never_boot = world.faults.never_boot;
+    let failed_boot_phase = world.faults.failed_boot_phase.clone();
     let disk = world
         .volumes
         .values()
@@ -298,6 +299,7 @@ fn power_on(world: &mut World, shared: &Shared, id: i64) {
             port: shared.options.agent_port,
             dir: &server.dir,
             disk: disk.as_deref(),
+            failed_phase: failed_boot_phase.as_deref(),
         };
         match machines::boot(user_data, &boot) {
             Ok(machine) => server.machine = machine,

@@ -26,6 +26,7 @@ struct AgentFile {
     postpone_command: Option<String>,
     max_streams: Option<u32>,
     ring_bytes: Option<u64>,
+    boot_log: Option<PathBuf>,
 }
 
 const SECRET: &str = "enroll-0123456789-abcdefghij";
@@ -106,6 +107,7 @@ fn the_agent_config_entry_is_what_the_agent_accepts() {
         names,
         [
             "backstop",
+            "boot_log",
             "enrollment_secret",
             "idle_grace_secs",
             "idle_timeout_secs",
