@@ -3,7 +3,7 @@
 //! waiting at zero), and the API calls a minute it spends keeping 50 workspaces' status fresh —
 //! per-workspace status checks, and the app's sweep, which is what the app runs.
 //!
-//! Run: `cargo build --release --bins && cargo bench --bench hetzner` (as root: the fake's
+//! Run: `cargo build --release --workspace --bins && cargo bench --bench hetzner` (as root: the fake's
 //! agents listen on port 443).
 
 #![allow(clippy::print_stdout)]
