@@ -7,6 +7,7 @@ pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
 pub mod error;
+pub mod idle;
 pub mod installation;
 pub mod lifecycle;
 pub mod logging;
