@@ -4,10 +4,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::core::Core;
+use crate::core::clock::now_ms;
 use crate::core::error::SamError;
 use crate::core::logging;
 use crate::core::paths::AppPaths;
 use crate::ipc::{self, AppState};
+
+/// How often running workspaces are checked for idleness: well inside the 5-minute warning.
+const IDLE_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Starts the app and runs until its last window closes.
 pub fn run() -> ExitCode {
@@ -38,6 +42,22 @@ fn start() -> Result<(), SamError> {
                 app.handle().clone(),
                 Arc::clone(&core),
             ));
+            // Idle workspaces: warned, then stopped (core::idle).
+            let idling = Arc::clone(&core);
+            tauri::async_runtime::spawn(async move {
+                let mut tick = tokio::time::interval(IDLE_TICK);
+                loop {
+                    tick.tick().await;
+                    match idling.lifecycle().idle_tick(now_ms()).await {
+                        Ok(notices) => {
+                            for notice in notices {
+                                tracing::info!(?notice, "idle policy");
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "the idle check failed"),
+                    }
+                }
+            });
             // Resources SAM does not know, servers that vanished: at start, then periodically.
             let sweeping = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {

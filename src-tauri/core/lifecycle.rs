@@ -9,6 +9,7 @@
 
 mod clone;
 mod hetzner;
+pub mod idle;
 mod machines;
 
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 //! The connection sits behind a `std::sync::Mutex`: every operation is a short, local call, and
 //! none holds the lock across an `.await`.
 
+mod idle;
 mod migrations;
 mod operations;
 mod tabs;

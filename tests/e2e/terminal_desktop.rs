@@ -152,7 +152,8 @@ fn the_terminal_uses_the_clipboard_the_browser_and_the_mouse() {
             // A program that asked for the mouse gets clicks as SGR reports.
             let folder = only_workspace_folder(&data_dir).join("repo");
             std::fs::write(folder.join("mouse.py"), MOUSE_PROGRAM).expect("mouse program");
-            type_line(app, "python3 mouse.py").await;
+            // Debian's own interpreter: a version manager's shim on PATH may stall on its lock.
+            type_line(app, "/usr/bin/python3 mouse.py").await;
             let row = wait_row(app, |row| row == "mouse-ready").await;
             mouse(app, "mousedown", row, 4, json!({})).await;
             mouse(app, "mouseup", row, 4, json!({})).await;
@@ -185,6 +186,7 @@ fn the_terminal_uses_the_clipboard_the_browser_and_the_mouse() {
 /// (what a crash and a systemd restart do on a VM): a new epoch, with no terminals.
 fn restart_agent(workspace: &Path) {
     let record_path = workspace.join("agent/agent.json");
+    let restart_log = workspace.join("agent/restarted.log");
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(&record_path).expect("agent record"))
             .expect("agent record JSON");
@@ -235,11 +237,21 @@ fn restart_agent(workspace: &Path) {
         .current_dir(workspace.join("repo"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&restart_log).expect("restart log"))
         .spawn()
         .expect("the agent starts again");
     let record = json!({ "pid": child.id(), "addr": addr });
     std::fs::write(&record_path, record.to_string()).expect("agent record");
+    // It listens again before the test looks at the window; if it cannot, its log says why.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted agent does not listen on {addr}: {}",
+            std::fs::read_to_string(&restart_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Reaped when it ends (the test's reaper kills it); never left a zombie.
     std::thread::spawn(move || {
         let mut child = child;

@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "a Hetzner workspace's chosen location and server type",
         sql: include_str!("migrations/0004_placement.sql"),
     },
+    Migration {
+        version: 5,
+        name: "idle deadlines, warnings and snoozes",
+        sql: include_str!("migrations/0005_idle.sql"),
+    },
 ];
 
 /// The version this build writes.
