@@ -9,7 +9,7 @@ use super::{Lifecycle, agent_error};
 use crate::core::agent_client::{AgentError, Caller, StreamEvent, enroll};
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{hex, random};
-use crate::core::provider::{Machine, Provider};
+use crate::core::provider::{Machine, MachineSpec, Provider};
 use crate::core::redact::Secret;
 use crate::core::store::Operation;
 use crate::core::workspace::{EventLevel, ProviderKind, Workspace};
@@ -27,6 +27,66 @@ impl Lifecycle {
             ProviderKind::Local => Ok(Arc::clone(&self.local)),
             ProviderKind::Hetzner => Ok(self.hetzner().await? as Arc<dyn Provider>),
         }
+    }
+
+    /// Provisions with a fresh enrollment secret and pins the agent — or, when the agent was
+    /// already enrolled by this process's predecessor, keeps the pin it recorded.
+    pub(super) async fn provision_and_enroll(
+        &self,
+        operation: &Operation,
+        workspace: &Workspace,
+        provider: &Arc<dyn Provider>,
+    ) -> Result<(), SamError> {
+        let id = &workspace.id;
+        if let (_, Some(pin)) = self.store.agent(id)? {
+            // Enrolled by an earlier attempt: bring the same agent back (or adopt it).
+            self.step(
+                operation,
+                "provision",
+                "starting the machine (enrolled earlier)",
+            )
+            .await;
+            let machine = provider
+                .provision(&self.spec(workspace, None).await?)
+                .await
+                .map_err(|err| err.with_step("provision"))?;
+            self.store
+                .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
+            return Ok(());
+        }
+        // A secret only lives in memory, so an agent started by a process that died before
+        // pinning it cannot be enrolled any more: start over from a clean machine.
+        self.step(operation, "provision", "starting the machine")
+            .await;
+        provider
+            .destroy(id)
+            .await
+            .map_err(|err| err.with_step("provision"))?;
+        let secret = Self::enrollment_secret()?;
+        let machine = provider
+            .provision(&self.spec(workspace, Some(secret.clone())).await?)
+            .await
+            .map_err(|err| err.with_step("provision"))?;
+        self.enroll_machine(operation, workspace, &machine, &secret)
+            .await?;
+        if provider.has_boot_log() {
+            self.follow_boot(operation, workspace).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn spec<'a>(
+        &self,
+        workspace: &'a Workspace,
+        secret: Option<Secret>,
+    ) -> Result<MachineSpec<'a>, SamError> {
+        Ok(MachineSpec {
+            workspace: &workspace.id,
+            public_key: self.installation_async().await?.public_key(),
+            enrollment_secret: secret,
+            idle_timeout_secs: workspace.idle_timeout_secs,
+            placements: self.placements(workspace)?,
+        })
     }
 
     /// A fresh one-time enrollment secret.

@@ -11,4 +11,5 @@ pub mod error;
 pub mod model;
 pub mod provider;
 pub mod reconcile;
+pub mod settings;
 pub mod spend;

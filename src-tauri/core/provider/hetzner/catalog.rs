@@ -137,11 +137,7 @@ impl Catalog {
                 .then(a.memory_gb.total_cmp(&b.memory_gb))
                 .then_with(|| a.name.cmp(&b.name))
         });
-        let volume_monthly_centicents = pricing
-            .volume
-            .price_per_gb_month
-            .gross_centicents()
-            .map(|per_gb| per_gb * u64::from(volume_gb));
+        let volume_monthly_centicents = pricing.volume_monthly(volume_gb);
         Ok(Self {
             currency: pricing.currency.clone(),
             locations,

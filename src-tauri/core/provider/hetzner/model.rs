@@ -359,6 +359,14 @@ impl Pricing {
         (sum(|p| &p.price_hourly), sum(|p| &p.price_monthly))
     }
 
+    /// What a Volume of `size_gb` costs a month, gross, in hundredths of a cent.
+    pub fn volume_monthly(&self, size_gb: u32) -> Option<u64> {
+        self.volume
+            .price_per_gb_month
+            .gross_centicents()
+            .map(|per_gb| per_gb * u64::from(size_gb))
+    }
+
     /// A primary IPv4 address's prices in a location.
     pub fn ipv4(&self, location: &str) -> Option<&LocationPrice> {
         self.primary_ips

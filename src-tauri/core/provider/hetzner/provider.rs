@@ -21,13 +21,13 @@ use super::api::{
     Created, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE, Placement, Power,
     installation_selector,
 };
-use super::catalog::{Catalog, Preferences};
+use super::catalog::Catalog;
 use super::client::HetznerClient;
 use super::cloud_init::{self, BootConfig};
 use super::model::{
     Architecture, CreateServer, FirewallRef, FirewallRule, Labels, Server, ServerStatus, Volume,
-    rfc3339_ms,
 };
+pub use super::settings::HetznerSettings;
 use super::spend;
 use crate::core::agent_release::{self, AgentDownload, Arch};
 use crate::core::error::{ErrorCategory, SamError};
@@ -39,73 +39,6 @@ pub const AGENT_PORT: u16 = 443;
 /// The Volume's label naming the architecture (`x86`, `arm`) of the system first installed for
 /// it: a restart tries only server types of that architecture.
 pub const LABEL_ARCH: &str = "sam-arch";
-
-/// What the user chose and what this build provides.
-#[derive(Debug, Clone)]
-pub struct HetznerSettings {
-    /// This installation's id (labels).
-    pub installation: String,
-    /// Server type and location preferences, best first, when a workspace brings none.
-    pub placements: Vec<Placement>,
-    /// The system image.
-    pub image: String,
-    /// The workspace disk's size.
-    pub volume_gb: u32,
-    /// Where x86 servers download the agent, and its SHA-256; `None` when this build has no
-    /// agent to install (a development build without `SAM_AGENT_URL`): such a provider lists,
-    /// stops and deletes, but refuses to make servers.
-    pub agent: Option<AgentDownload>,
-    /// The same for arm servers; `None` (no arm agent published) keeps arm server types
-    /// (`cax*`) out of every attempt.
-    pub arm_agent: Option<AgentDownload>,
-    /// Seconds past the idle deadline before the backstop acts.
-    pub idle_grace_secs: u64,
-    /// Public keys that may log in over SSH (and open port 22); empty = no SSH.
-    pub ssh_authorized_keys: Vec<String>,
-    /// How long a create, shutdown or delete may take.
-    pub action_timeout: Duration,
-    /// How long an ACPI shutdown may take before the plug is pulled.
-    pub shutdown_timeout: Duration,
-    /// How long a status list is reused.
-    pub status_ttl: Duration,
-}
-
-impl HetznerSettings {
-    /// Defaults with this build's agent downloads (see [`agent_release`]), each when it exists.
-    pub fn for_this_build(installation: impl Into<String>) -> Self {
-        Self::with_agents(
-            installation,
-            agent_release::agent_download(Arch::X86_64).ok(),
-            agent_release::agent_download(Arch::Aarch64).ok(),
-        )
-    }
-
-    /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
-    /// Nuremberg and Helsinki.
-    pub fn new(installation: impl Into<String>, agent: AgentDownload) -> Self {
-        Self::with_agents(installation, Some(agent), None)
-    }
-
-    fn with_agents(
-        installation: impl Into<String>,
-        agent: Option<AgentDownload>,
-        arm_agent: Option<AgentDownload>,
-    ) -> Self {
-        Self {
-            installation: installation.into(),
-            placements: Preferences::default().placements(),
-            agent,
-            image: "debian-12".to_owned(),
-            volume_gb: 20,
-            arm_agent,
-            idle_grace_secs: 5 * 60,
-            ssh_authorized_keys: Vec::new(),
-            action_timeout: Duration::from_secs(5 * 60),
-            shutdown_timeout: Duration::from_secs(60),
-            status_ttl: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Workspaces on Hetzner Cloud.
 #[derive(Debug)]
@@ -607,56 +540,12 @@ impl Provider for HetznerProvider {
             return Ok(None);
         }
         let catalog = self.catalog().await?;
-        let pricing = &catalog.pricing;
-        let now = crate::core::clock::now_ms();
-        let server_cost = server.as_ref().map(|s| {
-            let (hourly, monthly) = pricing.server_with_ipv4(&s.server_type.name, &s.location.name);
-            let since = rfc3339_ms(&s.created);
-            (hourly, monthly, since)
-        });
-        let disk_monthly = volume.as_ref().and_then(|v| {
-            pricing
-                .volume
-                .price_per_gb_month
-                .gross_centicents()
-                .map(|per_gb| per_gb * u64::from(v.size))
-        });
-        let (hourly, server_monthly, since) = server_cost.unwrap_or((None, None, None));
-        let so_far = spend::so_far(
-            now,
-            since
-                .zip(hourly)
-                .zip(server_monthly)
-                .map(|((since, hourly), monthly)| spend::Billed::hourly(since, hourly, monthly)),
-            volume
-                .as_ref()
-                .and_then(|v| rfc3339_ms(&v.created))
-                .zip(disk_monthly)
-                .map(|(since, monthly)| spend::Billed::monthly(since, monthly)),
-        );
-        let monthly = match (server_monthly, disk_monthly) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
-        Ok(Some(MachineDetails {
-            server: server.as_ref().map(|s| s.name.clone()),
-            server_type: server.as_ref().map(|s| s.server_type.name.clone()),
-            location: server
-                .as_ref()
-                .map(|s| s.location.name.clone())
-                .or_else(|| volume.as_ref().map(|v| v.location.name.clone())),
-            ip: server
-                .as_ref()
-                .and_then(|s| s.public_net.ipv4.as_ref())
-                .map(|ip| ip.ip.clone())
-                .filter(|ip| !ip.is_empty()),
-            server_since_ms: since,
-            disk_gb: volume.as_ref().map(|v| v.size),
-            hourly_centicents: hourly,
-            monthly_centicents: monthly,
-            cost_so_far_centicents: so_far,
-            currency: Some(pricing.currency.clone()).filter(|c| !c.is_empty()),
-        }))
+        Ok(Some(spend::details(
+            server.as_ref(),
+            volume.as_ref(),
+            &catalog.pricing,
+            crate::core::clock::now_ms(),
+        )))
     }
 
     fn new_machine_each_start(&self) -> bool {

@@ -71,8 +71,7 @@ pub async fn reconcile(
         ));
     }
     for volume in client.volumes(&managed).await? {
-        let per_gb = pricing.volume.price_per_gb_month.gross_centicents();
-        let monthly = per_gb.map(|p| p * u64::from(volume.size));
+        let monthly = pricing.volume_monthly(volume.size);
         all.push(resource(
             "volume",
             volume.id,

@@ -6,6 +6,9 @@
 //! The cap applies per month of use; a resource older than a month is capped at one monthly
 //! price per started 730 hours, which is how a long-lived resource is billed to within a day.
 
+use super::model::{Pricing, Server, Volume, rfc3339_ms};
+use crate::core::provider::MachineDetails;
+
 /// Hours in Hetzner's billing month.
 pub const HOURS_PER_MONTH: u64 = 730;
 const HOUR_MS: u64 = 3_600_000;
@@ -58,6 +61,52 @@ pub fn so_far(now_ms: i64, server: Option<Billed>, disk: Option<Billed>) -> Opti
         (server, disk) => {
             Some(server.map_or(0, |s| s.cost(now_ms)) + disk.map_or(0, |d| d.cost(now_ms)))
         }
+    }
+}
+
+/// What a workspace's server (if any) and disk are and cost at `now_ms`, for the workspace page.
+pub fn details(
+    server: Option<&Server>,
+    volume: Option<&Volume>,
+    pricing: &Pricing,
+    now_ms: i64,
+) -> MachineDetails {
+    let (hourly, server_monthly) = server.map_or((None, None), |s| {
+        pricing.server_with_ipv4(&s.server_type.name, &s.location.name)
+    });
+    let since = server.and_then(|s| rfc3339_ms(&s.created));
+    let disk_monthly = volume.and_then(|v| pricing.volume_monthly(v.size));
+    let cost_so_far_centicents = so_far(
+        now_ms,
+        since
+            .zip(hourly)
+            .zip(server_monthly)
+            .map(|((since, hourly), monthly)| Billed::hourly(since, hourly, monthly)),
+        volume
+            .and_then(|v| rfc3339_ms(&v.created))
+            .zip(disk_monthly)
+            .map(|(since, monthly)| Billed::monthly(since, monthly)),
+    );
+    let monthly_centicents = match (server_monthly, disk_monthly) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
+    MachineDetails {
+        server: server.map(|s| s.name.clone()),
+        server_type: server.map(|s| s.server_type.name.clone()),
+        location: server
+            .map(|s| s.location.name.clone())
+            .or_else(|| volume.map(|v| v.location.name.clone())),
+        ip: server
+            .and_then(|s| s.public_net.ipv4.as_ref())
+            .map(|ip| ip.ip.clone())
+            .filter(|ip| !ip.is_empty()),
+        server_since_ms: since,
+        disk_gb: volume.map(|v| v.size),
+        hourly_centicents: hourly,
+        monthly_centicents,
+        cost_so_far_centicents,
+        currency: Some(pricing.currency.clone()).filter(|c| !c.is_empty()),
     }
 }
 

@@ -1,0 +1,75 @@
+//! What a Hetzner provider is configured with: the user's choices (placements) and what this
+//! build provides (the agent downloads), with the defaults.
+
+use std::time::Duration;
+
+use super::api::Placement;
+use super::catalog::Preferences;
+use crate::core::agent_release::{self, AgentDownload, Arch};
+
+/// What the user chose and what this build provides.
+#[derive(Debug, Clone)]
+pub struct HetznerSettings {
+    /// This installation's id (labels).
+    pub installation: String,
+    /// Server type and location preferences, best first, when a workspace brings none.
+    pub placements: Vec<Placement>,
+    /// The system image.
+    pub image: String,
+    /// The workspace disk's size.
+    pub volume_gb: u32,
+    /// Where x86 servers download the agent, and its SHA-256; `None` when this build has no
+    /// agent to install (a development build without `SAM_AGENT_URL`): such a provider lists,
+    /// stops and deletes, but refuses to make servers.
+    pub agent: Option<AgentDownload>,
+    /// The same for arm servers; `None` (no arm agent published) keeps arm server types
+    /// (`cax*`) out of every attempt.
+    pub arm_agent: Option<AgentDownload>,
+    /// Seconds past the idle deadline before the backstop acts.
+    pub idle_grace_secs: u64,
+    /// Public keys that may log in over SSH (and open port 22); empty = no SSH.
+    pub ssh_authorized_keys: Vec<String>,
+    /// How long a create, shutdown or delete may take.
+    pub action_timeout: Duration,
+    /// How long an ACPI shutdown may take before the plug is pulled.
+    pub shutdown_timeout: Duration,
+    /// How long a status list is reused.
+    pub status_ttl: Duration,
+}
+
+impl HetznerSettings {
+    /// Defaults with this build's agent downloads (see [`agent_release`]), each when it exists.
+    pub fn for_this_build(installation: impl Into<String>) -> Self {
+        Self::with_agents(
+            installation,
+            agent_release::agent_download(Arch::X86_64).ok(),
+            agent_release::agent_download(Arch::Aarch64).ok(),
+        )
+    }
+
+    /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
+    /// Nuremberg and Helsinki.
+    pub fn new(installation: impl Into<String>, agent: AgentDownload) -> Self {
+        Self::with_agents(installation, Some(agent), None)
+    }
+
+    fn with_agents(
+        installation: impl Into<String>,
+        agent: Option<AgentDownload>,
+        arm_agent: Option<AgentDownload>,
+    ) -> Self {
+        Self {
+            installation: installation.into(),
+            placements: Preferences::default().placements(),
+            agent,
+            image: "debian-12".to_owned(),
+            volume_gb: 20,
+            arm_agent,
+            idle_grace_secs: 5 * 60,
+            ssh_authorized_keys: Vec::new(),
+            action_timeout: Duration::from_secs(5 * 60),
+            shutdown_timeout: Duration::from_secs(60),
+            status_ttl: Duration::from_secs(5),
+        }
+    }
+}
