@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::core::Core;
 use crate::core::error::{ErrorCategory, SamError};
+use crate::core::idle::IdleChoice;
 use crate::core::installation::OsKeyring;
 use crate::core::lifecycle::{CreateRequest, Lifecycle};
 use crate::core::logging;
@@ -104,7 +105,8 @@ struct CreateArgs {
     /// Hetzner server type (with the Hetzner provider).
     #[arg(long)]
     server_type: Option<String>,
-    /// Stop after this long idle: 90s, 30m, 2h, or never (default: never on this computer).
+    /// Stop after this long idle: 90s, 30m, 2h, or never (default: 30m on Hetzner, never on
+    /// this computer).
     #[arg(long, value_parser = parse_idle)]
     idle_timeout: Option<IdleTimeout>,
     /// Wait until the workspace is running (or failed) instead of returning at once.
@@ -140,11 +142,11 @@ struct DeleteArgs {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct IdleTimeout(Option<u64>);
+struct IdleTimeout(IdleChoice);
 
 fn parse_idle(text: &str) -> Result<IdleTimeout, String> {
     if text == "never" {
-        return Ok(IdleTimeout(None));
+        return Ok(IdleTimeout(IdleChoice::Never));
     }
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
@@ -162,7 +164,10 @@ fn parse_idle(text: &str) -> Result<IdleTimeout, String> {
     if secs == 0 {
         return Err("use never instead of 0".to_owned());
     }
-    Ok(IdleTimeout(Some(secs)))
+    if secs < 60 {
+        return Err(format!("{text:?}: the shortest idle timeout is 1 minute"));
+    }
+    Ok(IdleTimeout(IdleChoice::After { secs }))
 }
 
 /// The JSON shape of a workspace.
@@ -292,7 +297,7 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
                 name: args.name,
                 branch: args.branch,
                 provider,
-                idle_timeout_secs: args.idle_timeout.and_then(|idle| idle.0),
+                idle: args.idle_timeout.map_or(IdleChoice::Default, |idle| idle.0),
                 placement: placement(lifecycle, args.location, args.server_type)?,
             };
             lifecycle.check_placement(&request).await?;
@@ -583,11 +588,13 @@ mod tests {
 
     #[test]
     fn idle_timeouts_parse() {
-        assert_eq!(parse_idle("90s").map(|i| i.0), Ok(Some(90)));
-        assert_eq!(parse_idle("30m").map(|i| i.0), Ok(Some(1800)));
-        assert_eq!(parse_idle("2h").map(|i| i.0), Ok(Some(7200)));
-        assert_eq!(parse_idle("never").map(|i| i.0), Ok(None));
+        let secs = |text| parse_idle(text).map(|i| i.0.timeout_secs(ProviderKind::Hetzner));
+        assert_eq!(secs("90s"), Ok(Some(90)));
+        assert_eq!(secs("30m"), Ok(Some(1800)));
+        assert_eq!(secs("2h"), Ok(Some(7200)));
+        assert_eq!(secs("never"), Ok(None));
         assert!(parse_idle("0s").is_err());
+        assert!(parse_idle("30s").is_err());
         assert!(parse_idle("soon").is_err());
         assert!(parse_idle("5d").is_err());
     }

@@ -11,6 +11,7 @@ pub mod idle;
 pub mod installation;
 pub mod lifecycle;
 pub mod logging;
+pub mod notice;
 pub mod opener;
 pub mod paths;
 pub mod provider;

@@ -8,6 +8,7 @@
 mod commands;
 mod desktop;
 mod hetzner;
+mod idle;
 mod terminal;
 
 use std::path::Path;
@@ -37,6 +38,11 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::get_workspace,
             commands::workspace_events,
             commands::workspace_machine,
+            idle::workspace_idle,
+            idle::workspace_set_idle_timeout,
+            idle::workspace_keep_running,
+            idle::do_not_disturb,
+            idle::set_do_not_disturb,
             terminal::terminal_list_or_open,
             terminal::terminal_open,
             terminal::terminal_attach,
@@ -60,7 +66,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::hetzner_last_resources,
             hetzner::hetzner_delete_resource,
         ])
-        .events(collect_events![WorkspacesChanged])
+        .events(collect_events![WorkspacesChanged, OpenWorkspace])
         .typ::<crate::core::error::ErrorCategory>()
         .typ::<crate::core::terminals::TerminalNotice>()
         // Our types serialize and deserialize alike; one TypeScript type each is enough.
@@ -74,6 +80,13 @@ pub fn builder() -> Builder<tauri::Wry> {
 /// UI reloads what it shows.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct WorkspacesChanged;
+
+/// The user asked (from a notification or the tray) to see a workspace: the window shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct OpenWorkspace {
+    /// The workspace.
+    pub id: crate::core::workspace::WorkspaceId,
+}
 
 /// How often the change watcher looks at the database: one indexed query.
 pub const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(300);

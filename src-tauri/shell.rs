@@ -1,7 +1,13 @@
-//! The desktop shell: window, IPC wiring and start-up. Thin by design; the work is in the core.
+//! The desktop shell: window, IPC wiring, notifications and start-up. Thin by design; the work
+//! is in the core.
+
+pub mod notify;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::Manager;
 
 use crate::core::Core;
 use crate::core::clock::now_ms;
@@ -11,7 +17,9 @@ use crate::core::paths::AppPaths;
 use crate::ipc::{self, AppState};
 
 /// How often running workspaces are checked for idleness: well inside the 5-minute warning.
-const IDLE_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+const IDLE_TICK: Duration = Duration::from_secs(30);
+/// Overrides [`IDLE_TICK`] in seconds (tests).
+const IDLE_TICK_ENV: &str = "SAM_IDLE_TICK_SECS";
 
 /// Starts the app and runs until its last window closes.
 pub fn run() -> ExitCode {
@@ -42,19 +50,22 @@ fn start() -> Result<(), SamError> {
                 app.handle().clone(),
                 Arc::clone(&core),
             ));
+            // What the user should hear about, as desktop notifications.
+            let app_handle = app.handle().clone();
+            let open: notify::Opener = Arc::new(move |id| open_workspace(&app_handle, id));
+            tauri::async_runtime::spawn(notify::serve(Arc::clone(&core), open));
             // Idle workspaces: warned, then stopped (core::idle).
             let idling = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
-                let mut tick = tokio::time::interval(IDLE_TICK);
+                let every = std::env::var(IDLE_TICK_ENV)
+                    .ok()
+                    .and_then(|secs| secs.parse().ok())
+                    .map_or(IDLE_TICK, Duration::from_secs);
+                let mut tick = tokio::time::interval(every);
                 loop {
                     tick.tick().await;
-                    match idling.lifecycle().idle_tick(now_ms()).await {
-                        Ok(notices) => {
-                            for notice in notices {
-                                tracing::info!(?notice, "idle policy");
-                            }
-                        }
-                        Err(err) => tracing::warn!(error = %err, "the idle check failed"),
+                    if let Err(err) = idling.lifecycle().idle_tick(now_ms()).await {
+                        tracing::warn!(error = %err, "the idle check failed");
                     }
                 }
             });
@@ -80,6 +91,19 @@ fn start() -> Result<(), SamError> {
         .map_err(|err| SamError::internal("The SAM window could not be started.", &err))?;
     tracing::info!("SAM Desktop exited");
     Ok(())
+}
+
+/// Brings the window up on workspace `id` (a notification or the tray asked for it).
+fn open_workspace(app: &tauri::AppHandle, id: crate::core::workspace::WorkspaceId) {
+    use tauri_specta::Event;
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+    if let Err(err) = (ipc::OpenWorkspace { id }).emit(app) {
+        tracing::warn!(%err, "asking the window to open a workspace failed");
+    }
 }
 
 /// Start-up failed before there is a window to show it in: say so on standard error.

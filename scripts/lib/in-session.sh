@@ -13,6 +13,25 @@ mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_STATE_HOME"
 
 eval "$(printf 'sam-test' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-dunst >/dev/null 2>&1 &
+# dunst with a menu command tests can steer and a log of what it received (see the scripts).
+lib="$(cd "$(dirname "$0")" && pwd)"
+export SAM_DUNST_DIR="$session_home/dunst"
+mkdir -p "$SAM_DUNST_DIR"
+: > "$SAM_DUNST_DIR/choose"
+cat > "$SAM_DUNST_DIR/dunstrc" <<CONFIG
+[global]
+dmenu = $lib/dunst-menu.sh
+[log-everything]
+summary = "*"
+script = $lib/dunst-log.sh
+CONFIG
+dunst -config "$SAM_DUNST_DIR/dunstrc" >"$SAM_DUNST_DIR/dunst.log" 2>&1 &
+# Until dunst holds its name, a notification would make D-Bus start another one (without the
+# display, which the bus was started before).
+for _ in $(seq 100); do
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+    string:org.freedesktop.Notifications 2>/dev/null | grep -q 'boolean true' && break
+  sleep 0.1
+done
 
 "$@"

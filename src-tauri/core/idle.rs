@@ -16,10 +16,47 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use crate::core::workspace::ProviderKind;
+
 /// How long before the deadline the user is warned.
 pub const WARN_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// The least notice a stop is given when the warning comes late.
 pub const LATE_NOTICE: Duration = Duration::from_secs(2 * 60);
+
+/// The idle timeout of a Hetzner workspace unless the user picks another: the roadmap's 30 min.
+pub const HETZNER_DEFAULT: Duration = Duration::from_secs(30 * 60);
+
+/// What the user picked for a new workspace's idle timeout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum IdleChoice {
+    /// The provider's default: 30 min on Hetzner, never on this computer.
+    #[default]
+    Default,
+    /// Never stop it for idleness.
+    Never,
+    /// Stop it after this long without activity.
+    After {
+        /// Seconds, at least 60.
+        secs: u64,
+    },
+}
+
+impl IdleChoice {
+    /// The timeout in seconds for a workspace on `provider`; `None` = never.
+    pub fn timeout_secs(self, provider: ProviderKind) -> Option<u64> {
+        match self {
+            Self::Default => match provider {
+                ProviderKind::Hetzner => Some(HETZNER_DEFAULT.as_secs()),
+                ProviderKind::Local => None,
+            },
+            Self::Never => None,
+            Self::After { secs } => Some(secs.max(60)),
+        }
+    }
+}
 
 /// What the agent says about activity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,15 +152,19 @@ pub fn decide(
 
 /// When a workspace warned at `warned_ms` stops: at the deadline, but never with less than
 /// [`LATE_NOTICE`].
-fn stop_at(deadline_ms: i64, warned_ms: i64) -> i64 {
+pub fn stop_at(deadline_ms: i64, warned_ms: i64) -> i64 {
     deadline_ms.max(warned_ms + ms(LATE_NOTICE))
 }
 
-/// Keeps the workspace running for `for_` from `now_ms` ("Keep running 1 h").
+/// Keeps the workspace running for `for_` from `now_ms` ("Keep running 1 h"). A deadline that
+/// moves forgets its warning at once, so the warning is gone before the next decision.
 pub fn snooze(now_ms: i64, for_: Duration, state: IdleState) -> IdleState {
+    let until = now_ms + ms(for_);
+    let deadline = state.deadline_ms.map(|deadline| deadline.max(until));
     IdleState {
-        snoozed_until_ms: Some(now_ms + ms(for_)),
-        ..state
+        deadline_ms: deadline,
+        warned_ms: state.warned_ms.filter(|_| deadline == state.deadline_ms),
+        snoozed_until_ms: Some(until),
     }
 }
 

@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError};
 use crate::core::error::{ErrorCategory, SamError};
+use crate::core::idle::IdleChoice;
 use crate::core::installation::{Installation, KeyStore, hex, random};
+use crate::core::notice::{Notice, Notices};
 use crate::core::provider::hetzner::provider::HetznerProvider;
 use crate::core::provider::hetzner::reconcile::Report;
 use crate::core::provider::{Placement, Provider};
@@ -52,8 +54,8 @@ pub struct CreateRequest {
     pub branch: Option<String>,
     /// Where it runs.
     pub provider: ProviderKind,
-    /// Idle timeout; `None` uses the provider's default (never, for Local).
-    pub idle_timeout_secs: Option<u64>,
+    /// Idle timeout (30 min on Hetzner and never on this computer unless chosen).
+    pub idle: IdleChoice,
     /// Server type and location to try first (Hetzner only); `None` follows the preferences.
     pub placement: Option<Placement>,
 }
@@ -82,6 +84,8 @@ pub struct Lifecycle {
     reconciled: Arc<std::sync::Mutex<Option<Report>>>,
     /// Bumped whenever `reconciled` changes.
     report_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// What the user hears about outside the window.
+    notices: Notices,
 }
 
 impl Lifecycle {
@@ -111,7 +115,13 @@ impl Lifecycle {
             hetzner: Arc::default(),
             reconciled: Arc::default(),
             report_generation: Arc::default(),
+            notices: Notices::default(),
         }
+    }
+
+    /// Where this engine publishes what the user should hear about (desktop notifications).
+    pub fn notices(&self) -> &Notices {
+        &self.notices
     }
 
     /// The lease owner this engine works as.
@@ -198,7 +208,7 @@ impl Lifecycle {
             repo_url: repo.as_str().to_owned(),
             branch: request.branch.clone(),
             provider: request.provider,
-            idle_timeout_secs: request.idle_timeout_secs,
+            idle_timeout_secs: request.idle.timeout_secs(request.provider),
             placement: request.placement.clone(),
         };
         let workspace = self.store.insert_workspace(&id, &new)?;
@@ -312,7 +322,14 @@ impl Lifecycle {
                     self.store.delete_workspace(id)?;
                     return Ok(None);
                 }
-                Ok(Some(self.store.workspace(id)?))
+                let workspace = self.store.workspace(id)?;
+                if operation.kind == OperationKind::Create {
+                    self.notices.publish(Notice::Created {
+                        workspace: id.clone(),
+                        name: workspace.name.clone(),
+                    });
+                }
+                Ok(Some(workspace))
             }
             Err(err) => {
                 let step = err
@@ -328,6 +345,14 @@ impl Lifecycle {
                 self.store.finish_operation(operation.id, false)?;
                 self.store
                     .set_workspace_status(id, WorkspaceStatus::Error, Some(&err))?;
+                if operation.kind == OperationKind::Create {
+                    self.notices.publish(Notice::CreateFailed {
+                        workspace: id.clone(),
+                        name: self.store.workspace(id)?.name,
+                        category: err.category,
+                        message: err.message.clone(),
+                    });
+                }
                 Err(err)
             }
         }

@@ -5,6 +5,7 @@ use tauri::State;
 
 use super::AppState;
 use crate::core::error::SamError;
+use crate::core::idle::IdleChoice;
 use crate::core::lifecycle::CreateRequest;
 use crate::core::provider::{MachineDetails, Placement};
 use crate::core::store::{Operation, OperationKind};
@@ -58,6 +59,8 @@ pub struct CreateWorkspace {
     pub provider: ProviderKind,
     /// Server type and location (Hetzner); absent follows the preferences.
     pub placement: Option<Placement>,
+    /// Idle timeout; absent is the provider's default.
+    pub idle: Option<IdleChoice>,
 }
 
 fn non_empty(text: Option<String>) -> Option<String> {
@@ -76,7 +79,7 @@ pub async fn create_workspace(
         name: non_empty(request.name),
         branch: non_empty(request.branch),
         provider: request.provider,
-        idle_timeout_secs: None,
+        idle: request.idle.unwrap_or_default(),
         placement: request.placement,
     };
     state.core.lifecycle().check_placement(&create).await?;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use fake_hetzner::{FakeHetzner, Options};
 use sam_desktop::core::Core;
 use sam_desktop::core::agent_release::AgentDownload;
+use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::installation::{KeyStore, MemoryKeys};
 use sam_desktop::core::lifecycle::CreateRequest;
 use sam_desktop::core::paths::AppPaths;
@@ -91,7 +92,7 @@ fn main() {
                 name: None,
                 branch: None,
                 provider: ProviderKind::Hetzner,
-                idle_timeout_secs: None,
+                idle: IdleChoice::Never,
                 placement: None,
             };
             let started = Instant::now();

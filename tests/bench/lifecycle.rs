@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sam_desktop::core::Core;
+use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::installation::MemoryKeys;
 use sam_desktop::core::lifecycle::CreateRequest;
 use sam_desktop::core::paths::AppPaths;
@@ -93,7 +94,7 @@ fn main() {
                     name: None,
                     branch: None,
                     provider: ProviderKind::Local,
-                    idle_timeout_secs: None,
+                    idle: IdleChoice::Never,
                     placement: None,
                 };
                 let start = Instant::now();

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use sam_desktop::core::clock::now_ms;
+use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::lifecycle::idle::IdleNotice;
+use sam_desktop::core::notice::Notice;
 use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
 
 use crate::lifecycle::{Fixture, source_repo};
@@ -25,7 +26,7 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
             name: None,
             branch: None,
             provider: ProviderKind::Local,
-            idle_timeout_secs: Some(30 * 60),
+            idle: IdleChoice::After { secs: 30 * 60 },
             placement: None,
         })
         .expect("begun");
@@ -42,7 +43,7 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     // 26 minutes on: the warning, once, with the stop at the deadline.
     let notices = lifecycle.idle_tick(start + 26 * MIN).await.expect("tick");
     let [
-        IdleNotice::Warned {
+        Notice::IdleWarning {
             workspace,
             stop_at_ms,
             idle_minutes,
@@ -64,12 +65,23 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
         "warned once"
     );
 
+    let view = lifecycle.idle_view(&id, start + 27 * MIN).expect("view");
+    assert_eq!(
+        view.stop_at_ms,
+        Some(*stop_at_ms),
+        "the page shows the warning"
+    );
+    assert_eq!(view.timeout_secs, Some(1800));
+
     // "Keep running 1 h": nothing at the old deadline; the agent's backstop knows.
     let until = lifecycle
         .keep_running(&id, Duration::from_secs(3600), start + 27 * MIN)
         .await
         .expect("kept");
     assert_eq!(until, start + 87 * MIN);
+    let view = lifecycle.idle_view(&id, start + 27 * MIN).expect("view");
+    assert_eq!(view.stop_at_ms, None, "the warning is gone at once");
+    assert_eq!(view.kept_until_ms, Some(start + 87 * MIN));
     assert!(
         lifecycle
             .idle_tick(start + 40 * MIN)
@@ -88,12 +100,12 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     // Past the new deadline: warned again, then stopped the normal way.
     let notices = lifecycle.idle_tick(start + 83 * MIN).await.expect("tick");
     assert!(
-        matches!(notices.as_slice(), [IdleNotice::Warned { .. }]),
+        matches!(notices.as_slice(), [Notice::IdleWarning { .. }]),
         "{notices:?}"
     );
     let notices = lifecycle.idle_tick(start + 88 * MIN).await.expect("tick");
     assert!(
-        matches!(notices.as_slice(), [IdleNotice::Stopped { .. }]),
+        matches!(notices.as_slice(), [Notice::IdleStopped { .. }]),
         "{notices:?}"
     );
     let record = fixture.core.store().workspace(&id).expect("kept");
@@ -117,6 +129,50 @@ async fn never_on_local_means_never() {
             .core
             .lifecycle()
             .idle_tick(far)
+            .await
+            .expect("tick")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_timeout_reaches_the_agent_and_forgets_the_warning() {
+    let fixture = Fixture::new();
+    let lifecycle = fixture.core.lifecycle();
+    let id = crate::lifecycle::running_local_workspace(&fixture).await;
+    let workspace = fixture.core.store().workspace(&id).expect("record");
+    assert_eq!(
+        workspace.idle_timeout_secs, None,
+        "never is Local's default"
+    );
+    assert!(lifecycle.set_idle_timeout(&id, Some(30)).await.is_err());
+
+    lifecycle
+        .set_idle_timeout(&id, Some(10 * 60))
+        .await
+        .expect("set");
+    let start = now_ms();
+    let notices = lifecycle.idle_tick(start + 6 * MIN).await.expect("tick");
+    assert!(matches!(notices.as_slice(), [Notice::IdleWarning { .. }]));
+    let client = lifecycle
+        .connect(&fixture.core.store().workspace(&id).expect("record"))
+        .await
+        .expect("connected");
+    assert_eq!(
+        client.status().await.expect("status").policy.timeout_secs,
+        Some(600)
+    );
+
+    lifecycle.set_idle_timeout(&id, None).await.expect("never");
+    let view = lifecycle.idle_view(&id, start + 6 * MIN).expect("view");
+    assert_eq!((view.timeout_secs, view.stop_at_ms), (None, None));
+    assert_eq!(
+        client.status().await.expect("status").policy.timeout_secs,
+        None
+    );
+    assert!(
+        lifecycle
+            .idle_tick(start + 1000 * MIN)
             .await
             .expect("tick")
             .is_empty()

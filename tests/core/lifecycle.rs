@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sam_desktop::core::Core;
 use sam_desktop::core::error::ErrorCategory;
+use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::installation::MemoryKeys;
 use sam_desktop::core::lifecycle::{CreateRequest, MAX_RETRIES};
 use sam_desktop::core::paths::AppPaths;
@@ -65,7 +66,7 @@ fn request(repo: &str) -> CreateRequest {
         name: None,
         branch: None,
         provider: ProviderKind::Local,
-        idle_timeout_secs: None,
+        idle: IdleChoice::Never,
         placement: None,
     }
 }

@@ -33,6 +33,30 @@ const ELEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// How long [`until`] waits.
+const UNTIL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until `read` gives what `done` accepts; returns it. For state outside the window (a
+/// cloud, a notification daemon) that offers no event to wait on.
+pub async fn until<T: std::fmt::Debug>(
+    what: &str,
+    mut read: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + UNTIL_TIMEOUT;
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The app under test, one WebDriver session.
 pub struct App {
     client: Client,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{self, App};
+use crate::harness::{self, App, until};
 use crate::hetzner::{FakeCloud, TOKEN};
 use crate::source_repo;
 
@@ -18,26 +18,6 @@ const SLOW: Duration = Duration::from_secs(60);
 async fn wait_status(app: &App, status: &str) {
     app.wait_css(&format!("[data-testid='status'].status-{status}"), SLOW)
         .await;
-}
-
-/// Waits until `read` gives what `done` accepts; returns it.
-async fn until<T: std::fmt::Debug>(
-    what: &str,
-    mut read: impl AsyncFnMut() -> T,
-    done: impl Fn(&T) -> bool,
-) -> T {
-    let deadline = tokio::time::Instant::now() + SLOW;
-    loop {
-        let value = read().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: still {value:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[test]

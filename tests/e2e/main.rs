@@ -3,6 +3,7 @@
 mod harness;
 mod hetzner;
 mod hetzner_workspace;
+mod idle;
 mod terminal;
 mod terminal_desktop;
 

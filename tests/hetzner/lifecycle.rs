@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sam_desktop::core::Core;
 use sam_desktop::core::error::ErrorCategory;
+use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::installation::{KeyStore, MemoryKeys};
 use sam_desktop::core::lifecycle::CreateRequest;
 use sam_desktop::core::paths::AppPaths;
@@ -65,7 +66,7 @@ pub fn create_request(repo: String) -> CreateRequest {
         name: None,
         branch: None,
         provider: ProviderKind::Hetzner,
-        idle_timeout_secs: Some(1800),
+        idle: IdleChoice::After { secs: 1800 },
         placement: None,
     }
 }

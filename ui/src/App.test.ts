@@ -1,36 +1,10 @@
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
-import { afterEach, describe, expect, it } from "vitest";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
 
 import App from "./App.svelte";
 import type { SamError, Workspace } from "./api";
-
-/** The backend for one test: `handler` answers, except the sweep's report, which is empty. */
-function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
-  mockIPC((cmd, args) => (cmd === "hetzner_last_resources" ? null : handler(cmd, args)));
-}
-
-afterEach(() => {
-  cleanup();
-  clearMocks();
-});
-
-function workspace(name: string): Workspace {
-  return {
-    id: "abcdefghijkm",
-    name,
-    repo_url: "https://github.com/example/project.git",
-    branch: null,
-    provider: "local",
-    status: "running",
-    error: null,
-    retry_count: 0,
-    idle_timeout_secs: null,
-    placement: null,
-    created_at_ms: 1,
-    updated_at_ms: 1,
-  };
-}
+import { catalog, choose, mockBackend, mockHetznerCreate, workspace } from "./testing";
 
 describe("the workspace list", () => {
   it("explains SAM and offers both ways to start when there are no workspaces", async () => {
@@ -132,7 +106,14 @@ describe("creating a workspace", () => {
     await fireEvent.click(screen.getByTestId("create"));
     expect(await screen.findByTestId("workspace-page")).toBeTruthy();
     expect(sent).toEqual({
-      request: { repo: "https://example.com/demo.git", name: null, branch: null, provider: "local", placement: null },
+      request: {
+        repo: "https://example.com/demo.git",
+        name: null,
+        branch: null,
+        provider: "local",
+        placement: null,
+        idle: { kind: "default" },
+      },
     });
     expect((await screen.findAllByTestId("log-line"))[0]?.textContent).toContain("Cloning into");
   });
@@ -196,49 +177,9 @@ describe("a failed workspace", () => {
   });
 });
 
-const catalog = {
-  currency: "EUR",
-  locations: [
-    { name: "fsn1", city: "Falkenstein", country: "DE" },
-    { name: "hel1", city: "Helsinki", country: "FI" },
-  ],
-  server_types: [
-    {
-      name: "cx23",
-      cores: 2,
-      memory_gb: 4,
-      disk_gb: 40,
-      architecture: "x86",
-      offers: [
-        { location: "fsn1", available: true, hourly_centicents: 79, monthly_centicents: 50_400 },
-        { location: "hel1", available: true, hourly_centicents: 81, monthly_centicents: 51_000 },
-      ],
-    },
-  ],
-  volume_gb: 20,
-  volume_monthly_centicents: 11_440,
-};
-
-/** Picks `value` in the select with test id `testid`, as a user would. */
-async function choose(testid: string, value: string) {
-  const select = screen.getByTestId(testid) as HTMLSelectElement;
-  for (const option of select.options) option.selected = option.value === value;
-  await fireEvent.change(select);
-}
-
 describe("Hetzner", () => {
   it("shows the price of the chosen server type and location before creating, and sends the choice", async () => {
-    let sent: unknown = null;
-    mockBackend((cmd, args) => {
-      if (cmd === "hetzner_account") return { connected: true, source: "keyring" };
-      if (cmd === "hetzner_catalog") return catalog;
-      if (cmd === "hetzner_preferences") return { locations: ["hel1"], server_types: ["cx23"] };
-      if (cmd === "create_workspace") {
-        sent = args;
-        throw { category: "capacity", message: "stop here", next_step: "-", retryable: false, retry_after_secs: null, step: null, log_ref: null };
-      }
-      return [];
-    });
+    const backend = mockHetznerCreate("hel1");
     render(App);
     await fireEvent.click(await screen.findByTestId("run-local"));
     await choose("provider", "hetzner");
@@ -251,7 +192,7 @@ describe("Hetzner", () => {
     await fireEvent.input(screen.getByTestId("repo-url"), { target: { value: "https://example.com/demo.git" } });
     await fireEvent.click(screen.getByTestId("create"));
     await screen.findByTestId("error-notice");
-    expect(sent).toMatchObject({ request: { provider: "hetzner", placement: { location: "fsn1", server_type: "cx23" } } });
+    expect(backend.sent).toMatchObject({ request: { provider: "hetzner", placement: { location: "fsn1", server_type: "cx23" } } });
   });
 
   it("reorders the location and server type preferences and saves them", async () => {

@@ -23,6 +23,16 @@ export const commands = {
 	 *  `None` for workspaces on this computer.
 	 */
 	workspaceMachine: (id: string) => typedError<MachineDetails | null, SamError>(__TAURI_INVOKE("workspace_machine", { id })),
+	/**  Where the workspace's idle policy stands: timeout, deadline, warning, "kept running until". */
+	workspaceIdle: (id: string) => typedError<IdleView, SamError>(__TAURI_INVOKE("workspace_idle", { id })),
+	/**  Changes the workspace's idle timeout in seconds; `null` = never. */
+	workspaceSetIdleTimeout: (id: string, timeoutSecs: number | null) => typedError<null, SamError>(__TAURI_INVOKE("workspace_set_idle_timeout", { id, timeoutSecs })),
+	/**  "Keep running": the workspace is not stopped for idleness for `minutes` from now. */
+	workspaceKeepRunning: (id: string, minutes: number) => typedError<IdleView, SamError>(__TAURI_INVOKE("workspace_keep_running", { id, minutes })),
+	/**  Whether desktop notifications are silenced ("do not disturb"). */
+	doNotDisturb: () => typedError<boolean, SamError>(__TAURI_INVOKE("do_not_disturb")),
+	/**  Silences desktop notifications, or lets them through again. */
+	setDoNotDisturb: (on: boolean) => typedError<null, SamError>(__TAURI_INVOKE("set_do_not_disturb", { on })),
 	/**
 	 *  A workspace's terminal tabs; when it has none, a new terminal of `cols`×`rows` is opened
 	 *  first (once, however many views ask at the same time).
@@ -77,6 +87,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	openWorkspace: makeEvent<OpenWorkspace, OpenWorkspace>("open-workspace"),
 	workspacesChanged: makeEvent<WorkspacesChanged, WorkspacesChanged>("workspaces-changed"),
 };
 
@@ -161,6 +172,8 @@ export type CreateWorkspace = {
 	provider: ProviderKind,
 	/**  Server type and location (Hetzner); absent follows the preferences. */
 	placement: Placement | null,
+	/**  Idle timeout; absent is the provider's default. */
+	idle: IdleChoice | null,
 };
 
 /**
@@ -207,6 +220,29 @@ export type HetznerAccount = {
 	source: string | null,
 };
 
+/**  What the user picked for a new workspace's idle timeout. */
+export type IdleChoice = 
+/**  The provider's default: 30 min on Hetzner, never on this computer. */
+{ kind: "default" } | 
+/**  Never stop it for idleness. */
+{ kind: "never" } | 
+/**  Stop it after this long without activity. */
+{ kind: "after"; 
+/**  Seconds, at least 60. */
+secs: number };
+
+/**  Where a workspace's idle policy stands, for its page. */
+export type IdleView = {
+	/**  The idle timeout in seconds; `None` = never. */
+	timeout_secs: number | null,
+	/**  When it stops if nothing happens (as of the last check), Unix milliseconds. */
+	deadline_ms: number | null,
+	/**  Set once the user has been warned: when it stops, Unix milliseconds. */
+	stop_at_ms: number | null,
+	/**  "Keep running" holds it until then, Unix milliseconds. */
+	kept_until_ms: number | null,
+};
+
 /**  What a workspace's machine is now, for the workspace page. */
 export type MachineDetails = {
 	/**  The server's name, if there is a server now. */
@@ -241,6 +277,12 @@ export type Offer = {
 	hourly_centicents: number | null,
 	/**  Server plus its IPv4 address, per month at most, gross. */
 	monthly_centicents: number | null,
+};
+
+/**  The user asked (from a notification or the tray) to see a workspace: the window shows it. */
+export type OpenWorkspace = {
+	/**  The workspace. */
+	id: WorkspaceId,
 };
 
 /**

@@ -178,3 +178,32 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_default_is_thirty_minutes_on_hetzner_and_never_on_this_computer() {
+    assert_eq!(
+        IdleChoice::Default.timeout_secs(ProviderKind::Hetzner),
+        Some(1800)
+    );
+    assert_eq!(IdleChoice::Default.timeout_secs(ProviderKind::Local), None);
+    assert_eq!(IdleChoice::Never.timeout_secs(ProviderKind::Hetzner), None);
+    assert_eq!(
+        IdleChoice::After { secs: 5 }.timeout_secs(ProviderKind::Local),
+        Some(60),
+        "at least a minute"
+    );
+}
+
+#[test]
+fn keeping_running_past_the_deadline_forgets_its_warning_at_once() {
+    let warned = IdleState {
+        deadline_ms: Some(30 * MIN),
+        warned_ms: Some(25 * MIN),
+        snoozed_until_ms: None,
+    };
+    let kept = snooze(26 * MIN, Duration::from_secs(3600), warned);
+    assert_eq!(kept.deadline_ms, Some(86 * MIN));
+    assert_eq!(kept.warned_ms, None);
+    let short = snooze(26 * MIN, Duration::from_secs(60), warned);
+    assert_eq!(short.warned_ms, Some(25 * MIN), "the deadline did not move");
+}

@@ -9,41 +9,94 @@ use serde::Serialize;
 use super::Lifecycle;
 use crate::core::error::SamError;
 use crate::core::idle::{self, Activity, IdleAction};
+use crate::core::notice::Notice;
 use crate::core::store::OperationKind;
-use crate::core::workspace::{EventLevel, WorkspaceId, WorkspaceStatus};
+use crate::core::workspace::{EventLevel, Workspace, WorkspaceId, WorkspaceStatus};
 
-/// What the idle policy did, for notifications and the tray.
+/// Where a workspace's idle policy stands, for its page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum IdleNotice {
-    /// The workspace will stop at `stop_at_ms` unless something happens.
-    Warned {
-        /// The workspace.
-        workspace: WorkspaceId,
-        /// Its name.
-        name: String,
-        /// When it stops, Unix milliseconds.
-        #[specta(type = f64)]
-        stop_at_ms: i64,
-        /// How long nothing has happened in it, in minutes.
-        idle_minutes: u32,
-    },
-    /// The workspace was stopped by the idle policy.
-    Stopped {
-        /// The workspace.
-        workspace: WorkspaceId,
-        /// Its name.
-        name: String,
-        /// How long nothing had happened in it, in minutes.
-        idle_minutes: u32,
-    },
+pub struct IdleView {
+    /// The idle timeout in seconds; `None` = never.
+    pub timeout_secs: Option<u64>,
+    /// When it stops if nothing happens (as of the last check), Unix milliseconds.
+    pub deadline_ms: Option<i64>,
+    /// Set once the user has been warned: when it stops, Unix milliseconds.
+    pub stop_at_ms: Option<i64>,
+    /// "Keep running" holds it until then, Unix milliseconds.
+    pub kept_until_ms: Option<i64>,
 }
 
 impl Lifecycle {
+    /// Where the workspace's idle policy stands.
+    pub fn idle_view(&self, id: &WorkspaceId, now_ms: i64) -> Result<IdleView, SamError> {
+        let workspace = self.store.workspace(id)?;
+        let running = workspace.status == WorkspaceStatus::Running;
+        let state = self.store.idle_state(id)?;
+        let timeout = workspace.idle_timeout_secs;
+        Ok(IdleView {
+            timeout_secs: timeout,
+            deadline_ms: state.deadline_ms.filter(|_| running && timeout.is_some()),
+            stop_at_ms: state
+                .deadline_ms
+                .zip(state.warned_ms)
+                .filter(|_| running && timeout.is_some())
+                .map(|(deadline, warned)| idle::stop_at(deadline, warned)),
+            kept_until_ms: state.snoozed_until_ms.filter(|until| *until > now_ms),
+        })
+    }
+
+    /// Changes the workspace's idle timeout (`None` = never). A running workspace's agent is
+    /// told, so its backstop follows the new policy; when it cannot be reached the change still
+    /// holds here and reaches the agent with the next start.
+    pub async fn set_idle_timeout(
+        &self,
+        id: &WorkspaceId,
+        timeout_secs: Option<u64>,
+    ) -> Result<(), SamError> {
+        if timeout_secs.is_some_and(|secs| secs < 60) {
+            return Err(SamError::invalid_input(
+                "The shortest idle timeout is 1 minute.",
+                "Pick a longer timeout, or never.",
+            ));
+        }
+        self.store.set_idle_timeout(id, timeout_secs)?;
+        let workspace = self.store.workspace(id)?;
+        if workspace.status == WorkspaceStatus::Running {
+            self.update_agent_policy(&workspace, |policy| policy.timeout_secs = timeout_secs)
+                .await;
+        }
+        let text = match timeout_secs {
+            Some(secs) => format!("idle timeout set to {} min", secs / 60),
+            None => "idle timeout set to never".to_owned(),
+        };
+        self.log(id, "idle", EventLevel::Info, &text);
+        Ok(())
+    }
+
+    /// Changes the idle policy the workspace's agent enforces; failures are logged (the app's
+    /// own deadline holds regardless).
+    async fn update_agent_policy(
+        &self,
+        workspace: &Workspace,
+        change: impl FnOnce(&mut crate::core::agent_client::IdlePolicy),
+    ) {
+        let result = async {
+            let client = self.connect(workspace).await?;
+            let mut policy = client.status().await?.policy;
+            change(&mut policy);
+            client.set_idle_policy(policy).await?;
+            Ok::<_, SamError>(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(workspace = %workspace.id, %err, "updating the agent's idle policy failed");
+        }
+    }
+
     /// One round of the idle policy at `now_ms` over every running workspace with an idle
     /// timeout. A workspace whose agent cannot be asked is left alone this round (its backstop
     /// still guards the bill). Returns what it warned about and stopped.
-    pub async fn idle_tick(&self, now_ms: i64) -> Result<Vec<IdleNotice>, SamError> {
+    pub async fn idle_tick(&self, now_ms: i64) -> Result<Vec<Notice>, SamError> {
         let mut notices = Vec::new();
         for workspace in self.store.workspaces()? {
             if workspace.status != WorkspaceStatus::Running {
@@ -87,7 +140,7 @@ impl Lifecycle {
                             "nothing has happened for {idle_minutes} min (no typing, no running command, no busy agent): stopping in {stop_in} min unless you keep it running"
                         ),
                     );
-                    notices.push(IdleNotice::Warned {
+                    notices.push(Notice::IdleWarning {
                         workspace: workspace.id.clone(),
                         name: workspace.name.clone(),
                         stop_at_ms,
@@ -109,13 +162,16 @@ impl Lifecycle {
                     let _ = self.run(operation).await;
                     self.store
                         .set_idle_state(&workspace.id, &idle::IdleState::default())?;
-                    notices.push(IdleNotice::Stopped {
+                    notices.push(Notice::IdleStopped {
                         workspace: workspace.id.clone(),
                         name: workspace.name.clone(),
                         idle_minutes,
                     });
                 }
             }
+        }
+        for notice in &notices {
+            self.notices.publish(notice.clone());
         }
         Ok(notices)
     }
@@ -133,15 +189,10 @@ impl Lifecycle {
         let state = idle::snooze(now_ms, for_, self.store.idle_state(id)?);
         self.store.set_idle_state(id, &state)?;
         let until_ms = state.snoozed_until_ms.unwrap_or(now_ms);
-        if let Ok(client) = self.connect(&workspace).await
-            && let Ok(status) = client.status().await
-        {
-            let mut policy = status.policy;
+        self.update_agent_policy(&workspace, |policy| {
             policy.extend_until = Some(until_ms / 1000);
-            if let Err(err) = client.set_idle_policy(policy).await {
-                tracing::warn!(workspace = %id, %err, "telling the agent to keep running failed");
-            }
-        }
+        })
+        .await;
         self.log(
             id,
             "idle",

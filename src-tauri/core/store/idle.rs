@@ -2,7 +2,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::workspaces::require_row;
 use super::{Store, StoreError};
+use crate::core::clock::now_ms;
 use crate::core::idle::IdleState;
 use crate::core::workspace::WorkspaceId;
 
@@ -41,5 +43,33 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Changes the workspace's idle timeout (`None` = never) and forgets its deadline, warning and
+    /// "keep running": the new policy starts afresh.
+    pub fn set_idle_timeout(
+        &self,
+        id: &WorkspaceId,
+        timeout_secs: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        let changed = tx.execute(
+            "UPDATE workspaces SET idle_timeout_secs = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            params![
+                id.as_str(),
+                timeout_secs.map(|secs| i64::try_from(secs).unwrap_or(i64::MAX)),
+                now_ms()
+            ],
+        )?;
+        tx.execute(
+            "UPDATE idle_state SET deadline_ms = NULL, warned_ms = NULL, snoozed_until_ms = NULL
+             WHERE workspace_id = ?1",
+            [id.as_str()],
+        )?;
+        tx.commit()?;
+        require_row(changed, id)
     }
 }

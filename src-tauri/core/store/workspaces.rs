@@ -205,7 +205,7 @@ impl Store {
 }
 
 /// An update or delete that touched no row means the workspace does not exist.
-fn require_row(changed: usize, id: &WorkspaceId) -> Result<(), StoreError> {
+pub(super) fn require_row(changed: usize, id: &WorkspaceId) -> Result<(), StoreError> {
     if changed == 0 {
         return Err(StoreError::NotFound {
             what: "workspace",

@@ -1,0 +1,134 @@
+//! Desktop notifications for the core's notices (freedesktop notifications through
+//! `notify-rust`): the idle warning with "Keep running 1 h" and "Stop now", and the news a user
+//! wants with the window closed. Clicking one opens its workspace; "do not disturb" silences
+//! them all.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use notify_rust::{Notification, Timeout, Urgency};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::core::Core;
+use crate::core::clock::now_ms;
+use crate::core::notice::{Notice, NoticeAction};
+use crate::core::store::OperationKind;
+use crate::core::workspace::WorkspaceId;
+
+/// How long "Keep running" keeps a workspace.
+pub const KEEP_RUNNING: Duration = Duration::from_secs(60 * 60);
+
+/// What opens a workspace in the window.
+pub type Opener = Arc<dyn Fn(WorkspaceId) + Send + Sync>;
+
+/// The notification on screen for each workspace, and which showing of it is current: a newer
+/// notice about the same workspace replaces it rather than piling up (a second idle warning, the
+/// stop after it). A replaced notification keeps its id, so the waiter for the replaced showing
+/// hears the answer too and must leave it to the current one.
+type OnScreen = Arc<Mutex<HashMap<WorkspaceId, (u32, u64)>>>;
+
+/// Numbers each showing.
+static SHOWINGS: AtomicU64 = AtomicU64::new(0);
+
+/// Shows every notice published from now on until the core goes away.
+pub async fn serve(core: Arc<Core>, open: Opener) {
+    let mut notices = core.lifecycle().notices().subscribe();
+    let on_screen = OnScreen::default();
+    loop {
+        match notices.recv().await {
+            Ok(notice) => deliver(&core, notice, &open, &on_screen),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "notifications fell behind; some were not shown");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Shows `notice` (unless the user asked not to be disturbed) and carries out what the user
+/// picks from it.
+fn deliver(core: &Arc<Core>, notice: Notice, open: &Opener, on_screen: &OnScreen) {
+    match core.store().do_not_disturb() {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::info!(?notice, "not shown: do not disturb");
+            return;
+        }
+        Err(err) => tracing::warn!(%err, "reading the do-not-disturb setting failed"),
+    }
+    let core = Arc::clone(core);
+    let open = Arc::clone(open);
+    let on_screen = Arc::clone(on_screen);
+    tauri::async_runtime::spawn(async move {
+        let id = notice.workspace().clone();
+        // Showing is a D-Bus call and waiting for the answer blocks until the user acts or the
+        // notification closes: both off the async workers.
+        let shown = tauri::async_runtime::spawn_blocking(move || show(&notice, &on_screen)).await;
+        match shown {
+            Ok(Ok(Some(action))) => act(&core, &id, action, &open).await,
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "showing a desktop notification failed"),
+            Err(err) => tracing::warn!(%err, "the notification task failed"),
+        }
+    });
+}
+
+/// Shows `notice` and waits for the user's answer; `None` when it was dismissed or expired.
+fn show(
+    notice: &Notice,
+    on_screen: &OnScreen,
+) -> Result<Option<NoticeAction>, notify_rust::error::Error> {
+    let lock = || on_screen.lock().unwrap_or_else(PoisonError::into_inner);
+    let workspace = notice.workspace();
+    let mut notification = Notification::new();
+    if let Some((previous, _)) = lock().get(workspace) {
+        notification.id(*previous);
+    }
+    notification
+        .appname("SAM")
+        .summary(&notice.summary())
+        .body(&notice.body(now_ms()))
+        .action(NoticeAction::Open.key(), NoticeAction::Open.label());
+    for action in notice.actions() {
+        notification.action(action.key(), action.label());
+    }
+    if let Notice::IdleWarning { stop_at_ms, .. } = notice {
+        // It stays until answered, or until the stop it announces makes it moot.
+        let left = u32::try_from((stop_at_ms - now_ms()).max(1000)).unwrap_or(u32::MAX);
+        notification
+            .urgency(Urgency::Critical)
+            .timeout(Timeout::Milliseconds(left));
+    }
+    let handle = notification.show()?;
+    let shown_as = (handle.id(), SHOWINGS.fetch_add(1, Ordering::Relaxed));
+    lock().insert(workspace.clone(), shown_as);
+    let mut chosen = None;
+    handle.wait_for_action(|key| chosen = NoticeAction::from_key(key));
+    // Replaced: the current showing answers. (The entry stays: a server that keeps answered
+    // notifications on screen gets the next one about this workspace in the same place.)
+    let current = lock().get(workspace) == Some(&shown_as);
+    Ok(chosen.filter(|_| current))
+}
+
+/// Carries out `action` on workspace `id` (from a notification or the tray).
+pub async fn act(core: &Core, id: &WorkspaceId, action: NoticeAction, open: &Opener) {
+    let lifecycle = core.lifecycle();
+    match action {
+        NoticeAction::Open => open(id.clone()),
+        NoticeAction::KeepRunning => {
+            if let Err(err) = lifecycle.keep_running(id, KEEP_RUNNING, now_ms()).await {
+                tracing::warn!(workspace = %id, %err, "keeping the workspace running failed");
+            }
+        }
+        NoticeAction::StopNow => {
+            core.terminals().forget(id);
+            match lifecycle.begin(id, OperationKind::Stop) {
+                // Its outcome is recorded on the workspace like any stop's.
+                Ok(operation) => drop(lifecycle.run(operation).await),
+                Err(err) => tracing::warn!(workspace = %id, %err, "stopping failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+// Shared by the UI tests: a mocked backend, sample data, and user gestures jsdom lacks.
+
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { cleanup, fireEvent, screen } from "@testing-library/svelte";
+import { afterEach } from "vitest";
+
+import type { Workspace } from "./api";
+import type { IdleView } from "./api/idle";
+
+/** A workspace whose idle policy says nothing. */
+export const quietIdle: IdleView = { timeout_secs: null, deadline_ms: null, stop_at_ms: null, kept_until_ms: null };
+
+/**
+ * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view
+ * and do-not-disturb setting are quiet unless `handler` answers them with something else than
+ * its catch-all `[]`.
+ */
+export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
+  mockIPC((cmd, args) => {
+    if (cmd === "hetzner_last_resources") return null;
+    const answer = handler(cmd, args);
+    if (Array.isArray(answer) && answer.length === 0) {
+      if (cmd === "workspace_idle") return quietIdle;
+      if (cmd === "do_not_disturb") return false;
+    }
+    return answer;
+  });
+}
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+export function workspace(name: string): Workspace {
+  return {
+    id: "abcdefghijkm",
+    name,
+    repo_url: "https://github.com/example/project.git",
+    branch: null,
+    provider: "local",
+    status: "running",
+    error: null,
+    retry_count: 0,
+    idle_timeout_secs: null,
+    placement: null,
+    created_at_ms: 1,
+    updated_at_ms: 1,
+  };
+}
+
+export const catalog = {
+  currency: "EUR",
+  locations: [
+    { name: "fsn1", city: "Falkenstein", country: "DE" },
+    { name: "hel1", city: "Helsinki", country: "FI" },
+  ],
+  server_types: [
+    {
+      name: "cx23",
+      cores: 2,
+      memory_gb: 4,
+      disk_gb: 40,
+      architecture: "x86",
+      offers: [
+        { location: "fsn1", available: true, hourly_centicents: 79, monthly_centicents: 50_400 },
+        { location: "hel1", available: true, hourly_centicents: 81, monthly_centicents: 51_000 },
+      ],
+    },
+  ],
+  volume_gb: 20,
+  volume_monthly_centicents: 11_440,
+};
+
+/** Picks `value` in the select with test id `testid`, as a user would. */
+export async function choose(testid: string, value: string) {
+  const select = screen.getByTestId(testid) as HTMLSelectElement;
+  for (const option of select.options) option.selected = option.value === value;
+  await fireEvent.change(select);
+}
+
+/**
+ * A connected Hetzner account preferring `location`, whose create refuses (so the dialog stays
+ * open); what the dialog sent is kept in the returned object.
+ */
+export function mockHetznerCreate(location: string): { sent: unknown } {
+  const seen: { sent: unknown } = { sent: null };
+  mockBackend((cmd, args) => {
+    if (cmd === "hetzner_account") return { connected: true, source: "keyring" };
+    if (cmd === "hetzner_catalog") return catalog;
+    if (cmd === "hetzner_preferences") return { locations: [location], server_types: ["cx23"] };
+    if (cmd === "create_workspace") {
+      seen.sent = args;
+      throw { category: "capacity", message: "stop here", next_step: "-", retryable: false, retry_after_secs: null, step: null, log_ref: null };
+    }
+    return [];
+  });
+  return seen;
+}
