@@ -65,6 +65,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::hetzner_resources,
             hetzner::hetzner_last_resources,
             hetzner::hetzner_delete_resource,
+            hetzner::spend,
         ])
         .events(collect_events![WorkspacesChanged, OpenWorkspace])
         .typ::<crate::core::error::ErrorCategory>()

@@ -12,13 +12,15 @@ mod hetzner;
 pub mod idle;
 mod machines;
 
+use machines::Removal;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent_client::{AgentClient, AgentEndpoint, AgentError};
-use crate::core::error::{ErrorCategory, SamError};
+use crate::core::agent_client::AgentError;
+use crate::core::error::SamError;
 use crate::core::idle::IdleChoice;
 use crate::core::installation::{Installation, KeyStore, hex, random};
 use crate::core::notice::{Notice, Notices};
@@ -441,10 +443,8 @@ impl Lifecycle {
                     ),
                 }
                 self.step(operation, "release", "releasing compute").await;
-                provider
-                    .release(id)
-                    .await
-                    .map_err(|err| err.with_step("release"))?;
+                self.remove(provider.as_ref(), id, Removal::Compute, "release")
+                    .await?;
                 self.store
                     .set_workspace_status(id, WorkspaceStatus::Stopped, None)?;
                 self.log(id, "stop", EventLevel::Info, "stopped");
@@ -464,10 +464,8 @@ impl Lifecycle {
                     .then(Self::enrollment_secret)
                     .transpose()?;
                 if secret.is_some() {
-                    provider
-                        .release(id)
-                        .await
-                        .map_err(|err| err.with_step("provision"))?;
+                    self.remove(provider.as_ref(), id, Removal::Compute, "provision")
+                        .await?;
                 }
                 let machine = provider
                     .provision(&self.spec(&workspace, secret.clone()).await?)
@@ -496,10 +494,8 @@ impl Lifecycle {
                     .set_workspace_status(id, WorkspaceStatus::Deleting, None)?;
                 self.step(operation, "destroy", "removing the machine and its disk")
                     .await;
-                provider
-                    .destroy(id)
-                    .await
-                    .map_err(|err| err.with_step("destroy"))?;
+                self.remove(provider.as_ref(), id, Removal::Everything, "destroy")
+                    .await?;
                 return Ok(());
             }
         }
@@ -507,31 +503,6 @@ impl Lifecycle {
             .set_workspace_status(id, WorkspaceStatus::Running, None)?;
         self.log(id, operation.kind.as_str(), EventLevel::Info, "running");
         Ok(())
-    }
-
-    /// A connected client for the workspace's agent.
-    pub async fn connect(&self, workspace: &Workspace) -> Result<AgentClient, SamError> {
-        let (addr, pin) = self.store.agent(&workspace.id)?;
-        let (Some(addr), Some(pin)) = (addr, pin) else {
-            return Err(SamError::new(
-                ErrorCategory::Agent,
-                "The workspace's agent was never enrolled.",
-                "Retry the workspace, or delete it.",
-            )
-            .with_step("connect"));
-        };
-        let installation = self.installation_async().await?;
-        let endpoint = AgentEndpoint {
-            addr,
-            workspace: workspace.id.to_string(),
-            pin,
-        };
-        let client = AgentClient::connect(endpoint, installation.signing_key().clone());
-        client
-            .wait_connected(CONNECT_TIMEOUT)
-            .await
-            .map_err(|err| agent_error(err, "connect"))?;
-        Ok(client)
     }
 
     /// Enters a step: records it, and — for fault-injection tests only — holds here forever when

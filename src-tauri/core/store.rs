@@ -7,6 +7,7 @@
 //! The connection sits behind a `std::sync::Mutex`: every operation is a short, local call, and
 //! none holds the lock across an `.await`.
 
+mod billing;
 mod idle;
 mod migrations;
 mod operations;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 
 use crate::core::error::{ErrorCategory, SamError};
 
+pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;
 pub use operations::{Operation, OperationKind};
 

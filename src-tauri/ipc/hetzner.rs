@@ -1,6 +1,6 @@
 //! The Hetzner account: whether SAM has a token (never the token itself) and entering one; the
 //! catalogue with prices; the location and server type preferences; the reconciler's report and
-//! deleting what it lists.
+//! deleting what it lists; what the workspaces have cost.
 
 use serde::Serialize;
 use tauri::State;
@@ -9,6 +9,7 @@ use super::AppState;
 use crate::core::error::SamError;
 use crate::core::provider::hetzner::catalog::{Catalog, Preferences};
 use crate::core::provider::hetzner::reconcile::Report;
+use crate::core::provider::hetzner::spend::Spend;
 use crate::core::redact::Secret;
 
 /// Whether Hetzner workspaces can be made, and with which token.
@@ -104,4 +105,11 @@ pub async fn hetzner_delete_resource(
         .lifecycle()
         .delete_hetzner_resource(&kind, id, foreign)
         .await
+}
+
+/// What every workspace has cost so far and this month, and the month-to-date total.
+#[tauri::command]
+#[specta::specta]
+pub async fn spend(state: State<'_, AppState>) -> Result<Spend, SamError> {
+    state.core.lifecycle().spend(crate::core::clock::now_ms())
 }

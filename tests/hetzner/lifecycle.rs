@@ -267,7 +267,8 @@ async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
         &known,
     )
     .await
-    .expect("report");
+    .expect("report")
+    .report;
     assert_eq!(report.vanished, vec![workspace.id.to_string()]);
     let marked = lifecycle.mark_vanished(&report.vanished).expect("marked");
     assert_eq!(marked, vec![workspace.id.clone()]);

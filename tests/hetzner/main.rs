@@ -3,6 +3,7 @@
 //! retries, and a server that boots the real agent.
 
 mod account;
+mod backstop;
 mod chaos;
 mod choices;
 mod client;

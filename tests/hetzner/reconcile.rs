@@ -59,7 +59,8 @@ async fn leftovers_are_reported_by_owner_with_their_cost() {
         &records,
     )
     .await
-    .expect("report");
+    .expect("report")
+    .report;
 
     let names = |list: &[sam_desktop::core::provider::hetzner::reconcile::Resource]| {
         list.iter()

@@ -83,6 +83,8 @@ export const commands = {
 	hetznerLastResources: () => typedError<Report | null, SamError>(__TAURI_INVOKE("hetzner_last_resources")),
 	/**  Deletes a resource the reconciler listed (another installation's only with `foreign`). */
 	hetznerDeleteResource: (kind: string, id: number, foreign: boolean) => typedError<null, SamError>(__TAURI_INVOKE("hetzner_delete_resource", { kind, id, foreign })),
+	/**  What every workspace has cost so far and this month, and the month-to-date total. */
+	spend: () => typedError<Spend, SamError>(__TAURI_INVOKE("spend")),
 };
 
 /** Events */
@@ -414,6 +416,18 @@ col: number } |
 /**  Leave it as it is (to read its text). */
 { action: "keep" };
 
+/**  What the workspaces have cost, from the billing history. */
+export type Spend = {
+	/**  The currency of the amounts (`None` before anything was billed). */
+	currency: string | null,
+	/**  The start of this calendar month (UTC), Unix milliseconds. */
+	month_start_ms: number | null,
+	/**  This month so far, over every workspace including deleted ones. */
+	month_to_date_centicents: number | null,
+	/**  Each workspace that was ever billed. */
+	workspaces: WorkspaceSpend[],
+};
+
 /**  What a terminal view is told besides frames (which travel as bytes). */
 export type TerminalNotice = 
 /**  The program set the title. */
@@ -516,6 +530,16 @@ export type WorkspaceEvent = {
  *  collide within one installation.
  */
 export type WorkspaceId = string;
+
+/**  What one workspace has cost. */
+export type WorkspaceSpend = {
+	/**  The workspace (it may have been deleted since). */
+	workspace: string,
+	/**  Everything its servers and disks cost, gross, in hundredths of a cent. */
+	so_far_centicents: number | null,
+	/**  What they cost this calendar month. */
+	this_month_centicents: number | null,
+};
 
 /**  Where a workspace is in its life. Transitions belong to the lifecycle, not to this type. */
 export type WorkspaceStatus = 

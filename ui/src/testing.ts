@@ -11,17 +11,18 @@ import type { IdleView } from "./api/idle";
 export const quietIdle: IdleView = { timeout_secs: null, deadline_ms: null, stop_at_ms: null, kept_until_ms: null };
 
 /**
- * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view
- * and do-not-disturb setting are quiet unless `handler` answers them with something else than
- * its catch-all `[]`.
+ * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view,
+ * do-not-disturb and spend are quiet unless `handler` answers them with something else than a
+ * catch-all list (which they never are).
  */
 export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
   mockIPC((cmd, args) => {
     if (cmd === "hetzner_last_resources") return null;
     const answer = handler(cmd, args);
-    if (Array.isArray(answer) && answer.length === 0) {
+    if (Array.isArray(answer)) {
       if (cmd === "workspace_idle") return quietIdle;
       if (cmd === "do_not_disturb") return false;
+      if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
     }
     return answer;
   });

@@ -7,14 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CreateRequest, Lifecycle};
+use crate::core::clock::now_ms;
 use crate::core::error::{ErrorCategory, SamError};
+use crate::core::notice::Notice;
 use crate::core::provider::hetzner::account;
 use crate::core::provider::hetzner::catalog::{Catalog, PREFERENCES_KEY, Preferences};
 use crate::core::provider::hetzner::client::{self, ClientOptions, HetznerClient};
 use crate::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use crate::core::provider::hetzner::reconcile::{Report, Resource, reconcile};
+use crate::core::provider::hetzner::reconcile::{Findings, Report, Resource, reconcile};
+use crate::core::provider::hetzner::spend::{self, Charge, Spend, format_amount};
 use crate::core::provider::{MachineDetails, Placement};
 use crate::core::redact::Secret;
+use crate::core::store::OperationKind;
 use crate::core::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How often the app sweeps the Hetzner account.
@@ -108,6 +112,11 @@ impl Lifecycle {
     /// installations' resources, and records whose server vanished (`reconcile.rs`). Kept as
     /// the latest report for [`Lifecycle::delete_hetzner_resource`].
     pub async fn hetzner_resources(&self) -> Result<Report, SamError> {
+        Ok(self.look_at_hetzner().await?.report)
+    }
+
+    /// One look at the account: keeps the report and brings the billing history up to date.
+    async fn look_at_hetzner(&self) -> Result<Findings, SamError> {
         let provider = self.hetzner().await?;
         let catalog = provider.catalog().await?;
         let workspaces: Vec<_> = self
@@ -122,7 +131,7 @@ impl Lifecycle {
             .filter(|w| w.status == WorkspaceStatus::Running)
             .map(|w| w.id.clone())
             .collect();
-        let report = reconcile(
+        let findings = reconcile(
             provider.client(),
             &catalog.pricing,
             &provider.settings().installation,
@@ -130,8 +139,9 @@ impl Lifecycle {
             &running,
         )
         .await?;
-        self.keep_report(Some(report.clone()), |_| ());
-        Ok(report)
+        self.store.sync_billing(&findings.billing, now_ms())?;
+        self.keep_report(Some(findings.report.clone()), |_| ());
+        Ok(findings)
     }
 
     /// Replaces the kept report with `fresh` (when given) and then applies `change`; a report
@@ -196,12 +206,65 @@ impl Lifecycle {
         }
     }
 
-    /// Runs the reconciler and marks what vanished; the sweep the app runs at start and then
-    /// periodically. Returns the report.
+    /// Runs the reconciler, marks what vanished and completes the stop of servers found
+    /// powered off; the sweep the app runs at start and then periodically. Returns the report.
     pub async fn reconcile_hetzner(&self) -> Result<Report, SamError> {
-        let report = self.hetzner_resources().await?;
-        self.mark_vanished(&report.vanished)?;
-        Ok(report)
+        let findings = self.look_at_hetzner().await?;
+        self.mark_vanished(&findings.report.vanished)?;
+        self.complete_powered_off(&findings.powered_off).await?;
+        Ok(findings.report)
+    }
+
+    /// Running workspaces whose server is powered off — by its idle backstop while the app was
+    /// away, most likely — are still billed: the normal stop deletes the server (the disk
+    /// stays), and the user is told what happened and what the server cost.
+    async fn complete_powered_off(&self, powered_off: &[String]) -> Result<(), SamError> {
+        for id in powered_off
+            .iter()
+            .filter_map(|id| id.parse::<WorkspaceId>().ok())
+        {
+            let Ok(operation) = self.begin(&id, OperationKind::Stop) else {
+                continue;
+            };
+            self.log(
+                &id,
+                "backstop",
+                EventLevel::Warn,
+                "the server was found powered off — its idle backstop powers it off when nothing \
+                 happened past the idle deadline while SAM was not running; finishing the stop so \
+                 it is no longer billed",
+            );
+            let server = self.store.billing()?.into_iter().rfind(|r| {
+                r.kind == "server" && r.workspace == id.as_str() && r.charge.ended_ms.is_none()
+            });
+            if self.run(operation).await.is_err() {
+                // Recorded on the workspace, with Retry.
+                continue;
+            }
+            let cost = server.map(|record| {
+                let ended = Charge {
+                    ended_ms: Some(now_ms()),
+                    ..record.charge
+                };
+                format_amount(ended.cost(now_ms()), &record.currency)
+            });
+            if let Some(cost) = &cost {
+                self.log(
+                    &id,
+                    "backstop",
+                    EventLevel::Info,
+                    &format!(
+                        "the server is deleted and the disk kept; the server cost {cost} in all"
+                    ),
+                );
+            }
+            self.notices().publish(Notice::BackstopStopped {
+                workspace: id.clone(),
+                name: self.store.workspace(&id)?.name,
+                cost,
+            });
+        }
+        Ok(())
     }
 
     /// Deletes one resource the last reconciler report listed: one of this installation's
@@ -267,6 +330,12 @@ impl Lifecycle {
             report.foreign.retain(|r| !(r.kind == kind && r.id == id));
         });
         Ok(())
+    }
+
+    /// What every workspace has cost so far and this month, and the month-to-date total, from
+    /// the billing history (kept up to date by the sweep and by SAM's own deletions).
+    pub fn spend(&self, now_ms: i64) -> Result<Spend, SamError> {
+        Ok(spend::summarize(&self.store.billing()?, now_ms))
     }
 
     /// What may be chosen on Hetzner, with prices.

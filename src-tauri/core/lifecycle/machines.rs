@@ -1,24 +1,36 @@
-//! Which provider runs a workspace, and getting a machine's agent enrolled: a freshly booted
-//! agent is enrolled as soon as it answers (a cloud server takes a minute or two to download
-//! and start it).
+//! Which provider runs a workspace; getting a machine's agent enrolled (a freshly booted
+//! agent is enrolled as soon as it answers: a cloud server takes a minute or two to download
+//! and start it), connecting to it, and removing the machine.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Lifecycle, agent_error};
-use crate::core::agent_client::{AgentError, Caller, StreamEvent, enroll};
+use super::{CONNECT_TIMEOUT, Lifecycle, agent_error};
+use crate::core::agent_client::{
+    AgentClient, AgentEndpoint, AgentError, Caller, StreamEvent, enroll,
+};
+use crate::core::clock::now_ms;
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::{hex, random};
 use crate::core::provider::{Machine, MachineSpec, Provider};
 use crate::core::redact::Secret;
 use crate::core::store::Operation;
-use crate::core::workspace::{EventLevel, ProviderKind, Workspace};
+use crate::core::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId};
 
 /// How long a new machine's agent may take to answer (a server boots, downloads and verifies
 /// the agent, then starts it).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How often a booting agent is tried.
 const BOOT_POLL: Duration = Duration::from_millis(500);
+
+/// What [`Lifecycle::remove`] takes away.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Removal {
+    /// The server; the disk stays.
+    Compute,
+    /// Server, disk and firewall.
+    Everything,
+}
 
 impl Lifecycle {
     /// The provider of `kind`.
@@ -58,10 +70,8 @@ impl Lifecycle {
         // pinning it cannot be enrolled any more: start over from a clean machine.
         self.step(operation, "provision", "starting the machine")
             .await;
-        provider
-            .destroy(id)
-            .await
-            .map_err(|err| err.with_step("provision"))?;
+        self.remove(provider.as_ref(), id, Removal::Everything, "provision")
+            .await?;
         let secret = Self::enrollment_secret()?;
         let machine = provider
             .provision(&self.spec(workspace, Some(secret.clone())).await?)
@@ -207,5 +217,49 @@ impl Lifecycle {
                 }
             }
         }
+    }
+
+    /// Releases the workspace's compute (the disk stays) or removes everything; the billing of
+    /// what was removed ends here.
+    pub(super) async fn remove(
+        &self,
+        provider: &dyn Provider,
+        id: &WorkspaceId,
+        what: Removal,
+        step: &str,
+    ) -> Result<(), SamError> {
+        let removed = match what {
+            Removal::Compute => provider.release(id).await,
+            Removal::Everything => provider.destroy(id).await,
+        };
+        removed.map_err(|err| err.with_step(step))?;
+        let kind = matches!(what, Removal::Compute).then_some("server");
+        self.store.end_billing(id, kind, now_ms())?;
+        Ok(())
+    }
+
+    /// A connected client for the workspace's agent.
+    pub async fn connect(&self, workspace: &Workspace) -> Result<AgentClient, SamError> {
+        let (addr, pin) = self.store.agent(&workspace.id)?;
+        let (Some(addr), Some(pin)) = (addr, pin) else {
+            return Err(SamError::new(
+                ErrorCategory::Agent,
+                "The workspace's agent was never enrolled.",
+                "Retry the workspace, or delete it.",
+            )
+            .with_step("connect"));
+        };
+        let installation = self.installation_async().await?;
+        let endpoint = AgentEndpoint {
+            addr,
+            workspace: workspace.id.to_string(),
+            pin,
+        };
+        let client = AgentClient::connect(endpoint, installation.signing_key().clone());
+        client
+            .wait_connected(CONNECT_TIMEOUT)
+            .await
+            .map_err(|err| agent_error(err, "connect"))?;
+        Ok(client)
     }
 }

@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "idle deadlines, warnings and snoozes",
         sql: include_str!("migrations/0005_idle.sql"),
     },
+    Migration {
+        version: 6,
+        name: "billing history of cloud resources",
+        sql: include_str!("migrations/0006_billing.sql"),
+    },
 ];
 
 /// The version this build writes.

@@ -11,10 +11,17 @@ import {
   type Preferences,
   type Report,
   type Resource,
+  type Spend,
+  type WorkspaceSpend,
 } from "../bindings";
 import { unwrap } from "./index";
 
-export type { Catalog, CatalogServerType, HetznerAccount, Offer, Preferences, Report, Resource };
+export type { Catalog, CatalogServerType, HetznerAccount, Offer, Preferences, Report, Resource, Spend, WorkspaceSpend };
+
+/** What each workspace has cost so far and this month, and this month's total. */
+export async function spend(): Promise<Spend> {
+  return unwrap(await commands.spend());
+}
 
 export async function hetznerAccount(): Promise<HetznerAccount> {
   return unwrap(await commands.hetznerAccount());

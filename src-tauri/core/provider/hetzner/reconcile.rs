@@ -10,9 +10,11 @@ use serde::Serialize;
 
 use super::api::{LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE};
 use super::client::HetznerClient;
-use super::model::{Labels, Pricing};
+use super::model::{Labels, Pricing, ServerStatus, rfc3339_ms};
 use super::provider::resource_name;
+use super::spend::Charge;
 use crate::core::error::SamError;
+use crate::core::store::BillingRecord;
 use crate::core::workspace::WorkspaceId;
 
 /// One resource on the account.
@@ -47,6 +49,19 @@ pub struct Report {
     pub vanished: Vec<String>,
 }
 
+/// What one look at the account found: the report for the user, plus what the lifecycle acts
+/// on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Unknown, foreign and vanished resources.
+    pub report: Report,
+    /// Workspaces recorded as running whose server is powered off (its idle backstop, most
+    /// likely): still billed until the stop is completed.
+    pub powered_off: Vec<String>,
+    /// This installation's billed servers and Volumes as they are now, priced.
+    pub billing: Vec<BillingRecord>,
+}
+
 /// Compares the account with the workspaces SAM knows: `known` are the live Hetzner records,
 /// `running` those of them that should have a server now; `pricing` prices what is found.
 pub async fn reconcile(
@@ -55,12 +70,36 @@ pub async fn reconcile(
     installation: &str,
     known: &BTreeSet<WorkspaceId>,
     running: &BTreeSet<WorkspaceId>,
-) -> Result<Report, SamError> {
+) -> Result<Findings, SamError> {
     let managed = format!("{LABEL_MANAGED}=true");
     let mut all = Vec::new();
+    let mut findings = Findings::default();
+    let ours =
+        |labels: &Labels| labels.get(LABEL_INSTALLATION).map(String::as_str) == Some(installation);
     for server in client.servers(&managed).await? {
-        let (_, monthly) =
+        let (hourly, monthly) =
             pricing.server_with_ipv4(&server.server_type.name, &server.location.name);
+        let workspace = server.labels.get(LABEL_WORKSPACE).cloned();
+        if let (true, Some(workspace)) = (ours(&server.labels), &workspace) {
+            if server.status == ServerStatus::Off
+                && workspace
+                    .parse::<WorkspaceId>()
+                    .is_ok_and(|w| running.contains(&w))
+            {
+                findings.powered_off.push(workspace.clone());
+            }
+            if let (Some(started_ms), Some(hourly), Some(monthly)) =
+                (rfc3339_ms(&server.created), hourly, monthly)
+            {
+                findings.billing.push(BillingRecord {
+                    kind: "server".to_owned(),
+                    resource_id: server.id,
+                    workspace: workspace.clone(),
+                    charge: Charge::hourly(started_ms, hourly, monthly),
+                    currency: pricing.currency.clone(),
+                });
+            }
+        }
         all.push(resource(
             "server",
             server.id,
@@ -72,6 +111,20 @@ pub async fn reconcile(
     }
     for volume in client.volumes(&managed).await? {
         let monthly = pricing.volume_monthly(volume.size);
+        if let (true, Some(workspace), Some(started_ms), Some(monthly)) = (
+            ours(&volume.labels),
+            volume.labels.get(LABEL_WORKSPACE),
+            rfc3339_ms(&volume.created),
+            monthly,
+        ) {
+            findings.billing.push(BillingRecord {
+                kind: "volume".to_owned(),
+                resource_id: volume.id,
+                workspace: workspace.clone(),
+                charge: Charge::monthly(started_ms, monthly),
+                currency: pricing.currency.clone(),
+            });
+        }
         all.push(resource(
             "volume",
             volume.id,
@@ -91,7 +144,7 @@ pub async fn reconcile(
             Some(0),
         ));
     }
-    let mut report = Report::default();
+    let report = &mut findings.report;
     let servers: BTreeSet<String> = all
         .iter()
         .filter(|r| r.kind == "server")
@@ -114,7 +167,7 @@ pub async fn reconcile(
         .filter(|w| !servers.contains(&resource_name(w)))
         .map(ToString::to_string)
         .collect();
-    Ok(report)
+    Ok(findings)
 }
 
 fn resource(
