@@ -57,6 +57,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             desktop::open_link,
             desktop::clipboard_write,
             desktop::clipboard_read,
+            desktop::tray_status,
             hetzner::hetzner_account,
             hetzner::hetzner_set_token,
             hetzner::hetzner_catalog,

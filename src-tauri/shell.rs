@@ -2,6 +2,7 @@
 //! is in the core.
 
 pub mod notify;
+pub mod tray;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,11 +39,25 @@ fn start() -> Result<(), SamError> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
     let core = Arc::new(Core::open(paths)?);
     let commands = ipc::builder();
+    let tray_state = Arc::new(tray::TrayState::default());
+    let closing = Arc::clone(&tray_state);
+    let closing_core = Arc::clone(&core);
     tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(commands.invoke_handler())
         .manage(AppState {
             core: Arc::clone(&core),
+        })
+        .manage(Arc::clone(&tray_state))
+        .on_window_event(move |window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && closing.keeps_app()
+            {
+                // Workspaces run: the app stays in the tray to warn about and stop idle ones.
+                api.prevent_close();
+                let _ = window.hide();
+                explain_tray_once(&closing_core);
+            }
         })
         .setup(move |app| {
             commands.mount_events(app);
@@ -53,7 +68,9 @@ fn start() -> Result<(), SamError> {
             // What the user should hear about, as desktop notifications.
             let app_handle = app.handle().clone();
             let open: notify::Opener = Arc::new(move |id| open_workspace(&app_handle, id));
-            tauri::async_runtime::spawn(notify::serve(Arc::clone(&core), open));
+            tauri::async_runtime::spawn(notify::serve(Arc::clone(&core), Arc::clone(&open)));
+            // The tray, or the reason there is none.
+            tray::install(app.handle(), Arc::clone(&core), tray_state, open);
             // Idle workspaces: warned, then stopped (core::idle).
             let idling = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
@@ -93,14 +110,35 @@ fn start() -> Result<(), SamError> {
     Ok(())
 }
 
-/// Brings the window up on workspace `id` (a notification or the tray asked for it).
-fn open_workspace(app: &tauri::AppHandle, id: crate::core::workspace::WorkspaceId) {
-    use tauri_specta::Event;
+/// Brings the window up (it may be hidden in the tray).
+pub(crate) fn show_window(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.show();
         let _ = window.unminimize();
         let _ = window.set_focus();
     }
+}
+
+/// The first time the window closes into the tray, says where SAM went.
+fn explain_tray_once(core: &Core) {
+    const KEY: &str = "tray.close_explained";
+    if core.store().setting(KEY).ok().flatten().is_some() {
+        return;
+    }
+    if let Err(err) = core.store().set_setting(KEY, "true") {
+        tracing::warn!(%err, "remembering the tray explanation failed");
+    }
+    notify::tell(
+        "SAM is still running in the tray",
+        "Workspaces are running, so SAM stays in the tray to warn about and stop idle ones. Open \
+         it or quit it from the tray icon.",
+    );
+}
+
+/// Brings the window up on workspace `id` (a notification or the tray asked for it).
+fn open_workspace(app: &tauri::AppHandle, id: crate::core::workspace::WorkspaceId) {
+    use tauri_specta::Event;
+    show_window(app);
     if let Err(err) = (ipc::OpenWorkspace { id }).emit(app) {
         tracing::warn!(%err, "asking the window to open a workspace failed");
     }

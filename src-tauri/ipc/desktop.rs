@@ -40,3 +40,12 @@ fn clipboard_error(what: &str, err: &dyn std::fmt::Display) -> SamError {
         "Check that a clipboard is available on this desktop, then try again.",
     )
 }
+
+/// Whether the tray icon is shown, and why not.
+#[tauri::command]
+#[specta::specta]
+pub async fn tray_status(
+    tray: tauri::State<'_, std::sync::Arc<crate::shell::tray::TrayState>>,
+) -> Result<crate::shell::tray::TrayStatus, SamError> {
+    Ok(tray.status())
+}

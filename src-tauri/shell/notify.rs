@@ -112,6 +112,22 @@ fn show(
     Ok(chosen.filter(|_| current))
 }
 
+/// Shows a one-off message that needs no answer (unless the user asked not to be disturbed is
+/// for the caller to check).
+pub fn tell(summary: &str, body: &str) {
+    let (summary, body) = (summary.to_owned(), body.to_owned());
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(err) = Notification::new()
+            .appname("SAM")
+            .summary(&summary)
+            .body(&body)
+            .show()
+        {
+            tracing::warn!(%err, "showing a desktop notification failed");
+        }
+    });
+}
+
 /// Carries out `action` on workspace `id` (from a notification or the tray).
 pub async fn act(core: &Core, id: &WorkspaceId, action: NoticeAction, open: &Opener) {
     let lifecycle = core.lifecycle();

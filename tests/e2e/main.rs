@@ -6,6 +6,7 @@ mod hetzner_workspace;
 mod idle;
 mod terminal;
 mod terminal_desktop;
+mod tray;
 
 use sam_desktop::core::store::Store;
 use sam_desktop::core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};

@@ -64,6 +64,8 @@ export const commands = {
 	clipboardWrite: (text: string) => typedError<null, SamError>(__TAURI_INVOKE("clipboard_write", { text })),
 	/**  The OS clipboard's text (empty when it holds none). */
 	clipboardRead: () => typedError<string, SamError>(__TAURI_INVOKE("clipboard_read")),
+	/**  Whether the tray icon is shown, and why not. */
+	trayStatus: () => typedError<TrayStatus, SamError>(__TAURI_INVOKE("tray_status")),
 	/**  Whether SAM has a Hetzner token. */
 	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
 	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */
@@ -463,6 +465,14 @@ export type TerminalTab = {
 	name: string,
 	/**  Whether its program has ended (the tab shows its last screen). */
 	exited: boolean,
+};
+
+/**  Whether the tray is there, for Settings. */
+export type TrayStatus = {
+	/**  The tray icon is shown. */
+	available: boolean,
+	/**  Why not, when it is not. */
+	problem: string | null,
 };
 
 /**  A workspace as stored and shown. */

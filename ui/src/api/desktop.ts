@@ -1,7 +1,9 @@
 // The desktop around the window: the OS clipboard (through the app, which WebKitGTK's
 // navigator.clipboard cannot reliably reach) and the browser.
 
-import { commands } from "../bindings";
+import { commands, type TrayStatus } from "../bindings";
+
+export type { TrayStatus };
 import { unwrap } from "./index";
 
 /** Copies text to the OS clipboard. */
@@ -17,4 +19,9 @@ export async function readClipboard(): Promise<string> {
 /** Opens a web address in the browser; the app refuses anything but http(s). */
 export async function openLink(url: string): Promise<void> {
   unwrap(await commands.openLink(url));
+}
+
+/** Whether the tray icon is shown, and why not. */
+export async function trayStatus(): Promise<TrayStatus> {
+  return unwrap(await commands.trayStatus());
 }
