@@ -67,6 +67,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::hetzner_last_resources,
             hetzner::hetzner_delete_resource,
             hetzner::spend,
+            hetzner::hetzner_self_delete,
+            hetzner::hetzner_set_self_delete,
         ])
         .events(collect_events![WorkspacesChanged, OpenWorkspace])
         .typ::<crate::core::error::ErrorCategory>()

@@ -8,6 +8,7 @@ use sam_protocol::message::BackstopAction;
 use crate::activity::{TICK, Verdict, now_ms};
 use crate::agent::Agent;
 use crate::config::POSTPONE_INTERVAL;
+use crate::self_delete;
 
 /// The longest a postpone or power-off command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +39,18 @@ async fn fire(agent: &Arc<Agent>, action: BackstopAction) {
         BackstopAction::Poweroff => {
             agent.event("idle past the deadline: powering off");
             run_command(agent, &agent.config.poweroff_command, "poweroff").await;
+        }
+        BackstopAction::DeleteServer => {
+            agent.event("idle past the deadline: deleting this server");
+            match self_delete::delete_own_server(agent).await {
+                Ok(()) => agent.event("the cloud accepted the deletion of this server"),
+                Err(err) => {
+                    agent.event(&format!(
+                        "deleting this server failed ({err}): powering off"
+                    ));
+                    run_command(agent, &agent.config.poweroff_command, "poweroff").await;
+                }
+            }
         }
         BackstopAction::Exit => {
             agent.event("idle past the deadline: the agent exits");

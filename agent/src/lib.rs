@@ -13,6 +13,7 @@ pub mod config;
 pub mod files;
 pub mod identity;
 pub mod ring;
+pub mod self_delete;
 pub mod server;
 pub mod session;
 pub mod stream;

@@ -11,6 +11,7 @@ mod clone;
 mod hetzner;
 pub mod idle;
 mod machines;
+mod self_delete;
 
 use machines::Removal;
 
@@ -502,6 +503,7 @@ impl Lifecycle {
         self.store
             .set_workspace_status(id, WorkspaceStatus::Running, None)?;
         self.log(id, operation.kind.as_str(), EventLevel::Info, "running");
+        self.arm_backstop(&workspace).await;
         Ok(())
     }
 

@@ -113,3 +113,17 @@ pub async fn hetzner_delete_resource(
 pub async fn spend(state: State<'_, AppState>) -> Result<Spend, SamError> {
     state.core.lifecycle().spend(crate::core::clock::now_ms())
 }
+
+/// Whether idle servers delete themselves instead of powering off.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_self_delete(state: State<'_, AppState>) -> Result<bool, SamError> {
+    state.core.lifecycle().self_delete()
+}
+
+/// Lets idle servers delete themselves (handing each the token in memory), or stops it.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_set_self_delete(state: State<'_, AppState>, on: bool) -> Result<(), SamError> {
+    state.core.lifecycle().set_self_delete(on).await
+}

@@ -2,7 +2,8 @@
 //! powers its server off past its idle deadline; at its next start (the sweep) the app finds the
 //! powered-off server, completes the normal stop (server deleted, disk kept), says so in the
 //! workspace's log and as a notice with what the server cost, and the billing history ends the
-//! server's record.
+//! server's record. With "idle servers delete themselves" on, the agent holds the token in
+//! memory and deletes its own server instead; turning it off takes the credential back.
 
 use std::time::Duration;
 
@@ -116,4 +117,73 @@ async fn a_server_powered_off_by_its_backstop_is_stopped_and_reported_at_the_nex
     // A second sweep finds nothing more to do.
     lifecycle.reconcile_hetzner().await.expect("sweep");
     assert!(notices.try_recv().is_err(), "told once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_self_deletion_on_an_idle_server_deletes_itself_and_the_app_reports_it() {
+    let cloud = cloud().await;
+    let (core, workspace) = running_workspace(&cloud, "self-delete-test").await;
+    let lifecycle = core.lifecycle();
+    let name = format!("sam-{}", workspace.id);
+    lifecycle.reconcile_hetzner().await.expect("sweep");
+
+    // Turned on: the running workspace's agent gets the credential and the new backstop.
+    lifecycle.set_self_delete(true).await.expect("on");
+    let agent = lifecycle.connect(&workspace).await.expect("connected");
+    let mut policy = agent.status().await.expect("status").policy;
+    assert_eq!(policy.action, BackstopAction::DeleteServer);
+
+    // The app goes away; the deadline passes.
+    policy.timeout_secs = Some(1);
+    policy.grace_secs = 0;
+    agent.set_idle_policy(policy).await.expect("policy");
+    drop(agent);
+    let client =
+        HetznerClient::new(Secret::new("test-token"), fast(cloud.fake.base_url())).expect("client");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while client.server_named(&name).await.expect("get").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never deleted itself"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(cloud.fake.volume_dir(&name).is_some(), "the disk is kept");
+
+    // The app's next sweep explains it, with the cost.
+    let mut notices = lifecycle.notices().subscribe();
+    lifecycle.reconcile_hetzner().await.expect("sweep");
+    let record = core.store().workspace(&workspace.id).expect("kept");
+    assert_eq!(record.status, WorkspaceStatus::Stopped);
+    let notice = notices.try_recv().expect("a notice");
+    assert!(
+        matches!(&notice, Notice::BackstopStopped { cost: Some(cost), .. } if cost.starts_with('€')),
+        "{notice:?}"
+    );
+    let events = core.store().events(&workspace.id, 0, 1000).expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.step == "backstop" && e.message.contains("delete themselves")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_self_deletion_off_takes_the_credential_back() {
+    let cloud = cloud().await;
+    let (core, workspace) = running_workspace(&cloud, "self-delete-off").await;
+    let lifecycle = core.lifecycle();
+    lifecycle.set_self_delete(true).await.expect("on");
+    lifecycle.set_self_delete(false).await.expect("off");
+    assert!(!lifecycle.self_delete().expect("setting"));
+    let agent = lifecycle.connect(&workspace).await.expect("connected");
+    let status = agent.status().await.expect("status");
+    assert_eq!(status.policy.action, BackstopAction::Poweroff);
+    // The credential is gone: revoking it again finds nothing to forget (still an ok answer).
+    let log = core.store().events(&workspace.id, 0, 1000).expect("events");
+    assert!(
+        !log.iter().any(|e| e.message.contains("test-token")),
+        "{log:?}"
+    );
 }

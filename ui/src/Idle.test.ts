@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 
 import App from "./App.svelte";
-import { choose, mockBackend, mockHetznerCreate, quietIdle, workspace } from "./testing";
+import { catalog, choose, mockBackend, mockHetznerCreate, quietIdle, workspace } from "./testing";
 
 /** Opens the page of a running workspace whose idle view is `idle` (until `keep` answers). */
 async function openRunning(answer: (cmd: string, args: unknown) => unknown) {
@@ -72,5 +72,28 @@ describe("the idle policy", () => {
     await fireEvent.click(screen.getByTestId("create"));
     await screen.findByTestId("error-notice");
     expect(backend.sent).toMatchObject({ request: { provider: "hetzner", idle: { kind: "never" } } });
+  });
+});
+
+describe("idle servers deleting themselves", () => {
+  it("states what the token can do, and asks the core when toggled", async () => {
+    const set: unknown[] = [];
+    mockBackend((cmd, args) => {
+      if (cmd === "hetzner_account") return { connected: true, source: "keyring" };
+      if (cmd === "hetzner_preferences") return { locations: ["fsn1"], server_types: ["cx23"] };
+      if (cmd === "hetzner_catalog") return catalog;
+      if (cmd === "hetzner_set_self_delete") {
+        set.push(args);
+        return null;
+      }
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("nav-hetzner"));
+    expect((await screen.findByTestId("self-delete-warning")).textContent).toContain("whole Hetzner project");
+    const toggle = (await screen.findByTestId("self-delete-toggle")) as HTMLInputElement;
+    expect(toggle.checked).toBe(false);
+    await fireEvent.click(toggle);
+    expect(set).toEqual([{ on: true }]);
   });
 });

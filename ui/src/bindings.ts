@@ -87,6 +87,10 @@ export const commands = {
 	hetznerDeleteResource: (kind: string, id: number, foreign: boolean) => typedError<null, SamError>(__TAURI_INVOKE("hetzner_delete_resource", { kind, id, foreign })),
 	/**  What every workspace has cost so far and this month, and the month-to-date total. */
 	spend: () => typedError<Spend, SamError>(__TAURI_INVOKE("spend")),
+	/**  Whether idle servers delete themselves instead of powering off. */
+	hetznerSelfDelete: () => typedError<boolean, SamError>(__TAURI_INVOKE("hetzner_self_delete")),
+	/**  Lets idle servers delete themselves (handing each the token in memory), or stops it. */
+	hetznerSetSelfDelete: (on: boolean) => typedError<null, SamError>(__TAURI_INVOKE("hetzner_set_self_delete", { on })),
 };
 
 /** Events */

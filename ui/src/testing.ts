@@ -21,7 +21,7 @@ export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
     const answer = handler(cmd, args);
     if (Array.isArray(answer)) {
       if (cmd === "workspace_idle") return quietIdle;
-      if (cmd === "do_not_disturb") return false;
+      if (cmd === "do_not_disturb" || cmd === "hetzner_self_delete") return false;
       if (cmd === "tray_status") return { available: true, problem: null };
       if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
     }

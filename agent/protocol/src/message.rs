@@ -402,11 +402,19 @@ pub struct Limits {
 pub enum BackstopAction {
     /// Run the configured power-off command.
     Poweroff,
+    /// Delete this server through the cloud's API with the credential held as the secret
+    /// [`SELF_DELETE_SECRET`]; power off (as [`BackstopAction::Poweroff`]) when there is none or
+    /// the deletion fails.
+    DeleteServer,
     /// End the agent process.
     Exit,
     /// Nothing.
     None,
 }
+
+/// The name of the pushed secret that lets the backstop delete its own server: a JSON object
+/// `{"endpoint": "https://api.hetzner.cloud/v1", "server_id": 42, "token": "…"}`.
+pub const SELF_DELETE_SECRET: &str = "hetzner:self-delete";
 
 /// The idle policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

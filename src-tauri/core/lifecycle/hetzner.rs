@@ -15,7 +15,7 @@ use crate::core::provider::hetzner::catalog::{Catalog, PREFERENCES_KEY, Preferen
 use crate::core::provider::hetzner::client::{self, ClientOptions, HetznerClient};
 use crate::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
 use crate::core::provider::hetzner::reconcile::{Findings, Report, Resource, reconcile};
-use crate::core::provider::hetzner::spend::{self, Charge, Spend, format_amount};
+use crate::core::provider::hetzner::spend::{self, Spend, format_amount};
 use crate::core::provider::{MachineDetails, Placement};
 use crate::core::redact::Secret;
 use crate::core::store::OperationKind;
@@ -234,20 +234,12 @@ impl Lifecycle {
                  happened past the idle deadline while SAM was not running; finishing the stop so \
                  it is no longer billed",
             );
-            let server = self.store.billing()?.into_iter().rfind(|r| {
-                r.kind == "server" && r.workspace == id.as_str() && r.charge.ended_ms.is_none()
-            });
             if self.run(operation).await.is_err() {
                 // Recorded on the workspace, with Retry.
                 continue;
             }
-            let cost = server.map(|record| {
-                let ended = Charge {
-                    ended_ms: Some(now_ms()),
-                    ..record.charge
-                };
-                format_amount(ended.cost(now_ms()), &record.currency)
-            });
+            // The stop ended the server's billing record.
+            let cost = self.last_server_cost(&id)?;
             if let Some(cost) = &cost {
                 self.log(
                     &id,
@@ -400,12 +392,13 @@ impl Lifecycle {
             .await
     }
 
-    /// Marks workspaces whose server vanished (deleted in Hetzner Console or by another tool):
-    /// a running one becomes `stopped` — its compute is gone, its disk may not be — with a
-    /// warning in its log saying what happened and what to do. Records are never dropped.
-    /// Returns the workspaces it marked.
+    /// Marks workspaces whose server vanished: a running one becomes `stopped` — its compute is
+    /// gone, its disk may not be — with a warning in its log saying what happened and what to
+    /// do. With self-deletion on, its backstop most likely deleted it: the user is told so, with
+    /// what the server cost. Records are never dropped. Returns the workspaces it marked.
     pub fn mark_vanished(&self, vanished: &[String]) -> Result<Vec<WorkspaceId>, SamError> {
         let mut marked = Vec::new();
+        let self_deleting = self.self_delete()?;
         for id in vanished
             .iter()
             .filter_map(|id| id.parse::<WorkspaceId>().ok())
@@ -420,15 +413,49 @@ impl Lifecycle {
             }
             self.store
                 .set_workspace_status(&id, WorkspaceStatus::Stopped, None)?;
-            self.log(
-                &id,
-                "reconcile",
-                EventLevel::Warn,
-                "The workspace's server was deleted outside SAM (in Hetzner Console or by another \
-                 tool). Start the workspace to get a new server with the same disk, or delete it.",
-            );
+            if self_deleting {
+                let cost = self.last_server_cost(&id)?;
+                let spent = cost
+                    .as_deref()
+                    .map(|cost| format!(" (it cost {cost} in all)"))
+                    .unwrap_or_default();
+                self.log(
+                    &id,
+                    "backstop",
+                    EventLevel::Warn,
+                    &format!(
+                        "The server is gone: with \"idle servers delete themselves\" on, its \
+                         backstop deleted it after the idle deadline while SAM was not running{spent}. \
+                         The disk is kept; start the workspace again when you need it."
+                    ),
+                );
+                self.notices().publish(Notice::BackstopStopped {
+                    workspace: id.clone(),
+                    name: workspace.name.clone(),
+                    cost,
+                });
+            } else {
+                self.log(
+                    &id,
+                    "reconcile",
+                    EventLevel::Warn,
+                    "The workspace's server was deleted outside SAM (in Hetzner Console or by \
+                     another tool). Start the workspace to get a new server with the same disk, or \
+                     delete it.",
+                );
+            }
             marked.push(id);
         }
         Ok(marked)
+    }
+
+    /// What the workspace's latest server cost from creation to deletion (or now), as text.
+    fn last_server_cost(&self, id: &WorkspaceId) -> Result<Option<String>, SamError> {
+        Ok(self
+            .store
+            .billing()?
+            .into_iter()
+            .rfind(|r| r.kind == "server" && r.workspace == id.as_str())
+            .map(|record| format_amount(record.charge.cost(now_ms()), &record.currency)))
     }
 }

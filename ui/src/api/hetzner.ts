@@ -65,3 +65,13 @@ export async function deleteHetznerResource(resource: Resource, foreign: boolean
 export function offerOf(catalog: Catalog, serverType: string, location: string): Offer | undefined {
   return catalog.server_types.find((t) => t.name === serverType)?.offers.find((o) => o.location === location);
 }
+
+/** Whether idle servers delete themselves instead of powering off. */
+export async function selfDelete(): Promise<boolean> {
+  return unwrap(await commands.hetznerSelfDelete());
+}
+
+/** Lets idle servers delete themselves with the token held in memory, or stops it. */
+export async function setSelfDelete(on: boolean): Promise<void> {
+  unwrap(await commands.hetznerSetSelfDelete(on));
+}

@@ -149,6 +149,11 @@ impl HetznerClient {
         })
     }
 
+    /// The token it authenticates with (handed to a server only for the opt-in self-delete).
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
     /// The options in use.
     pub fn options(&self) -> &ClientOptions {
         &self.options

@@ -388,4 +388,47 @@ mod tests {
         assert_eq!(format_amount(9_999, "EUR"), "€1.00");
         assert_eq!(format_amount(12_345, "CHF"), "1.23 CHF");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Adding up the calendar months of a resource's life gives its cost so far, and no
+            /// month costs more than the monthly price.
+            #[test]
+            fn months_add_up_to_the_whole_and_each_is_capped(
+                start in 0i64..(3 * 366 * 24 * H),
+                life in 0i64..(400 * 24 * H),
+                ended in any::<bool>(),
+                after in 0i64..(100 * 24 * H),
+                volume in any::<bool>(),
+            ) {
+                let charge = Charge {
+                    ended_ms: ended.then_some(start + life),
+                    ..if volume {
+                        Charge::monthly(start, DISK_MONTHLY)
+                    } else {
+                        Charge::hourly(start, SERVER_HOURLY, SERVER_MONTHLY)
+                    }
+                };
+                // A resource created on a month's very first millisecond would be counted in
+                // the window that ends there too (windows include their end, so that a
+                // resource created "now" has cost its first hour).
+                prop_assume!(month_start(start) != start);
+                let now = start + life + after;
+                let mut month = month_start(start);
+                let mut total = 0;
+                while month <= now {
+                    let next = next_month(month);
+                    let cost = charge.cost_between(month, next.min(now));
+                    prop_assert!(cost <= charge.monthly, "{cost} in one month");
+                    total += cost;
+                    month = next;
+                }
+                prop_assert_eq!(total, charge.cost(now));
+            }
+        }
+    }
 }

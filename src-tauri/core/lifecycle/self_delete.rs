@@ -1,0 +1,76 @@
+//! The opt-in "idle servers delete themselves" (Settings): each running Hetzner workspace's
+//! agent holds, in memory only, the Hetzner token with its server's id, and its backstop deletes
+//! the server instead of powering it off. Such a token can manage the whole Hetzner project, so
+//! it is off by default and Settings says so.
+
+use sam_protocol::message::SELF_DELETE_SECRET;
+
+use super::Lifecycle;
+use crate::core::agent_client::BackstopAction;
+use crate::core::error::SamError;
+use crate::core::provider::hetzner::provider::resource_name;
+use crate::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
+
+/// The setting: `true` when servers may delete themselves.
+const SELF_DELETE_KEY: &str = "hetzner.self_delete";
+
+impl Lifecycle {
+    /// Whether idle servers delete themselves instead of powering off.
+    pub fn self_delete(&self) -> Result<bool, SamError> {
+        Ok(self.store.setting(SELF_DELETE_KEY)?.as_deref() == Some("true"))
+    }
+
+    /// Turns self-deletion on or off, and tells every running Hetzner workspace's agent.
+    pub async fn set_self_delete(&self, on: bool) -> Result<(), SamError> {
+        self.store
+            .set_setting(SELF_DELETE_KEY, if on { "true" } else { "false" })?;
+        for workspace in self.store.workspaces()? {
+            if workspace.provider == ProviderKind::Hetzner
+                && workspace.status == WorkspaceStatus::Running
+            {
+                self.arm_backstop(&workspace).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a running Hetzner workspace's agent the backstop the setting asks for: the
+    /// credential and `delete_server`, or no credential and `poweroff`. Failures are logged; the
+    /// power-off backstop (the boot script's timer) still guards the bill.
+    pub(super) async fn arm_backstop(&self, workspace: &Workspace) {
+        if workspace.provider != ProviderKind::Hetzner {
+            return;
+        }
+        if let Err(err) = self.try_arm_backstop(workspace).await {
+            tracing::warn!(workspace = %workspace.id, %err, "setting the backstop failed");
+        }
+    }
+
+    async fn try_arm_backstop(&self, workspace: &Workspace) -> Result<(), SamError> {
+        let client = self.connect(workspace).await?;
+        let action = if self.self_delete()? {
+            let provider = self.hetzner().await?;
+            let hetzner = provider.client();
+            let Some(server) = hetzner.server_named(&resource_name(&workspace.id)).await? else {
+                return Ok(());
+            };
+            let credential = serde_json::json!({
+                "endpoint": hetzner.options().endpoint,
+                "server_id": server.id,
+                "token": hetzner.token().expose(),
+            })
+            .to_string();
+            client
+                .push_secret(SELF_DELETE_SECRET, &credential, None)
+                .await?;
+            BackstopAction::DeleteServer
+        } else {
+            client.revoke_secret(SELF_DELETE_SECRET).await?;
+            BackstopAction::Poweroff
+        };
+        let mut policy = client.status().await?.policy;
+        policy.action = action;
+        client.set_idle_policy(policy).await?;
+        Ok(())
+    }
+}
