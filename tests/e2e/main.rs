@@ -7,6 +7,7 @@ mod idle;
 mod terminal;
 mod terminal_desktop;
 mod tray;
+mod x11;
 
 use sam_desktop::core::store::Store;
 use sam_desktop::core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};

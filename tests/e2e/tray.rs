@@ -1,8 +1,9 @@
 //! The tray, checked over D-Bus the way a desktop's panel sees it: a fake status-notifier
 //! watcher (the panel's side) is on the session bus before the app starts; the app registers
 //! its item; its title says how many workspaces run, its menu lists each workspace with its
-//! status and Open/Stop, and "Stop" from the menu stops the workspace. Without a watcher (every
-//! other end-to-end test) the app keeps its window and Settings says why.
+//! status and Open/Stop; closing the window (as a window manager does) hides it into the tray
+//! and says so, "Open SAM" brings it back, and "Stop" from the menu stops the workspace. Without
+//! a watcher (every other end-to-end test) the app keeps its window and Settings says why.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,6 +12,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedValue, Value};
 
 use crate::harness::{self, App, until};
+use crate::x11::Display;
 use crate::{nothing, source_repo};
 
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
@@ -242,6 +244,46 @@ fn the_tray_lists_workspaces_with_their_status_and_stops_one_from_its_menu() {
             let (open, stop) = (&running.entries[at + 1], &running.entries[at + 2]);
             assert_eq!((open.label.as_str(), stop.label.as_str()), ("Open", "Stop"));
             assert!(stop.enabled);
+
+            // Closing the window while a workspace runs leaves SAM in the tray, and says so.
+            let display = Display::open();
+            assert!(display.shown("SAM"));
+            display.request_close("SAM");
+            until(
+                "the window is hidden",
+                async || display.shown("SAM"),
+                |shown| !shown,
+            )
+            .await;
+            until(
+                "the app says it stays in the tray",
+                async || {
+                    std::fs::read_to_string(
+                        std::path::Path::new(&std::env::var("SAM_DUNST_DIR").expect("dunst"))
+                            .join("received"),
+                    )
+                    .unwrap_or_default()
+                },
+                |received| received.contains("SAM is still running in the tray"),
+            )
+            .await;
+            assert!(
+                read_item(&bus, &name).await.is_some(),
+                "the tray is still there"
+            );
+            // "Open SAM" brings it back.
+            let open_app = running
+                .entries
+                .iter()
+                .find(|e| e.label == "Open SAM")
+                .expect("Open SAM");
+            click(&bus, &name, open_app.id).await;
+            until(
+                "the window is back",
+                async || display.shown("SAM"),
+                |shown| *shown,
+            )
+            .await;
 
             click(&bus, &name, stop.id).await;
             app.wait_css(

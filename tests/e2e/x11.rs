@@ -1,0 +1,76 @@
+//! The app's window as the X server sees it: closing it the way a window manager's close button
+//! does (a `WM_DELETE_WINDOW` message, which the app may refuse), and whether it is shown.
+
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState, Window,
+};
+use x11rb::rust_connection::RustConnection;
+
+/// The display the tests run on.
+pub struct Display {
+    conn: RustConnection,
+    root: Window,
+}
+
+impl Display {
+    pub fn open() -> Self {
+        let (conn, screen) = x11rb::connect(None).expect("the test display");
+        let root = conn.setup().roots[screen].root;
+        Self { conn, root }
+    }
+
+    fn atom(&self, name: &str) -> u32 {
+        self.conn
+            .intern_atom(false, name.as_bytes())
+            .expect("intern")
+            .reply()
+            .expect("atom")
+            .atom
+    }
+
+    /// The top-level windows titled `title`.
+    fn windows(&self, title: &str) -> Vec<Window> {
+        let tree = self
+            .conn
+            .query_tree(self.root)
+            .expect("tree")
+            .reply()
+            .expect("tree reply");
+        tree.children
+            .into_iter()
+            .filter(|&window| {
+                self.conn
+                    .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)
+                    .ok()
+                    .and_then(|cookie| cookie.reply().ok())
+                    .is_some_and(|reply| reply.value == title.as_bytes())
+            })
+            .collect()
+    }
+
+    /// Asks every window titled `title` to close, as a window manager does.
+    pub fn request_close(&self, title: &str) {
+        let (protocols, delete) = (self.atom("WM_PROTOCOLS"), self.atom("WM_DELETE_WINDOW"));
+        let windows = self.windows(title);
+        assert!(!windows.is_empty(), "no window titled {title:?}");
+        for window in windows {
+            let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+            self.conn
+                .send_event(false, window, EventMask::NO_EVENT, event)
+                .expect("send");
+        }
+        self.conn.flush().expect("flush");
+    }
+
+    /// Whether a window titled `title` is on screen.
+    pub fn shown(&self, title: &str) -> bool {
+        self.windows(title).into_iter().any(|window| {
+            self.conn
+                .get_window_attributes(window)
+                .ok()
+                .and_then(|cookie| cookie.reply().ok())
+                .is_some_and(|attributes| attributes.map_state == MapState::VIEWABLE)
+        })
+    }
+}
