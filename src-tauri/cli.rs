@@ -25,8 +25,10 @@ use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
 mod hetzner;
+mod idle;
 mod terminal;
 use hetzner::HetznerCommand;
+use idle::{IdleCommand, IdleTimeout, parse_idle};
 use terminal::TerminalCommand;
 
 /// The variable a detached worker receives its lease owner in.
@@ -60,6 +62,11 @@ enum Top {
     /// The Hetzner account SAM uses.
     #[command(subcommand)]
     Hetzner(HetznerCommand),
+    /// A workspace's idle policy: show it, change it, keep a workspace running.
+    #[command(subcommand)]
+    Idle(IdleCommand),
+    /// What each workspace has cost so far and this month, and the month's total.
+    Spend,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,35 +148,6 @@ struct DeleteArgs {
     wait: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct IdleTimeout(IdleChoice);
-
-fn parse_idle(text: &str) -> Result<IdleTimeout, String> {
-    if text == "never" {
-        return Ok(IdleTimeout(IdleChoice::Never));
-    }
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number with s, m or h, or never"))?;
-    let secs = match unit {
-        "s" => value,
-        "m" | "" => value * 60,
-        "h" => value * 3600,
-        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
-    };
-    if secs == 0 {
-        return Err("use never instead of 0".to_owned());
-    }
-    if secs < 60 {
-        return Err(format!("{text:?}: the shortest idle timeout is 1 minute"));
-    }
-    Ok(IdleTimeout(IdleChoice::After { secs }))
-}
-
 /// The JSON shape of a workspace.
 #[derive(Debug, Serialize)]
 struct WorkspaceJson<'a> {
@@ -241,7 +219,8 @@ fn run(cli: Cli) -> Result<(), SamError> {
     let command = match cli.command {
         Top::Terminal(command) => return terminal::run(command, cli.json),
         Top::Hetzner(command) => return hetzner::run(command, cli.json, open_core),
-        Top::Workspace(command) => command,
+        Top::Spend => return idle::spend(&open_core()?, cli.json),
+        command => command,
     };
     let paths = AppPaths::from_env()?;
     let _log = logging::init(&paths.log_dir, "sam", false).ok();
@@ -251,7 +230,14 @@ fn run(cli: Cli) -> Result<(), SamError> {
         .enable_all()
         .build()
         .map_err(|err| SamError::internal("The CLI could not start its runtime.", &err))?;
-    runtime.block_on(workspace(&core, command, cli.json))
+    runtime.block_on(async {
+        match command {
+            Top::Idle(command) => idle::run(&core, command, cli.json).await,
+            Top::Workspace(command) => workspace(&core, command, cli.json).await,
+            // Answered above.
+            Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),
+        }
+    })
 }
 
 /// The core on this user's data (`SAM_DATA_DIR` or the platform's folder) and keyring; a
@@ -580,22 +566,4 @@ fn print_json(value: &impl Serialize) {
 #[allow(clippy::print_stdout)]
 fn print_text(text: &str) {
     println!("{text}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idle_timeouts_parse() {
-        let secs = |text| parse_idle(text).map(|i| i.0.timeout_secs(ProviderKind::Hetzner));
-        assert_eq!(secs("90s"), Ok(Some(90)));
-        assert_eq!(secs("30m"), Ok(Some(1800)));
-        assert_eq!(secs("2h"), Ok(Some(7200)));
-        assert_eq!(secs("never"), Ok(None));
-        assert!(parse_idle("0s").is_err());
-        assert!(parse_idle("30s").is_err());
-        assert!(parse_idle("soon").is_err());
-        assert!(parse_idle("5d").is_err());
-    }
 }

@@ -118,6 +118,38 @@ fn json_shapes_and_exit_codes() {
             .is_some_and(|events| events.iter().any(|e| e["step"] == "clone"))
     );
 
+    // The idle policy: never on this computer unless set; set, kept running, refused when bad.
+    let (code, idle) = sam.json(&["--json", "idle", "show", "demo"]);
+    assert_eq!(
+        (code, &idle["timeout_secs"]),
+        (Some(0), &Value::Null),
+        "{idle}"
+    );
+    let (code, idle) = sam.json(&["--json", "idle", "set", "demo", "45m"]);
+    assert_eq!(
+        (code, idle["timeout_secs"].as_u64()),
+        (Some(0), Some(2700)),
+        "{idle}"
+    );
+    let before = sam_desktop::core::clock::now_ms();
+    let (code, idle) = sam.json(&["--json", "idle", "keep-running", "demo", "--for", "2h"]);
+    assert_eq!(code, Some(0), "{idle}");
+    let kept = idle["kept_until_ms"].as_i64().expect("kept until");
+    assert!(kept >= before + 2 * 3_600_000, "{idle}");
+    assert_eq!(
+        sam.run(&["idle", "set", "demo", "30s"]).status.code(),
+        Some(2)
+    );
+    let (code, err) = sam.json(&["--json", "idle", "keep-running", "demo", "--for", "25h"]);
+    assert_eq!(
+        (code, &err["category"]),
+        (Some(2), &Value::from("invalid-input"))
+    );
+    // Nothing billed on this computer.
+    let (code, spend) = sam.json(&["--json", "spend"]);
+    assert_eq!(code, Some(0), "{spend}");
+    assert_eq!(spend["month_to_date_centicents"], 0);
+
     let refused = sam.run(&["workspace", "delete", &id]);
     assert_eq!(
         refused.status.code(),
