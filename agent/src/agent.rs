@@ -307,6 +307,14 @@ impl Agent {
         held
     }
 
+    /// Whether a secret of that name is held, expired or not.
+    pub fn has_secret(&self, name: &str) -> bool {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(name)
+    }
+
     /// A held, unexpired secret (for the credential broker).
     pub fn secret(&self, name: &str, now_secs: i64) -> Option<String> {
         let secrets = self

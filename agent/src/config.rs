@@ -95,6 +95,10 @@ pub struct Flags {
     /// The machine's boot log (absolute path), followed into the event log as `boot: ` lines.
     #[arg(long, env = "SAM_AGENT_BOOT_LOG")]
     pub boot_log: Option<PathBuf>,
+    /// Where the git credential broker listens (default: `git-credential.sock` in the state
+    /// folder).
+    #[arg(long, env = "SAM_AGENT_CREDENTIAL_SOCKET")]
+    pub credential_socket: Option<PathBuf>,
 }
 
 /// The config file's shape: every field optional, unknown fields refused (a typo should not
@@ -118,6 +122,7 @@ struct File {
     max_streams: Option<u32>,
     ring_bytes: Option<u64>,
     boot_log: Option<PathBuf>,
+    credential_socket: Option<PathBuf>,
 }
 
 /// A user that shells run as.
@@ -165,6 +170,8 @@ pub struct Config {
     pub ring_bytes: usize,
     /// The machine's boot log, followed into the event log.
     pub boot_log: Option<PathBuf>,
+    /// Where the git credential broker listens.
+    pub credential_socket: PathBuf,
 }
 
 /// Default output ring per stream: enough to refill a 10 000-line scrollback.
@@ -331,6 +338,14 @@ impl Config {
             return Err(bad("boot_log", "expected an absolute path"));
         }
 
+        let credential_socket = flags
+            .credential_socket
+            .or(file.credential_socket)
+            .unwrap_or_else(|| state_dir.join("git-credential.sock"));
+        if !credential_socket.is_absolute() {
+            return Err(bad("credential_socket", "expected an absolute path"));
+        }
+
         Ok(Self {
             listen,
             public_key,
@@ -345,6 +360,7 @@ impl Config {
             max_streams,
             ring_bytes: usize::try_from(ring_bytes).map_err(|_| bad("ring_bytes", "too large"))?,
             boot_log,
+            credential_socket,
         })
     }
 }

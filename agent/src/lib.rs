@@ -10,6 +10,7 @@ pub mod agent;
 pub mod backstop;
 pub mod boot_log;
 pub mod config;
+pub mod credentials;
 pub mod files;
 pub mod identity;
 pub mod ring;
@@ -72,10 +73,21 @@ impl Bound {
             .boot_log
             .clone()
             .map(|path| tokio::spawn(boot_log::follow(Arc::clone(&self.agent), path)));
+        let socket = self.agent.config.credential_socket.clone();
+        let broker_agent = Arc::clone(&self.agent);
+        let broker = tokio::spawn(async move {
+            if let Err(err) = credentials::serve(Arc::clone(&broker_agent), &socket).await {
+                broker_agent.event(&format!(
+                    "the git credential broker could not listen on {}: {err}",
+                    socket.display()
+                ));
+            }
+        });
         server::serve(Arc::clone(&self.agent), self.listener).await?;
         if let Some(following) = boot_log {
             following.abort();
         }
+        broker.abort();
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.agent.prepare_stop()).await;
         backstop.abort();
         Ok(())

@@ -8,6 +8,11 @@ use sam_agent::Bound;
 use sam_agent::config::{Config, Flags};
 
 fn main() -> ExitCode {
+    // `sam-agent credential …` is git's credential helper, not the agent.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("credential") {
+        return sam_agent::credentials::helper::main(&args[2..]);
+    }
     let flags = Flags::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -2,6 +2,7 @@
 
 mod auth;
 mod backstop;
+mod credentials;
 mod enrollment;
 mod files;
 mod harness;
