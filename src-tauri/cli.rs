@@ -24,9 +24,11 @@ use crate::core::provider::local::LocalProvider;
 use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
+mod git;
 mod hetzner;
 mod idle;
 mod terminal;
+use git::GitCommand;
 use hetzner::HetznerCommand;
 use idle::{IdleCommand, IdleTimeout, parse_idle};
 use terminal::TerminalCommand;
@@ -67,6 +69,9 @@ enum Top {
     Idle(IdleCommand),
     /// What each workspace has cost so far and this month, and the month's total.
     Spend,
+    /// Tokens for private git repositories, per host.
+    #[command(subcommand)]
+    Git(GitCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +238,7 @@ fn run(cli: Cli) -> Result<(), SamError> {
     runtime.block_on(async {
         match command {
             Top::Idle(command) => idle::run(&core, command, cli.json).await,
+            Top::Git(command) => git::run(&core, command, cli.json).await,
             Top::Workspace(command) => workspace(&core, command, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),

@@ -207,10 +207,14 @@ impl Agent {
     ) -> Result<StreamInfo, Failure> {
         let cwd = self.files.working_dir(cwd)?;
         let id = self.reserve_id()?;
+        // git in every terminal and job asks the credential broker; the caller's own settings
+        // come after and win.
+        let mut env_with_git = crate::credentials::git_environment(&self.config);
+        env_with_git.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let launch = Launch {
             command,
             cwd: &cwd,
-            env,
+            env: &env_with_git,
             run_as: self.config.run_as.as_ref(),
         };
         let stream = spawn(id, launch).map_err(|err| {

@@ -25,6 +25,47 @@ const MAX_REQUEST: usize = 16 * 1024;
 /// The name of a repository's token among the pushed secrets: `git:<host>/<path>`.
 pub const SECRET_PREFIX: &str = "git:";
 
+/// The environment that points git at the broker without touching any git config file (which,
+/// for a workspace on the user's own computer, is the user's): git's `GIT_CONFIG_COUNT`
+/// variables first empty the helper list — so no other helper (`store`, a keychain) is handed
+/// the token to keep on disk after it worked — then add this binary's `credential` mode, and
+/// `credential.useHttpPath` so the broker learns the repository.
+pub fn git_environment(config: &crate::config::Config) -> BTreeMap<String, String> {
+    let program = std::env::current_exe().map_or_else(
+        |_| "sam-agent".to_owned(),
+        |path| path.display().to_string(),
+    );
+    // `!`: a shell command (a quoted path is not one git would recognise as absolute).
+    let helper = format!(
+        "!{} credential --socket {}",
+        shell_quote(&program),
+        shell_quote(&config.credential_socket.display().to_string())
+    );
+    BTreeMap::from([
+        ("GIT_CONFIG_COUNT".to_owned(), "3".to_owned()),
+        (
+            "GIT_CONFIG_KEY_0".to_owned(),
+            "credential.helper".to_owned(),
+        ),
+        ("GIT_CONFIG_VALUE_0".to_owned(), String::new()),
+        (
+            "GIT_CONFIG_KEY_1".to_owned(),
+            "credential.helper".to_owned(),
+        ),
+        ("GIT_CONFIG_VALUE_1".to_owned(), helper),
+        (
+            "GIT_CONFIG_KEY_2".to_owned(),
+            "credential.useHttpPath".to_owned(),
+        ),
+        ("GIT_CONFIG_VALUE_2".to_owned(), "true".to_owned()),
+    ])
+}
+
+/// Quotes `text` for the shell git runs helpers with.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// What git asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {

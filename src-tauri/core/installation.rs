@@ -25,6 +25,8 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     fn get(&self, name: &str) -> Result<Option<Secret>, SamError>;
     /// Stores `value` under `name`.
     fn set(&self, name: &str, value: &str) -> Result<(), SamError>;
+    /// Removes what is stored under `name` (nothing there is fine).
+    fn delete(&self, name: &str) -> Result<(), SamError>;
 }
 
 /// The operating system's keyring (Secret Service on Linux, Keychain on macOS, Credential
@@ -59,6 +61,15 @@ impl KeyStore for OsKeyring {
             keyring::Entry::new(KEYRING_SERVICE, name).map_err(|err| keyring_error(&err))?;
         entry.set_password(value).map_err(|err| keyring_error(&err))
     }
+
+    fn delete(&self, name: &str) -> Result<(), SamError> {
+        let entry =
+            keyring::Entry::new(KEYRING_SERVICE, name).map_err(|err| keyring_error(&err))?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(keyring_error(&err)),
+        }
+    }
 }
 
 /// Secrets in this process's memory only: for unit tests.
@@ -80,6 +91,14 @@ impl KeyStore for MemoryKeys {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SamError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(name);
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! `docs/lifecycle.md` for the state machine.
 
 mod clone;
+mod git;
 mod hetzner;
 pub mod idle;
 mod machines;
@@ -411,6 +412,7 @@ impl Lifecycle {
                 self.step(operation, "clone", "cloning the repository")
                     .await;
                 let client = self.connect(&workspace).await?;
+                self.push_git_credential(&client, &workspace).await?;
                 clone::run(self, &client, &workspace).await?;
             }
             OperationKind::Stop => {
@@ -488,7 +490,8 @@ impl Lifecycle {
                 }
                 self.step(operation, "connect", "connecting to the agent")
                     .await;
-                self.connect(&workspace).await?;
+                let client = self.connect(&workspace).await?;
+                self.push_git_credential(&client, &workspace).await?;
             }
             OperationKind::Delete => {
                 self.store

@@ -90,6 +90,24 @@ impl RepoUrl {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// For an http(s) URL, the host (with its port) and the repository path without a trailing
+    /// `.git`: what a git credential is for (`github.com`, `owner/repo`).
+    pub fn host_and_path(&self) -> Option<(String, String)> {
+        let (scheme, rest) = self.url.split_once("://")?;
+        if !matches!(scheme.to_ascii_lowercase().as_str(), "https" | "http") {
+            return None;
+        }
+        let (host, path) = rest.split_once('/')?;
+        let host = host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase();
+        let path = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(path)
+            .trim_matches('/');
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        Some((host, path.to_owned()))
+    }
 }
 
 /// `Some(https form or None)` when `url` is an SSH URL.

@@ -145,6 +145,31 @@ fn json_shapes_and_exit_codes() {
         (code, &err["category"]),
         (Some(2), &Value::from("invalid-input"))
     );
+    // A git token goes to the keyring; only the host is listed, and the token is in no file.
+    let mut setting = sam
+        .command(&["--json", "git", "set-token", "git.example.com:8443"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sam");
+    std::io::Write::write_all(
+        &mut setting.stdin.take().expect("stdin"),
+        b"cli-git-token-0123456789\n",
+    )
+    .expect("token");
+    let output = setting.wait_with_output().expect("sam");
+    let hosts: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(hosts["hosts"], serde_json::json!(["git.example.com:8443"]));
+    let database = std::fs::read(sam.dir.path().join("data/sam.sqlite3")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&database).contains("cli-git-token"));
+    let (code, hosts) = sam.json(&["--json", "git", "remove-token", "git.example.com:8443"]);
+    assert_eq!((code, &hosts["hosts"]), (Some(0), &serde_json::json!([])));
+    let (code, err) = sam.json(&["--json", "git", "remove-token", "https://x/y"]);
+    assert_eq!(
+        (code, &err["category"]),
+        (Some(2), &Value::from("invalid-input"))
+    );
+
     // Nothing billed on this computer.
     let (code, spend) = sam.json(&["--json", "spend"]);
     assert_eq!(code, Some(0), "{spend}");

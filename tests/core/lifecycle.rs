@@ -266,3 +266,68 @@ async fn a_workspace_in_the_wrong_state_explains_what_it_can_do() {
         .expect("begins");
     lifecycle.run(delete).await.expect("deletes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without() {
+    use crate::git_server::{GitServer, TOKEN, bare_repo, files_under};
+    let fixture = Fixture::new();
+    let lifecycle = fixture.core.lifecycle();
+    let root = tempfile::tempdir().expect("dir");
+    bare_repo(root.path(), "private.git");
+    let server = GitServer::start(root.path());
+
+    // No token for the host: the create fails with the broker's reason and what to do.
+    let (workspace, operation) = lifecycle
+        .begin_create(&request(&server.url("private.git")))
+        .expect("begins");
+    let err = lifecycle.run(operation).await.expect_err("refused");
+    assert_eq!(err.category, ErrorCategory::Credentials, "{err:?}");
+    assert!(err.message.contains("SAM holds no credential"), "{err:?}");
+    assert!(err.next_step.contains("set-token"), "{err:?}");
+
+    // A token for the host, then Retry: cloned.
+    let host = format!("127.0.0.1:{}", server.port);
+    assert!(
+        lifecycle
+            .set_git_token(
+                "https://github.com",
+                &sam_desktop::core::redact::Secret::new("x")
+            )
+            .await
+            .is_err(),
+        "a host, not a URL"
+    );
+    lifecycle
+        .set_git_token(&host, &sam_desktop::core::redact::Secret::new(TOKEN))
+        .await
+        .expect("kept");
+    assert_eq!(
+        lifecycle.git_token_hosts().expect("hosts"),
+        vec![host.clone()]
+    );
+    let operation = lifecycle.begin_retry(&workspace.id).expect("retry");
+    let running = lifecycle
+        .run(operation)
+        .await
+        .expect("cloned")
+        .expect("exists");
+    assert_eq!(running.status, WorkspaceStatus::Running);
+    assert!(
+        fixture
+            .workspace_dir(running.id.as_str())
+            .join("README.md")
+            .is_file()
+    );
+
+    // The token is in the keyring only: not in the database, the logs or the workspace.
+    for file in files_under(&fixture.dir.path().join("data")) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "the token is in {}",
+            file.display()
+        );
+    }
+    lifecycle.remove_git_token(&host).await.expect("removed");
+    assert!(lifecycle.git_token_hosts().expect("hosts").is_empty());
+}

@@ -6,6 +6,7 @@ mod architecture;
 mod bindings;
 mod cli;
 mod cloud_init;
+mod git_server;
 mod idle;
 mod lifecycle;
 mod logging;

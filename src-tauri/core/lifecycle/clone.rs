@@ -153,6 +153,17 @@ pub(super) fn explain(output: &str) -> SamError {
         .trim()
         .to_owned();
     let any = |needles: &[&str]| needles.iter().any(|needle| lower.contains(needle));
+    // SAM's credential helper says why it gave nothing.
+    if let Some(refusal) = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("sam: "))
+    {
+        return SamError::new(
+            ErrorCategory::Credentials,
+            format!("The repository needs credentials: {refusal}"),
+            "Add a token for its host (Settings → Credentials, or `sam git set-token HOST`), then retry.",
+        );
+    }
     if any(&[
         "authentication failed",
         "could not read username",
@@ -165,7 +176,7 @@ pub(super) fn explain(output: &str) -> SamError {
             format!(
                 "The repository needs credentials: it is private, or it does not exist ({detail})."
             ),
-            "Private repositories arrive with GitHub sign-in in a later version; for now, use a public repository and check the URL.",
+            "For a private repository, add a token for its host (Settings → Credentials, or `sam git set-token HOST`), then retry; otherwise check the URL.",
         )
     } else if any(&[
         "could not resolve host",

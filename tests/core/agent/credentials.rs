@@ -4,102 +4,13 @@
 //! same server is refused with a message; an expired token says to open SAM; nothing of the token
 //! reaches the clone's files.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
 
-use sam_test_support::{binary, repo_root};
+use sam_test_support::binary;
 
-use super::harness::TestAgent;
-
-const TOKEN: &str = "ghs_private-repo-token-0123456789";
-
-/// The private repository server, killed with the test.
-struct GitServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl GitServer {
-    fn start(root: &Path) -> Self {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(repo_root().join("tests/support/git-http-server.py"))
-            .arg(root)
-            .arg(TOKEN)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("git server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("port");
-        let port = line.trim().parse().expect("a port");
-        Self { child, port }
-    }
-
-    fn url(&self, repo: &str) -> String {
-        format!("http://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-/// Makes a bare repository `name` under `root` with one commit.
-fn bare_repo(root: &Path, name: &str) {
-    let seed = root.join(format!("{name}-seed"));
-    git(root, &["init", "-q", "-b", "main", &seed.to_string_lossy()]);
-    std::fs::write(seed.join("README.md"), "private\n").expect("write");
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "-qm", "first"]);
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &seed.to_string_lossy(),
-            &root.join(name).to_string_lossy(),
-        ],
-    );
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let output = git_command(dir, None).args(args).output().expect("git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    output
-}
-
-/// git as a workspace runs it: SAM's helper, the repository path in requests, no prompts.
-fn git_command(dir: &Path, socket: Option<&Path>) -> Command {
-    let mut command = Command::new("git");
-    command
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com");
-    if let Some(socket) = socket {
-        let helper = format!(
-            "{} credential --socket {}",
-            binary("sam-agent").display(),
-            socket.display()
-        );
-        command
-            .arg("-c")
-            .arg(format!("credential.helper={helper}"))
-            .arg("-c")
-            .arg("credential.useHttpPath=true");
-    }
-    command
-}
+use super::harness::{TestAgent, read_to_exit};
+use crate::git_server::{GitServer, TOKEN, bare_repo, files_under, git, git_command};
 
 #[tokio::test]
 async fn git_clones_and_pushes_a_private_repository_only_through_the_broker() {
@@ -172,7 +83,7 @@ async fn git_clones_and_pushes_a_private_repository_only_through_the_broker() {
     );
 
     // The token is nowhere in the clone (git keeps nothing: the helper does not store).
-    for entry in walk(&checkout) {
+    for entry in files_under(&checkout) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(TOKEN),
@@ -180,6 +91,52 @@ async fn git_clones_and_pushes_a_private_repository_only_through_the_broker() {
             entry.display()
         );
     }
+}
+
+#[tokio::test]
+async fn git_in_a_workspace_job_finds_the_broker_by_itself() {
+    let root = tempfile::tempdir().expect("dir");
+    bare_repo(root.path(), "private.git");
+    let server = GitServer::start(root.path());
+    let agent = TestAgent::start(&[]);
+    let client = agent.client().await;
+    client
+        .push_secret(
+            &format!("git:127.0.0.1:{}/private", server.port),
+            TOKEN,
+            None,
+        )
+        .await
+        .expect("pushed");
+    // No -c options, no config file: the agent's environment for its processes does it. A
+    // helper of the user's that would keep the token on disk (`store`) is not asked.
+    let home = agent.workspace_root();
+    std::fs::write(home.join(".gitconfig"), "[credential]\n\thelper = store\n").expect("config");
+    let info = client
+        .run_job(
+            vec![
+                "git".into(),
+                "clone".into(),
+                "-q".into(),
+                server.url("private.git"),
+                "cloned".into(),
+            ],
+            None,
+            BTreeMap::from([
+                ("GIT_TERMINAL_PROMPT".to_owned(), "0".to_owned()),
+                ("HOME".to_owned(), home.display().to_string()),
+            ]),
+        )
+        .await
+        .expect("starts");
+    let (mut job, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let (out, status) = read_to_exit(&mut job).await;
+    assert_eq!(status.code, Some(0), "{}", String::from_utf8_lossy(&out));
+    assert!(home.join("cloned/README.md").is_file());
+    assert!(
+        !home.join(".git-credentials").exists(),
+        "the user's store helper kept the token"
+    );
 }
 
 #[test]
@@ -212,17 +169,4 @@ fn without_a_reachable_agent_the_helper_gives_nothing_and_says_what_to_do() {
         stderr.contains("cannot be asked") && stderr.contains("Open SAM"),
         "{stderr}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -392,6 +392,9 @@ mod tests {
         fn set(&self, _: &str, _: &str) -> Result<(), crate::core::error::SamError> {
             Ok(())
         }
+        fn delete(&self, _: &str) -> Result<(), crate::core::error::SamError> {
+            Ok(())
+        }
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! `sam git …`: tokens for private repositories, per git host, kept in the OS keyring.
+
+use std::io::BufRead;
+
+use clap::Subcommand;
+
+use super::{print_json, print_text};
+use crate::core::Core;
+use crate::core::error::SamError;
+use crate::core::redact::Secret;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum GitCommand {
+    /// Keep a token for HOST (read from standard input) in the keyring: private repositories on
+    /// that host clone, and git in their workspaces can fetch and push.
+    SetToken {
+        /// The host, such as github.com or git.example.com:8443.
+        host: String,
+    },
+    /// Forget HOST's token.
+    RemoveToken {
+        /// The host.
+        host: String,
+    },
+    /// The hosts SAM has a token for (never the tokens).
+    Hosts,
+}
+
+pub(super) async fn run(core: &Core, command: GitCommand, json: bool) -> Result<(), SamError> {
+    let lifecycle = core.lifecycle();
+    match command {
+        GitCommand::SetToken { host } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|err| SamError::internal("Reading standard input failed.", &err))?;
+            lifecycle
+                .set_git_token(&host, &Secret::new(line.trim()))
+                .await?;
+        }
+        GitCommand::RemoveToken { host } => lifecycle.remove_git_token(&host).await?,
+        GitCommand::Hosts => {}
+    }
+    let hosts = lifecycle.git_token_hosts()?;
+    if json {
+        print_json(&serde_json::json!({ "hosts": hosts }));
+    } else if hosts.is_empty() {
+        print_text("SAM keeps no git tokens.");
+    } else {
+        print_text(&format!(
+            "SAM keeps a token (in your keyring) for: {}",
+            hosts.join(", ")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Git credentials for private repositories: a personal access token per git host (GitHub,
+//! GitLab, Bitbucket, any https host) in the OS keyring (`git-token/<host>`), the list of hosts
+//! (never the tokens) in SQLite. A workspace's agent is handed the token for its own repository
+//! only, as the in-memory secret `git:<host>/<path>` its credential broker answers from
+//! (`docs/agent-protocol.md` §7.1).
+
+use super::Lifecycle;
+use crate::core::agent_client::AgentClient;
+use crate::core::error::SamError;
+use crate::core::redact::Secret;
+use crate::core::repo::RepoUrl;
+use crate::core::workspace::{EventLevel, Workspace};
+
+/// The setting listing the hosts that have a token (JSON array of host names).
+const HOSTS_KEY: &str = "git.token_hosts";
+
+/// The keyring entry of `host`'s token.
+fn entry(host: &str) -> String {
+    format!("git-token/{host}")
+}
+
+/// Checks a host as the user typed it: `github.com`, `git.example.com:8443`.
+fn check_host(host: &str) -> Result<String, SamError> {
+    let host = host.trim().to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if valid {
+        Ok(host)
+    } else {
+        Err(SamError::invalid_input(
+            format!("{host:?} is not a git host name."),
+            "Give the host alone, such as github.com or git.example.com:8443 (no https://, no path).",
+        ))
+    }
+}
+
+impl Lifecycle {
+    /// The git hosts SAM has a token for.
+    pub fn git_token_hosts(&self) -> Result<Vec<String>, SamError> {
+        Ok(self
+            .store
+            .setting(HOSTS_KEY)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default())
+    }
+
+    fn set_git_token_hosts(&self, hosts: &[String]) -> Result<(), SamError> {
+        let json = serde_json::to_string(hosts)
+            .map_err(|err| SamError::internal("Saving the git hosts failed.", &err))?;
+        Ok(self.store.set_setting(HOSTS_KEY, &json)?)
+    }
+
+    /// Keeps `token` for `host` in the keyring; workspaces of that host's repositories get it
+    /// from their next create or start.
+    pub async fn set_git_token(&self, host: &str, token: &Secret) -> Result<(), SamError> {
+        let host = check_host(host)?;
+        if token.expose().trim().is_empty() || token.expose().chars().any(char::is_whitespace) {
+            return Err(SamError::invalid_input(
+                "That token is empty or contains spaces.",
+                "Paste the token alone, as the host showed it.",
+            ));
+        }
+        let (keys, name, value) = (
+            std::sync::Arc::clone(&self.keys),
+            entry(&host),
+            token.expose().to_owned(),
+        );
+        tokio::task::spawn_blocking(move || keys.set(&name, &value))
+            .await
+            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        let mut hosts = self.git_token_hosts()?;
+        if !hosts.contains(&host) {
+            hosts.push(host);
+            hosts.sort();
+        }
+        self.set_git_token_hosts(&hosts)
+    }
+
+    /// Forgets `host`'s token (from the keyring too).
+    pub async fn remove_git_token(&self, host: &str) -> Result<(), SamError> {
+        let host = check_host(host)?;
+        let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
+        tokio::task::spawn_blocking(move || keys.delete(&name))
+            .await
+            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        let hosts: Vec<String> = self
+            .git_token_hosts()?
+            .into_iter()
+            .filter(|h| *h != host)
+            .collect();
+        self.set_git_token_hosts(&hosts)
+    }
+
+    /// Hands the workspace's agent the token for its own repository, if SAM has one for its
+    /// host. Nothing is handed for other repositories, and nothing is written anywhere.
+    pub(super) async fn push_git_credential(
+        &self,
+        client: &AgentClient,
+        workspace: &Workspace,
+    ) -> Result<(), SamError> {
+        let Some((host, path)) = RepoUrl::parse(&workspace.repo_url)
+            .ok()
+            .and_then(|repo| repo.host_and_path())
+        else {
+            return Ok(());
+        };
+        if !self.git_token_hosts()?.contains(&host) {
+            return Ok(());
+        }
+        let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
+        let token = tokio::task::spawn_blocking(move || keys.get(&name))
+            .await
+            .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
+        let Some(token) = token else {
+            return Ok(());
+        };
+        client
+            .push_secret(&format!("git:{host}/{path}"), token.expose(), None)
+            .await?;
+        self.log(
+            &workspace.id,
+            "credentials",
+            EventLevel::Info,
+            &format!("the agent holds your {host} token for {path}, in memory only"),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! A private git repository server for tests (`tests/support/git-http-server.py`: `git
+//! http-backend` behind a token check), and git as a workspace runs it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use sam_test_support::{binary, repo_root};
+
+pub const TOKEN: &str = "ghs_private-repo-token-0123456789";
+
+/// The private repository server, killed with the test.
+pub struct GitServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GitServer {
+    pub fn start(root: &Path) -> Self {
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(repo_root().join("tests/support/git-http-server.py"))
+            .arg(root)
+            .arg(TOKEN)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("git server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port");
+        let port = line.trim().parse().expect("a port");
+        Self { child, port }
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("http://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+/// Makes a bare repository `name` under `root` with one commit.
+pub fn bare_repo(root: &Path, name: &str) {
+    let seed = root.join(format!("{name}-seed"));
+    git(root, &["init", "-q", "-b", "main", &seed.to_string_lossy()]);
+    std::fs::write(seed.join("README.md"), "private\n").expect("write");
+    git(&seed, &["add", "."]);
+    git(&seed, &["commit", "-qm", "first"]);
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &seed.to_string_lossy(),
+            &root.join(name).to_string_lossy(),
+        ],
+    );
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = git_command(dir, None).args(args).output().expect("git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    output
+}
+
+/// git as a workspace runs it: SAM's helper, the repository path in requests, no prompts.
+pub fn git_command(dir: &Path, socket: Option<&Path>) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com");
+    if let Some(socket) = socket {
+        let helper = format!(
+            "{} credential --socket {}",
+            binary("sam-agent").display(),
+            socket.display()
+        );
+        command
+            .arg("-c")
+            .arg(format!("credential.helper={helper}"))
+            .arg("-c")
+            .arg("credential.useHttpPath=true");
+    }
+    command
+}
+
+/// Every file under `dir`, for checking that a token is in none of them.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}
