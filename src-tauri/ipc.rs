@@ -7,6 +7,7 @@
 
 mod commands;
 mod desktop;
+mod git;
 mod hetzner;
 mod idle;
 mod terminal;
@@ -58,6 +59,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             desktop::clipboard_write,
             desktop::clipboard_read,
             desktop::tray_status,
+            git::git_token_hosts,
+            git::git_set_token,
+            git::git_remove_token,
             hetzner::hetzner_account,
             hetzner::hetzner_set_token,
             hetzner::hetzner_catalog,

@@ -66,6 +66,12 @@ export const commands = {
 	clipboardRead: () => typedError<string, SamError>(__TAURI_INVOKE("clipboard_read")),
 	/**  Whether the tray icon is shown, and why not. */
 	trayStatus: () => typedError<TrayStatus, SamError>(__TAURI_INVOKE("tray_status")),
+	/**  The git hosts SAM keeps a token for. */
+	gitTokenHosts: () => typedError<string[], SamError>(__TAURI_INVOKE("git_token_hosts")),
+	/**  Keeps `token` for `host` in the keyring; returns the hosts. */
+	gitSetToken: (host: string, token: string) => typedError<string[], SamError>(__TAURI_INVOKE("git_set_token", { host, token })),
+	/**  Forgets `host`'s token; returns the hosts. */
+	gitRemoveToken: (host: string) => typedError<string[], SamError>(__TAURI_INVOKE("git_remove_token", { host })),
 	/**  Whether SAM has a Hetzner token. */
 	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
 	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */

@@ -1,0 +1,40 @@
+//! Tokens for private git repositories, per host: which hosts have one (never the tokens),
+//! keeping one in the keyring, forgetting one.
+
+use tauri::State;
+
+use super::AppState;
+use crate::core::error::SamError;
+use crate::core::redact::Secret;
+
+/// The git hosts SAM keeps a token for.
+#[tauri::command]
+#[specta::specta]
+pub async fn git_token_hosts(state: State<'_, AppState>) -> Result<Vec<String>, SamError> {
+    state.core.lifecycle().git_token_hosts()
+}
+
+/// Keeps `token` for `host` in the keyring; returns the hosts.
+#[tauri::command]
+#[specta::specta]
+pub async fn git_set_token(
+    state: State<'_, AppState>,
+    host: String,
+    token: String,
+) -> Result<Vec<String>, SamError> {
+    let lifecycle = state.core.lifecycle();
+    lifecycle.set_git_token(&host, &Secret::new(token)).await?;
+    lifecycle.git_token_hosts()
+}
+
+/// Forgets `host`'s token; returns the hosts.
+#[tauri::command]
+#[specta::specta]
+pub async fn git_remove_token(
+    state: State<'_, AppState>,
+    host: String,
+) -> Result<Vec<String>, SamError> {
+    let lifecycle = state.core.lifecycle();
+    lifecycle.remove_git_token(&host).await?;
+    lifecycle.git_token_hosts()
+}
