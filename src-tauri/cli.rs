@@ -25,10 +25,12 @@ use crate::core::store::OperationKind;
 use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
 mod git;
+mod github;
 mod hetzner;
 mod idle;
 mod terminal;
 use git::GitCommand;
+use github::GitHubCommand;
 use hetzner::HetznerCommand;
 use idle::{IdleCommand, IdleTimeout, parse_idle};
 use terminal::TerminalCommand;
@@ -72,6 +74,9 @@ enum Top {
     /// Tokens for private git repositories, per host.
     #[command(subcommand)]
     Git(GitCommand),
+    /// Signing in with GitHub.
+    #[command(subcommand)]
+    Github(GitHubCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +244,7 @@ fn run(cli: Cli) -> Result<(), SamError> {
         match command {
             Top::Idle(command) => idle::run(&core, command, cli.json).await,
             Top::Git(command) => git::run(&core, command, cli.json).await,
+            Top::Github(command) => github::run(&core, command, cli.json).await,
             Top::Workspace(command) => workspace(&core, command, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),

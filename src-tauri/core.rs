@@ -7,6 +7,8 @@ pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
 pub mod error;
+pub mod github;
+pub mod http;
 pub mod idle;
 pub mod installation;
 pub mod lifecycle;

@@ -1,11 +1,10 @@
 //! A private git repository server for tests (`tests/support/git-http-server.py`: `git
 //! http-backend` behind a token check), and git as a workspace runs it.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
-use sam_test_support::{binary, repo_root};
+use sam_test_support::{binary, start_fake};
 
 pub const TOKEN: &str = "ghs_private-repo-token-0123456789";
 
@@ -24,18 +23,8 @@ impl Drop for GitServer {
 
 impl GitServer {
     pub fn start(root: &Path) -> Self {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(repo_root().join("tests/support/git-http-server.py"))
-            .arg(root)
-            .arg(TOKEN)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("git server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("port");
-        let port = line.trim().parse().expect("a port");
+        let (child, line) = start_fake("git-http-server.py", &[&root.to_string_lossy(), TOKEN]);
+        let port = line.parse().expect("a port");
         Self { child, port }
     }
 

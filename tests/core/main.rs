@@ -7,6 +7,7 @@ mod bindings;
 mod cli;
 mod cloud_init;
 mod git_server;
+mod github;
 mod idle;
 mod lifecycle;
 mod logging;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::core::agent_client::{AgentClient, StreamEvent};
 use crate::core::error::{ErrorCategory, SamError};
+use crate::core::github;
 use crate::core::workspace::{EventLevel, Workspace};
 
 use super::Lifecycle;
@@ -62,10 +63,52 @@ pub(super) async fn run(
     let (ok, output) = job(lifecycle, client, workspace, &command, true).await?;
     if ok {
         lifecycle.log(id, "clone", EventLevel::Info, "cloned");
-        Ok(())
+        commit_identity(lifecycle, client, workspace).await
     } else {
         Err(explain(&output).with_step("clone"))
     }
+}
+
+/// Commits made in the workspace are attributed to the GitHub account SAM is signed in with
+/// (its name and `<id>+<login>@users.noreply.github.com`), unless git already has an identity
+/// there (the user's own configuration on this computer, say).
+async fn commit_identity(
+    lifecycle: &Lifecycle,
+    client: &AgentClient,
+    workspace: &Workspace,
+) -> Result<(), SamError> {
+    let Some(account) = github::account(&lifecycle.store)? else {
+        return Ok(());
+    };
+    let (has_identity, _) = job(
+        lifecycle,
+        client,
+        workspace,
+        &["git", "config", "user.email"],
+        false,
+    )
+    .await?;
+    if has_identity {
+        return Ok(());
+    }
+    let (name, email) = account.commit_identity();
+    for (key, value) in [("user.name", &name), ("user.email", &email)] {
+        job(
+            lifecycle,
+            client,
+            workspace,
+            &["git", "config", key, value],
+            false,
+        )
+        .await?;
+    }
+    lifecycle.log(
+        &workspace.id,
+        "clone",
+        EventLevel::Info,
+        &format!("commits are made as {name} <{email}>"),
+    );
+    Ok(())
 }
 
 /// Runs a command in the workspace root; returns whether it succeeded and its output. With

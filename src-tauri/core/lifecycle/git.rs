@@ -7,6 +7,7 @@
 use super::Lifecycle;
 use crate::core::agent_client::AgentClient;
 use crate::core::error::SamError;
+use crate::core::github::{self, GitHubApp};
 use crate::core::redact::Secret;
 use crate::core::repo::RepoUrl;
 use crate::core::workspace::{EventLevel, Workspace};
@@ -107,10 +108,17 @@ impl Lifecycle {
         else {
             return Ok(());
         };
-        if !self.git_token_hosts()?.contains(&host) {
+        // A token the user gave for the host wins; GitHub's sign-in serves github.com.
+        let name = if self.git_token_hosts()?.contains(&host) {
+            entry(&host)
+        } else if github::account(&self.store)?.is_some()
+            && GitHubApp::from_env().is_ok_and(|app| app.git_host() == host)
+        {
+            github::TOKEN_ENTRY.to_owned()
+        } else {
             return Ok(());
-        }
-        let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
+        };
+        let keys = std::sync::Arc::clone(&self.keys);
         let token = tokio::task::spawn_blocking(move || keys.get(&name))
             .await
             .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;

@@ -111,6 +111,23 @@ pub fn kill_agents_under(dir: &Path) {
     }
 }
 
+/// Starts one of the Python fakes in `tests/support` (`script` with `args`) and returns it with
+/// the first line it prints (its address or port).
+pub fn start_fake(script: &str, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .arg(repo_root().join("tests/support").join(script))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {script}: {err}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .unwrap_or_else(|err| panic!("{script} printed nothing: {err}"));
+    (child, line.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,10 +133,7 @@ fn jitter() -> f64 {
 impl HetznerClient {
     /// A client for the project `token` belongs to.
     pub fn new(token: Secret, options: ClientOptions) -> Result<Self, HetznerError> {
-        // reqwest's rustls uses the process's crypto provider; SAM uses ring everywhere.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("sam-desktop/", env!("CARGO_PKG_VERSION")))
+        let http = crate::core::http::builder()
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()

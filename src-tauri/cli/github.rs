@@ -1,0 +1,59 @@
+//! `sam github …`: signing in with GitHub (the device flow), and out.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use super::{print_json, print_text};
+use crate::core::Core;
+use crate::core::error::SamError;
+use crate::core::github::{self, GitHubApp};
+use crate::core::installation::{KeyStore, OsKeyring};
+use crate::core::opener;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum GitHubCommand {
+    /// Sign in: SAM shows a code to enter at GitHub and waits until you have.
+    SignIn,
+    /// Who is signed in.
+    Status,
+    /// Forget the GitHub token on this computer.
+    SignOut,
+}
+
+#[allow(clippy::print_stderr)]
+pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Result<(), SamError> {
+    let store = core.store();
+    match command {
+        GitHubCommand::SignIn => {
+            let app = GitHubApp::from_env()?;
+            let sign_in = app.start_sign_in().await?;
+            // On standard error, so that --json output stays one object.
+            eprintln!(
+                "Enter the code {} at {} (SAM waits until you have).",
+                sign_in.user_code, sign_in.verification_uri
+            );
+            if let Err(err) = opener::open_url(&sign_in.verification_uri) {
+                tracing::debug!(%err, "no browser for the sign-in page");
+            }
+            let keys: Arc<dyn KeyStore> = Arc::new(OsKeyring);
+            app.finish_sign_in(sign_in, keys, store).await?;
+        }
+        GitHubCommand::Status => {}
+        GitHubCommand::SignOut => github::sign_out(&OsKeyring, store)?,
+    }
+    let account = github::account(store)?;
+    if json {
+        print_json(&serde_json::json!({ "account": account }));
+    } else {
+        match account {
+            Some(account) => print_text(&format!(
+                "Signed in with GitHub as {} ({}); the token is in your keyring.",
+                account.login,
+                account.name.as_deref().unwrap_or("no name")
+            )),
+            None => print_text("Not signed in with GitHub."),
+        }
+    }
+    Ok(())
+}
