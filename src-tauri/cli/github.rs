@@ -40,7 +40,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
             app.finish_sign_in(sign_in, keys, store).await?;
         }
         GitHubCommand::Status => {}
-        GitHubCommand::SignOut => github::sign_out(&OsKeyring, store)?,
+        GitHubCommand::SignOut => core.lifecycle().github_sign_out().await?,
     }
     let account = github::account(store)?;
     if json {

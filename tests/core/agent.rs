@@ -5,7 +5,7 @@ mod backstop;
 mod credentials;
 mod enrollment;
 mod files;
-mod harness;
+pub mod harness;
 mod pty;
 mod resume;
 mod robustness;

@@ -53,7 +53,16 @@ async fn reqwest_post(url: &str, user_code: &str) -> bool {
     let body = format!("user_code={user_code}");
     tokio::task::spawn_blocking(move || {
         Command::new("curl")
-            .args(["-sf", "-X", "POST", "--data", &body, &url])
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                "POST",
+                "--data",
+                &body,
+                &url,
+            ])
             .status()
             .is_ok_and(|status| status.success())
     })

@@ -328,6 +328,24 @@ async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without
             file.display()
         );
     }
+    // Removing the token takes it back from the running workspace: git there is refused now.
     lifecycle.remove_git_token(&host).await.expect("removed");
     assert!(lifecycle.git_token_hosts().expect("hosts").is_empty());
+    let client = lifecycle.connect(&running).await.expect("connected");
+    let info = client
+        .run_job(
+            vec!["git".into(), "fetch".into(), "-q".into(), "origin".into()],
+            None,
+            std::collections::BTreeMap::from([("GIT_TERMINAL_PROMPT".to_owned(), "0".to_owned())]),
+        )
+        .await
+        .expect("starts");
+    let (mut job, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let (out, status) = crate::agent::harness::read_to_exit(&mut job).await;
+    assert_ne!(status.code, Some(0));
+    assert!(
+        String::from_utf8_lossy(&out).contains("SAM holds no credential"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
 }

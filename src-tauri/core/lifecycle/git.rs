@@ -10,7 +10,7 @@ use crate::core::error::SamError;
 use crate::core::github::{self, GitHubApp};
 use crate::core::redact::Secret;
 use crate::core::repo::RepoUrl;
-use crate::core::workspace::{EventLevel, Workspace};
+use crate::core::workspace::{EventLevel, Workspace, WorkspaceStatus};
 
 /// The setting listing the hosts that have a token (JSON array of host names).
 const HOSTS_KEY: &str = "git.token_hosts";
@@ -80,7 +80,8 @@ impl Lifecycle {
         self.set_git_token_hosts(&hosts)
     }
 
-    /// Forgets `host`'s token (from the keyring too).
+    /// Forgets `host`'s token (from the keyring too), and takes it back from every running
+    /// workspace's agent that holds it.
     pub async fn remove_git_token(&self, host: &str) -> Result<(), SamError> {
         let host = check_host(host)?;
         let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
@@ -92,7 +93,59 @@ impl Lifecycle {
             .into_iter()
             .filter(|h| *h != host)
             .collect();
-        self.set_git_token_hosts(&hosts)
+        self.set_git_token_hosts(&hosts)?;
+        self.revoke_git_credentials(&host).await;
+        Ok(())
+    }
+
+    /// Signs out of GitHub here, and takes the token back from every running workspace's agent
+    /// that holds it.
+    pub async fn github_sign_out(&self) -> Result<(), SamError> {
+        let keys = std::sync::Arc::clone(&self.keys);
+        let store = std::sync::Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || github::sign_out(keys.as_ref(), &store))
+            .await
+            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        if let Ok(app) = GitHubApp::from_env() {
+            self.revoke_git_credentials(&app.git_host()).await;
+        }
+        Ok(())
+    }
+
+    /// Makes every running workspace whose repository is on `host` forget its token. An agent
+    /// that cannot be reached is logged; its token dies with it (memory only).
+    async fn revoke_git_credentials(&self, host: &str) {
+        let Ok(workspaces) = self.store.workspaces() else {
+            return;
+        };
+        for workspace in workspaces {
+            let Some((repo_host, path)) = RepoUrl::parse(&workspace.repo_url)
+                .ok()
+                .and_then(|repo| repo.host_and_path())
+            else {
+                continue;
+            };
+            if repo_host != host || workspace.status != WorkspaceStatus::Running {
+                continue;
+            }
+            let revoked = async {
+                let client = self.connect(&workspace).await?;
+                client.revoke_secret(&format!("git:{host}/{path}")).await?;
+                Ok::<_, SamError>(())
+            }
+            .await;
+            match revoked {
+                Ok(()) => self.log(
+                    &workspace.id,
+                    "credentials",
+                    EventLevel::Info,
+                    &format!("the agent no longer holds your {host} token"),
+                ),
+                Err(err) => {
+                    tracing::warn!(workspace = %workspace.id, %err, "taking a git token back failed");
+                }
+            }
+        }
     }
 
     /// Hands the workspace's agent the token for its own repository, if SAM has one for its
