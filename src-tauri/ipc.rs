@@ -62,6 +62,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             git::git_token_hosts,
             git::git_set_token,
             git::git_remove_token,
+            git::github_sign_in,
+            git::github_account,
+            git::github_sign_out,
             hetzner::hetzner_account,
             hetzner::hetzner_set_token,
             hetzner::hetzner_catalog,
@@ -74,7 +77,11 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::hetzner_self_delete,
             hetzner::hetzner_set_self_delete,
         ])
-        .events(collect_events![WorkspacesChanged, OpenWorkspace])
+        .events(collect_events![
+            WorkspacesChanged,
+            OpenWorkspace,
+            git::GitHubSignInCode
+        ])
         .typ::<crate::core::error::ErrorCategory>()
         .typ::<crate::core::terminals::TerminalNotice>()
         // Our types serialize and deserialize alike; one TypeScript type each is enough.

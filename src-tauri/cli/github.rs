@@ -1,14 +1,11 @@
 //! `sam github …`: signing in with GitHub (the device flow), and out.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
 use super::{print_json, print_text};
 use crate::core::Core;
 use crate::core::error::SamError;
-use crate::core::github::{self, GitHubApp};
-use crate::core::installation::{KeyStore, OsKeyring};
+use crate::core::github;
 use crate::core::opener;
 
 #[derive(Debug, Subcommand)]
@@ -26,18 +23,15 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
     let store = core.store();
     match command {
         GitHubCommand::SignIn => {
-            let app = GitHubApp::from_env()?;
-            let sign_in = app.start_sign_in().await?;
-            // On standard error, so that --json output stays one object.
-            eprintln!(
-                "Enter the code {} at {} (SAM waits until you have).",
-                sign_in.user_code, sign_in.verification_uri
-            );
-            if let Err(err) = opener::open_url(&sign_in.verification_uri) {
-                tracing::debug!(%err, "no browser for the sign-in page");
-            }
-            let keys: Arc<dyn KeyStore> = Arc::new(OsKeyring);
-            app.finish_sign_in(sign_in, keys, store).await?;
+            core.lifecycle()
+                .github_sign_in(|code, page| {
+                    // On standard error, so that --json output stays one object.
+                    eprintln!("Enter the code {code} at {page} (SAM waits until you have).");
+                    if let Err(err) = opener::open_url(page) {
+                        tracing::debug!(%err, "no browser for the sign-in page");
+                    }
+                })
+                .await?;
         }
         GitHubCommand::Status => {}
         GitHubCommand::SignOut => core.lifecycle().github_sign_out().await?,

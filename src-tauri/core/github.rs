@@ -120,6 +120,17 @@ fn http() -> Result<reqwest::Client, SamError> {
         .map_err(|err| SamError::internal("The HTTP client could not start.", &err))
 }
 
+/// What `oauth2` calls to send a request: an owned, `Send` future per call, so the sign-in can
+/// run on any task.
+type Sent = std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, reqwest::Error>> + Send>>;
+
+fn caller(client: reqwest::Client) -> impl Fn(HttpRequest) -> Sent {
+    move |request| {
+        let client = client.clone();
+        Box::pin(async move { send(&client, request).await })
+    }
+}
+
 /// Sends one OAuth request; a 200 that carries `error` becomes a 400 (GitHub's quirk).
 async fn send(
     client: &reqwest::Client,
@@ -181,8 +192,7 @@ impl GitHubApp {
 
     /// Asks GitHub for a code for the user to enter.
     pub async fn start_sign_in(&self) -> Result<DeviceSignIn, SamError> {
-        let client = http()?;
-        let call = |request: HttpRequest| send(&client, request);
+        let call = caller(http()?);
         let details: StandardDeviceAuthorizationResponse = self
             .oauth()?
             .exchange_device_code()
@@ -206,8 +216,7 @@ impl GitHubApp {
         keys: Arc<dyn KeyStore>,
         store: &Store,
     ) -> Result<GitHubAccount, SamError> {
-        let client = http()?;
-        let call = |request: HttpRequest| send(&client, request);
+        let call = caller(http()?);
         let token = self
             .oauth()?
             .exchange_device_access_token(&sign_in.details)

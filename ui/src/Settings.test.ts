@@ -34,3 +34,23 @@ describe("credentials for private repositories", () => {
     expect(sent).toEqual([{ host: "github.com", token: "ghp_secret" }, { host: "github.com" }]);
   });
 });
+
+describe("GitHub sign-in", () => {
+  it("signs in, shows the account, and signs out", async () => {
+    const calls: string[] = [];
+    mockBackend((cmd) => {
+      calls.push(cmd);
+      if (cmd === "hetzner_account") return { connected: false, source: null };
+      if (cmd === "github_sign_in") return { login: "octo-user", id: 583231, name: "Octo User" };
+      if (cmd === "github_sign_out") return null;
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("nav-hetzner"));
+    await fireEvent.click(await screen.findByTestId("github-sign-in"));
+    expect((await screen.findByTestId("github-account")).textContent).toContain("octo-user");
+    await fireEvent.click(screen.getByTestId("github-sign-out"));
+    expect(await screen.findByTestId("github-sign-in")).toBeTruthy();
+    expect(calls).toContain("github_sign_out");
+  });
+});

@@ -72,6 +72,15 @@ export const commands = {
 	gitSetToken: (host: string, token: string) => typedError<string[], SamError>(__TAURI_INVOKE("git_set_token", { host, token })),
 	/**  Forgets `host`'s token; returns the hosts. */
 	gitRemoveToken: (host: string) => typedError<string[], SamError>(__TAURI_INVOKE("git_remove_token", { host })),
+	/**
+	 *  Signs in with GitHub: the window hears the code as a [`GitHubSignInCode`] event and the
+	 *  browser opens GitHub's page; returns once the user entered it (or refused, or it expired).
+	 */
+	githubSignIn: () => typedError<GitHubAccount, SamError>(__TAURI_INVOKE("github_sign_in")),
+	/**  The GitHub account signed in here, if any. */
+	githubAccount: () => typedError<GitHubAccount | null, SamError>(__TAURI_INVOKE("github_account")),
+	/**  Signs out of GitHub here and takes the token back from running workspaces. */
+	githubSignOut: () => typedError<null, SamError>(__TAURI_INVOKE("github_sign_out")),
 	/**  Whether SAM has a Hetzner token. */
 	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
 	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */
@@ -101,6 +110,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	gitHubSignInCode: makeEvent<GitHubSignInCode, GitHubSignInCode>("git-hub-sign-in-code"),
 	openWorkspace: makeEvent<OpenWorkspace, OpenWorkspace>("open-workspace"),
 	workspacesChanged: makeEvent<WorkspacesChanged, WorkspacesChanged>("workspaces-changed"),
 };
@@ -225,6 +235,24 @@ export type EventLevel =
 "warn" | 
 /**  A failure. */
 "error";
+
+/**  The signed-in GitHub account. */
+export type GitHubAccount = {
+	/**  The login (`octocat`). */
+	login: string,
+	/**  The numeric id (for the noreply commit address). */
+	id: number | null,
+	/**  The display name, if set. */
+	name: string | null,
+};
+
+/**  The code to enter at GitHub while a sign-in waits (shown by the window). */
+export type GitHubSignInCode = {
+	/**  What to type. */
+	user_code: string,
+	/**  Where. */
+	verification_uri: string,
+};
 
 /**  Whether Hetzner workspaces can be made, and with which token. */
 export type HetznerAccount = {

@@ -22,6 +22,7 @@ export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
     if (Array.isArray(answer)) {
       if (cmd === "workspace_idle") return quietIdle;
       if (cmd === "do_not_disturb" || cmd === "hetzner_self_delete") return false;
+      if (cmd === "github_account") return null;
       if (cmd === "tray_status") return { available: true, problem: null };
       if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
     }

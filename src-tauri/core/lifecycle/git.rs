@@ -98,6 +98,24 @@ impl Lifecycle {
         Ok(())
     }
 
+    /// Signs in with GitHub (device flow): `show` is given the code and the page to enter it
+    /// at; returns once the user has (or refused, or the code expired).
+    pub async fn github_sign_in(
+        &self,
+        show: impl FnOnce(&str, &str),
+    ) -> Result<github::GitHubAccount, SamError> {
+        let app = GitHubApp::from_env()?;
+        let sign_in = app.start_sign_in().await?;
+        show(&sign_in.user_code, &sign_in.verification_uri);
+        app.finish_sign_in(sign_in, std::sync::Arc::clone(&self.keys), &self.store)
+            .await
+    }
+
+    /// The GitHub account signed in here, if any.
+    pub fn github_account(&self) -> Result<Option<github::GitHubAccount>, SamError> {
+        github::account(&self.store)
+    }
+
     /// Signs out of GitHub here, and takes the token back from every running workspace's agent
     /// that holds it.
     pub async fn github_sign_out(&self) -> Result<(), SamError> {

@@ -1,8 +1,10 @@
-// Tokens for private git repositories, per host. The tokens go to the keyring and never come
-// back; only the hosts are listed.
+// Tokens for private git repositories, per host, and the GitHub sign-in. Tokens go to the
+// keyring and never come back; only hosts and the account are listed.
 
-import { commands } from "../bindings";
+import { commands, events, type GitHubAccount, type GitHubSignInCode } from "../bindings";
 import { unwrap } from "./index";
+
+export type { GitHubAccount, GitHubSignInCode };
 
 export async function gitTokenHosts(): Promise<string[]> {
   return unwrap(await commands.gitTokenHosts());
@@ -14,4 +16,22 @@ export async function setGitToken(host: string, token: string): Promise<string[]
 
 export async function removeGitToken(host: string): Promise<string[]> {
   return unwrap(await commands.gitRemoveToken(host));
+}
+
+/** Signs in with GitHub; `onCode` gets the code to enter at GitHub and the page for it. */
+export async function githubSignIn(onCode: (code: GitHubSignInCode) => void): Promise<GitHubAccount> {
+  const stop = await events.gitHubSignInCode.listen((event) => onCode(event.payload));
+  try {
+    return unwrap(await commands.githubSignIn());
+  } finally {
+    stop();
+  }
+}
+
+export async function githubAccount(): Promise<GitHubAccount | null> {
+  return unwrap(await commands.githubAccount());
+}
+
+export async function githubSignOut(): Promise<void> {
+  unwrap(await commands.githubSignOut());
 }
