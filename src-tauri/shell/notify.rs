@@ -112,8 +112,8 @@ fn show(
     Ok(chosen.filter(|_| current))
 }
 
-/// Shows a one-off message that needs no answer (unless the user asked not to be disturbed is
-/// for the caller to check).
+/// Shows a one-off message that needs no answer. It does not consult "do not disturb": the
+/// caller decides.
 pub fn tell(summary: &str, body: &str) {
     let (summary, body) = (summary.to_owned(), body.to_owned());
     tauri::async_runtime::spawn_blocking(move || {

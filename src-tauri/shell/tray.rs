@@ -23,7 +23,7 @@ use crate::core::notice::NoticeAction;
 use crate::core::provider::hetzner::spend::format_amount;
 use crate::core::workspace::{WorkspaceId, WorkspaceStatus};
 
-/// How often the tray compares what it shows with the state (one set of SQLite reads).
+/// How often the tray looks for changes (one indexed query; the full read only on a change).
 const REFRESH: Duration = Duration::from_secs(1);
 
 /// Whether the tray is there, for Settings.
@@ -105,9 +105,18 @@ pub fn install(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, open: Op
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let mut shown = None;
+        let mut read = None;
         let mut tick = tokio::time::interval(REFRESH);
         loop {
             tick.tick().await;
+            // One cheap query a tick; the whole state only when something changed, or a
+            // minute on (costs so far and "stops in N min" move with the clock).
+            let stamp = core.store().change_stamp().ok();
+            let minute = now_ms() / 60_000;
+            if read == Some((stamp, minute)) {
+                continue;
+            }
+            read = Some((stamp, minute));
             let model = match model(&core, now_ms()) {
                 Ok(model) => model,
                 Err(err) => {

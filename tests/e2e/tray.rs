@@ -207,9 +207,13 @@ fn the_tray_lists_workspaces_with_their_status_and_stops_one_from_its_menu() {
             .expect("an item");
             let name = item.split('/').next().expect("bus name").to_owned();
             let idle = until(
-                "the tray shows nothing running",
+                "the tray shows its menu with nothing running",
                 async || read_item(&bus, &name).await,
-                |seen| seen.as_ref().is_some_and(|s| s.title == "SAM"),
+                // The icon exists before its first menu: wait for the menu too.
+                |seen| {
+                    seen.as_ref()
+                        .is_some_and(|s| s.title == "SAM" && !s.entries.is_empty())
+                },
             )
             .await
             .expect("seen");

@@ -27,28 +27,31 @@ impl Lifecycle {
         for workspace in self.store.workspaces()? {
             if workspace.provider == ProviderKind::Hetzner
                 && workspace.status == WorkspaceStatus::Running
+                && let Err(err) = self.set_backstop(&workspace, on).await
             {
-                self.arm_backstop(&workspace).await;
+                tracing::warn!(workspace = %workspace.id, %err, "setting the backstop failed");
             }
         }
         Ok(())
     }
 
-    /// Gives a running Hetzner workspace's agent the backstop the setting asks for: the
-    /// credential and `delete_server`, or no credential and `poweroff`. Failures are logged; the
-    /// power-off backstop (the boot script's timer) still guards the bill.
+    /// With self-deletion on, gives a freshly running Hetzner workspace's agent the credential
+    /// and `delete_server` (an agent starts with `poweroff`, so there is nothing to do when it is
+    /// off). Failures are logged; the power-off backstop still guards the bill.
     pub(super) async fn arm_backstop(&self, workspace: &Workspace) {
-        if workspace.provider != ProviderKind::Hetzner {
+        if workspace.provider != ProviderKind::Hetzner || !self.self_delete().unwrap_or(false) {
             return;
         }
-        if let Err(err) = self.try_arm_backstop(workspace).await {
+        if let Err(err) = self.set_backstop(workspace, true).await {
             tracing::warn!(workspace = %workspace.id, %err, "setting the backstop failed");
         }
     }
 
-    async fn try_arm_backstop(&self, workspace: &Workspace) -> Result<(), SamError> {
+    /// Gives the agent the credential and `delete_server` (`delete`), or takes the credential
+    /// back and sets `poweroff`.
+    async fn set_backstop(&self, workspace: &Workspace, delete: bool) -> Result<(), SamError> {
         let client = self.connect(workspace).await?;
-        let action = if self.self_delete()? {
+        let action = if delete {
             let provider = self.hetzner().await?;
             let hetzner = provider.client();
             let Some(server) = hetzner.server_named(&resource_name(&workspace.id)).await? else {
