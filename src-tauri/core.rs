@@ -6,6 +6,7 @@
 pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
+pub mod deep_link;
 pub mod error;
 pub mod github;
 pub mod http;
@@ -80,6 +81,7 @@ impl Core {
         owner: Option<String>,
     ) -> Result<Self, SamError> {
         let store = Arc::new(Store::open(&paths.database())?);
+        keep_private(&paths.data_dir);
         let local = Arc::new(LocalProvider::new(&paths.data_dir, agent_binary));
         let lifecycle = Lifecycle::new(Arc::clone(&store), local, keys, owner);
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
@@ -124,5 +126,18 @@ impl Core {
     /// Every workspace, newest first.
     pub fn list_workspaces(&self) -> Result<Vec<Workspace>, SamError> {
         Ok(self.store.workspaces()?)
+    }
+}
+
+/// Makes the data folder readable by this user only: it holds the Local workspaces (whose
+/// credential sockets any process that can reach them may ask) and the logs.
+fn keep_private(data_dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(err) = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        {
+            tracing::warn!(%err, dir = %data_dir.display(), "could not make the data folder private");
+        }
     }
 }

@@ -8,6 +8,7 @@
 mod commands;
 mod desktop;
 mod git;
+pub mod github;
 mod hetzner;
 mod idle;
 mod terminal;
@@ -62,9 +63,16 @@ pub fn builder() -> Builder<tauri::Wry> {
             git::git_token_hosts,
             git::git_set_token,
             git::git_remove_token,
-            git::github_sign_in,
-            git::github_account,
-            git::github_sign_out,
+            github::github_sign_in,
+            github::github_sign_in_browser,
+            github::github_account,
+            github::github_status,
+            github::github_sign_out,
+            github::github_set_app,
+            github::github_forget_app,
+            github::github_repos,
+            github::github_branches,
+            github::take_startup_link,
             hetzner::hetzner_account,
             hetzner::hetzner_set_token,
             hetzner::hetzner_catalog,
@@ -80,7 +88,10 @@ pub fn builder() -> Builder<tauri::Wry> {
         .events(collect_events![
             WorkspacesChanged,
             OpenWorkspace,
-            git::GitHubSignInCode
+            github::GitHubSignInCode,
+            github::GitHubSignInEnded,
+            github::OpenRepoLink,
+            github::LinkProblem
         ])
         .typ::<crate::core::error::ErrorCategory>()
         .typ::<crate::core::terminals::TerminalNotice>()

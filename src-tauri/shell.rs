@@ -1,6 +1,7 @@
 //! The desktop shell: window, IPC wiring, notifications and start-up. Thin by design; the work
 //! is in the core.
 
+pub mod deep_link;
 pub mod notify;
 pub mod tray;
 
@@ -42,8 +43,25 @@ fn start() -> Result<(), SamError> {
     let tray_state = Arc::new(tray::TrayState::default());
     let closing = Arc::clone(&tray_state);
     let closing_core = Arc::clone(&core);
+    let context = tauri::generate_context!();
+    let instance = deep_link::instance_id(&context.config().identifier, &core.paths().data_dir);
     tauri::Builder::default()
+        // First: a second launch (a `sam://` link, or the user starting SAM again) hands its
+        // arguments to the running SAM of the same data folder and exits.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(move |app, argv, _cwd| {
+                    tracing::info!(arguments = argv.len(), "SAM was started again");
+                    if !argv.iter().skip(1).any(|arg| arg.starts_with("sam:")) {
+                        show_window(app);
+                    }
+                })
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(ipc::github::StartupLinks::default())
         .invoke_handler(commands.invoke_handler())
         .manage(AppState {
             core: Arc::clone(&core),
@@ -61,6 +79,7 @@ fn start() -> Result<(), SamError> {
         })
         .setup(move |app| {
             commands.mount_events(app);
+            deep_link::install(app.handle(), Arc::clone(&core));
             tauri::async_runtime::spawn(ipc::watch_changes(
                 app.handle().clone(),
                 Arc::clone(&core),
@@ -104,7 +123,7 @@ fn start() -> Result<(), SamError> {
             });
             Ok(())
         })
-        .run(tauri::generate_context!())
+        .run(context)
         .map_err(|err| SamError::internal("The SAM window could not be started.", &err))?;
     tracing::info!("SAM Desktop exited");
     Ok(())

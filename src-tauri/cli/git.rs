@@ -26,17 +26,23 @@ pub(super) enum GitCommand {
     Hosts,
 }
 
+/// One line of standard input, as a secret (tokens are never command-line arguments, which
+/// other processes can read).
+pub(super) fn secret_from_stdin() -> Result<Secret, SamError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| SamError::internal("Reading standard input failed.", &err))?;
+    Ok(Secret::new(line.trim()))
+}
+
 pub(super) async fn run(core: &Core, command: GitCommand, json: bool) -> Result<(), SamError> {
     let lifecycle = core.lifecycle();
     match command {
         GitCommand::SetToken { host } => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|err| SamError::internal("Reading standard input failed.", &err))?;
             lifecycle
-                .set_git_token(&host, &Secret::new(line.trim()))
+                .set_git_token(&host, &secret_from_stdin()?)
                 .await?;
         }
         GitCommand::RemoveToken { host } => lifecycle.remove_git_token(&host).await?,

@@ -1,74 +1,288 @@
-//! Signing in with GitHub through the OAuth device flow (`oauth2`), which needs no client secret
-//! and no deep link: SAM shows a code, the user enters it at GitHub, SAM polls until GitHub
-//! answers. The token goes to the OS keyring (`github/access-token`); the account (login, id,
-//! name — not secret) to SQLite, for commit identity and Settings.
+//! GitHub: signing in (in the browser with the authorization code, PKCE and `state` through the
+//! `sam://` deep link, or with the device flow where deep links do not work), keeping the tokens
+//! fresh, signing out (revoking at GitHub), and listing repositories and branches for the
+//! picker. Everything goes through SAM's reqwest client; OAuth through `oauth2`.
 //!
-//! GitHub answers the device-flow token endpoint's errors (`authorization_pending`, …) with HTTP
-//! 200, where OAuth (RFC 8628) and the `oauth2` crate expect 400; the HTTP adapter here turns a
-//! 200 carrying `error` into a 400 so the crate's polling rules apply.
+//! Secrets (the tokens, and the user's own app's client secret) live in the OS keyring only.
+//! SQLite holds what is not secret: the account (login, id, name), the session facts shown in
+//! Settings (how it signed in, scope, expiry) and the user's own app's client id.
+//!
+//! GitHub answers OAuth errors (`authorization_pending`, `bad_verification_code`, …) with HTTP
+//! 200, where OAuth and the `oauth2` crate expect 400; the HTTP adapter here turns a 200 carrying
+//! `error` into a 400 so the crate's rules apply.
 
-use std::sync::Arc;
+mod browser;
+mod device;
+pub mod repos;
+mod tokens;
+
 use std::time::Duration;
 
-use oauth2::basic::BasicClient;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AuthUrl, ClientId, DeviceAuthorizationUrl, HttpRequest, HttpResponse, Scope,
-    StandardDeviceAuthorizationResponse, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet,
+    HttpRequest, HttpResponse, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+
+pub use browser::{CALLBACK_URL, PendingSignIns};
+pub use device::DeviceSignIn;
+pub use tokens::{Session, SignInMethod, StoredTokens, session as tokens_session};
 
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::KeyStore;
 use crate::core::redact::Secret;
 use crate::core::store::Store;
 
-/// The keyring entry of the GitHub token.
+/// The keyring entry of the GitHub tokens (access, refresh, and their expiry, as JSON).
 pub const TOKEN_ENTRY: &str = "github/access-token";
+/// The keyring entry of the user's own GitHub app's client secret.
+pub const CLIENT_SECRET_ENTRY: &str = "github/client-secret";
 /// The setting holding the signed-in account.
 const ACCOUNT_KEY: &str = "github.account";
-/// The OAuth app official builds use; `SAM_GITHUB_CLIENT_ID` overrides it.
-const DEFAULT_CLIENT_ID: Option<&str> = option_env!("SAM_GITHUB_CLIENT_ID");
+/// The setting holding the user's own app's client id (not secret).
+const OWN_APP_KEY: &str = "github.app";
+/// The app official builds sign in as; the environment or the user's own app override it.
+const BUILD_CLIENT_ID: Option<&str> = option_env!("SAM_GITHUB_CLIENT_ID");
+const BUILD_CLIENT_SECRET: Option<&str> = option_env!("SAM_GITHUB_CLIENT_SECRET");
 
-/// Where GitHub is, and which OAuth app SAM signs in as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the GitHub app SAM signs in as comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AppSource {
+    /// `SAM_GITHUB_CLIENT_ID` (tests, GitHub Enterprise).
+    Environment,
+    /// The user's own app, set in Settings → Credentials or `sam github use-app`.
+    Own,
+    /// The app this build was made with.
+    Build,
+}
+
+/// Where GitHub is, and which app SAM signs in as.
+#[derive(Debug, Clone)]
 pub struct GitHubApp {
-    /// The OAuth app's client id.
+    /// The app's client id.
     pub client_id: String,
+    /// The app's client secret: needed for the browser sign-in, refreshing and revoking; the
+    /// device flow works without.
+    pub client_secret: Option<Secret>,
+    /// Where the app came from.
+    pub source: AppSource,
     /// GitHub's web address (`https://github.com`).
     pub web: String,
     /// GitHub's API (`https://api.github.com`).
     pub api: String,
 }
 
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// GitHub's web address: `SAM_GITHUB_URL` (tests, GitHub Enterprise) or github.com.
+pub(crate) fn web_url() -> String {
+    env_var("SAM_GITHUB_URL").unwrap_or_else(|| "https://github.com".to_owned())
+}
+
+/// The host part of a web address (`https://github.com/` → `github.com`).
+fn host_of(web: &str) -> String {
+    web.split_once("://")
+        .map_or(web, |(_, rest)| rest)
+        .trim_end_matches('/')
+        .to_ascii_lowercase()
+}
+
+/// The user's own app: its client id (the secret is in the keyring).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OwnApp {
+    client_id: String,
+}
+
+fn no_app() -> SamError {
+    SamError::new(
+        ErrorCategory::Configuration,
+        "This build of SAM has no GitHub app to sign in with.",
+        "Register your own GitHub app (docs/github-app.md) and enter its client id and secret in \
+         Settings → Credentials, or keep a token for github.com there.",
+    )
+}
+
 impl GitHubApp {
-    /// From the environment (`SAM_GITHUB_CLIENT_ID`, `SAM_GITHUB_URL`, `SAM_GITHUB_API_URL`,
-    /// for tests and GitHub Enterprise) or the build's defaults.
-    pub fn from_env() -> Result<Self, SamError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let client_id = var("SAM_GITHUB_CLIENT_ID")
-            .or_else(|| DEFAULT_CLIENT_ID.map(str::to_owned))
-            .ok_or_else(|| {
-                SamError::new(
-                    ErrorCategory::Configuration,
-                    "This build of SAM has no GitHub app to sign in with.",
-                    "Set SAM_GITHUB_CLIENT_ID to your own GitHub OAuth app's client id (docs/security.md), or use a token per host in Settings → Credentials.",
-                )
-            })?;
+    /// The app SAM signs in as: `SAM_GITHUB_CLIENT_ID` (and `SAM_GITHUB_CLIENT_SECRET`), else
+    /// the user's own app, else the build's. Blocking (the keyring).
+    pub fn configured(store: &Store, keys: &dyn KeyStore) -> Result<Self, SamError> {
+        let (client_id, client_secret, source) = if let Some(id) = env_var("SAM_GITHUB_CLIENT_ID") {
+            let secret = env_var("SAM_GITHUB_CLIENT_SECRET").map(Secret::new);
+            (id, secret, AppSource::Environment)
+        } else if let Some(own) = own_app(store)? {
+            (
+                own.client_id,
+                keys.get(CLIENT_SECRET_ENTRY)?,
+                AppSource::Own,
+            )
+        } else {
+            let id = BUILD_CLIENT_ID.ok_or_else(no_app)?;
+            (
+                id.to_owned(),
+                BUILD_CLIENT_SECRET.map(Secret::new),
+                AppSource::Build,
+            )
+        };
         Ok(Self {
             client_id,
-            web: var("SAM_GITHUB_URL").unwrap_or_else(|| "https://github.com".to_owned()),
-            api: var("SAM_GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
+            client_secret,
+            source,
+            web: web_url(),
+            api: env_var("SAM_GITHUB_API_URL")
+                .unwrap_or_else(|| "https://api.github.com".to_owned()),
         })
     }
 
-    /// The host git tokens are for (`github.com`).
+    /// The host git tokens from this app are for (`github.com`).
     pub fn git_host(&self) -> String {
-        self.web
-            .split_once("://")
-            .map_or(self.web.as_str(), |(_, rest)| rest)
-            .trim_end_matches('/')
-            .to_ascii_lowercase()
+        host_of(&self.web)
     }
+
+    /// The app for a GitHub at `web` (a test's fake, GitHub Enterprise), whose API is at `api`.
+    pub fn at(web: &str, api: &str, client_id: &str, client_secret: Option<Secret>) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret,
+            source: AppSource::Environment,
+            web: web.to_owned(),
+            api: api.to_owned(),
+        }
+    }
+
+    /// The `oauth2` client for this app's endpoints.
+    fn oauth(&self) -> Result<OAuthClient, SamError> {
+        let url = |path: &str| format!("{}{path}", self.web.trim_end_matches('/'));
+        let bad = |err: url::ParseError| {
+            SamError::new(
+                ErrorCategory::Configuration,
+                format!("GitHub's address {:?} is not a URL: {err}", self.web),
+                "Fix SAM_GITHUB_URL.",
+            )
+        };
+        let client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(AuthUrl::new(url("/login/oauth/authorize")).map_err(bad)?)
+            .set_token_uri(TokenUrl::new(url("/login/oauth/access_token")).map_err(bad)?)
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(url("/login/device/code")).map_err(bad)?,
+            );
+        Ok(match &self.client_secret {
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.expose().to_owned())),
+            None => client,
+        })
+    }
+
+    /// The client secret, or why an operation needs one.
+    fn secret_for(&self, what: &str) -> Result<&Secret, SamError> {
+        self.client_secret.as_ref().ok_or_else(|| {
+            SamError::new(
+                ErrorCategory::Configuration,
+                format!("{what} needs the GitHub app's client secret, and SAM has none."),
+                "Enter your own GitHub app's client id and secret in Settings → Credentials \
+                 (docs/github-app.md), or sign in with a code instead.",
+            )
+        })
+    }
+
+    /// Who `token` belongs to (`GET /user`).
+    pub async fn account_of(&self, token: &Secret) -> Result<GitHubAccount, SamError> {
+        let response = self.api_get(token, "/user").await?;
+        response
+            .json()
+            .await
+            .map_err(|err| failed("Reading GitHub's answer", err))
+    }
+
+    /// `GET` an API path (or a whole URL on the API's origin, from a `Link` header).
+    async fn api_get(&self, token: &Secret, path: &str) -> Result<reqwest::Response, SamError> {
+        let url = if path.starts_with('/') {
+            format!("{}{path}", self.api.trim_end_matches('/'))
+        } else {
+            path.to_owned()
+        };
+        let response = http()?
+            .get(url)
+            .header("Authorization", format!("Bearer {}", token.expose()))
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .header("User-Agent", "sam-desktop")
+            .send()
+            .await
+            .map_err(|err| failed("Asking GitHub", err))?;
+        match response.status() {
+            reqwest::StatusCode::UNAUTHORIZED => Err(SamError::new(
+                ErrorCategory::Credentials,
+                "GitHub no longer accepts SAM's token (it was revoked or expired).",
+                "Sign in with GitHub again.",
+            )),
+            reqwest::StatusCode::NOT_FOUND => Err(SamError::new(
+                ErrorCategory::InvalidInput,
+                "GitHub has no such repository, or your sign-in cannot see it.",
+                "Check the name; for a GitHub app, install it on that repository.",
+            )),
+            status if !status.is_success() => Err(failed("Asking GitHub", status)),
+            _ => Ok(response),
+        }
+    }
+}
+
+/// The user's own app, if set.
+fn own_app(store: &Store) -> Result<Option<OwnApp>, SamError> {
+    Ok(store
+        .setting(OWN_APP_KEY)?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Uses the user's own GitHub app from now on: its client id in SQLite, its secret in the
+/// keyring. Blocking.
+pub fn set_own_app(
+    store: &Store,
+    keys: &dyn KeyStore,
+    client_id: &str,
+    secret: &Secret,
+) -> Result<(), SamError> {
+    let client_id = client_id.trim();
+    let valid_id = !client_id.is_empty()
+        && client_id.len() <= 64
+        && client_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.');
+    if !valid_id {
+        return Err(SamError::invalid_input(
+            format!("{client_id:?} is not a GitHub client id."),
+            "Copy the client id from your app's page at GitHub (it looks like Iv23li… or Ov23li…).",
+        ));
+    }
+    if secret.expose().trim().is_empty() || secret.expose().chars().any(char::is_whitespace) {
+        return Err(SamError::invalid_input(
+            "That client secret is empty or contains spaces.",
+            "Generate a client secret on your app's page at GitHub and paste it alone.",
+        ));
+    }
+    keys.set(CLIENT_SECRET_ENTRY, secret.expose())?;
+    let json = serde_json::to_string(&OwnApp {
+        client_id: client_id.to_owned(),
+    })
+    .map_err(|err| SamError::internal("Saving the GitHub app failed.", &err))?;
+    Ok(store.set_setting(OWN_APP_KEY, &json)?)
+}
+
+/// Stops using the user's own GitHub app (its secret leaves the keyring). Blocking.
+pub fn forget_own_app(store: &Store, keys: &dyn KeyStore) -> Result<(), SamError> {
+    keys.delete(CLIENT_SECRET_ENTRY)?;
+    Ok(store.set_setting(OWN_APP_KEY, "null")?)
+}
+
+/// The user's own app's client id, if set.
+pub fn own_app_client_id(store: &Store) -> Result<Option<String>, SamError> {
+    Ok(own_app(store)?.map(|own| own.client_id))
 }
 
 /// The signed-in GitHub account.
@@ -93,21 +307,77 @@ impl GitHubAccount {
     }
 }
 
-/// A sign-in waiting for the user to enter the code at GitHub.
-#[derive(Debug)]
-pub struct DeviceSignIn {
-    /// What the user types at GitHub.
-    pub user_code: String,
-    /// Where they type it.
-    pub verification_uri: String,
-    details: StandardDeviceAuthorizationResponse,
+/// The signed-in account, if any.
+pub fn account(store: &Store) -> Result<Option<GitHubAccount>, SamError> {
+    Ok(store
+        .setting(ACCOUNT_KEY)?
+        .and_then(|json| serde_json::from_str(&json).ok()))
 }
+
+/// Keeps a sign-in: the tokens in the keyring, the account and the session facts in SQLite.
+/// Blocking.
+pub fn keep_sign_in(
+    keys: &dyn KeyStore,
+    store: &Store,
+    tokens: &StoredTokens,
+    account: &GitHubAccount,
+    session: &Session,
+) -> Result<(), SamError> {
+    let json = serde_json::to_string(account)
+        .map_err(|err| SamError::internal("Saving the GitHub account failed.", &err))?;
+    store.set_setting(ACCOUNT_KEY, &json)?;
+    keep_tokens(keys, store, tokens, session)
+}
+
+/// Keeps renewed tokens (keyring) and their session facts (SQLite). Blocking.
+pub fn keep_tokens(
+    keys: &dyn KeyStore,
+    store: &Store,
+    tokens: &StoredTokens,
+    session: &Session,
+) -> Result<(), SamError> {
+    keys.set(TOKEN_ENTRY, &tokens.to_json())?;
+    tokens::save_session(store, session)
+}
+
+/// Forgets the GitHub sign-in here (keyring and SQLite). Blocking.
+pub fn sign_out(keys: &dyn KeyStore, store: &Store) -> Result<(), SamError> {
+    keys.delete(TOKEN_ENTRY)?;
+    store.set_setting(ACCOUNT_KEY, "null")?;
+    tokens::clear_session(store)
+}
+
+/// GitHub's token answer: the standard fields and the refresh token's lifetime.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GitHubTokenFields {
+    /// Seconds the refresh token lives (GitHub apps with expiring tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token_expires_in: Option<u64>,
+}
+
+impl oauth2::ExtraTokenFields for GitHubTokenFields {}
+
+type GitHubTokenResponse = StandardTokenResponse<GitHubTokenFields, BasicTokenType>;
+
+/// The `oauth2` client with every endpoint SAM uses set.
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    GitHubTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
 
 fn failed(what: &str, detail: impl std::fmt::Display) -> SamError {
     SamError::new(
         ErrorCategory::Transient,
         format!("{what} failed: {detail}"),
-        "Check the network, then sign in again.",
+        "Check the network, then try again.",
     )
     .with_retryable(true)
 }
@@ -120,8 +390,8 @@ fn http() -> Result<reqwest::Client, SamError> {
         .map_err(|err| SamError::internal("The HTTP client could not start.", &err))
 }
 
-/// What `oauth2` calls to send a request: an owned, `Send` future per call, so the sign-in can
-/// run on any task.
+/// What `oauth2` calls to send a request: an owned, `Send` future per call, so a sign-in can run
+/// on any task.
 type Sent = std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, reqwest::Error>> + Send>>;
 
 fn caller(client: reqwest::Client) -> impl Fn(HttpRequest) -> Sent {
@@ -158,137 +428,47 @@ async fn send(
     Ok(answer)
 }
 
-/// The `oauth2` client with the endpoints the device flow uses.
-type DeviceClient = oauth2::Client<
-    oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
-    oauth2::basic::BasicTokenIntrospectionResponse,
-    oauth2::StandardRevocableToken,
-    oauth2::basic::BasicRevocationErrorResponse,
-    oauth2::EndpointSet,
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
->;
-
-impl GitHubApp {
-    fn oauth(&self) -> Result<DeviceClient, SamError> {
-        let url = |path: &str| format!("{}{path}", self.web.trim_end_matches('/'));
-        let bad = |err: oauth2::url::ParseError| {
-            SamError::new(
-                ErrorCategory::Configuration,
-                format!("GitHub's address {:?} is not a URL: {err}", self.web),
-                "Fix SAM_GITHUB_URL.",
-            )
-        };
-        Ok(BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_auth_uri(AuthUrl::new(url("/login/oauth/authorize")).map_err(bad)?)
-            .set_token_uri(TokenUrl::new(url("/login/oauth/access_token")).map_err(bad)?)
-            .set_device_authorization_url(
-                DeviceAuthorizationUrl::new(url("/login/device/code")).map_err(bad)?,
-            ))
-    }
-
-    /// Asks GitHub for a code for the user to enter.
-    pub async fn start_sign_in(&self) -> Result<DeviceSignIn, SamError> {
-        let call = caller(http()?);
-        let details: StandardDeviceAuthorizationResponse = self
-            .oauth()?
-            .exchange_device_code()
-            .add_scope(Scope::new("repo".to_owned()))
-            .add_scope(Scope::new("read:user".to_owned()))
-            .request_async(&call)
-            .await
-            .map_err(|err| failed("Asking GitHub for a sign-in code", error_text(&err)))?;
-        Ok(DeviceSignIn {
-            user_code: details.user_code().secret().clone(),
-            verification_uri: details.verification_uri().to_string(),
-            details,
-        })
-    }
-
-    /// Waits until the user entered the code (or refused, or it expired), keeps the token in the
-    /// keyring and the account in `store`, and returns the account.
-    pub async fn finish_sign_in(
-        &self,
-        sign_in: DeviceSignIn,
-        keys: Arc<dyn KeyStore>,
-        store: &Store,
-    ) -> Result<GitHubAccount, SamError> {
-        let call = caller(http()?);
-        let token = self
-            .oauth()?
-            .exchange_device_access_token(&sign_in.details)
-            .request_async(&call, tokio::time::sleep, None)
-            .await
-            .map_err(|err| match &err {
-                oauth2::RequestTokenError::ServerResponse(response) => {
-                    let (message, next) = match response.error() {
-                        oauth2::DeviceCodeErrorResponseType::AccessDenied => (
-                            "GitHub sign-in was refused at GitHub.",
-                            "Sign in again and choose Authorize.",
-                        ),
-                        oauth2::DeviceCodeErrorResponseType::ExpiredToken => (
-                            "The GitHub sign-in code expired before it was entered.",
-                            "Sign in again and enter the new code within a few minutes.",
-                        ),
-                        _ => ("GitHub refused the sign-in.", "Sign in again."),
-                    };
-                    SamError::new(ErrorCategory::Credentials, message, next)
-                }
-                _ => failed("Signing in with GitHub", error_text(&err)),
-            })?;
-        let token = Secret::new(token.access_token().secret().clone());
-        let account = self.account_of(&token).await?;
-        let value = token.expose().to_owned();
-        tokio::task::spawn_blocking(move || keys.set(TOKEN_ENTRY, &value))
-            .await
-            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
-        let json = serde_json::to_string(&account)
-            .map_err(|err| SamError::internal("Saving the GitHub account failed.", &err))?;
-        store.set_setting(ACCOUNT_KEY, &json)?;
-        Ok(account)
-    }
-
-    /// Who `token` belongs to (`GET /user`).
-    pub async fn account_of(&self, token: &Secret) -> Result<GitHubAccount, SamError> {
-        let response = http()?
-            .get(format!("{}/user", self.api.trim_end_matches('/')))
-            .header("Authorization", format!("Bearer {}", token.expose()))
-            .header("Accept", "application/vnd.github+json")
-            .send()
-            .await
-            .map_err(|err| failed("Asking GitHub who you are", err))?;
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(SamError::new(
-                ErrorCategory::Credentials,
-                "GitHub no longer accepts SAM's token (it was revoked or expired).",
-                "Sign in with GitHub again.",
-            ));
-        }
-        let response = response
-            .error_for_status()
-            .map_err(|err| failed("Asking GitHub who you are", err))?;
-        response
-            .json()
-            .await
-            .map_err(|err| failed("Reading GitHub's answer", err))
-    }
-}
-
-/// The signed-in account, if any.
-pub fn account(store: &Store) -> Result<Option<GitHubAccount>, SamError> {
-    Ok(store
-        .setting(ACCOUNT_KEY)?
-        .and_then(|json| serde_json::from_str(&json).ok()))
-}
-
-/// Forgets the GitHub account here (keyring and SQLite).
-pub fn sign_out(keys: &dyn KeyStore, store: &Store) -> Result<(), SamError> {
-    keys.delete(TOKEN_ENTRY)?;
-    store.set_setting(ACCOUNT_KEY, "null")?;
-    Ok(())
+/// GitHub's answer to a token request, as a typed error with the next step.
+fn token_error(
+    what: &str,
+    err: &oauth2::RequestTokenError<reqwest::Error, BasicErrorResponse>,
+) -> SamError {
+    let oauth2::RequestTokenError::ServerResponse(response) = err else {
+        return failed(what, error_text(err));
+    };
+    let code = response.error().as_ref();
+    let (category, message, next) = match code {
+        "bad_verification_code" => (
+            ErrorCategory::Credentials,
+            "GitHub's sign-in code expired or was already used.",
+            "Sign in with GitHub again.",
+        ),
+        "bad_refresh_token" | "invalid_grant" => (
+            ErrorCategory::Credentials,
+            "GitHub no longer accepts SAM's sign-in (it expired or was revoked).",
+            "Sign in with GitHub again.",
+        ),
+        "incorrect_client_credentials" | "invalid_client" => (
+            ErrorCategory::Configuration,
+            "GitHub refused SAM's app: the client id or secret is wrong.",
+            "Check your GitHub app's client id and secret in Settings → Credentials.",
+        ),
+        "redirect_uri_mismatch" => (
+            ErrorCategory::Configuration,
+            "GitHub refused the sign-in: the app's callback URL is not sam://oauth/callback.",
+            "Set the callback URL of your GitHub app to sam://oauth/callback (docs/github-app.md).",
+        ),
+        _ => (
+            ErrorCategory::Credentials,
+            "GitHub refused the sign-in.",
+            "Sign in with GitHub again.",
+        ),
+    };
+    let detail = response
+        .error_description()
+        .map(|text| format!(" (GitHub: {text})"))
+        .unwrap_or_default();
+    SamError::new(category, format!("{message}{detail}"), next)
 }
 
 fn error_text<E: std::error::Error>(err: &E) -> String {

@@ -9,6 +9,7 @@
 
 mod clone;
 mod git;
+pub mod github;
 mod hetzner;
 pub mod idle;
 mod machines;
@@ -90,6 +91,8 @@ pub struct Lifecycle {
     report_generation: Arc<std::sync::atomic::AtomicU64>,
     /// What the user hears about outside the window.
     notices: Notices,
+    /// Sign-ins waiting for their callback, the repository list, token renewal.
+    github: Arc<github::GitHubShared>,
 }
 
 impl Lifecycle {
@@ -120,6 +123,7 @@ impl Lifecycle {
             reconciled: Arc::default(),
             report_generation: Arc::default(),
             notices: Notices::default(),
+            github: Arc::default(),
         }
     }
 

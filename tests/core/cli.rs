@@ -460,3 +460,57 @@ fn terminal_record_saves_what_a_program_prints_and_replays_it() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-program-here"));
 }
+
+#[test]
+fn sam_github_keeps_your_own_apps_secret_in_the_keyring_and_refuses_bad_ids() {
+    let sam = Sam::new();
+    let (code, status) = sam.json(&["--json", "github", "status"]);
+    assert_eq!(code, Some(0), "{status}");
+    assert_eq!(status["account"], Value::Null);
+
+    let (code, err) = sam.json(&["--json", "github", "use-app", "not an id!"]);
+    assert_eq!(
+        (code, &err["category"]),
+        (Some(2), &Value::from("invalid-input")),
+        "{err}"
+    );
+
+    let mut using = sam
+        .command(&["--json", "github", "use-app", "Iv23liCLIEXAMPLE"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sam");
+    std::io::Write::write_all(
+        &mut using.stdin.take().expect("stdin"),
+        b"cli-app-secret-0123456789abcdef\n",
+    )
+    .expect("secret");
+    let output = using.wait_with_output().expect("sam");
+    let status: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(status["app"]["client_id"], "Iv23liCLIEXAMPLE", "{status}");
+    assert_eq!(status["app"]["source"], "own");
+    assert_eq!(status["app"]["has_secret"], true);
+    let database = std::fs::read(sam.dir.path().join("data/sam.sqlite3")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&database).contains("cli-app-secret"));
+
+    let (code, status) = sam.json(&["--json", "github", "forget-app"]);
+    assert_eq!(code, Some(0), "{status}");
+    assert_eq!(
+        status["app"],
+        Value::Null,
+        "no app without the user's own (this build has none)"
+    );
+    let (code, err) = sam.json(&["--json", "github", "repos"]);
+    assert_eq!(
+        (code, &err["category"]),
+        (Some(3), &Value::from("credentials")),
+        "{err}"
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not signed in")),
+        "{err}"
+    );
+}

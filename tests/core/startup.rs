@@ -17,6 +17,13 @@ fn a_fresh_data_folder_gets_a_migrated_wal_database() {
     assert_eq!(info.schema_version, LATEST_VERSION);
     assert!(core.list_workspaces().expect("lists").is_empty());
     drop(core);
+    // Only this user may enter it (Local workspaces, their credential sockets, the logs).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&paths.data_dir)
+            .expect("folder")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
 
     let conn = rusqlite::Connection::open(paths.database()).expect("database file exists");
     let mode: String = conn

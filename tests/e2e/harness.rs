@@ -159,6 +159,11 @@ impl App {
         self.home.as_ref().expect("the test's home").path()
     }
 
+    /// Reads `file` in the test's home (empty when it does not exist yet).
+    pub fn home_file(&self, file: &str) -> String {
+        std::fs::read_to_string(self.home().join(file)).unwrap_or_default()
+    }
+
     /// The addresses the app opened in the "browser" (`SAM_BROWSER`), oldest first.
     pub fn opened_links(&self) -> Vec<String> {
         std::fs::read_to_string(self.home().join(OPENED_LINKS))
@@ -166,6 +171,17 @@ impl App {
             .lines()
             .map(str::to_owned)
             .collect()
+    }
+
+    /// Starts the app binary again with `args`, as the desktop does for a `sam://` link; it
+    /// hands them to the running app and exits. Returns its exit status and output.
+    pub fn launch_again(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("sam-desktop"))
+            .args(args)
+            .envs(app_env(self.home(), &self.env))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the app starts")
     }
 
     /// Quits the app and starts it again on the same data (the user closed and reopened it).
@@ -344,18 +360,67 @@ impl Drop for AgentReaper {
 /// Where the test's browser writes the addresses it was asked to open, one a line.
 const OPENED_LINKS: &str = "opened-links.txt";
 
-/// A stand-in browser (`SAM_BROWSER`) that records each address it is asked to open.
+/// Where the stand-in browser writes the `sam://` links GitHub sent it back to.
+pub const CALLBACK_LINKS: &str = "callback-links.txt";
+
+/// A stand-in browser (`SAM_BROWSER`) that records each address it is asked to open. With
+/// `SAM_TEST_SECOND_LAUNCH` set (to the app's binary), it also plays a user approving GitHub's
+/// sign-in page: it follows the page's redirect and starts the app again with the `sam://`
+/// link, as the desktop's URL handler does.
 fn fake_browser(home: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = home.join("browser.sh");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-        home.join(OPENED_LINKS).display()
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{opened}'\n\
+         case \"$1\" in */login/oauth/authorize*)\n\
+           [ -n \"$SAM_TEST_SECOND_LAUNCH\" ] || exit 0\n\
+           link=$(curl -s -o /dev/null -D - \"$1\" | sed -n 's/^[Ll]ocation: *//p' | tr -d '\\r')\n\
+           printf '%s\\n' \"$link\" >> '{callbacks}'\n\
+           timeout 60 \"$SAM_TEST_SECOND_LAUNCH\" \"$link\" >> '{log}' 2>&1\n\
+           echo \"exit $?\" >> '{log}';;\n\
+         esac\n",
+        opened = home.join(OPENED_LINKS).display(),
+        callbacks = home.join(CALLBACK_LINKS).display(),
+        log = home.join("second-launch.log").display(),
     );
     std::fs::write(&path, script).expect("browser script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
         .expect("browser script mode");
     path
+}
+
+/// The environment the app runs with: its own data and XDG folders, the stand-in browser, and
+/// the test's extra variables.
+fn app_env(home: &Path, env: &[(String, String)]) -> Vec<(String, std::ffi::OsString)> {
+    let xdg = |name: &str| {
+        let dir = home.join(name);
+        std::fs::create_dir_all(&dir).expect("xdg folder");
+        dir.into_os_string()
+    };
+    let mut vars = vec![
+        ("TAURI_WEBVIEW_AUTOMATION".to_owned(), "true".into()),
+        (
+            "SAM_DATA_DIR".to_owned(),
+            home.join("data").into_os_string(),
+        ),
+        // Terminals run the login shell; the machine's own shell start-up files (which may
+        // wait on locks, print banners or ask questions) are not what these tests check.
+        ("SHELL".to_owned(), "/bin/sh".into()),
+        (
+            "SAM_BROWSER".to_owned(),
+            fake_browser(home).into_os_string(),
+        ),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.clone(), v.into())));
+    for (name, dir) in [
+        ("XDG_DATA_HOME", "xdg-data"),
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+        ("XDG_STATE_HOME", "xdg-state"),
+    ] {
+        vars.push((name.to_owned(), xdg(dir)));
+    }
+    vars
 }
 
 /// `WebKitWebDriver` in its own process group, so the app it starts is stopped with it.
@@ -370,24 +435,9 @@ impl Driver {
         let port = free_port();
         let log_path = home.join("driver.log");
         let log = File::create(&log_path).expect("driver log");
-        let xdg = |name: &str| {
-            let dir = home.join(name);
-            std::fs::create_dir_all(&dir).expect("xdg folder");
-            dir
-        };
         let child = Command::new("WebKitWebDriver")
             .arg(format!("--port={port}"))
-            .env("TAURI_WEBVIEW_AUTOMATION", "true")
-            .env("SAM_DATA_DIR", home.join("data"))
-            // Terminals run the login shell; the machine's own shell start-up files (which may
-            // wait on locks, print banners or ask questions) are not what these tests check.
-            .env("SHELL", "/bin/sh")
-            .env("SAM_BROWSER", fake_browser(home))
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("XDG_DATA_HOME", xdg("xdg-data"))
-            .env("XDG_CONFIG_HOME", xdg("xdg-config"))
-            .env("XDG_CACHE_HOME", xdg("xdg-cache"))
-            .env("XDG_STATE_HOME", xdg("xdg-state"))
+            .envs(app_env(home, env))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)

@@ -73,14 +73,31 @@ export const commands = {
 	/**  Forgets `host`'s token; returns the hosts. */
 	gitRemoveToken: (host: string) => typedError<string[], SamError>(__TAURI_INVOKE("git_remove_token", { host })),
 	/**
-	 *  Signs in with GitHub: the window hears the code as a [`GitHubSignInCode`] event and the
+	 *  Signs in with a code: the window hears the code as a [`GitHubSignInCode`] event and the
 	 *  browser opens GitHub's page; returns once the user entered it (or refused, or it expired).
 	 */
 	githubSignIn: () => typedError<GitHubAccount, SamError>(__TAURI_INVOKE("github_sign_in")),
+	/**
+	 *  Starts a sign-in in the browser; it ends with a [`GitHubSignInEnded`] event. Returns the
+	 *  address opened, for the window to offer if no browser appeared.
+	 */
+	githubSignInBrowser: () => typedError<string, SamError>(__TAURI_INVOKE("github_sign_in_browser")),
 	/**  The GitHub account signed in here, if any. */
 	githubAccount: () => typedError<GitHubAccount | null, SamError>(__TAURI_INVOKE("github_account")),
-	/**  Signs out of GitHub here and takes the token back from running workspaces. */
-	githubSignOut: () => typedError<null, SamError>(__TAURI_INVOKE("github_sign_out")),
+	/**  The account, how it signed in and until when, and the app SAM signs in as. */
+	githubStatus: () => typedError<GitHubStatus, SamError>(__TAURI_INVOKE("github_status")),
+	/**  Signs out: revokes at GitHub, forgets the token here and takes it back from workspaces. */
+	githubSignOut: () => typedError<SignOutReport, SamError>(__TAURI_INVOKE("github_sign_out")),
+	/**  Signs in as the user's own GitHub app from now on. */
+	githubSetApp: (clientId: string, clientSecret: string) => typedError<GitHubStatus, SamError>(__TAURI_INVOKE("github_set_app", { clientId, clientSecret })),
+	/**  Stops using the user's own GitHub app. */
+	githubForgetApp: () => typedError<GitHubStatus, SamError>(__TAURI_INVOKE("github_forget_app")),
+	/**  The signed-in user's repositories matching `query` (`reload`: ask GitHub again). */
+	githubRepos: (query: string, reload: boolean) => typedError<RepoList, SamError>(__TAURI_INVOKE("github_repos", { query, reload })),
+	/**  The branches of `full_name` (`owner/repository`). */
+	githubBranches: (fullName: string) => typedError<string[], SamError>(__TAURI_INVOKE("github_branches", { fullName })),
+	/**  The link the app was started with, once (`None` afterwards, or when there was none). */
+	takeStartupLink: () => typedError<StartupLink | null, SamError>(__TAURI_INVOKE("take_startup_link")),
 	/**  Whether SAM has a Hetzner token. */
 	hetznerAccount: () => typedError<HetznerAccount, SamError>(__TAURI_INVOKE("hetzner_account")),
 	/**  Checks a token with Hetzner (it must authenticate and may write) and keeps it in the keyring. */
@@ -111,6 +128,9 @@ export const commands = {
 /** Events */
 export const events = {
 	gitHubSignInCode: makeEvent<GitHubSignInCode, GitHubSignInCode>("git-hub-sign-in-code"),
+	gitHubSignInEnded: makeEvent<GitHubSignInEnded, GitHubSignInEnded>("git-hub-sign-in-ended"),
+	linkProblem: makeEvent<LinkProblem, LinkProblem>("link-problem"),
+	openRepoLink: makeEvent<OpenRepoLink, OpenRepoLink>("open-repo-link"),
 	openWorkspace: makeEvent<OpenWorkspace, OpenWorkspace>("open-workspace"),
 	workspacesChanged: makeEvent<WorkspacesChanged, WorkspacesChanged>("workspaces-changed"),
 };
@@ -127,6 +147,15 @@ export type AppInfo = {
 	/**  The database's schema version. */
 	schema_version: number,
 };
+
+/**  Where the GitHub app SAM signs in as comes from. */
+export type AppSource = 
+/**  `SAM_GITHUB_CLIENT_ID` (tests, GitHub Enterprise). */
+"environment" | 
+/**  The user's own app, set in Settings → Credentials or `sam github use-app`. */
+"own" | 
+/**  The app this build was made with. */
+"build";
 
 /**  What a view sends to show a terminal. */
 export type AttachTerminal = {
@@ -246,12 +275,58 @@ export type GitHubAccount = {
 	name: string | null,
 };
 
+/**  The app SAM signs in as (nothing secret). */
+export type GitHubAppInfo = {
+	/**  Its client id. */
+	client_id: string,
+	/**  Where it was configured. */
+	source: AppSource,
+	/**  Whether SAM has its secret: the browser sign-in and revoking need it. */
+	has_secret: boolean,
+	/**  The keyring entry of the user's own app's secret. */
+	secret_entry: string,
+};
+
+/**  A repository the user can pick. */
+export type GitHubRepo = {
+	/**  `owner/name`. */
+	full_name: string,
+	/**  Private (or internal) repositories are marked in the picker. */
+	private: boolean,
+	/**  The https address to clone. */
+	clone_url: string,
+	/**  The branch a clone checks out. */
+	default_branch: string,
+	/**  GitHub's one-line description. */
+	description: string | null,
+};
+
 /**  The code to enter at GitHub while a sign-in waits (shown by the window). */
 export type GitHubSignInCode = {
 	/**  What to type. */
 	user_code: string,
 	/**  Where. */
 	verification_uri: string,
+};
+
+/**  A browser sign-in ended (its `sam://` link arrived): the account, or why not. */
+export type GitHubSignInEnded = {
+	/**  Who signed in. */
+	account: GitHubAccount | null,
+	/**  Why the sign-in failed. */
+	error: SamError | null,
+};
+
+/**  What Settings → Credentials shows about GitHub. */
+export type GitHubStatus = {
+	/**  Who is signed in. */
+	account: GitHubAccount | null,
+	/**  How, with what scope, until when. */
+	session: Session | null,
+	/**  The keyring entry the tokens are in. */
+	token_entry: string,
+	/**  The app SAM signs in as, if any. */
+	app: GitHubAppInfo | null,
 };
 
 /**  Whether Hetzner workspaces can be made, and with which token. */
@@ -283,6 +358,12 @@ export type IdleView = {
 	stop_at_ms: number | null,
 	/**  "Keep running" holds it until then, Unix milliseconds. */
 	kept_until_ms: number | null,
+};
+
+/**  A `sam://` link SAM could not follow: the window says why. */
+export type LinkProblem = {
+	/**  What went wrong and what to do. */
+	error: SamError,
 };
 
 /**  What a workspace's machine is now, for the workspace page. */
@@ -321,6 +402,14 @@ export type Offer = {
 	monthly_centicents: number | null,
 };
 
+/**  A `sam://open` link: the window opens the create dialog with these. */
+export type OpenRepoLink = {
+	/**  The repository's https address. */
+	repo: string,
+	/**  The branch, if the link named one. */
+	branch: string | null,
+};
+
 /**  The user asked (from a notification or the tray) to see a workspace: the window shows it. */
 export type OpenWorkspace = {
 	/**  The workspace. */
@@ -355,6 +444,18 @@ export type ProviderKind =
 "local" | 
 /**  A server on the user's Hetzner Cloud account. */
 "hetzner";
+
+/**  A page of the repository picker. */
+export type RepoList = {
+	/**  The matching repositories, most recently pushed first (at most 50). */
+	repos: GitHubRepo[],
+	/**  How many matched. */
+	matched: number,
+	/**  How many SAM read from GitHub. */
+	total: number,
+	/**  Whether GitHub had more than SAM reads (1000). */
+	truncated: boolean,
+};
 
 /**  What the reconciler found. */
 export type Report = {
@@ -456,6 +557,38 @@ col: number } |
 /**  Leave it as it is (to read its text). */
 { action: "keep" };
 
+/**  What Settings shows of a sign-in; nothing secret. */
+export type Session = {
+	/**  How the user signed in. */
+	method: SignInMethod,
+	/**
+	 *  What the token may do (GitHub's scopes; empty for a GitHub app, whose access is the
+	 *  repositories it is installed on).
+	 */
+	scope: string,
+	/**  When the access token expires, Unix seconds; `None` for tokens that do not. */
+	expires_at: number | null,
+	/**  When the refresh token expires, Unix seconds. */
+	refresh_expires_at: number | null,
+	/**  When SAM last got a token, Unix seconds. */
+	renewed_at: number | null,
+};
+
+/**  How the user signed in. */
+export type SignInMethod = 
+/**  In the browser, back through the `sam://` link. */
+"browser" | 
+/**  With a code entered at GitHub. */
+"device";
+
+/**  How signing out went at GitHub. */
+export type SignOutReport = {
+	/**  Whether GitHub revoked the token. */
+	revoked_at_github: boolean,
+	/**  What the user should know (why it was not revoked, and what to do). */
+	note: string | null,
+};
+
 /**  What the workspaces have cost, from the billing history. */
 export type Spend = {
 	/**  The currency of the amounts (`None` before anything was billed). */
@@ -467,6 +600,20 @@ export type Spend = {
 	/**  Each workspace that was ever billed. */
 	workspaces: WorkspaceSpend[],
 };
+
+/**
+ *  A link that arrived with the app's own start, kept until the window asks for it (its
+ *  listeners may not be up yet when the link is read).
+ */
+export type StartupLink = 
+/**  A `sam://open` link. */
+{
+	kind: "open",
+} & OpenRepoLink | 
+/**  A link SAM could not follow. */
+{
+	kind: "problem",
+} & LinkProblem;
 
 /**  What a terminal view is told besides frames (which travel as bytes). */
 export type TerminalNotice = 

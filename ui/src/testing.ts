@@ -5,29 +5,45 @@ import { cleanup, fireEvent, screen } from "@testing-library/svelte";
 import { afterEach } from "vitest";
 
 import type { Workspace } from "./api";
+import type { GitHubAccount } from "./api/git";
+import type { GitHubStatus } from "./api/github";
 import type { IdleView } from "./api/idle";
 
 /** A workspace whose idle policy says nothing. */
 export const quietIdle: IdleView = { timeout_secs: null, deadline_ms: null, stop_at_ms: null, kept_until_ms: null };
 
+/** What the GitHub status says when nobody signed in and there is no app. */
+export const signedOut: GitHubStatus = { account: null, session: null, token_entry: "github/access-token", app: null };
+
 /**
  * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view,
- * do-not-disturb and spend are quiet unless `handler` answers them with something else than a
- * catch-all list (which they never are).
+ * do-not-disturb, spend, the GitHub status, the repository picker and the startup link are quiet
+ * unless `handler` answers them with something else than a catch-all list (which they never
+ * are). The GitHub status remembers who `github_sign_in` signed in, until `github_sign_out`.
+ * Events are mocked: emit them with `events.….emit` from the bindings.
  */
 export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
-  mockIPC((cmd, args) => {
-    if (cmd === "hetzner_last_resources") return null;
-    const answer = handler(cmd, args);
-    if (Array.isArray(answer)) {
-      if (cmd === "workspace_idle") return quietIdle;
-      if (cmd === "do_not_disturb" || cmd === "hetzner_self_delete") return false;
-      if (cmd === "github_account") return null;
-      if (cmd === "tray_status") return { available: true, problem: null };
-      if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
-    }
-    return answer;
-  });
+  let signedIn: GitHubAccount | null = null;
+  mockIPC(
+    (cmd, args) => {
+      if (cmd === "hetzner_last_resources") return null;
+      const answer = handler(cmd, args);
+      if (cmd === "github_sign_in" && answer && !Array.isArray(answer)) signedIn = answer as GitHubAccount;
+      if (cmd === "github_sign_out") signedIn = null;
+      if (Array.isArray(answer)) {
+        if (cmd === "workspace_idle") return quietIdle;
+        if (cmd === "do_not_disturb" || cmd === "hetzner_self_delete") return false;
+        if (cmd === "github_account") return signedIn;
+        if (cmd === "github_status") return { ...signedOut, account: signedIn };
+        if (cmd === "github_repos") return { repos: [], matched: 0, total: 0, truncated: false };
+        if (cmd === "take_startup_link") return null;
+        if (cmd === "tray_status") return { available: true, problem: null };
+        if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
+      }
+      return answer;
+    },
+    { shouldMockEvents: true },
+  );
 }
 
 afterEach(() => {

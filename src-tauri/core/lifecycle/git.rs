@@ -6,8 +6,9 @@
 
 use super::Lifecycle;
 use crate::core::agent_client::AgentClient;
+use crate::core::clock::now_ms;
 use crate::core::error::SamError;
-use crate::core::github::{self, GitHubApp};
+use crate::core::github;
 use crate::core::redact::Secret;
 use crate::core::repo::RepoUrl;
 use crate::core::workspace::{EventLevel, Workspace, WorkspaceStatus};
@@ -98,54 +99,27 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Signs in with GitHub (device flow): `show` is given the code and the page to enter it
-    /// at; returns once the user has (or refused, or the code expired).
-    pub async fn github_sign_in(
-        &self,
-        show: impl FnOnce(&str, &str),
-    ) -> Result<github::GitHubAccount, SamError> {
-        let app = GitHubApp::from_env()?;
-        let sign_in = app.start_sign_in().await?;
-        show(&sign_in.user_code, &sign_in.verification_uri);
-        app.finish_sign_in(sign_in, std::sync::Arc::clone(&self.keys), &self.store)
-            .await
-    }
-
-    /// The GitHub account signed in here, if any.
-    pub fn github_account(&self) -> Result<Option<github::GitHubAccount>, SamError> {
-        github::account(&self.store)
-    }
-
-    /// Signs out of GitHub here, and takes the token back from every running workspace's agent
-    /// that holds it.
-    pub async fn github_sign_out(&self) -> Result<(), SamError> {
-        let keys = std::sync::Arc::clone(&self.keys);
-        let store = std::sync::Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || github::sign_out(keys.as_ref(), &store))
-            .await
-            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
-        if let Ok(app) = GitHubApp::from_env() {
-            self.revoke_git_credentials(&app.git_host()).await;
-        }
-        Ok(())
+    /// The running workspaces whose repository is on `host`, with the repository's path.
+    fn running_on(&self, host: &str) -> Vec<(Workspace, String)> {
+        let Ok(workspaces) = self.store.workspaces() else {
+            return Vec::new();
+        };
+        workspaces
+            .into_iter()
+            .filter(|workspace| workspace.status == WorkspaceStatus::Running)
+            .filter_map(|workspace| {
+                let (repo_host, path) = RepoUrl::parse(&workspace.repo_url)
+                    .ok()
+                    .and_then(|repo| repo.host_and_path())?;
+                (repo_host == host).then_some((workspace, path))
+            })
+            .collect()
     }
 
     /// Makes every running workspace whose repository is on `host` forget its token. An agent
     /// that cannot be reached is logged; its token dies with it (memory only).
-    async fn revoke_git_credentials(&self, host: &str) {
-        let Ok(workspaces) = self.store.workspaces() else {
-            return;
-        };
-        for workspace in workspaces {
-            let Some((repo_host, path)) = RepoUrl::parse(&workspace.repo_url)
-                .ok()
-                .and_then(|repo| repo.host_and_path())
-            else {
-                continue;
-            };
-            if repo_host != host || workspace.status != WorkspaceStatus::Running {
-                continue;
-            }
+    pub(super) async fn revoke_git_credentials(&self, host: &str) {
+        for (workspace, path) in self.running_on(host) {
             let revoked = async {
                 let client = self.connect(&workspace).await?;
                 client.revoke_secret(&format!("git:{host}/{path}")).await?;
@@ -166,6 +140,26 @@ impl Lifecycle {
         }
     }
 
+    /// Hands every running workspace whose repository is on `host` the current token (after a
+    /// renewal). Returns how many took it.
+    pub(super) async fn push_host_credentials(&self, host: &str) -> usize {
+        let mut handed = 0;
+        for (workspace, _) in self.running_on(host) {
+            let pushed = async {
+                let client = self.connect(&workspace).await?;
+                self.push_git_credential(&client, &workspace).await
+            }
+            .await;
+            match pushed {
+                Ok(()) => handed += 1,
+                Err(err) => {
+                    tracing::warn!(workspace = %workspace.id, %err, "handing a fresh git token failed");
+                }
+            }
+        }
+        handed
+    }
+
     /// Hands the workspace's agent the token for its own repository, if SAM has one for its
     /// host. Nothing is handed for other repositories, and nothing is written anywhere.
     pub(super) async fn push_git_credential(
@@ -179,25 +173,27 @@ impl Lifecycle {
         else {
             return Ok(());
         };
-        // A token the user gave for the host wins; GitHub's sign-in serves github.com.
-        let name = if self.git_token_hosts()?.contains(&host) {
-            entry(&host)
-        } else if github::account(&self.store)?.is_some()
-            && GitHubApp::from_env().is_ok_and(|app| app.git_host() == host)
-        {
-            github::TOKEN_ENTRY.to_owned()
+        // A token the user gave for the host wins; GitHub's sign-in serves github.com, with
+        // its expiry (the agent refuses it afterwards, and SAM hands a fresh one before).
+        let (token, expires_at) = if self.git_token_hosts()?.contains(&host) {
+            let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
+            let token = tokio::task::spawn_blocking(move || keys.get(&name))
+                .await
+                .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
+            let Some(token) = token else {
+                return Ok(());
+            };
+            (token, None)
+        } else if host == self.github_host().await && github::account(&self.store)?.is_some() {
+            let Some(tokens) = self.fresh_github_tokens(now_ms() / 1000).await? else {
+                return Ok(());
+            };
+            (tokens.access(), tokens.expires_at())
         } else {
             return Ok(());
         };
-        let keys = std::sync::Arc::clone(&self.keys);
-        let token = tokio::task::spawn_blocking(move || keys.get(&name))
-            .await
-            .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
-        let Some(token) = token else {
-            return Ok(());
-        };
         client
-            .push_secret(&format!("git:{host}/{path}"), token.expose(), None)
+            .push_secret(&format!("git:{host}/{path}"), token.expose(), expires_at)
             .await?;
         self.log(
             &workspace.id,

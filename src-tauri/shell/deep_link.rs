@@ -1,0 +1,128 @@
+//! `sam://` links reaching the app. The desktop starts `sam-desktop <link>`; when SAM already
+//! runs, that second process hands its arguments over the D-Bus session bus to the running one
+//! (the single-instance plugin, one instance per data folder) and exits. The deep-link plugin
+//! turns the argument into an "open URL" event, which lands here: a sign-in callback finishes
+//! the sign-in, an open link asks the window to prefill the create dialog, anything else is
+//! explained in the window.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use tauri::{AppHandle, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_specta::Event;
+
+use crate::core::Core;
+use crate::core::deep_link::{self, Link};
+use crate::ipc::github::{GitHubSignInEnded, LinkProblem, OpenRepoLink, StartupLink, StartupLinks};
+
+/// The D-Bus name suffix that makes the single instance one per data folder (tests, and users
+/// with several `SAM_DATA_DIR`s, run side by side). The hash only needs to agree between two
+/// processes of the same binary.
+pub fn instance_id(identifier: &str, data_dir: &std::path::Path) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    format!("{identifier}.d{:016x}", hasher.finish())
+}
+
+/// Wires the deep-link plugin: links while running go to [`follow`]; the link the app started
+/// with waits in [`StartupLinks`]; the `sam` scheme is registered with the desktop if it is not.
+pub fn install(app: &AppHandle, core: Arc<Core>) {
+    let handle = app.clone();
+    let following = Arc::clone(&core);
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            follow(&handle, &following, url.as_str());
+        }
+    });
+    let started_with = app
+        .deep_link()
+        .get_current()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    for url in started_with {
+        let waiting = match deep_link::parse(url.as_str()) {
+            Ok(Link::Open { repo, branch }) => {
+                Some(StartupLink::Open(OpenRepoLink { repo, branch }))
+            }
+            Ok(Link::SignIn { .. }) => {
+                // No sign-in of this process can be waiting for it.
+                follow(app, &core, url.as_str());
+                None
+            }
+            Err(error) => Some(StartupLink::Problem(LinkProblem { error })),
+        };
+        if let Some(link) = waiting {
+            *app.state::<StartupLinks>()
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(link);
+        }
+    }
+    let registering = app.clone();
+    std::thread::spawn(move || {
+        let deep_link = registering.deep_link();
+        if !deep_link.is_registered("sam").unwrap_or(false)
+            && let Err(err) = deep_link.register_all()
+        {
+            tracing::info!(%err, "could not register SAM as the handler of sam:// links");
+        }
+    });
+}
+
+/// Acts on one link while the app runs.
+pub fn follow(app: &AppHandle, core: &Arc<Core>, link: &str) {
+    super::show_window(app);
+    match deep_link::parse(link) {
+        Ok(Link::SignIn { state, outcome }) => {
+            let (app, core) = (app.clone(), Arc::clone(core));
+            tauri::async_runtime::spawn(async move {
+                let ended = match core.lifecycle().github_callback(&state, outcome).await {
+                    Ok(account) => GitHubSignInEnded {
+                        account: Some(account),
+                        error: None,
+                    },
+                    Err(error) => {
+                        tracing::warn!(%error, "a GitHub sign-in link was not accepted");
+                        GitHubSignInEnded {
+                            account: None,
+                            error: Some(error),
+                        }
+                    }
+                };
+                if let Err(err) = ended.emit(&app) {
+                    tracing::warn!(%err, "telling the window about the sign-in failed");
+                }
+            });
+        }
+        Ok(Link::Open { repo, branch }) => {
+            if let Err(err) = (OpenRepoLink { repo, branch }).emit(app) {
+                tracing::warn!(%err, "asking the window to open a repository failed");
+            }
+        }
+        Err(error) => {
+            tracing::info!(%error, "a sam:// link was refused");
+            if let Err(err) = (LinkProblem { error }).emit(app) {
+                tracing::warn!(%err, "telling the window about a link failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_data_folder_has_its_own_instance_name() {
+        let a = instance_id("dev.sam", std::path::Path::new("/home/a/.local/share/sam"));
+        let b = instance_id("dev.sam", std::path::Path::new("/tmp/test/data"));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            instance_id("dev.sam", std::path::Path::new("/home/a/.local/share/sam"))
+        );
+        assert!(a.starts_with("dev.sam.d"));
+    }
+}
