@@ -90,7 +90,7 @@ fn start() -> Result<(), SamError> {
             tauri::async_runtime::spawn(notify::serve(Arc::clone(&core), Arc::clone(&open)));
             // The tray, or the reason there is none.
             tray::install(app.handle(), Arc::clone(&core), tray_state, open);
-            // Idle workspaces: warned, then stopped (core::idle).
+            // Idle workspaces: warned, then stopped (core::idle); GitHub tokens kept fresh.
             let idling = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
                 let every = std::env::var(IDLE_TICK_ENV)
@@ -102,6 +102,14 @@ fn start() -> Result<(), SamError> {
                     tick.tick().await;
                     if let Err(err) = idling.lifecycle().idle_tick(now_ms()).await {
                         tracing::warn!(error = %err, "the idle check failed");
+                    }
+                    // GitHub tokens renewed before they expire, and handed to workspaces.
+                    if let Err(err) = idling
+                        .lifecycle()
+                        .rotate_github_token(now_ms() / 1000)
+                        .await
+                    {
+                        tracing::warn!(error = %err, "renewing the GitHub token failed");
                     }
                 }
             });
