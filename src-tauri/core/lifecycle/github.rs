@@ -326,6 +326,11 @@ impl Lifecycle {
     /// current one whenever theirs differs (at the first call, and after every renewal).
     /// Returns how many workspaces were handed a token.
     pub async fn rotate_github_token(&self, now: i64) -> Result<usize, SamError> {
+        // SQLite says whether anyone is signed in; the keyring (which may ask to be unlocked)
+        // is read only then.
+        if github::account(&self.store)?.is_none() {
+            return Ok(0);
+        }
         let Some(tokens) = self.fresh_github_tokens(now).await? else {
             return Ok(0);
         };
