@@ -14,6 +14,7 @@ use tauri_specta::Event;
 
 use crate::core::Core;
 use crate::core::deep_link::{self, Link};
+use crate::core::error::{ErrorCategory, SamError};
 use crate::ipc::github::{GitHubSignInEnded, LinkProblem, OpenRepoLink, StartupLink, StartupLinks};
 
 /// The D-Bus name suffix that makes the single instance one per data folder (tests, and users
@@ -46,11 +47,16 @@ pub fn install(app: &AppHandle, core: Arc<Core>) {
             Ok(Link::Open { repo, branch }) => {
                 Some(StartupLink::Open(OpenRepoLink { repo, branch }))
             }
-            Ok(Link::SignIn { .. }) => {
-                // No sign-in of this process can be waiting for it.
-                follow(app, &core, url.as_str());
-                None
-            }
+            // No sign-in of this process can be waiting for it.
+            Ok(Link::SignIn { .. }) => Some(StartupLink::Problem(LinkProblem {
+                error: SamError::new(
+                    ErrorCategory::Credentials,
+                    "This GitHub sign-in link reached SAM after SAM was closed, so the sign-in \
+                     it answers is gone.",
+                    "Start the sign-in again from Settings → Credentials, and keep SAM open \
+                     until GitHub sends you back.",
+                ),
+            })),
             Err(error) => Some(StartupLink::Problem(LinkProblem { error })),
         };
         if let Some(link) = waiting {

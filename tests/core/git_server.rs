@@ -85,16 +85,4 @@ pub fn git_command(dir: &Path, socket: Option<&Path>) -> Command {
     command
 }
 
-/// Every file under `dir`, for checking that a token is in none of them.
-pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else if path.is_file() {
-            files.push(path);
-        }
-    }
-    files
-}
+pub use sam_test_support::files_under;

@@ -107,3 +107,22 @@ fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
         },
     );
 }
+
+#[test]
+fn an_open_in_sam_link_that_starts_the_app_prefills_the_create_form() {
+    let link = "sam://open?repo=https%3A%2F%2Fgitlab.com%2Fgroup%2Ftool.git&branch=release-2";
+    harness::run_with_args("open-link-at-start", vec![link.to_owned()], async |app| {
+        let field = app.find("repo-url").await;
+        let repo = until(
+            "the repository to be prefilled",
+            async || field.prop("value").await.ok().flatten().unwrap_or_default(),
+            |value| !value.is_empty(),
+        )
+        .await;
+        assert_eq!(repo, "https://gitlab.com/group/tool.git");
+        let branch = app.find("branch").await.prop("value").await.ok().flatten();
+        assert_eq!(branch.as_deref(), Some("release-2"));
+        let page = app.text("runs-as-you").await;
+        assert!(page.contains("runs as you"), "{page}");
+    });
+}

@@ -65,6 +65,8 @@ pub struct App {
     home: Option<TempDir>,
     /// Extra environment the app starts with.
     env: Vec<(String, String)>,
+    /// The arguments the app starts with.
+    args: Vec<String>,
 }
 
 /// Runs `test` against a freshly started app. `prepare` may seed the app's data folder first.
@@ -88,6 +90,27 @@ pub fn run_with_env<T>(
     prepare: impl FnOnce(&AppPaths) -> T,
     test: impl AsyncFnOnce(&mut App, T),
 ) {
+    run_launched(name, env, Vec::new(), prepare, test);
+}
+
+/// Like [`run`], starting the app with `args` (as the desktop starts it for a `sam://` link).
+pub fn run_with_args(name: &str, args: Vec<String>, test: impl AsyncFnOnce(&mut App)) {
+    run_launched(
+        name,
+        Vec::new(),
+        args,
+        |_| (),
+        async |app, ()| test(app).await,
+    );
+}
+
+fn run_launched<T>(
+    name: &str,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    prepare: impl FnOnce(&AppPaths) -> T,
+    test: impl AsyncFnOnce(&mut App, T),
+) {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -106,7 +129,7 @@ pub fn run_with_env<T>(
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let mut app = App::launch(home, env).await;
+        let mut app = App::launch(home, env, args).await;
         let outcome = tokio::time::timeout(TEST_TIMEOUT, test(&mut app, prepared)).await;
         let shot = app.screenshot(name).await;
         app.close().await;
@@ -116,12 +139,12 @@ pub fn run_with_env<T>(
 }
 
 impl App {
-    async fn launch(home: TempDir, env: Vec<(String, String)>) -> Self {
+    async fn launch(home: TempDir, env: Vec<(String, String)>, args: Vec<String>) -> Self {
         let driver = Driver::start(home.path(), &env);
         let caps = json!({
             "webkitgtk:browserOptions": {
                 "binary": binary("sam-desktop"),
-                "args": [],
+                "args": args,
             }
         });
         let caps = caps.as_object().expect("object").clone();
@@ -151,6 +174,7 @@ impl App {
             _driver: driver,
             home: Some(home),
             env,
+            args,
         }
     }
 
@@ -189,7 +213,12 @@ impl App {
         let _ = self.client.clone().close().await;
         let home = self.home.take().expect("the test's home");
         // The old driver (and anything it left running) goes when the old `App` is dropped.
-        *self = Self::launch(home, std::mem::take(&mut self.env)).await;
+        *self = Self::launch(
+            home,
+            std::mem::take(&mut self.env),
+            std::mem::take(&mut self.args),
+        )
+        .await;
     }
 
     /// The element with `data-testid`, once it appears.

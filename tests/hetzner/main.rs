@@ -8,6 +8,7 @@ mod chaos;
 mod choices;
 mod client;
 mod contract;
+mod credentials;
 mod fake;
 mod killed;
 mod lifecycle;

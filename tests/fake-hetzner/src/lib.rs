@@ -122,6 +122,16 @@ impl FakeHetzner {
             .collect()
     }
 
+    /// Every server's user_data, as SAM sent it.
+    pub fn user_data(&self) -> Vec<String> {
+        self.shared
+            .world()
+            .servers
+            .values()
+            .filter_map(|s| s.user_data.clone())
+            .collect()
+    }
+
     /// The folder of a volume, by name: the workspace disk's contents.
     pub fn volume_dir(&self, name: &str) -> Option<PathBuf> {
         self.shared

@@ -111,6 +111,20 @@ pub fn kill_agents_under(dir: &Path) {
     }
 }
 
+/// Every file under `dir`, recursively (to check that no secret reached any of them).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// Starts one of the Python fakes in `tests/support` (`script` with `args`) and returns it with
 /// the first line it prints (its address or port).
 pub fn start_fake(script: &str, args: &[&str]) -> (std::process::Child, String) {

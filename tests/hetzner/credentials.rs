@@ -1,0 +1,89 @@
+//! A private repository on a Hetzner workspace: the token reaches the agent over the
+//! authenticated channel after boot, so it is in no user_data, and in no file — not the app's
+//! database or logs, not the server's agent state, not the workspace disk.
+
+use sam_desktop::core::redact::Secret;
+use sam_desktop::core::workspace::WorkspaceStatus;
+use sam_test_support::{files_under, start_fake};
+
+use super::cloud;
+use super::lifecycle::{create_request, hetzner_core};
+
+const TOKEN: &str = "ghs_hetzner-private-token-0123456789";
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .status()
+        .expect("git");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_repository_on_hetzner_clones_with_a_token_no_disk_and_no_user_data_holds() {
+    let cloud = cloud().await;
+    let root = tempfile::tempdir().expect("dir");
+    let seed = root.path().join("seed");
+    git(root.path(), &["init", "-q", "-b", "main", "seed"]);
+    std::fs::write(seed.join("README.md"), "private\n").expect("write");
+    git(&seed, &["add", "."]);
+    git(&seed, &["commit", "-qm", "first"]);
+    git(
+        root.path(),
+        &["clone", "-q", "--bare", "seed", "private.git"],
+    );
+    let (child, port) = start_fake(
+        "git-http-server.py",
+        &[&root.path().to_string_lossy(), TOKEN],
+    );
+    let _server = Killed(child);
+
+    let core = hetzner_core(&cloud, "inst-creds");
+    let lifecycle = core.lifecycle();
+    lifecycle
+        .set_git_token(&format!("127.0.0.1:{port}"), &Secret::new(TOKEN))
+        .await
+        .expect("kept");
+    let (_, operation) = lifecycle
+        .begin_create(&create_request(format!(
+            "http://127.0.0.1:{port}/private.git"
+        )))
+        .expect("begun");
+    let workspace = lifecycle
+        .run(operation)
+        .await
+        .expect("cloned through the broker")
+        .expect("a workspace");
+    assert_eq!(workspace.status, WorkspaceStatus::Running);
+
+    let user_data = cloud.fake.user_data();
+    assert_eq!(user_data.len(), 1);
+    assert!(!user_data[0].contains(TOKEN), "the token is in user_data");
+    let files = files_under(cloud.dir.path());
+    assert!(
+        files.iter().any(|f| f.ends_with("README.md")),
+        "the clone is on the workspace disk"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "the token is in {}",
+            file.display()
+        );
+    }
+}
