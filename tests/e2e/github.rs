@@ -10,6 +10,17 @@ use sam_test_support::{binary, start_fake};
 
 use crate::harness::{self, CALLBACK_LINKS, until};
 
+/// The create form's repository field, once a link filled it.
+async fn prefilled_repo(app: &harness::App) -> String {
+    let field = app.find("repo-url").await;
+    until(
+        "the repository to be prefilled",
+        async || field.prop("value").await.ok().flatten().unwrap_or_default(),
+        |value| !value.is_empty(),
+    )
+    .await
+}
+
 struct Fake(std::process::Child);
 
 impl Drop for Fake {
@@ -82,13 +93,7 @@ fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
                 "sam://open?repo=https%3A%2F%2Fgithub.com%2Focto-user%2Fproject-001.git&branch=dev",
             ]);
             assert!(open.status.success(), "{open:?}");
-            let field = app.find("repo-url").await;
-            let repo = until(
-                "the repository to be prefilled",
-                async || field.prop("value").await.ok().flatten().unwrap_or_default(),
-                |value| !value.is_empty(),
-            )
-            .await;
+            let repo = prefilled_repo(app).await;
             assert_eq!(repo, "https://github.com/octo-user/project-001.git");
 
             // A link SAM does not know: said so, nothing else happens.
@@ -112,13 +117,7 @@ fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
 fn an_open_in_sam_link_that_starts_the_app_prefills_the_create_form() {
     let link = "sam://open?repo=https%3A%2F%2Fgitlab.com%2Fgroup%2Ftool.git&branch=release-2";
     harness::run_with_args("open-link-at-start", vec![link.to_owned()], async |app| {
-        let field = app.find("repo-url").await;
-        let repo = until(
-            "the repository to be prefilled",
-            async || field.prop("value").await.ok().flatten().unwrap_or_default(),
-            |value| !value.is_empty(),
-        )
-        .await;
+        let repo = prefilled_repo(app).await;
         assert_eq!(repo, "https://gitlab.com/group/tool.git");
         let branch = app.find("branch").await.prop("value").await.ok().flatten();
         assert_eq!(branch.as_deref(), Some("release-2"));
