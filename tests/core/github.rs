@@ -92,6 +92,19 @@ impl FakeGitHub {
             .expect("json")
     }
 
+    /// A new personal access token GitHub accepts.
+    pub async fn pat(&self) -> String {
+        let answer: serde_json::Value = client()
+            .post(format!("{}/__fake/pat", self.url))
+            .send()
+            .await
+            .expect("fake answers")
+            .json()
+            .await
+            .expect("json");
+        answer["token"].as_str().expect("a token").to_owned()
+    }
+
     /// Whether GitHub still accepts `token`.
     pub async fn accepts(&self, token: &str) -> bool {
         client()
@@ -485,4 +498,40 @@ async fn the_picker_lists_every_page_of_repositories_searchably_with_branches() 
         .expect_err("bad");
     assert_eq!(err.category, ErrorCategory::InvalidInput);
     assert!(lifecycle.github_branches("octo-user/nope").await.is_err());
+}
+
+#[tokio::test]
+async fn a_sign_in_revoked_at_github_is_reported_once_and_not_retried_until_signing_in_again() {
+    const TTL: i64 = 28_800;
+    let fake = FakeGitHub::start(900, TTL as u32, None);
+    let (_dir, keys, core) = core_for(&fake, Some(SECRET));
+    let lifecycle = core.lifecycle();
+    browser_sign_in(&fake, &core).await;
+    let expires = tokens(&keys).expires_at().expect("expires");
+    // The user revokes SAM at github.com/settings/applications.
+    fake.post("/__fake/revoke-all", "").await;
+    let late = expires - REFRESH_AHEAD + 1;
+    let err = lifecycle
+        .rotate_github_token(late)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.category, ErrorCategory::Credentials);
+    assert!(err.message.contains("no longer accepts"), "{err:?}");
+    let problem = lifecycle.github_status().await.expect("status").problem;
+    assert!(problem.is_some_and(|p| p.contains("Sign in with GitHub again")));
+    // The next ticks do not ask GitHub again.
+    assert_eq!(
+        lifecycle
+            .rotate_github_token(late + 30)
+            .await
+            .expect("quiet"),
+        0
+    );
+    assert_eq!(fake.stats().await["refresh_attempts"], 1);
+    // Signing in again clears it.
+    browser_sign_in(&fake, &core).await;
+    assert_eq!(
+        lifecycle.github_status().await.expect("status").problem,
+        None
+    );
 }

@@ -2,8 +2,8 @@
 //! in the browser, pick a private repository from the picker, create a workspace that clones
 //! it through the credential broker with the GitHub token, commit (as the GitHub account,
 //! unless git already has an identity) and push; the token renewed before it expires and
-//! handed to the running workspace; sign-out revoking it at GitHub and in the workspace; and no
-//! token in any file afterwards.
+//! handed to the running workspace; a personal token for the host winning at once; sign-out
+//! revoking the sign-in's token at GitHub; and no token in any file afterwards.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use sam_desktop::core::idle::IdleChoice;
 use sam_desktop::core::installation::KeyStore;
 use sam_desktop::core::lifecycle::CreateRequest;
 use sam_desktop::core::lifecycle::github::REFRESH_AHEAD;
+use sam_desktop::core::redact::Secret;
 use sam_desktop::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
 use crate::git_server::{bare_repo, files_under};
@@ -132,9 +133,23 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     let (out, fetched) = sh(&core, &workspace, "git fetch -q origin && echo fetched").await;
     assert!(fetched, "{out}");
 
-    // Sign-out: revoked at GitHub and taken back from the workspace.
+    // A personal access token for the host wins over the sign-in, at once in the running
+    // workspace; signing out of GitHub revokes the sign-in's token at GitHub and leaves the
+    // workspace with the personal token; removing that leaves it nothing.
+    let pat = fake.pat().await;
+    lifecycle
+        .set_git_token(&fake.host(), &Secret::new(pat.clone()))
+        .await
+        .expect("kept");
     let report = lifecycle.github_sign_out().await.expect("signed out");
     assert!(report.revoked_at_github);
+    assert!(!fake.accepts(second.access().expose()).await);
+    let (out, fetched) = sh(&core, &workspace, "git fetch -q origin && echo fetched").await;
+    assert!(fetched, "with the personal token: {out}");
+    lifecycle
+        .remove_git_token(&fake.host())
+        .await
+        .expect("removed");
     let (out, fetched) = sh(&core, &workspace, "git fetch -q origin").await;
     assert!(!fetched);
     assert!(out.contains("SAM holds no credential"), "{out}");
@@ -142,12 +157,12 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     // No token in the database, the logs or the workspace's files.
     for file in files_under(dir.path()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
-        for token in [&first, &second] {
-            assert!(
-                !text.contains(token.access().expose()),
-                "a token is in {}",
-                file.display()
-            );
+        for token in [
+            first.access().expose(),
+            second.access().expose(),
+            pat.as_str(),
+        ] {
+            assert!(!text.contains(token), "a token is in {}", file.display());
         }
     }
 }

@@ -15,7 +15,9 @@ REST: `GET /user`, `GET /user/repos` (130 repositories, every third private, pag
 
 Test hooks: `POST /__fake/approve` and `/__fake/deny` with `user_code=…` play the user of the
 device flow; `POST /__fake/expire-codes` ages every authorization code past 10 minutes;
-`GET /__fake/stats` counts refreshes and revocations. It prints its base URL first.
+`POST /__fake/pat` mints a personal access token; `POST /__fake/revoke-all` plays the user
+revoking the app at github.com/settings/applications (every token and refresh token dies);
+`GET /__fake/stats` counts refreshes (and attempts) and revocations. It prints its base URL first.
 
 Git: with GIT_ROOT, the bare repositories under it are served at `/{owner}/{repo}.git` through
 `git http-backend` to requests whose Basic password is a live token (401 otherwise).
@@ -47,7 +49,7 @@ DEVICES = {}  # device_code -> {"user_code", "state": pending|approved|denied, "
 CODES = {}  # authorization code -> {"challenge", "redirect_uri", "issued"}
 TOKENS = {}  # access token -> user
 REFRESH = {}  # refresh token -> access token it belongs to
-STATS = {"refreshes": 0, "revoked": 0, "deny_next": False}
+STATS = {"refreshes": 0, "refresh_attempts": 0, "revoked": 0, "deny_next": False}
 USER = {"login": "octo-user", "id": 583231, "name": "Octo User"}
 REPOS = [
     {
@@ -113,6 +115,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "error_description": "The code_verifier does not match the challenge."})
             return self.reply(200, issue_tokens())
         if grant == "refresh_token":
+            STATS["refresh_attempts"] += 1
             old = REFRESH.pop(form.get("refresh_token", ""), None)
             if old is None:
                 return self.reply(200, {"error": "bad_refresh_token",
@@ -180,6 +183,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(404, {"error": "no such user_code"})
             if self.path == "/__fake/deny-next":
                 STATS["deny_next"] = True
+                return self.reply(200, {"ok": True})
+            if self.path == "/__fake/pat":
+                token = "ghp_" + secrets.token_hex(18)
+                TOKENS[token] = USER
+                return self.reply(200, {"token": token})
+            if self.path == "/__fake/revoke-all":
+                TOKENS.clear()
+                REFRESH.clear()
                 return self.reply(200, {"ok": True})
             if self.path == "/__fake/expire-codes":
                 for code in CODES.values():

@@ -68,6 +68,16 @@ describe("GitHub in Settings → Credentials", () => {
     expect(screen.queryByTestId("github-account")).toBeNull();
   });
 
+  it("says when GitHub no longer accepts the sign-in", async () => {
+    await openSettings(() => ({
+      ...signedOut,
+      account: octo,
+      app: buildApp,
+      problem: "GitHub no longer accepts SAM's sign-in (it expired or was revoked). Sign in with GitHub again.",
+    }));
+    expect((await screen.findByTestId("github-problem")).textContent).toContain("Sign in with GitHub again.");
+  });
+
   it("says how the user signed in, what the token reaches, until when, and where it is kept", async () => {
     const expires = 1_900_000_000;
     const refresh = 1_915_000_000;

@@ -327,6 +327,8 @@ export type GitHubStatus = {
 	token_entry: string,
 	/**  The app SAM signs in as, if any. */
 	app: GitHubAppInfo | null,
+	/**  Why the sign-in no longer works (GitHub refused to renew the token), if it does not. */
+	problem: string | null,
 };
 
 /**  Whether Hetzner workspaces can be made, and with which token. */

@@ -13,7 +13,13 @@ import type { IdleView } from "./api/idle";
 export const quietIdle: IdleView = { timeout_secs: null, deadline_ms: null, stop_at_ms: null, kept_until_ms: null };
 
 /** What the GitHub status says when nobody signed in and there is no app. */
-export const signedOut: GitHubStatus = { account: null, session: null, token_entry: "github/access-token", app: null };
+export const signedOut: GitHubStatus = {
+  account: null,
+  session: null,
+  token_entry: "github/access-token",
+  app: null,
+  problem: null,
+};
 
 /**
  * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view,

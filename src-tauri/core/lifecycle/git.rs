@@ -55,8 +55,8 @@ impl Lifecycle {
         Ok(self.store.set_setting(HOSTS_KEY, &json)?)
     }
 
-    /// Keeps `token` for `host` in the keyring; workspaces of that host's repositories get it
-    /// from their next create or start.
+    /// Keeps `token` for `host` in the keyring, and hands it to the running workspaces of that
+    /// host's repositories (others get it at their next create or start).
     pub async fn set_git_token(&self, host: &str, token: &Secret) -> Result<(), SamError> {
         let host = check_host(host)?;
         if token.expose().trim().is_empty() || token.expose().chars().any(char::is_whitespace) {
@@ -75,10 +75,13 @@ impl Lifecycle {
             .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
         let mut hosts = self.git_token_hosts()?;
         if !hosts.contains(&host) {
-            hosts.push(host);
+            hosts.push(host.clone());
             hosts.sort();
         }
-        self.set_git_token_hosts(&hosts)
+        self.set_git_token_hosts(&hosts)?;
+        // Running workspaces of that host's repositories get it now.
+        self.push_host_credentials(&host).await;
+        Ok(())
     }
 
     /// Forgets `host`'s token (from the keyring too), and takes it back from every running
@@ -116,23 +119,26 @@ impl Lifecycle {
             .collect()
     }
 
-    /// Makes every running workspace whose repository is on `host` forget its token. An agent
-    /// that cannot be reached is logged; its token dies with it (memory only).
+    /// Makes every running workspace whose repository is on `host` forget its token, then hands
+    /// it whichever credential SAM still has for that host (a token given for the host, or the
+    /// GitHub sign-in), if any. An agent that cannot be reached is logged; its token dies with
+    /// it (memory only).
     pub(super) async fn revoke_git_credentials(&self, host: &str) {
         for (workspace, path) in self.running_on(host) {
-            let revoked = async {
+            let outcome = async {
                 let client = self.connect(&workspace).await?;
                 client.revoke_secret(&format!("git:{host}/{path}")).await?;
-                Ok::<_, SamError>(())
+                self.push_git_credential(&client, &workspace).await
             }
             .await;
-            match revoked {
-                Ok(()) => self.log(
+            match outcome {
+                Ok(false) => self.log(
                     &workspace.id,
                     "credentials",
                     EventLevel::Info,
                     &format!("the agent no longer holds your {host} token"),
                 ),
+                Ok(true) => {}
                 Err(err) => {
                     tracing::warn!(workspace = %workspace.id, %err, "taking a git token back failed");
                 }
@@ -141,7 +147,7 @@ impl Lifecycle {
     }
 
     /// Hands every running workspace whose repository is on `host` the current token (after a
-    /// renewal). Returns how many took it.
+    /// renewal). Returns how many took one.
     pub(super) async fn push_host_credentials(&self, host: &str) -> usize {
         let mut handed = 0;
         for (workspace, _) in self.running_on(host) {
@@ -151,7 +157,8 @@ impl Lifecycle {
             }
             .await;
             match pushed {
-                Ok(()) => handed += 1,
+                Ok(true) => handed += 1,
+                Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(workspace = %workspace.id, %err, "handing a fresh git token failed");
                 }
@@ -161,17 +168,18 @@ impl Lifecycle {
     }
 
     /// Hands the workspace's agent the token for its own repository, if SAM has one for its
-    /// host. Nothing is handed for other repositories, and nothing is written anywhere.
+    /// host; returns whether it did. Nothing is handed for other repositories, and nothing is
+    /// written anywhere.
     pub(super) async fn push_git_credential(
         &self,
         client: &AgentClient,
         workspace: &Workspace,
-    ) -> Result<(), SamError> {
+    ) -> Result<bool, SamError> {
         let Some((host, path)) = RepoUrl::parse(&workspace.repo_url)
             .ok()
             .and_then(|repo| repo.host_and_path())
         else {
-            return Ok(());
+            return Ok(false);
         };
         // A token the user gave for the host wins; GitHub's sign-in serves github.com, with
         // its expiry (the agent refuses it afterwards, and SAM hands a fresh one before).
@@ -181,16 +189,16 @@ impl Lifecycle {
                 .await
                 .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
             let Some(token) = token else {
-                return Ok(());
+                return Ok(false);
             };
             (token, None)
         } else if host == self.github_host().await && github::account(&self.store)?.is_some() {
             let Some(tokens) = self.fresh_github_tokens(now_ms() / 1000).await? else {
-                return Ok(());
+                return Ok(false);
             };
             (tokens.access(), tokens.expires_at())
         } else {
-            return Ok(());
+            return Ok(false);
         };
         client
             .push_secret(&format!("git:{host}/{path}"), token.expose(), expires_at)
@@ -201,6 +209,6 @@ impl Lifecycle {
             EventLevel::Info,
             &format!("the agent holds your {host} token for {path}, in memory only"),
         );
-        Ok(())
+        Ok(true)
     }
 }

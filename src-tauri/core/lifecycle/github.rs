@@ -41,6 +41,9 @@ struct GitHubState {
     repos: Option<(i64, Arc<Vec<GitHubRepo>>, bool)>,
     /// The expiry of the token running workspaces were last handed (`None`: not yet).
     handed: Option<Option<i64>>,
+    /// Why GitHub refused to renew the token; renewal is not tried again until the user signs
+    /// in again.
+    broken: Option<String>,
 }
 
 /// What Settings → Credentials shows about GitHub.
@@ -54,6 +57,8 @@ pub struct GitHubStatus {
     pub token_entry: String,
     /// The app SAM signs in as, if any.
     pub app: Option<GitHubAppInfo>,
+    /// Why the sign-in no longer works (GitHub refused to renew the token), if it does not.
+    pub problem: Option<String>,
 }
 
 /// The app SAM signs in as (nothing secret).
@@ -161,7 +166,12 @@ impl Lifecycle {
             github::keep_sign_in(keys, store, &tokens, &kept, &session)
         })
         .await?;
-        self.github_state().repos = None;
+        {
+            let mut state = self.github_state();
+            state.repos = None;
+            state.broken = None;
+            state.handed = None;
+        }
         Ok(account)
     }
 
@@ -232,6 +242,7 @@ impl Lifecycle {
             session: github::tokens_session(&self.store)?,
             token_entry: github::TOKEN_ENTRY.to_owned(),
             app,
+            problem: self.github_state().broken.clone(),
         })
     }
 
@@ -290,6 +301,7 @@ impl Lifecycle {
             let mut state = self.github_state();
             state.repos = None;
             state.handed = None;
+            state.broken = None;
         }
         self.revoke_git_credentials(&self.github_host().await).await;
         Ok(report)
@@ -328,11 +340,19 @@ impl Lifecycle {
     pub async fn rotate_github_token(&self, now: i64) -> Result<usize, SamError> {
         // SQLite says whether anyone is signed in; the keyring (which may ask to be unlocked)
         // is read only then.
-        if github::account(&self.store)?.is_none() {
+        if github::account(&self.store)?.is_none() || self.github_state().broken.is_some() {
             return Ok(0);
         }
-        let Some(tokens) = self.fresh_github_tokens(now).await? else {
-            return Ok(0);
+        let tokens = match self.fresh_github_tokens(now).await {
+            Ok(Some(tokens)) => tokens,
+            Ok(None) => return Ok(0),
+            Err(err) => {
+                if err.category == ErrorCategory::Credentials {
+                    // Asking again every 30 s would not help: the user has to sign in.
+                    self.github_state().broken = Some(format!("{} {}", err.message, err.next_step));
+                }
+                return Err(err);
+            }
         };
         if self.github_state().handed == Some(tokens.expires_at()) {
             return Ok(0);
