@@ -41,7 +41,8 @@ fn keyring_error(err: &keyring::Error) -> SamError {
             "SAM keeps its keys in your system keyring, and the keyring is not available: {err}."
         ),
         "Unlock or start your desktop's keyring (GNOME Keyring, KWallet, or the macOS/Windows keychain), \
-         then try again. SAM never stores keys in plain files.",
+         then try again (restart SAM if the keyring was not running when SAM started). SAM never \
+         stores keys in plain files.",
     )
 }
 
