@@ -149,7 +149,10 @@ pub(crate) fn show_window(app: &tauri::AppHandle) {
 /// The first time the window closes into the tray, says where SAM went.
 fn explain_tray_once(core: &Core) {
     const KEY: &str = "tray.close_explained";
-    if core.store().setting(KEY).ok().flatten().is_some() {
+    // Said once, when the user hears it: not under "do not disturb".
+    if core.store().setting(KEY).ok().flatten().is_some()
+        || core.store().do_not_disturb().unwrap_or(false)
+    {
         return;
     }
     if let Err(err) = core.store().set_setting(KEY, "true") {

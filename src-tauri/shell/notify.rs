@@ -113,7 +113,7 @@ fn show(
 }
 
 /// Shows a one-off message that needs no answer. It does not consult "do not disturb": the
-/// caller decides.
+/// caller does (the one caller, the tray explanation, waits until it is off).
 pub fn tell(summary: &str, body: &str) {
     let (summary, body) = (summary.to_owned(), body.to_owned());
     tauri::async_runtime::spawn_blocking(move || {
