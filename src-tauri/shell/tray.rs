@@ -5,7 +5,8 @@
 //!
 //! It speaks StatusNotifierItem over D-Bus (Tauri's tray with `ksni`). Where the desktop has no
 //! tray host (no `org.kde.StatusNotifierWatcher`), building it fails; the app then keeps its
-//! window, closing the window quits as usual, and Settings says why ([`TrayStatus`]).
+//! window, closing the window quits as usual, and Settings says why ([`TrayStatus`]) — until a
+//! host appears on the bus, when the tray is shown after all.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -74,30 +75,75 @@ struct Entry {
     running: bool,
 }
 
-/// Shows the tray and keeps it current; on failure, says why in `state` (the window stays).
+/// Shows the tray and keeps it current. Without a tray host, says why in `state` (the window
+/// stays) and waits for one to appear on the session bus (a panel that starts after SAM, as at
+/// login), then shows the tray.
 pub fn install(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, open: Opener) {
-    let menu_core = Arc::clone(&core);
-    let built = TrayIconBuilder::with_id("sam")
+    let err = match build(app, &core, &open) {
+        Ok(tray) => return serve(app, core, state, tray),
+        Err(err) => err,
+    };
+    let problem = format!(
+        "This desktop shows no tray icons ({err}). SAM keeps its window; closing it quits \
+         SAM, and the servers' own backstops still stop idle workspaces."
+    );
+    tracing::warn!(%problem, "no tray");
+    *state.status.lock().unwrap_or_else(PoisonError::into_inner) = TrayStatus {
+        available: false,
+        problem: Some(problem),
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(err) = host_appears().await {
+            tracing::info!(%err, "cannot watch for a tray host");
+            return;
+        }
+        match build(&app, &core, &open) {
+            Ok(tray) => {
+                tracing::info!("a tray host appeared: SAM is in the tray now");
+                serve(&app, core, state, tray);
+            }
+            Err(err) => tracing::warn!(%err, "a tray host appeared but the tray failed"),
+        }
+    });
+}
+
+/// Returns once a tray host (`org.kde.StatusNotifierWatcher`) owns its name on the session bus.
+async fn host_appears() -> zbus::Result<()> {
+    use futures_util::StreamExt;
+    const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+    let bus = zbus::Connection::session().await?;
+    let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
+    // Listening first, then asking, so an owner that arrives in between is not missed.
+    let mut changes = dbus
+        .receive_name_owner_changed_with_args(&[(0, WATCHER)])
+        .await?;
+    if dbus
+        .name_has_owner(zbus::names::BusName::try_from(WATCHER)?)
+        .await?
+    {
+        return Ok(());
+    }
+    while let Some(change) = changes.next().await {
+        if change.args()?.new_owner().is_some() {
+            return Ok(());
+        }
+    }
+    Err(zbus::Error::Failure("the session bus closed".to_owned()))
+}
+
+fn build(app: &AppHandle, core: &Arc<Core>, open: &Opener) -> tauri::Result<TrayIcon> {
+    let (menu_core, open) = (Arc::clone(core), Arc::clone(open));
+    TrayIconBuilder::with_id("sam")
         .icon(dot(Colour::Idle))
         .title("SAM")
         .tooltip("SAM")
         .on_menu_event(move |app, event| on_menu(app, &menu_core, &open, &event))
-        .build(app);
-    let tray = match built {
-        Ok(tray) => tray,
-        Err(err) => {
-            let problem = format!(
-                "This desktop shows no tray icons ({err}). SAM keeps its window; closing it quits \
-                 SAM, and the servers' own backstops still stop idle workspaces."
-            );
-            tracing::warn!(%problem, "no tray");
-            *state.status.lock().unwrap_or_else(PoisonError::into_inner) = TrayStatus {
-                available: false,
-                problem: Some(problem),
-            };
-            return;
-        }
-    };
+        .build(app)
+}
+
+/// Keeps the shown tray current.
+fn serve(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, tray: TrayIcon) {
     *state.status.lock().unwrap_or_else(PoisonError::into_inner) = TrayStatus {
         available: true,
         problem: None,

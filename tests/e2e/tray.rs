@@ -3,7 +3,8 @@
 //! its item; its title says how many workspaces run, its menu lists each workspace with its
 //! status and Open/Stop; closing the window (as a window manager does) hides it into the tray
 //! and says so, "Open SAM" brings it back, and "Stop" from the menu stops the workspace. Without
-//! a watcher (every other end-to-end test) the app keeps its window and Settings says why.
+//! a watcher (every other end-to-end test) the app keeps its window and Settings says why; a
+//! watcher that appears later gets the app's item.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -316,11 +317,30 @@ fn the_tray_lists_workspaces_with_their_status_and_stops_one_from_its_menu() {
 }
 
 #[test]
-fn without_a_tray_host_the_app_keeps_its_window_and_says_why() {
+fn without_a_tray_host_the_app_keeps_its_window_says_why_and_takes_a_host_that_appears() {
     harness::run("no-tray", nothing, async |app| {
         app.click("nav-hetzner").await;
         let status = app.text("tray-status").await;
         assert!(status.contains("shows no tray icons"), "{status}");
         assert!(status.contains("closing it quits"), "{status}");
+
+        // A panel starts after SAM (as at login): SAM's item registers with it.
+        let (_connection, watcher) = start_watcher();
+        until(
+            "the app registers its tray item with the new host",
+            async || {
+                watcher
+                    .items
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len()
+            },
+            |items| *items == 1,
+        )
+        .await;
+        app.click("nav-workspaces").await;
+        app.click("nav-hetzner").await;
+        let status = app.text("tray-status").await;
+        assert!(status.contains("SAM lives in the tray"), "{status}");
     });
 }
