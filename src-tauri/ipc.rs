@@ -65,7 +65,6 @@ pub fn builder() -> Builder<tauri::Wry> {
             git::git_remove_token,
             github::github_sign_in,
             github::github_sign_in_browser,
-            github::github_account,
             github::github_status,
             github::github_sign_out,
             github::github_set_app,

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use browser::{CALLBACK_URL, PendingSignIns};
 pub use device::DeviceSignIn;
-pub use tokens::{Session, SignInMethod, StoredTokens, session as tokens_session};
+pub use tokens::{Session, SignInMethod, StoredTokens, session};
 
 use crate::core::error::{ErrorCategory, SamError};
 use crate::core::installation::KeyStore;
@@ -82,8 +82,14 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 /// GitHub's web address: `SAM_GITHUB_URL` (tests, GitHub Enterprise) or github.com.
-pub(crate) fn web_url() -> String {
+fn web_url() -> String {
     env_var("SAM_GITHUB_URL").unwrap_or_else(|| "https://github.com".to_owned())
+}
+
+/// The git host of the configured GitHub (`github.com`): it depends on the web address only,
+/// so no keyring is read for it.
+pub fn git_host() -> String {
+    host_of(&web_url())
 }
 
 /// The host part of a web address (`https://github.com/` → `github.com`).

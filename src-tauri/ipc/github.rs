@@ -91,13 +91,6 @@ pub async fn github_sign_in_browser(state: State<'_, AppState>) -> Result<String
     Ok(url)
 }
 
-/// The GitHub account signed in here, if any.
-#[tauri::command]
-#[specta::specta]
-pub async fn github_account(state: State<'_, AppState>) -> Result<Option<GitHubAccount>, SamError> {
-    state.core.lifecycle().github_account()
-}
-
 /// The account, how it signed in and until when, and the app SAM signs in as.
 #[tauri::command]
 #[specta::specta]

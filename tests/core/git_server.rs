@@ -2,54 +2,33 @@
 //! http-backend` behind a token check), and git as a workspace runs it.
 
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 
-use sam_test_support::{binary, start_fake};
+use sam_test_support::{KillOnDrop, binary, start_fake};
+
+pub use sam_test_support::bare_repo;
 
 pub const TOKEN: &str = "ghs_private-repo-token-0123456789";
 
 /// The private repository server, killed with the test.
 pub struct GitServer {
-    child: Child,
+    _process: KillOnDrop,
     pub port: u16,
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl GitServer {
     pub fn start(root: &Path) -> Self {
-        let (child, line) = start_fake("git-http-server.py", &[&root.to_string_lossy(), TOKEN]);
+        let (process, line) = start_fake("git-http-server.py", &[&root.to_string_lossy(), TOKEN]);
         let port = line.parse().expect("a port");
-        Self { child, port }
+        Self {
+            _process: process,
+            port,
+        }
     }
 
     pub fn url(&self, repo: &str) -> String {
         format!("http://127.0.0.1:{}/{repo}", self.port)
     }
-}
-
-/// Makes a bare repository `name` under `root` with one commit.
-pub fn bare_repo(root: &Path, name: &str) {
-    let seed = root.join(format!("{name}-seed"));
-    git(root, &["init", "-q", "-b", "main", &seed.to_string_lossy()]);
-    std::fs::write(seed.join("README.md"), "private\n").expect("write");
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "-qm", "first"]);
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &seed.to_string_lossy(),
-            &root.join(name).to_string_lossy(),
-        ],
-    );
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> Output {

@@ -3,7 +3,6 @@
 //! PKCE and `state` (bad and replayed `state`, refused, expired codes, a wrong secret); tokens
 //! that expire, renewed before they do; sign-out revoking at GitHub; the repository picker.
 
-use std::process::Child;
 use std::sync::Arc;
 
 use sam_desktop::core::Core;
@@ -15,7 +14,7 @@ use sam_desktop::core::lifecycle::github::REFRESH_AHEAD;
 use sam_desktop::core::paths::AppPaths;
 use sam_desktop::core::redact::Secret;
 use sam_desktop::core::store::Store;
-use sam_test_support::{binary, start_fake};
+use sam_test_support::{KillOnDrop, binary, start_fake};
 
 fn client() -> reqwest::Client {
     sam_desktop::core::http::builder().build().expect("client")
@@ -24,15 +23,8 @@ fn client() -> reqwest::Client {
 pub const SECRET: &str = "sam-test-secret";
 
 pub struct FakeGitHub {
-    child: Child,
+    _process: KillOnDrop,
     pub url: String,
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl FakeGitHub {
@@ -48,8 +40,11 @@ impl FakeGitHub {
             args.push(root.to_string_lossy().into_owned());
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (child, url) = start_fake("fake-github.py", &args);
-        Self { child, url }
+        let (process, url) = start_fake("fake-github.py", &args);
+        Self {
+            _process: process,
+            url,
+        }
     }
 
     /// The app, with its secret (browser sign-in, refresh, revoke) or without.

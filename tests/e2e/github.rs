@@ -21,19 +21,9 @@ async fn prefilled_repo(app: &harness::App) -> String {
     .await
 }
 
-struct Fake(std::process::Child);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
-    let (child, url) = start_fake("fake-github.py", &["900", "28800"]);
-    let _fake = Fake(child);
+    let (_fake, url) = start_fake("fake-github.py", &["900", "28800"]);
     let env = vec![
         ("SAM_GITHUB_URL".to_owned(), url.clone()),
         ("SAM_GITHUB_API_URL".to_owned(), url.clone()),

@@ -4,53 +4,22 @@
 
 use sam_desktop::core::redact::Secret;
 use sam_desktop::core::workspace::WorkspaceStatus;
-use sam_test_support::{files_under, start_fake};
+use sam_test_support::{bare_repo, files_under, start_fake};
 
 use super::cloud;
 use super::lifecycle::{create_request, hetzner_core};
 
 const TOKEN: &str = "ghs_hetzner-private-token-0123456789";
 
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let status = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_repository_on_hetzner_clones_with_a_token_no_disk_and_no_user_data_holds() {
     let cloud = cloud().await;
     let root = tempfile::tempdir().expect("dir");
-    let seed = root.path().join("seed");
-    git(root.path(), &["init", "-q", "-b", "main", "seed"]);
-    std::fs::write(seed.join("README.md"), "private\n").expect("write");
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "-qm", "first"]);
-    git(
-        root.path(),
-        &["clone", "-q", "--bare", "seed", "private.git"],
-    );
-    let (child, port) = start_fake(
+    bare_repo(root.path(), "private.git");
+    let (_server, port) = start_fake(
         "git-http-server.py",
         &[&root.path().to_string_lossy(), TOKEN],
     );
-    let _server = Killed(child);
 
     let core = hetzner_core(&cloud, "inst-creds");
     let lifecycle = core.lifecycle();

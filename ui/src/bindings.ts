@@ -82,8 +82,6 @@ export const commands = {
 	 *  address opened, for the window to offer if no browser appeared.
 	 */
 	githubSignInBrowser: () => typedError<string, SamError>(__TAURI_INVOKE("github_sign_in_browser")),
-	/**  The GitHub account signed in here, if any. */
-	githubAccount: () => typedError<GitHubAccount | null, SamError>(__TAURI_INVOKE("github_account")),
 	/**  The account, how it signed in and until when, and the app SAM signs in as. */
 	githubStatus: () => typedError<GitHubStatus, SamError>(__TAURI_INVOKE("github_status")),
 	/**  Signs out: revokes at GitHub, forgets the token here and takes it back from workspaces. */

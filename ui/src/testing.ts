@@ -39,7 +39,6 @@ export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
       if (Array.isArray(answer)) {
         if (cmd === "workspace_idle") return quietIdle;
         if (cmd === "do_not_disturb" || cmd === "hetzner_self_delete") return false;
-        if (cmd === "github_account") return signedIn;
         if (cmd === "github_status") return { ...signedOut, account: signedIn };
         if (cmd === "github_repos") return { repos: [], matched: 0, total: 0, truncated: false };
         if (cmd === "take_startup_link") return null;

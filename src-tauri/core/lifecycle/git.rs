@@ -65,14 +65,9 @@ impl Lifecycle {
                 "Paste the token alone, as the host showed it.",
             ));
         }
-        let (keys, name, value) = (
-            std::sync::Arc::clone(&self.keys),
-            entry(&host),
-            token.expose().to_owned(),
-        );
-        tokio::task::spawn_blocking(move || keys.set(&name, &value))
-            .await
-            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        let (name, value) = (entry(&host), token.expose().to_owned());
+        self.with_keys(move |keys, _| keys.set(&name, &value))
+            .await?;
         let mut hosts = self.git_token_hosts()?;
         if !hosts.contains(&host) {
             hosts.push(host.clone());
@@ -88,10 +83,8 @@ impl Lifecycle {
     /// workspace's agent that holds it.
     pub async fn remove_git_token(&self, host: &str) -> Result<(), SamError> {
         let host = check_host(host)?;
-        let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
-        tokio::task::spawn_blocking(move || keys.delete(&name))
-            .await
-            .map_err(|err| SamError::internal("Writing the keyring failed.", &err))??;
+        let name = entry(&host);
+        self.with_keys(move |keys, _| keys.delete(&name)).await?;
         let hosts: Vec<String> = self
             .git_token_hosts()?
             .into_iter()
@@ -121,46 +114,42 @@ impl Lifecycle {
 
     /// Makes every running workspace whose repository is on `host` forget its token, then hands
     /// it whichever credential SAM still has for that host (a token given for the host, or the
-    /// GitHub sign-in), if any. An agent that cannot be reached is logged; its token dies with
-    /// it (memory only).
+    /// GitHub sign-in), if any.
     pub(super) async fn revoke_git_credentials(&self, host: &str) {
+        self.hand_out_git_credentials(host, true).await;
+    }
+
+    /// Hands every running workspace whose repository is on `host` the current token (after a
+    /// renewal, or a token given for the host). Returns how many took one.
+    pub(super) async fn push_host_credentials(&self, host: &str) -> usize {
+        self.hand_out_git_credentials(host, false).await
+    }
+
+    /// Hands each running workspace of `host` its repository's current credential, taking the
+    /// one it holds back first with `take_back`. An agent that cannot be reached is logged; a
+    /// token it holds dies with it (memory only). Returns how many were handed one.
+    async fn hand_out_git_credentials(&self, host: &str, take_back: bool) -> usize {
+        let mut handed = 0;
         for (workspace, path) in self.running_on(host) {
             let outcome = async {
                 let client = self.connect(&workspace).await?;
-                client.revoke_secret(&format!("git:{host}/{path}")).await?;
+                if take_back {
+                    client.revoke_secret(&format!("git:{host}/{path}")).await?;
+                }
                 self.push_git_credential(&client, &workspace).await
             }
             .await;
             match outcome {
-                Ok(false) => self.log(
+                Ok(true) => handed += 1,
+                Ok(false) if take_back => self.log(
                     &workspace.id,
                     "credentials",
                     EventLevel::Info,
                     &format!("the agent no longer holds your {host} token"),
                 ),
-                Ok(true) => {}
-                Err(err) => {
-                    tracing::warn!(workspace = %workspace.id, %err, "taking a git token back failed");
-                }
-            }
-        }
-    }
-
-    /// Hands every running workspace whose repository is on `host` the current token (after a
-    /// renewal). Returns how many took one.
-    pub(super) async fn push_host_credentials(&self, host: &str) -> usize {
-        let mut handed = 0;
-        for (workspace, _) in self.running_on(host) {
-            let pushed = async {
-                let client = self.connect(&workspace).await?;
-                self.push_git_credential(&client, &workspace).await
-            }
-            .await;
-            match pushed {
-                Ok(true) => handed += 1,
                 Ok(false) => {}
                 Err(err) => {
-                    tracing::warn!(workspace = %workspace.id, %err, "handing a fresh git token failed");
+                    tracing::warn!(workspace = %workspace.id, %err, "handing out a git token failed");
                 }
             }
         }
@@ -184,15 +173,12 @@ impl Lifecycle {
         // A token the user gave for the host wins; GitHub's sign-in serves github.com, with
         // its expiry (the agent refuses it afterwards, and SAM hands a fresh one before).
         let (token, expires_at) = if self.git_token_hosts()?.contains(&host) {
-            let (keys, name) = (std::sync::Arc::clone(&self.keys), entry(&host));
-            let token = tokio::task::spawn_blocking(move || keys.get(&name))
-                .await
-                .map_err(|err| SamError::internal("Reading the keyring failed.", &err))??;
-            let Some(token) = token else {
+            let name = entry(&host);
+            let Some(token) = self.with_keys(move |keys, _| keys.get(&name)).await? else {
                 return Ok(false);
             };
             (token, None)
-        } else if host == self.github_host().await && github::account(&self.store)?.is_some() {
+        } else if host == self.github_host() && github::account(&self.store)?.is_some() {
             let Some(tokens) = self.fresh_github_tokens(now_ms() / 1000).await? else {
                 return Ok(false);
             };

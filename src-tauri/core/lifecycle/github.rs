@@ -102,7 +102,7 @@ fn now_secs() -> i64 {
 
 impl Lifecycle {
     /// Runs `work` on the keyring and the store off the async threads (keyring calls block).
-    async fn with_keys<T: Send + 'static>(
+    pub(super) async fn with_keys<T: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn KeyStore, &Store) -> Result<T, SamError> + Send + 'static,
     ) -> Result<T, SamError> {
@@ -138,12 +138,14 @@ impl Lifecycle {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(app);
     }
 
-    /// The git host GitHub's repositories are on (`github.com`).
-    pub(super) async fn github_host(&self) -> String {
-        match self.github_app().await {
-            Ok(app) => app.git_host(),
-            Err(_) => GitHubApp::at(&github::web_url(), "", "", None).git_host(),
-        }
+    /// The git host GitHub's repositories are on (`github.com`, or the chosen app's).
+    pub(super) fn github_host(&self) -> String {
+        self.github
+            .app
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .map_or_else(github::git_host, GitHubApp::git_host)
     }
 
     fn github_state(&self) -> std::sync::MutexGuard<'_, GitHubState> {
@@ -220,11 +222,6 @@ impl Lifecycle {
         self.keep_github(&app, tokens, session).await
     }
 
-    /// The GitHub account signed in here, if any.
-    pub fn github_account(&self) -> Result<Option<GitHubAccount>, SamError> {
-        github::account(&self.store)
-    }
-
     /// What Settings shows: the account, the session, the app.
     pub async fn github_status(&self) -> Result<GitHubStatus, SamError> {
         let app = match self.github_app().await {
@@ -239,7 +236,7 @@ impl Lifecycle {
         };
         Ok(GitHubStatus {
             account: github::account(&self.store)?,
-            session: github::tokens_session(&self.store)?,
+            session: github::session(&self.store)?,
             token_entry: github::TOKEN_ENTRY.to_owned(),
             app,
             problem: self.github_state().broken.clone(),
@@ -303,7 +300,7 @@ impl Lifecycle {
             state.handed = None;
             state.broken = None;
         }
-        self.revoke_git_credentials(&self.github_host().await).await;
+        self.revoke_git_credentials(&self.github_host()).await;
         Ok(report)
     }
 
@@ -324,7 +321,7 @@ impl Lifecycle {
             return Ok(Some(tokens));
         }
         let method =
-            github::tokens_session(&self.store)?.map_or(github::SignInMethod::Device, |s| s.method);
+            github::session(&self.store)?.map_or(github::SignInMethod::Device, |s| s.method);
         let app = self.github_app().await?;
         let (fresh, session) = app.refresh(&tokens, method, now).await?;
         let kept = fresh.clone();
@@ -343,6 +340,13 @@ impl Lifecycle {
         if github::account(&self.store)?.is_none() || self.github_state().broken.is_some() {
             return Ok(0);
         }
+        // SQLite's copy of the expiry answers the usual tick (nothing due, workspaces hold the
+        // current token) without the keyring.
+        let expires_at = github::session(&self.store)?.and_then(|s| s.expires_at);
+        let due = expires_at.is_some_and(|at| at - now <= REFRESH_AHEAD);
+        if !due && self.github_state().handed == Some(expires_at) {
+            return Ok(0);
+        }
         let tokens = match self.fresh_github_tokens(now).await {
             Ok(Some(tokens)) => tokens,
             Ok(None) => return Ok(0),
@@ -357,7 +361,7 @@ impl Lifecycle {
         if self.github_state().handed == Some(tokens.expires_at()) {
             return Ok(0);
         }
-        let handed = self.push_host_credentials(&self.github_host().await).await;
+        let handed = self.push_host_credentials(&self.github_host()).await;
         self.github_state().handed = Some(tokens.expires_at());
         Ok(handed)
     }

@@ -66,28 +66,51 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Runs git in `dir` with a fixed identity, asserting it succeeds.
+fn git_in(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
 /// Makes a git repository with one commit (`README.md` = "hello\n") at `dir/source` and returns
 /// its `file://` URL: a repository to clone with no network.
 pub fn source_repo(dir: &Path) -> String {
     let repo = dir.join("source");
     std::fs::create_dir_all(&repo).expect("source folder");
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .status()
-            .expect("git runs");
-        assert!(status.success(), "git {args:?} failed");
-    };
-    git(&["init", "-q", "-b", "main"]);
+    git_in(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "hello\n").expect("write");
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "init"]);
+    git_in(&repo, &["add", "."]);
+    git_in(&repo, &["commit", "-q", "-m", "init"]);
     format!("file://{}", repo.display())
+}
+
+/// Makes a bare repository `name` (which may be `owner/repo.git`) under `root`, with one commit
+/// (`README.md` = "private\n"): what a git server serves.
+pub fn bare_repo(root: &Path, name: &str) {
+    let seed = root.join(format!("{name}-seed"));
+    std::fs::create_dir_all(&seed).expect("seed folder");
+    git_in(&seed, &["init", "-q", "-b", "main"]);
+    std::fs::write(seed.join("README.md"), "private\n").expect("write");
+    git_in(&seed, &["add", "."]);
+    git_in(&seed, &["commit", "-qm", "first"]);
+    git_in(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &seed.to_string_lossy(),
+            &root.join(name).to_string_lossy(),
+        ],
+    );
 }
 
 /// Kills every `sam-agent` whose workspace lives under `dir`: Local agents run detached, so a
@@ -125,9 +148,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Starts one of the Python fakes in `tests/support` (`script` with `args`) and returns it with
-/// the first line it prints (its address or port).
-pub fn start_fake(script: &str, args: &[&str]) -> (std::process::Child, String) {
+/// A process killed (and reaped) when dropped: a test's fake server.
+#[derive(Debug)]
+pub struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts one of the Python fakes in `tests/support` (`script` with `args`) and returns it,
+/// stopped when dropped, with the first line it prints (its address or port).
+pub fn start_fake(script: &str, args: &[&str]) -> (KillOnDrop, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new("/usr/bin/python3")
         .arg(repo_root().join("tests/support").join(script))
@@ -135,8 +169,10 @@ pub fn start_fake(script: &str, args: &[&str]) -> (std::process::Child, String) 
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start {script}: {err}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let child = KillOnDrop(child);
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+    std::io::BufReader::new(stdout)
         .read_line(&mut line)
         .unwrap_or_else(|err| panic!("{script} printed nothing: {err}"));
     (child, line.trim().to_owned())

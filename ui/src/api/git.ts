@@ -28,9 +28,6 @@ export async function githubSignIn(onCode: (code: GitHubSignInCode) => void): Pr
   }
 }
 
-export async function githubAccount(): Promise<GitHubAccount | null> {
-  return unwrap(await commands.githubAccount());
-}
 
 /** Signs out: revokes the token at GitHub if it can, forgets it here and takes it back from workspaces. */
 export async function githubSignOut(): Promise<SignOutReport> {
