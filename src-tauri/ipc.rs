@@ -1,7 +1,7 @@
 //! The IPC layer: Tauri commands over the core, and the TypeScript bindings generated from them.
 //!
 //! Commands are thin: parse, call one core function (off the main thread), return the core's
-//! [`SamError`](crate::core::error::SamError) unchanged. The UI's `src/bindings.ts` is generated
+//! [`SamError`](sam_core::error::SamError) unchanged. The UI's `src/bindings.ts` is generated
 //! from the definitions here by [`export_bindings`]; a test fails when the checked-in file is
 //! stale.
 
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use specta_typescript::Typescript;
 use tauri_specta::{Builder, collect_commands, collect_events};
 
-use crate::core::Core;
+use sam_core::Core;
 
 /// What every command can reach.
 #[derive(Debug, Clone)]
@@ -92,8 +92,10 @@ pub fn builder() -> Builder<tauri::Wry> {
             github::OpenRepoLink,
             github::LinkProblem
         ])
-        .typ::<crate::core::error::ErrorCategory>()
-        .typ::<crate::core::terminals::TerminalNotice>()
+        // The UI offers Retry only below the core's own cap.
+        .constant("MAX_RETRIES", sam_core::lifecycle::MAX_RETRIES)
+        .typ::<sam_core::error::ErrorCategory>()
+        .typ::<sam_core::terminals::TerminalNotice>()
         // Our types serialize and deserialize alike; one TypeScript type each is enough.
         .disable_serde_phases()
         // Timestamps and sequence numbers are i64 but stay far below 2^53, where a JavaScript
@@ -110,7 +112,7 @@ pub struct WorkspacesChanged;
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct OpenWorkspace {
     /// The workspace.
-    pub id: crate::core::workspace::WorkspaceId,
+    pub id: sam_core::workspace::WorkspaceId,
 }
 
 /// How often the change watcher looks at the database: one indexed query.

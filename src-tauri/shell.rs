@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use tauri::Manager;
 
-use crate::core::Core;
-use crate::core::clock::now_ms;
-use crate::core::error::SamError;
-use crate::core::logging;
-use crate::core::paths::AppPaths;
 use crate::ipc::{self, AppState};
+use sam_core::Core;
+use sam_core::clock::now_ms;
+use sam_core::error::SamError;
+use sam_core::logging;
+use sam_core::paths::AppPaths;
 
 /// How often running workspaces are checked for idleness: well inside the 5-minute warning.
 const IDLE_TICK: Duration = Duration::from_secs(30);
@@ -166,7 +166,7 @@ fn explain_tray_once(core: &Core) {
 }
 
 /// Brings the window up on workspace `id` (a notification or the tray asked for it).
-fn open_workspace(app: &tauri::AppHandle, id: crate::core::workspace::WorkspaceId) {
+fn open_workspace(app: &tauri::AppHandle, id: sam_core::workspace::WorkspaceId) {
     use tauri_specta::Event;
     show_window(app);
     if let Err(err) = (ipc::OpenWorkspace { id }).emit(app) {

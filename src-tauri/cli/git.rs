@@ -5,9 +5,9 @@ use std::io::BufRead;
 use clap::Subcommand;
 
 use super::{print_json, print_text};
-use crate::core::Core;
-use crate::core::error::SamError;
-use crate::core::redact::Secret;
+use sam_core::Core;
+use sam_core::error::SamError;
+use sam_core::redact::Secret;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GitCommand {

@@ -6,9 +6,9 @@ use clap::Subcommand;
 
 use super::git::secret_from_stdin;
 use super::{print_json, print_text};
-use crate::core::Core;
-use crate::core::error::SamError;
-use crate::core::opener;
+use sam_core::Core;
+use sam_core::error::SamError;
+use sam_core::opener;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GitHubCommand {
@@ -110,7 +110,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
             let until = session
                 .as_ref()
                 .and_then(|s| s.expires_at)
-                .map(|at| format!(", renewed before {}", crate::core::clock::format_utc(at)))
+                .map(|at| format!(", renewed before {}", sam_core::clock::format_utc(at)))
                 .unwrap_or_default();
             print_text(&format!(
                 "Signed in with GitHub as {} ({}); the token is in your keyring ({}){until}.",

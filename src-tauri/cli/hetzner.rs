@@ -5,12 +5,12 @@ use std::io::BufRead;
 use clap::Subcommand;
 
 use super::{print_json, print_text};
-use crate::core::error::SamError;
-use crate::core::installation::OsKeyring;
-use crate::core::provider::hetzner::account;
-use crate::core::provider::hetzner::client::{self, ClientOptions};
-use crate::core::provider::hetzner::reconcile::Report;
-use crate::core::redact::Secret;
+use sam_core::error::SamError;
+use sam_core::installation::OsKeyring;
+use sam_core::provider::hetzner::account;
+use sam_core::provider::hetzner::client::{self, ClientOptions};
+use sam_core::provider::hetzner::reconcile::Report;
+use sam_core::redact::Secret;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum HetznerCommand {
@@ -26,7 +26,7 @@ pub(super) enum HetznerCommand {
 pub(super) fn run(
     command: HetznerCommand,
     json: bool,
-    core: impl FnOnce() -> Result<crate::core::Core, SamError>,
+    core: impl FnOnce() -> Result<sam_core::Core, SamError>,
 ) -> Result<(), SamError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,7 +53,7 @@ pub(super) fn run(
             let token = client::token(&OsKeyring, |name| std::env::var(name).ok())?.ok_or_else(
                 || {
                     SamError::new(
-                        crate::core::error::ErrorCategory::Credentials,
+                        sam_core::error::ErrorCategory::Credentials,
                         "SAM has no Hetzner API token.",
                         "Run `sam hetzner set-token` and paste a Read & Write token, or set HCLOUD_TOKEN.",
                     )

@@ -7,13 +7,13 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{Target, find, print_json, print_text};
-use crate::core::Core;
-use crate::core::clock::now_ms;
-use crate::core::error::SamError;
-use crate::core::idle::IdleChoice;
-use crate::core::lifecycle::idle::IdleView;
-use crate::core::provider::hetzner::spend::format_amount;
-use crate::core::workspace::ProviderKind;
+use sam_core::Core;
+use sam_core::clock::now_ms;
+use sam_core::error::SamError;
+use sam_core::idle::IdleChoice;
+use sam_core::lifecycle::idle::IdleView;
+use sam_core::provider::hetzner::spend::format_amount;
+use sam_core::workspace::ProviderKind;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct IdleTimeout(pub(super) IdleChoice);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::print_json;
-use crate::core::error::SamError;
+use sam_core::error::SamError;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum TerminalCommand {
@@ -38,7 +38,7 @@ pub(super) fn run(command: TerminalCommand, json: bool) -> Result<(), SamError> 
 }
 
 fn replay(args: &ReplayArgs, json: bool) -> Result<(), SamError> {
-    use crate::core::terminal::{Engine, Size};
+    use sam_core::terminal::{Engine, Size};
     let bytes = std::fs::read(&args.file).map_err(|err| {
         SamError::invalid_input(
             format!("Cannot read {}: {err}.", args.file.display()),

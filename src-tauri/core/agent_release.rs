@@ -7,7 +7,7 @@
 //! developer's own through `SAM_AGENT_URL` and `SAM_AGENT_SHA256`, which also override a release
 //! build's defaults. `docs/release.md` describes both.
 
-use crate::core::error::SamError;
+use crate::error::SamError;
 
 /// The runtime variable naming an agent binary to download instead of the release asset.
 pub const URL_VAR: &str = "SAM_AGENT_URL";
@@ -191,7 +191,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::core::error::ErrorCategory;
+    use crate::error::ErrorCategory;
 
     const SHA_X86: &str = "1111111111111111111111111111111111111111111111111111111111111111";
     const SHA_ARM: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -2,7 +2,7 @@
 //! app): the end of a browser sign-in, and "Open in SAM" badges.
 //!
 //! - `sam://oauth/callback?code=…&state=…` (or `?error=…&state=…`) — GitHub sending the browser
-//!   back ([`crate::core::github`] checks the `state`).
+//!   back ([`crate::github`] checks the `state`).
 //! - `sam://open?repo=<https URL>[&branch=<name>]` — prefills the create dialog. Nothing runs
 //!   until the user presses Create; only https repositories are accepted.
 //!
@@ -10,8 +10,8 @@
 
 use url::Url;
 
-use crate::core::error::SamError;
-use crate::core::repo::RepoUrl;
+use crate::error::SamError;
+use crate::repo::RepoUrl;
 
 /// The longest link SAM reads.
 const MAX_LEN: usize = 4096;

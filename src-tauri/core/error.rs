@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// What kind of failure this is. The UI and the CLI branch on it; never on message text.
 ///
 /// The set is closed on purpose: adding a category is a deliberate change to every consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCategory {
     /// The network, a 5xx, or a rate limit: trying again later should work.
@@ -81,7 +82,8 @@ impl fmt::Display for ErrorCategory {
 ///
 /// Field names are snake_case on the wire because the same JSON is printed by `sam --json`,
 /// where shell users expect them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[error("{message}")]
 pub struct SamError {
     /// What kind of failure this is.

@@ -32,10 +32,10 @@ pub use browser::{CALLBACK_URL, PendingSignIns};
 pub use device::DeviceSignIn;
 pub use tokens::{Session, SignInMethod, StoredTokens, session};
 
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::installation::KeyStore;
-use crate::core::redact::Secret;
-use crate::core::store::Store;
+use crate::error::{ErrorCategory, SamError};
+use crate::installation::KeyStore;
+use crate::redact::Secret;
+use crate::store::Store;
 
 /// The keyring entry of the GitHub tokens (access, refresh, and their expiry, as JSON).
 pub const TOKEN_ENTRY: &str = "github/access-token";
@@ -50,7 +50,8 @@ const BUILD_CLIENT_ID: Option<&str> = option_env!("SAM_GITHUB_CLIENT_ID");
 const BUILD_CLIENT_SECRET: Option<&str> = option_env!("SAM_GITHUB_CLIENT_SECRET");
 
 /// Where the GitHub app SAM signs in as comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum AppSource {
     /// `SAM_GITHUB_CLIENT_ID` (tests, GitHub Enterprise).
@@ -292,12 +293,13 @@ pub fn own_app_client_id(store: &Store) -> Result<Option<String>, SamError> {
 }
 
 /// The signed-in GitHub account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GitHubAccount {
     /// The login (`octocat`).
     pub login: String,
     /// The numeric id (for the noreply commit address).
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub id: u64,
     /// The display name, if set.
     pub name: Option<String>,
@@ -389,7 +391,7 @@ fn failed(what: &str, detail: impl std::fmt::Display) -> SamError {
 }
 
 fn http() -> Result<reqwest::Client, SamError> {
-    crate::core::http::builder()
+    crate::http::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::workspace::ProviderKind;
+use crate::workspace::ProviderKind;
 
 /// How long before the deadline the user is warned.
 pub const WARN_BEFORE: Duration = Duration::from_secs(5 * 60);
@@ -29,7 +29,8 @@ pub const LATE_NOTICE: Duration = Duration::from_secs(2 * 60);
 pub const HETZNER_DEFAULT: Duration = Duration::from_secs(30 * 60);
 
 /// What the user picked for a new workspace's idle timeout.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum IdleChoice {
     /// The provider's default: 30 min on Hetzner, never on this computer.

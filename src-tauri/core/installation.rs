@@ -11,9 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::redact::Secret;
-use crate::core::store::Store;
+use crate::error::{ErrorCategory, SamError};
+use crate::redact::Secret;
+use crate::store::Store;
 
 /// The keyring service name SAM's entries live under.
 pub const KEYRING_SERVICE: &str = "sam-desktop";

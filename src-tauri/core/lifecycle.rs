@@ -23,16 +23,16 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent_client::AgentError;
-use crate::core::error::SamError;
-use crate::core::idle::IdleChoice;
-use crate::core::installation::{Installation, KeyStore, hex, random};
-use crate::core::notice::{Notice, Notices};
-use crate::core::provider::hetzner::provider::HetznerProvider;
-use crate::core::provider::hetzner::reconcile::Report;
-use crate::core::provider::{Placement, Provider};
-use crate::core::store::{Operation, OperationKind, Store, StoreError};
-use crate::core::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
+use crate::agent_client::AgentError;
+use crate::error::SamError;
+use crate::idle::IdleChoice;
+use crate::installation::{Installation, KeyStore, hex, random};
+use crate::notice::{Notice, Notices};
+use crate::provider::hetzner::provider::HetznerProvider;
+use crate::provider::hetzner::reconcile::Report;
+use crate::provider::{Placement, Provider};
+use crate::store::{Operation, OperationKind, Store, StoreError};
+use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long an operation's lease lasts without renewal (`SAM_LEASE_SECS` overrides it, for tests
 /// that kill a process and want the next one to take over quickly).

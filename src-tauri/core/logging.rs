@@ -1,6 +1,6 @@
 //! Logging: `tracing` everywhere in the core; this module installs the subscriber.
 //!
-//! Every formatted line passes through [`redact`](crate::core::redact::redact) before it reaches
+//! Every formatted line passes through [`redact`](crate::redact::redact) before it reaches
 //! a file or the terminal, so no code path can log a secret by mistake. Files rotate daily and the
 //! newest [`KEPT_LOG_FILES`] are kept.
 
@@ -13,8 +13,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
-use crate::core::error::SamError;
-use crate::core::redact::redact;
+use crate::error::SamError;
+use crate::redact::redact;
 
 /// The environment variable that sets the log filter (`tracing` `EnvFilter` syntax).
 pub const LOG_FILTER_ENV: &str = "SAM_LOG";

@@ -5,14 +5,15 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::core::error::ErrorCategory;
-use crate::core::workspace::WorkspaceId;
+use crate::error::ErrorCategory;
+use crate::workspace::WorkspaceId;
 
 /// How many notices wait for a slow listener before the oldest are dropped.
 const BACKLOG: usize = 64;
 
 /// Something the user should hear about even with the window closed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Notice {
     /// The workspace will be stopped at `stop_at_ms` unless something happens.
@@ -22,7 +23,7 @@ pub enum Notice {
         /// Its name.
         name: String,
         /// When it stops, Unix milliseconds.
-        #[specta(type = f64)]
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         stop_at_ms: i64,
         /// How long nothing has happened in it, in minutes.
         idle_minutes: u32,
@@ -205,14 +206,14 @@ impl Notices {
 /// The setting that silences desktop notifications ("do not disturb").
 const DO_NOT_DISTURB_KEY: &str = "notifications.do_not_disturb";
 
-impl crate::core::store::Store {
+impl crate::store::Store {
     /// Whether desktop notifications are silenced.
-    pub fn do_not_disturb(&self) -> Result<bool, crate::core::store::StoreError> {
+    pub fn do_not_disturb(&self) -> Result<bool, crate::store::StoreError> {
         Ok(self.setting(DO_NOT_DISTURB_KEY)?.as_deref() == Some("true"))
     }
 
     /// Silences desktop notifications, or lets them through again.
-    pub fn set_do_not_disturb(&self, on: bool) -> Result<(), crate::core::store::StoreError> {
+    pub fn set_do_not_disturb(&self, on: bool) -> Result<(), crate::store::StoreError> {
         self.set_setting(DO_NOT_DISTURB_KEY, if on { "true" } else { "false" })
     }
 }

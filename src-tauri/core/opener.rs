@@ -8,7 +8,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 /// The variable naming a program to open addresses with instead of the default browser.
 pub const BROWSER_ENV: &str = "SAM_BROWSER";

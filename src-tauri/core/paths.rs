@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::error::SamError;
+use crate::error::SamError;
 
 /// The environment variable that overrides the data folder.
 pub const DATA_DIR_ENV: &str = "SAM_DATA_DIR";

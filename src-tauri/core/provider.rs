@@ -12,9 +12,9 @@ pub mod local;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::core::error::SamError;
-use crate::core::redact::Secret;
-use crate::core::workspace::{ProviderKind, WorkspaceId};
+use crate::error::SamError;
+use crate::redact::Secret;
+use crate::workspace::{ProviderKind, WorkspaceId};
 
 /// What a machine is provisioned with.
 #[derive(Debug, Clone)]
@@ -34,7 +34,8 @@ pub struct MachineSpec<'a> {
 
 /// A machine size in a place, for providers that offer a choice (Hetzner: a server type in a
 /// location).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Placement {
     /// Server type, e.g. `cx23`.
     pub server_type: String,
@@ -43,7 +44,8 @@ pub struct Placement {
 }
 
 /// What a workspace's machine is now, for the workspace page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MachineDetails {
     /// The server's name, if there is a server now.
     pub server: Option<String>,
@@ -54,18 +56,18 @@ pub struct MachineDetails {
     /// Its public IPv4 address.
     pub ip: Option<String>,
     /// When the current server was created, Unix milliseconds.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub server_since_ms: Option<i64>,
     /// The disk's size in GB, when it is a separate billed resource.
     pub disk_gb: Option<u32>,
     /// What the server (with its IPv4 address) costs an hour, gross, in hundredths of a cent.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub hourly_centicents: Option<u64>,
     /// What server, address and disk cost a month at most, gross, in hundredths of a cent.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub monthly_centicents: Option<u64>,
     /// What the current server and the disk have cost so far, gross, in hundredths of a cent.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub cost_so_far_centicents: Option<u64>,
     /// The currency of the amounts, e.g. `EUR`.
     pub currency: Option<String>,

@@ -1,6 +1,6 @@
 //! Keeping secrets out of everything SAM writes down.
 //!
-//! Two defences, both applied to every log line (see [`crate::core::logging`]):
+//! Two defences, both applied to every log line (see [`crate::logging`]):
 //! - **Known values.** Whenever the app holds a real secret (a token read from the keyring, an
 //!   enrollment secret) it registers it with [`register_secret`]; any later occurrence of that
 //!   exact text is replaced. This catches secrets of any shape.

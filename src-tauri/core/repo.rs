@@ -4,7 +4,7 @@
 //! repositories. SSH URLs are refused — a workspace has no SSH key — with the https form to use
 //! instead when the host is one we know.
 
-use crate::core::error::SamError;
+use crate::error::SamError;
 
 /// A validated repository URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ fn ssh_to_https(url: &str) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::ErrorCategory;
+    use crate::error::ErrorCategory;
 
     #[test]
     fn accepted_urls_and_their_names() {

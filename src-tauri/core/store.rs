@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;

@@ -12,15 +12,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use crate::core::agent_client::{AgentClient, AgentError, LinkState, PtySize, StreamKind};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::lifecycle::Lifecycle;
-use crate::core::store::Store;
-use crate::core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions, Theme};
-use crate::core::workspace::WorkspaceId;
+use crate::agent_client::{AgentClient, AgentError, LinkState, PtySize, StreamKind};
+use crate::error::{ErrorCategory, SamError};
+use crate::lifecycle::Lifecycle;
+use crate::store::Store;
+use crate::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions, Theme};
+use crate::workspace::WorkspaceId;
 
 /// A terminal tab as the UI lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TerminalTab {
     /// The agent's stream id.
     pub stream: u32,
@@ -31,7 +32,8 @@ pub struct TerminalTab {
 }
 
 /// What a terminal view is told besides frames (which travel as bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum TerminalNotice {
     /// The program set the title.

@@ -11,17 +11,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::error::SamError;
-use crate::core::provider::Placement;
+use crate::error::SamError;
+use crate::provider::Placement;
 
 /// A workspace's identity: 12 lower-case letters and digits. Short enough for a Hetzner server
 /// name (`sam-<id>`, a valid hostname label) and a folder name; random enough (62 bits) never to
 /// collide within one installation.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, specta::Type,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(try_from = "String", into = "String")]
-#[specta(transparent)]
+#[cfg_attr(feature = "specta", specta(transparent))]
 pub struct WorkspaceId(String);
 
 impl WorkspaceId {
@@ -85,7 +84,8 @@ impl fmt::Display for WorkspaceId {
 }
 
 /// Where a workspace's machine runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     /// The agent runs as a process on this computer.
@@ -95,7 +95,8 @@ pub enum ProviderKind {
 }
 
 /// Where a workspace is in its life. Transitions belong to the lifecycle, not to this type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkspaceStatus {
     /// Being provisioned and cloned.
@@ -166,7 +167,8 @@ stored_names!(WorkspaceStatus, "workspace status", {
 stored_names!(EventLevel, "event level", { Info => "info", Warn => "warn", Error => "error" });
 
 /// A workspace as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Workspace {
     /// Identity.
     pub id: WorkspaceId,
@@ -196,7 +198,8 @@ pub struct Workspace {
 }
 
 /// What the user asks for when creating a workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NewWorkspace {
     /// The user's name for it.
     pub name: String,
@@ -213,7 +216,8 @@ pub struct NewWorkspace {
 }
 
 /// How much an event matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum EventLevel {
     /// Progress.
@@ -226,7 +230,8 @@ pub enum EventLevel {
 
 /// One line of a workspace's step/event log. Kept past errors so the user can read what
 /// happened in full.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WorkspaceEvent {
     /// Increasing sequence number, unique across all workspaces.
     pub seq: i64,
@@ -263,10 +268,7 @@ mod tests {
             "../etc/passwd",
         ] {
             let err = bad.parse::<WorkspaceId>().expect_err(bad);
-            assert_eq!(
-                err.category,
-                crate::core::error::ErrorCategory::InvalidInput
-            );
+            assert_eq!(err.category, crate::error::ErrorCategory::InvalidInput);
         }
     }
 

@@ -4,13 +4,13 @@ use serde::Deserialize;
 use tauri::State;
 
 use super::AppState;
-use crate::core::error::SamError;
-use crate::core::idle::IdleChoice;
-use crate::core::lifecycle::CreateRequest;
-use crate::core::provider::{MachineDetails, Placement};
-use crate::core::store::{Operation, OperationKind};
-use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
-use crate::core::{AppInfo, Core};
+use sam_core::error::SamError;
+use sam_core::idle::IdleChoice;
+use sam_core::lifecycle::CreateRequest;
+use sam_core::provider::{MachineDetails, Placement};
+use sam_core::store::{Operation, OperationKind};
+use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
+use sam_core::{AppInfo, Core};
 
 /// Runs a core call on the blocking pool so SQLite and the keyring never stall the UI thread.
 async fn on_core<T: Send + 'static>(

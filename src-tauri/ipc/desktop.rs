@@ -6,8 +6,8 @@
 use tauri::AppHandle;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::opener;
+use sam_core::error::{ErrorCategory, SamError};
+use sam_core::opener;
 
 /// Opens a web address (a terminal hyperlink) in the browser; anything but http(s) is refused.
 #[tauri::command]

@@ -4,8 +4,8 @@
 use tauri::State;
 
 use super::AppState;
-use crate::core::error::SamError;
-use crate::core::redact::Secret;
+use sam_core::error::SamError;
+use sam_core::redact::Secret;
 
 /// The git hosts SAM keeps a token for.
 #[tauri::command]

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use super::AppState;
-use crate::core::error::SamError;
-use crate::core::github::GitHubAccount;
-use crate::core::lifecycle::github::{GitHubStatus, RepoList, SignOutReport};
-use crate::core::opener;
-use crate::core::redact::Secret;
+use sam_core::error::SamError;
+use sam_core::github::GitHubAccount;
+use sam_core::lifecycle::github::{GitHubStatus, RepoList, SignOutReport};
+use sam_core::opener;
+use sam_core::redact::Secret;
 
 /// The code to enter at GitHub while a sign-in waits (shown by the window).
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]

@@ -6,11 +6,11 @@ use serde::Serialize;
 use tauri::State;
 
 use super::AppState;
-use crate::core::error::SamError;
-use crate::core::provider::hetzner::catalog::{Catalog, Preferences};
-use crate::core::provider::hetzner::reconcile::Report;
-use crate::core::provider::hetzner::spend::Spend;
-use crate::core::redact::Secret;
+use sam_core::error::SamError;
+use sam_core::provider::hetzner::catalog::{Catalog, Preferences};
+use sam_core::provider::hetzner::reconcile::Report;
+use sam_core::provider::hetzner::spend::Spend;
+use sam_core::redact::Secret;
 
 /// Whether Hetzner workspaces can be made, and with which token.
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -111,7 +111,7 @@ pub async fn hetzner_delete_resource(
 #[tauri::command]
 #[specta::specta]
 pub async fn spend(state: State<'_, AppState>) -> Result<Spend, SamError> {
-    state.core.lifecycle().spend(crate::core::clock::now_ms())
+    state.core.lifecycle().spend(sam_core::clock::now_ms())
 }
 
 /// Whether idle servers delete themselves instead of powering off.

@@ -6,10 +6,10 @@ use std::time::Duration;
 use tauri::State;
 
 use super::AppState;
-use crate::core::clock::now_ms;
-use crate::core::error::SamError;
-use crate::core::lifecycle::idle::IdleView;
-use crate::core::workspace::WorkspaceId;
+use sam_core::clock::now_ms;
+use sam_core::error::SamError;
+use sam_core::lifecycle::idle::IdleView;
+use sam_core::workspace::WorkspaceId;
 
 /// The longest single "Keep running".
 const KEEP_RUNNING_MAX_MINUTES: u32 = 24 * 60;

@@ -9,12 +9,10 @@ use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody, JavaScriptChannelId};
 
 use super::AppState;
-use crate::core::error::SamError;
-use crate::core::terminal::{
-    ScreenPoint, SearchDirection, SearchMatch, SelectionKind, Size, Theme,
-};
-use crate::core::terminals::{Sink, TerminalMessage, TerminalTab};
-use crate::core::workspace::WorkspaceId;
+use sam_core::error::SamError;
+use sam_core::terminal::{ScreenPoint, SearchDirection, SearchMatch, SelectionKind, Size, Theme};
+use sam_core::terminals::{Sink, TerminalMessage, TerminalTab};
+use sam_core::workspace::WorkspaceId;
 
 /// Channel message tag: an encoded frame follows.
 pub const FRAME_TAG: u8 = 0;

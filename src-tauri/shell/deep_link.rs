@@ -12,10 +12,10 @@ use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_specta::Event;
 
-use crate::core::Core;
-use crate::core::deep_link::{self, Link};
-use crate::core::error::{ErrorCategory, SamError};
 use crate::ipc::github::{GitHubSignInEnded, LinkProblem, OpenRepoLink, StartupLink, StartupLinks};
+use sam_core::Core;
+use sam_core::deep_link::{self, Link};
+use sam_core::error::{ErrorCategory, SamError};
 
 /// The D-Bus name suffix that makes the single instance one per data folder (tests, and users
 /// with several `SAM_DATA_DIR`s, run side by side). The hash only needs to agree between two

@@ -11,11 +11,11 @@ use std::time::Duration;
 use notify_rust::{Notification, Timeout, Urgency};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::core::Core;
-use crate::core::clock::now_ms;
-use crate::core::notice::{Notice, NoticeAction};
-use crate::core::store::OperationKind;
-use crate::core::workspace::WorkspaceId;
+use sam_core::Core;
+use sam_core::clock::now_ms;
+use sam_core::notice::{Notice, NoticeAction};
+use sam_core::store::OperationKind;
+use sam_core::workspace::WorkspaceId;
 
 /// How long "Keep running" keeps a workspace.
 pub const KEEP_RUNNING: Duration = Duration::from_secs(60 * 60);

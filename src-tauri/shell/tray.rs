@@ -18,11 +18,11 @@ use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 
 use super::notify::{self, Opener};
-use crate::core::Core;
-use crate::core::clock::now_ms;
-use crate::core::notice::NoticeAction;
-use crate::core::provider::hetzner::spend::format_amount;
-use crate::core::workspace::{WorkspaceId, WorkspaceStatus};
+use sam_core::Core;
+use sam_core::clock::now_ms;
+use sam_core::notice::NoticeAction;
+use sam_core::provider::hetzner::spend::format_amount;
+use sam_core::workspace::{WorkspaceId, WorkspaceStatus};
 
 /// How often the tray looks for changes (one indexed query; the full read only on a change).
 const REFRESH: Duration = Duration::from_secs(1);
@@ -184,7 +184,7 @@ fn serve(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, tray: TrayIcon
 }
 
 /// Reads what the tray should show now.
-fn model(core: &Core, now_ms: i64) -> Result<Model, crate::core::error::SamError> {
+fn model(core: &Core, now_ms: i64) -> Result<Model, sam_core::error::SamError> {
     let lifecycle = core.lifecycle();
     let spend = lifecycle.spend(now_ms)?;
     let currency = spend.currency.clone().unwrap_or_else(|| "EUR".to_owned());

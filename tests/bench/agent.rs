@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::TestAgent;
-use sam_desktop::core::agent_client::{AgentClient, PtySize, StreamEvent, StreamHandle};
+use sam_core::agent_client::{AgentClient, PtySize, StreamEvent, StreamHandle};
 
 const PAYLOAD_MIB: usize = 64;
 const ROUNDS: usize = 3;

@@ -13,21 +13,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_hetzner::{FakeHetzner, Options};
-use sam_desktop::core::Core;
-use sam_desktop::core::agent_release::AgentDownload;
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::installation::{KeyStore, MemoryKeys};
-use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::provider::Provider;
-use sam_desktop::core::provider::hetzner::api::{
-    LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE,
-};
-use sam_desktop::core::provider::hetzner::client::{ClientOptions, HetznerClient};
-use sam_desktop::core::provider::hetzner::model::CreateServer;
-use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::{ProviderKind, WorkspaceId};
+use sam_core::Core;
+use sam_core::agent_release::AgentDownload;
+use sam_core::idle::IdleChoice;
+use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::lifecycle::CreateRequest;
+use sam_core::paths::AppPaths;
+use sam_core::provider::Provider;
+use sam_core::provider::hetzner::api::{LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE};
+use sam_core::provider::hetzner::client::{ClientOptions, HetznerClient};
+use sam_core::provider::hetzner::model::CreateServer;
+use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_core::redact::Secret;
+use sam_core::workspace::{ProviderKind, WorkspaceId};
 use sam_test_support::{binary, source_repo};
 
 const CREATES: usize = 5;

@@ -9,15 +9,15 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sam_desktop::core::Core;
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::installation::MemoryKeys;
-use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::provider::local::LocalProvider;
-use sam_desktop::core::provider::{MachineSpec, Provider};
-use sam_desktop::core::store::OperationKind;
-use sam_desktop::core::workspace::{ProviderKind, WorkspaceId};
+use sam_core::Core;
+use sam_core::idle::IdleChoice;
+use sam_core::installation::MemoryKeys;
+use sam_core::lifecycle::CreateRequest;
+use sam_core::paths::AppPaths;
+use sam_core::provider::local::LocalProvider;
+use sam_core::provider::{MachineSpec, Provider};
+use sam_core::store::OperationKind;
+use sam_core::workspace::{ProviderKind, WorkspaceId};
 use sam_test_support::{binary, source_repo};
 
 const ROUNDS: usize = 5;

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use sam_desktop::core::terminal::{Engine, Size};
+use sam_core::terminal::{Engine, Size};
 
 const INGEST_MIB: usize = 32;
 

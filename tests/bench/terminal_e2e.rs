@@ -13,8 +13,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::TestAgent;
-use sam_desktop::core::agent_client::{AgentClient, PtySize};
-use sam_desktop::core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions};
+use sam_core::agent_client::{AgentClient, PtySize};
+use sam_core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions};
 
 const SIZE: Size = Size {
     cols: 120,

@@ -133,7 +133,7 @@ async fn fit_terminal(app: &harness::App, cols: i64, rows: i64) {
 }
 
 fn main() {
-    let prepare = |paths: &sam_desktop::core::paths::AppPaths| {
+    let prepare = |paths: &sam_core::paths::AppPaths| {
         sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
     };
     harness::run_with("bench-terminal-ui", prepare, async |app, repo| {

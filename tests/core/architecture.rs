@@ -1,43 +1,62 @@
-//! The core never names the GUI framework, so it stays drivable headless (DESIGN, "Shape").
+//! The core and the `sam` tool stay free of the GUI framework (DESIGN, "Shape"): the compiler
+//! holds the boundary (`sam-core` cannot name a crate it does not depend on), and this test holds
+//! the dependency lists, so the webview's libraries never creep in through a new dependency.
 
-use std::path::Path;
+use std::process::Command;
 
-use regex::Regex;
 use sam_test_support::repo_root;
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable folder") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            out.push(path);
-        }
-    }
+/// Crates that mean the GUI framework or the webview's native libraries.
+const GUI_CRATES: [&str; 5] = ["tauri", "wry", "webkit2gtk", "gtk", "tao"];
+
+/// Every crate in `package`'s normal and build dependency tree, one name per entry.
+fn dependency_names(package: &str) -> Vec<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["tree", "--locked", "--offline", "--edges", "normal,build"])
+        .args(["--prefix", "none", "--format", "{p}", "--package", package])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
 }
 
-#[test]
-fn the_core_never_names_tauri() {
-    let src = repo_root().join("src-tauri");
-    let mut files = vec![src.join("core.rs")];
-    rust_files(&src.join("core"), &mut files);
-    assert!(files.len() > 3, "found only {files:?}");
-
-    let mention = Regex::new(r"\btauri").expect("valid regex");
-    let offenders: Vec<String> = files
+fn assert_free_of_gui(package: &str) {
+    let names = dependency_names(package);
+    assert!(
+        names.iter().any(|name| name == "tokio"),
+        "the tree of {package} looks empty or unreadable: {names:?}"
+    );
+    let offenders: Vec<&String> = names
         .iter()
-        .flat_map(|file| {
-            let text = std::fs::read_to_string(file).expect("readable file");
-            text.lines()
-                .enumerate()
-                .filter(|(_, line)| mention.is_match(line))
-                .map(|(n, line)| format!("{}:{}: {}", file.display(), n + 1, line.trim()))
-                .collect::<Vec<_>>()
+        .filter(|name| {
+            GUI_CRATES
+                .iter()
+                .any(|gui| *name == gui || name.starts_with(&format!("{gui}-")))
         })
         .collect();
     assert!(
         offenders.is_empty(),
-        "the core must not depend on the GUI framework; move these to src-tauri/ipc or shell:\n{}",
-        offenders.join("\n")
+        "{package} must not depend on the GUI framework or the webview; found {offenders:?} \
+         (see `cargo tree -p {package} -i <crate>` for the path)"
     );
+}
+
+#[test]
+fn the_core_has_no_gui_framework_in_its_dependency_tree() {
+    assert_free_of_gui("sam-core");
+}
+
+#[test]
+fn the_sam_tool_builds_without_the_gui_framework() {
+    assert_free_of_gui("sam-cli");
 }

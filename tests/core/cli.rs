@@ -5,8 +5,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use sam_desktop::core::store::Store;
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::store::Store;
+use sam_core::workspace::WorkspaceId;
 use sam_test_support::binary;
 use serde_json::Value;
 
@@ -131,7 +131,7 @@ fn json_shapes_and_exit_codes() {
         (Some(0), Some(2700)),
         "{idle}"
     );
-    let before = sam_desktop::core::clock::now_ms();
+    let before = sam_core::clock::now_ms();
     let (code, idle) = sam.json(&["--json", "idle", "keep-running", "demo", "--for", "2h"]);
     assert_eq!(code, Some(0), "{idle}");
     let kept = idle["kept_until_ms"].as_i64().expect("kept until");

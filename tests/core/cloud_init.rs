@@ -8,11 +8,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sam_desktop::core::provider::hetzner::cloud_init::{
+use sam_core::provider::hetzner::cloud_init::{
     AGENT_CONFIG_PATH, BOOT_ENV_PATH, BOOT_SCRIPT, BootConfig, user_data,
 };
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::redact::Secret;
+use sam_core::workspace::WorkspaceId;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;

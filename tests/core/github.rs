@@ -5,19 +5,19 @@
 
 use std::sync::Arc;
 
-use sam_desktop::core::Core;
-use sam_desktop::core::deep_link::{self, Link};
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::github::{self, GitHubApp, SignInMethod, StoredTokens, TOKEN_ENTRY};
-use sam_desktop::core::installation::{KeyStore, MemoryKeys};
-use sam_desktop::core::lifecycle::github::REFRESH_AHEAD;
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::store::Store;
+use sam_core::Core;
+use sam_core::deep_link::{self, Link};
+use sam_core::error::ErrorCategory;
+use sam_core::github::{self, GitHubApp, SignInMethod, StoredTokens, TOKEN_ENTRY};
+use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::lifecycle::github::REFRESH_AHEAD;
+use sam_core::paths::AppPaths;
+use sam_core::redact::Secret;
+use sam_core::store::Store;
 use sam_test_support::{KillOnDrop, binary, start_fake};
 
 fn client() -> reqwest::Client {
-    sam_desktop::core::http::builder().build().expect("client")
+    sam_core::http::builder().build().expect("client")
 }
 
 pub const SECRET: &str = "sam-test-secret";
@@ -115,7 +115,7 @@ impl FakeGitHub {
     /// Plays the browser: opens GitHub's authorize address and returns where GitHub sends it
     /// back (the `sam://` link).
     pub async fn authorize(&self, url: &str) -> String {
-        let response = sam_desktop::core::http::builder()
+        let response = sam_core::http::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client")

@@ -7,19 +7,19 @@
 
 use std::collections::BTreeMap;
 
-use sam_desktop::core::github::{StoredTokens, TOKEN_ENTRY};
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::installation::KeyStore;
-use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::lifecycle::github::REFRESH_AHEAD;
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
+use sam_core::github::{StoredTokens, TOKEN_ENTRY};
+use sam_core::idle::IdleChoice;
+use sam_core::installation::KeyStore;
+use sam_core::lifecycle::CreateRequest;
+use sam_core::lifecycle::github::REFRESH_AHEAD;
+use sam_core::redact::Secret;
+use sam_core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
 use crate::git_server::{bare_repo, files_under};
 use crate::github::{FakeGitHub, SECRET, browser_sign_in, core_for};
 
 /// Runs `script` with `sh -c` in the workspace's repository; its output and whether it passed.
-async fn sh(core: &sam_desktop::core::Core, workspace: &Workspace, script: &str) -> (String, bool) {
+async fn sh(core: &sam_core::Core, workspace: &Workspace, script: &str) -> (String, bool) {
     let client = core
         .lifecycle()
         .connect(workspace)

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use sam_desktop::core::clock::now_ms;
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::notice::Notice;
-use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
+use sam_core::clock::now_ms;
+use sam_core::idle::IdleChoice;
+use sam_core::lifecycle::CreateRequest;
+use sam_core::notice::Notice;
+use sam_core::workspace::{ProviderKind, WorkspaceStatus};
 
 use crate::lifecycle::{Fixture, source_repo};
 

@@ -1,9 +1,9 @@
 //! The OS keyring as SAM uses it: against the session's real Secret Service (gnome-keyring,
 //! unlocked by scripts/test), and the clear error a user gets when there is none.
 
-use sam_desktop::core::github::{StoredTokens, TOKEN_ENTRY};
-use sam_desktop::core::installation::{KeyStore, OsKeyring};
-use sam_desktop::core::redact::Secret;
+use sam_core::github::{StoredTokens, TOKEN_ENTRY};
+use sam_core::installation::{KeyStore, OsKeyring};
+use sam_core::redact::Secret;
 use sam_test_support::binary;
 
 #[test]

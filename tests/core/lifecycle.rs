@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sam_desktop::core::Core;
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::installation::MemoryKeys;
-use sam_desktop::core::lifecycle::{CreateRequest, MAX_RETRIES};
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::store::{OperationKind, StoreError};
-use sam_desktop::core::workspace::{ProviderKind, WorkspaceStatus};
+use sam_core::Core;
+use sam_core::error::ErrorCategory;
+use sam_core::idle::IdleChoice;
+use sam_core::installation::MemoryKeys;
+use sam_core::lifecycle::{CreateRequest, MAX_RETRIES};
+use sam_core::paths::AppPaths;
+use sam_core::store::{OperationKind, StoreError};
+use sam_core::workspace::{ProviderKind, WorkspaceStatus};
 use sam_test_support::binary;
 use tempfile::TempDir;
 
@@ -51,7 +51,7 @@ impl Fixture {
 fn open_core(dir: &TempDir, keys: &Arc<MemoryKeys>) -> Core {
     Core::open_with(
         AppPaths::under(dir.path().join("data")),
-        Arc::clone(keys) as Arc<dyn sam_desktop::core::installation::KeyStore>,
+        Arc::clone(keys) as Arc<dyn sam_core::installation::KeyStore>,
         binary("sam-agent"),
         None,
     )
@@ -72,9 +72,7 @@ fn request(repo: &str) -> CreateRequest {
 }
 
 /// A Local workspace created from a one-commit repository, running.
-pub async fn running_local_workspace(
-    fixture: &Fixture,
-) -> sam_desktop::core::workspace::WorkspaceId {
+pub async fn running_local_workspace(fixture: &Fixture) -> sam_core::workspace::WorkspaceId {
     let repo = source_repo(fixture.dir.path());
     let lifecycle = fixture.core.lifecycle();
     let (_, operation) = lifecycle.begin_create(&request(&repo)).expect("begins");
@@ -289,16 +287,13 @@ async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without
     let host = format!("127.0.0.1:{}", server.port);
     assert!(
         lifecycle
-            .set_git_token(
-                "https://github.com",
-                &sam_desktop::core::redact::Secret::new("x")
-            )
+            .set_git_token("https://github.com", &sam_core::redact::Secret::new("x"))
             .await
             .is_err(),
         "a host, not a URL"
     );
     lifecycle
-        .set_git_token(&host, &sam_desktop::core::redact::Secret::new(TOKEN))
+        .set_git_token(&host, &sam_core::redact::Secret::new(TOKEN))
         .await
         .expect("kept");
     assert_eq!(

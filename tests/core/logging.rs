@@ -1,7 +1,7 @@
 //! Log files are written, and no secret reaches them.
 
-use sam_desktop::core::logging;
-use sam_desktop::core::redact::Secret;
+use sam_core::logging;
+use sam_core::redact::Secret;
 
 #[test]
 fn log_files_are_written_and_secrets_are_redacted() {

@@ -2,10 +2,10 @@
 
 use std::process::Command;
 
-use sam_desktop::core::Core;
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::store::LATEST_VERSION;
+use sam_core::Core;
+use sam_core::error::ErrorCategory;
+use sam_core::paths::AppPaths;
+use sam_core::store::LATEST_VERSION;
 use sam_test_support::binary;
 
 #[test]

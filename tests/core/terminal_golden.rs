@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use sam_desktop::core::terminal::frame::{Frame, Style, attrs, modes};
-use sam_desktop::core::terminal::{Engine, Size};
+use sam_core::terminal::frame::{Frame, Style, attrs, modes};
+use sam_core::terminal::{Engine, Size};
 use sam_test_support::{binary, repo_root};
 
 const RECORDINGS: &[&str] = &[
@@ -161,7 +161,7 @@ fn the_replay_command_prints_the_golden_screen() {
 /// test (`ui/src/features/terminal/frame.test.ts`): both sides must read the same bytes alike.
 #[test]
 fn the_windows_decoder_fixture_is_current() {
-    use sam_desktop::core::terminal::frame::Color;
+    use sam_core::terminal::frame::Color;
     let mut engine = replayed(&recording("colors"), 4096);
     engine.feed(b"\x1b]8;;https://example.com/\x1b\\link\x1b]8;;\x1b\\ \xe6\x97\xa5e\xcc\x81");
     let bytes = engine.frame(true).expect("a full frame");

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use sam_desktop::core::terminal::frame::{Frame, attrs};
-use sam_desktop::core::terminal::{Size, Theme};
-use sam_desktop::core::terminals::{TerminalMessage, TerminalNotice};
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::terminal::frame::{Frame, attrs};
+use sam_core::terminal::{Size, Theme};
+use sam_core::terminals::{TerminalMessage, TerminalNotice};
+use sam_core::workspace::WorkspaceId;
 use tokio::sync::mpsc;
 
 use crate::lifecycle::{Fixture, running_local_workspace};
@@ -262,7 +262,7 @@ async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_scre
     assert!(reconnected, "the view was told the connection dropped");
 
     // The reference: the same output fed to an engine with no connection in between.
-    let mut reference = sam_desktop::core::terminal::Engine::new(SIZE, 0);
+    let mut reference = sam_core::terminal::Engine::new(SIZE, 0);
     let mut output: String = (1..=400).map(|i| format!("line {i}\r\n")).collect();
     output.push_str("typed:once\r\n");
     reference.feed(output.as_bytes());

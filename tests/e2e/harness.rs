@@ -19,7 +19,7 @@ use std::time::Duration;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use sam_desktop::core::paths::AppPaths;
+use sam_core::paths::AppPaths;
 use sam_test_support::{binary, target_dir};
 use serde_json::json;
 use tempfile::TempDir;

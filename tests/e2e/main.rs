@@ -10,10 +10,10 @@ mod terminal_desktop;
 mod tray;
 mod x11;
 
-use sam_desktop::core::store::Store;
-use sam_desktop::core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};
+use sam_core::store::Store;
+use sam_core::workspace::{NewWorkspace, ProviderKind, WorkspaceId, WorkspaceStatus};
 
-fn nothing(_: &sam_desktop::core::paths::AppPaths) {}
+fn nothing(_: &sam_core::paths::AppPaths) {}
 
 #[test]
 fn the_window_opens_on_the_empty_workspace_list() {
@@ -43,7 +43,7 @@ const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)><b>bold</b>";
 
 #[test]
 fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
-    let seed = |paths: &sam_desktop::core::paths::AppPaths| {
+    let seed = |paths: &sam_core::paths::AppPaths| {
         let store = Store::open(&paths.database()).expect("store");
         let id = WorkspaceId::generate().expect("id");
         let new = NewWorkspace {
@@ -77,7 +77,7 @@ fn stored_workspaces_are_listed_with_outside_text_shown_as_text() {
 }
 
 /// A git repository next to the app's data folder; its `file://` URL.
-pub(crate) fn source_repo(paths: &sam_desktop::core::paths::AppPaths) -> String {
+pub(crate) fn source_repo(paths: &sam_core::paths::AppPaths) -> String {
     sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
 }
 
@@ -95,8 +95,7 @@ const SLOW: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[test]
 fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("local-lifecycle", prepare, async |app, (repo, data_dir)| {
         app.create_local_workspace(&repo).await;
         let log = app.text("event-log").await;
@@ -126,8 +125,8 @@ fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
 }
 
 #[test]
-fn a_failed_create_shows_the_error_card_and_retry_counts() {
-    let prepare = |paths: &sam_desktop::core::paths::AppPaths| {
+fn a_failed_create_shows_the_error_card_without_a_retry_that_cannot_help() {
+    let prepare = |paths: &sam_core::paths::AppPaths| {
         format!(
             "file://{}/no-repository-here",
             paths.data_dir.parent().expect("home").display()
@@ -144,12 +143,16 @@ fn a_failed_create_shows_the_error_card_and_retry_counts() {
             "{text}"
         );
         assert!(text.contains("Check the URL"), "{text}");
-        app.click("retry").await;
-        app.wait_css("[data-testid='retry-count']", SLOW).await;
-        let counted = app
-            .client_wait_text("retry-count", "Retried 1 of 3 times", SLOW)
-            .await;
-        assert!(counted, "the retry was counted");
+        // There is no repository at that URL: the core marks the error not retryable, so the
+        // card offers no Retry (and no retry count) and says a change is needed first.
+        let unavailable = app.text("retry-unavailable").await;
+        assert!(unavailable.contains("will not help"), "{unavailable}");
+        assert!(
+            app.all_css("[data-testid='retry'], [data-testid='retry-count']")
+                .await
+                .is_empty(),
+            "no Retry offered"
+        );
         app.click("action-delete").await;
         app.click("confirm-delete").await;
         app.wait_css("[data-testid='empty-state']", SLOW).await;
@@ -158,8 +161,7 @@ fn a_failed_create_shows_the_error_card_and_retry_counts() {
 
 #[test]
 fn the_app_notices_a_workspace_the_cli_creates() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("cli-change", prepare, async |app, (repo, data_dir)| {
         app.find("empty-state").await;
         let output = std::process::Command::new(sam_test_support::binary("sam"))

@@ -83,8 +83,7 @@ pub(crate) async fn type_line(app: &App, line: &str) {
 
 #[test]
 fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("terminal", prepare, async |app, (repo, data_dir)| {
         app.create_local_workspace(&repo).await;
         shell_ready(app).await;
@@ -163,8 +162,7 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
 /// Kills the app's TCP connections to the workspace's agent (as a network blip would);
 /// returns how many there were.
 fn cut_connections(data_dir: &std::path::Path) -> usize {
-    let store =
-        sam_desktop::core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
+    let store = sam_core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
     let workspace = store.workspaces().expect("workspaces").remove(0);
     let (addr, _) = store.agent(&workspace.id).expect("agent");
     let port = addr
@@ -184,8 +182,7 @@ fn cut_connections(data_dir: &std::path::Path) -> usize {
 
 #[test]
 fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with(
         "terminal-reconnect",
         prepare,
@@ -230,7 +227,7 @@ fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
 
 #[test]
 fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
-    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    let prepare = |paths: &sam_core::paths::AppPaths| source_repo(paths);
     harness::run_with("terminal-restart", prepare, async |app, repo| {
         app.create_local_workspace(&repo).await;
         shell_ready(app).await;
@@ -277,7 +274,7 @@ box.addEventListener("terminal-painted", (event) => {
 
 #[test]
 fn the_terminal_follows_the_window_size() {
-    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    let prepare = |paths: &sam_core::paths::AppPaths| source_repo(paths);
     harness::run_with("terminal-resize", prepare, async |app, repo| {
         app.set_window_size(1280, 800).await;
         app.create_local_workspace(&repo).await;
@@ -305,7 +302,7 @@ fn the_terminal_follows_the_window_size() {
 
 #[test]
 fn search_finds_text_in_the_scrollback_and_scrolls_to_it() {
-    let prepare = |paths: &sam_desktop::core::paths::AppPaths| source_repo(paths);
+    let prepare = |paths: &sam_core::paths::AppPaths| source_repo(paths);
     harness::run_with("terminal-search", prepare, async |app, repo| {
         app.create_local_workspace(&repo).await;
         shell_ready(app).await;

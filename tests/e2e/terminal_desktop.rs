@@ -98,8 +98,7 @@ async fn terminal_grid(app: &App) -> (u32, u32) {
 
 #[test]
 fn the_terminal_uses_the_clipboard_the_browser_and_the_mouse() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with(
         "terminal-desktop",
         prepare,
@@ -261,8 +260,7 @@ fn restart_agent(workspace: &Path) {
 
 #[test]
 fn an_agent_restart_closes_the_terminal_and_a_new_one_opens() {
-    let prepare =
-        |paths: &sam_desktop::core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
+    let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with(
         "terminal-agent-restart",
         prepare,

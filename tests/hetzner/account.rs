@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::installation::{KeyStore, MemoryKeys};
-use sam_desktop::core::provider::hetzner::account::{check_token, save_token};
-use sam_desktop::core::provider::hetzner::client::{HetznerClient, TOKEN_ENTRY};
-use sam_desktop::core::redact::Secret;
+use sam_core::error::ErrorCategory;
+use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::provider::hetzner::account::{check_token, save_token};
+use sam_core::provider::hetzner::client::{HetznerClient, TOKEN_ENTRY};
+use sam_core::redact::Secret;
 
 use super::{cloud_with, fast};
 

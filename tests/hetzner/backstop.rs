@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use sam_desktop::core::agent_client::{BackstopAction, IdlePolicy};
-use sam_desktop::core::clock::now_ms;
-use sam_desktop::core::notice::Notice;
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::model::ServerStatus;
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::WorkspaceStatus;
+use sam_core::agent_client::{BackstopAction, IdlePolicy};
+use sam_core::clock::now_ms;
+use sam_core::notice::Notice;
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::model::ServerStatus;
+use sam_core::redact::Secret;
+use sam_core::workspace::WorkspaceStatus;
 
 use super::lifecycle::running_workspace;
 use super::{cloud, fast};

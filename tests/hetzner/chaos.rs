@@ -21,15 +21,15 @@ use std::time::Duration;
 
 use fake_hetzner::Faults;
 use proptest::prelude::*;
-use sam_desktop::core::Core;
-use sam_desktop::core::installation::{KeyStore, MemoryKeys};
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::provider::hetzner::api::{LABEL_INSTALLATION, LABEL_WORKSPACE};
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::store::OperationKind;
-use sam_desktop::core::workspace::{WorkspaceId, WorkspaceStatus};
+use sam_core::Core;
+use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::paths::AppPaths;
+use sam_core::provider::hetzner::api::{LABEL_INSTALLATION, LABEL_WORKSPACE};
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_core::redact::Secret;
+use sam_core::store::OperationKind;
+use sam_core::workspace::{WorkspaceId, WorkspaceStatus};
 
 use super::lifecycle::create_request;
 use super::{Cloud, WAIT, cloud, fast, provider::agent};

@@ -6,14 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::provider::Placement;
-use sam_desktop::core::provider::hetzner::api::{
-    LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE,
-};
-use sam_desktop::core::provider::hetzner::catalog::Preferences;
-use sam_desktop::core::store::OperationKind;
-use sam_desktop::core::workspace::WorkspaceStatus;
+use sam_core::error::ErrorCategory;
+use sam_core::provider::Placement;
+use sam_core::provider::hetzner::api::{LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE};
+use sam_core::provider::hetzner::catalog::Preferences;
+use sam_core::store::OperationKind;
+use sam_core::workspace::WorkspaceStatus;
 
 use super::cloud;
 use super::lifecycle::{create_request, hetzner_core, running_workspace};

@@ -3,14 +3,12 @@
 use std::time::Duration;
 
 use fake_hetzner::Faults;
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::provider::hetzner::api::{Created, Placement, Power};
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::error::HetznerError;
-use sam_desktop::core::provider::hetzner::model::{
-    Architecture, FirewallRef, FirewallRule, ServerStatus,
-};
-use sam_desktop::core::redact::Secret;
+use sam_core::error::ErrorCategory;
+use sam_core::provider::hetzner::api::{Created, Placement, Power};
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::error::HetznerError;
+use sam_core::provider::hetzner::model::{Architecture, FirewallRef, FirewallRule, ServerStatus};
+use sam_core::redact::Secret;
 
 use super::{WAIT, cloud, cloud_with, create_new, fast, labels, request};
 

@@ -2,8 +2,8 @@
 //! authenticated channel after boot, so it is in no user_data, and in no file — not the app's
 //! database or logs, not the server's agent state, not the workspace disk.
 
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::WorkspaceStatus;
+use sam_core::redact::Secret;
+use sam_core::workspace::WorkspaceStatus;
 use sam_test_support::{bare_repo, files_under, start_fake};
 
 use super::cloud;

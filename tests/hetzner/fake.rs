@@ -206,7 +206,7 @@ async fn a_server_that_never_boots_and_one_that_vanishes() {
         .expect("exists");
     assert_eq!(
         server.status,
-        sam_desktop::core::provider::hetzner::model::ServerStatus::Running
+        sam_core::provider::hetzner::model::ServerStatus::Running
     );
     // Running, but nothing answers where its agent would: the address is held for this
     // server alone, so a refusal is the agent's absence, not someone else's port.

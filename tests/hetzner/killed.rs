@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sam_desktop::core::store::Store;
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::store::Store;
+use sam_core::workspace::WorkspaceId;
 use serde_json::Value;
 
 use super::cloud;

@@ -5,18 +5,18 @@
 
 use std::sync::Arc;
 
-use sam_desktop::core::Core;
-use sam_desktop::core::error::ErrorCategory;
-use sam_desktop::core::idle::IdleChoice;
-use sam_desktop::core::installation::{KeyStore, MemoryKeys};
-use sam_desktop::core::lifecycle::CreateRequest;
-use sam_desktop::core::paths::AppPaths;
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use sam_desktop::core::provider::hetzner::reconcile::reconcile;
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::store::OperationKind;
-use sam_desktop::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
+use sam_core::Core;
+use sam_core::error::ErrorCategory;
+use sam_core::idle::IdleChoice;
+use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::lifecycle::CreateRequest;
+use sam_core::paths::AppPaths;
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_core::provider::hetzner::reconcile::reconcile;
+use sam_core::redact::Secret;
+use sam_core::store::OperationKind;
+use sam_core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
 use super::{WAIT, cloud, fast, provider::agent, run_script};
 
@@ -221,7 +221,7 @@ async fn a_boot_that_fails_is_the_create_s_error_with_its_line_and_a_retry_recov
     let events = core.store().events(&workspace.id, 0, 1000).expect("events");
     assert!(
         events.iter().any(|e| e.step == "boot"
-            && e.level == sam_desktop::core::workspace::EventLevel::Error
+            && e.level == sam_core::workspace::EventLevel::Error
             && e.message.contains("dev-container: FAILED")),
         "{events:?}"
     );

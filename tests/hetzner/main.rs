@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use fake_hetzner::{FakeHetzner, Options};
-use sam_desktop::core::agent_client::{AgentClient, AgentEndpoint, Caller, StreamEvent, enroll};
-use sam_desktop::core::provider::hetzner::api::{Created, LABEL_MANAGED, LABEL_WORKSPACE};
-use sam_desktop::core::provider::hetzner::client::{ClientOptions, HetznerClient};
-use sam_desktop::core::provider::hetzner::model::{CreateServer, CreatedServer, Labels};
-use sam_desktop::core::redact::Secret;
+use sam_core::agent_client::{AgentClient, AgentEndpoint, Caller, StreamEvent, enroll};
+use sam_core::provider::hetzner::api::{Created, LABEL_MANAGED, LABEL_WORKSPACE};
+use sam_core::provider::hetzner::client::{ClientOptions, HetznerClient};
+use sam_core::provider::hetzner::model::{CreateServer, CreatedServer, Labels};
+use sam_core::redact::Secret;
 use tempfile::TempDir;
 
 /// How long a fake server may take to answer.

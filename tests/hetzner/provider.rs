@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use fake_hetzner::Faults;
-use sam_desktop::core::agent_release::AgentDownload;
-use sam_desktop::core::provider::hetzner::api::Placement;
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use sam_desktop::core::provider::{MachineSpec, MachineStatus, Provider};
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::agent_release::AgentDownload;
+use sam_core::provider::hetzner::api::Placement;
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_core::provider::{MachineSpec, MachineStatus, Provider};
+use sam_core::redact::Secret;
+use sam_core::workspace::WorkspaceId;
 
 use super::{Cloud, WAIT, cloud, fast, run_on};
 
@@ -171,7 +171,7 @@ async fn capacity_fallback_moves_a_new_disk_but_a_restart_stays_with_its_disk() 
         .expect_err("no capacity");
     assert_eq!(
         err.category,
-        sam_desktop::core::error::ErrorCategory::Capacity,
+        sam_core::error::ErrorCategory::Capacity,
         "{err:?}"
     );
     assert!(cloud.fake.servers().is_empty());
@@ -189,7 +189,7 @@ async fn capacity_fallback_moves_a_new_disk_but_a_restart_stays_with_its_disk() 
         .expect_err("elsewhere");
     assert_eq!(
         err.category,
-        sam_desktop::core::error::ErrorCategory::Configuration,
+        sam_core::error::ErrorCategory::Configuration,
         "{err:?}"
     );
 }

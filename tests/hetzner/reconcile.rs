@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use sam_desktop::core::provider::hetzner::client::HetznerClient;
-use sam_desktop::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use sam_desktop::core::provider::hetzner::reconcile::reconcile;
-use sam_desktop::core::provider::{MachineSpec, Provider};
-use sam_desktop::core::redact::Secret;
-use sam_desktop::core::workspace::WorkspaceId;
+use sam_core::provider::hetzner::client::HetznerClient;
+use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use sam_core::provider::hetzner::reconcile::reconcile;
+use sam_core::provider::{MachineSpec, Provider};
+use sam_core::redact::Secret;
+use sam_core::workspace::WorkspaceId;
 
 use super::{WAIT, cloud, fast, provider::agent};
 
@@ -62,7 +62,7 @@ async fn leftovers_are_reported_by_owner_with_their_cost() {
     .expect("report")
     .report;
 
-    let names = |list: &[sam_desktop::core::provider::hetzner::reconcile::Resource]| {
+    let names = |list: &[sam_core::provider::hetzner::reconcile::Resource]| {
         list.iter()
             .map(|r| format!("{} {}", r.kind, r.name))
             .collect::<BTreeSet<_>>()

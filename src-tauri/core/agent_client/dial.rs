@@ -141,5 +141,5 @@ async fn dial_inner(
 
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
-    crate::core::clock::now_ms() / 1000
+    crate::clock::now_ms() / 1000
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sam_protocol::message::ErrorCode;
 
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 /// A failure of the agent client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,7 +13,7 @@ use oauth2::{
 
 use super::tokens::{Session, SignInMethod, StoredTokens};
 use super::{GitHubApp, caller, http, token_error};
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 /// Where GitHub sends the browser back to.
 pub const CALLBACK_URL: &str = "sam://oauth/callback";

@@ -5,7 +5,7 @@ use oauth2::{Scope, StandardDeviceAuthorizationResponse};
 
 use super::tokens::{Session, SignInMethod, StoredTokens};
 use super::{GitHubApp, caller, error_text, failed, http};
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 /// A sign-in waiting for the user to enter the code at GitHub.
 #[derive(Debug)]

@@ -6,14 +6,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::{GitHubApp, failed};
-use crate::core::error::SamError;
-use crate::core::redact::Secret;
+use crate::error::SamError;
+use crate::redact::Secret;
 
 /// Pages of 100 read at most (1000 repositories).
 pub const MAX_PAGES: usize = 10;
 
 /// A repository the user can pick.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GitHubRepo {
     /// `owner/name`.
     pub full_name: String,

@@ -6,15 +6,16 @@ use oauth2::{RefreshToken, TokenResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{GitHubApp, GitHubTokenResponse, caller, failed, http, token_error};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::redact::Secret;
-use crate::core::store::Store;
+use crate::error::{ErrorCategory, SamError};
+use crate::redact::Secret;
+use crate::store::Store;
 
 /// The setting holding the session facts.
 const SESSION_KEY: &str = "github.session";
 
 /// How the user signed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SignInMethod {
     /// In the browser, back through the `sam://` link.
@@ -24,7 +25,8 @@ pub enum SignInMethod {
 }
 
 /// What Settings shows of a sign-in; nothing secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Session {
     /// How the user signed in.
     pub method: SignInMethod,
@@ -32,13 +34,13 @@ pub struct Session {
     /// repositories it is installed on).
     pub scope: String,
     /// When the access token expires, Unix seconds; `None` for tokens that do not.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub expires_at: Option<i64>,
     /// When the refresh token expires, Unix seconds.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub refresh_expires_at: Option<i64>,
     /// When SAM last got a token, Unix seconds.
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub renewed_at: i64,
 }
 

@@ -3,10 +3,10 @@
 //! returns the operation to run with [`Lifecycle::run`].
 
 use super::{CreateRequest, Lifecycle, MAX_RETRIES};
-use crate::core::error::SamError;
-use crate::core::repo::RepoUrl;
-use crate::core::store::{Operation, OperationKind};
-use crate::core::workspace::{
+use crate::error::SamError;
+use crate::repo::RepoUrl;
+use crate::store::{Operation, OperationKind};
+use crate::workspace::{
     EventLevel, NewWorkspace, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus,
 };
 

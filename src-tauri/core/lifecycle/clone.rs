@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::agent_client::{AgentClient, StreamEvent};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::github;
-use crate::core::workspace::{EventLevel, Workspace};
+use crate::agent_client::{AgentClient, StreamEvent};
+use crate::error::{ErrorCategory, SamError};
+use crate::github;
+use crate::workspace::{EventLevel, Workspace};
 
 use super::Lifecycle;
 

@@ -5,13 +5,13 @@
 //! (`docs/agent-protocol.md` §7.1).
 
 use super::Lifecycle;
-use crate::core::agent_client::AgentClient;
-use crate::core::clock::now_ms;
-use crate::core::error::SamError;
-use crate::core::github;
-use crate::core::redact::Secret;
-use crate::core::repo::RepoUrl;
-use crate::core::workspace::{EventLevel, Workspace, WorkspaceStatus};
+use crate::agent_client::AgentClient;
+use crate::clock::now_ms;
+use crate::error::SamError;
+use crate::github;
+use crate::redact::Secret;
+use crate::repo::RepoUrl;
+use crate::workspace::{EventLevel, Workspace, WorkspaceStatus};
 
 /// The setting listing the hosts that have a token (JSON array of host names).
 const HOSTS_KEY: &str = "git.token_hosts";

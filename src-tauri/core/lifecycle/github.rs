@@ -7,15 +7,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::Lifecycle;
-use crate::core::clock::now_ms;
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::github::repos::{self, GitHubRepo};
-use crate::core::github::{
+use crate::clock::now_ms;
+use crate::error::{ErrorCategory, SamError};
+use crate::github::repos::{self, GitHubRepo};
+use crate::github::{
     self, AppSource, GitHubAccount, GitHubApp, PendingSignIns, Session, StoredTokens,
 };
-use crate::core::installation::KeyStore;
-use crate::core::redact::Secret;
-use crate::core::store::Store;
+use crate::installation::KeyStore;
+use crate::redact::Secret;
+use crate::store::Store;
 
 /// A token is renewed (and handed to running workspaces) this many seconds before it expires.
 pub const REFRESH_AHEAD: i64 = 600;
@@ -47,7 +47,8 @@ struct GitHubState {
 }
 
 /// What Settings → Credentials shows about GitHub.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GitHubStatus {
     /// Who is signed in.
     pub account: Option<GitHubAccount>,
@@ -62,7 +63,8 @@ pub struct GitHubStatus {
 }
 
 /// The app SAM signs in as (nothing secret).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GitHubAppInfo {
     /// Its client id.
     pub client_id: String,
@@ -75,7 +77,8 @@ pub struct GitHubAppInfo {
 }
 
 /// How signing out went at GitHub.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SignOutReport {
     /// Whether GitHub revoked the token.
     pub revoked_at_github: bool,
@@ -84,7 +87,8 @@ pub struct SignOutReport {
 }
 
 /// A page of the repository picker.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RepoList {
     /// The matching repositories, most recently pushed first (at most 50).
     pub repos: Vec<GitHubRepo>,

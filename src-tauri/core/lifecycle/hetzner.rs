@@ -7,19 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CreateRequest, Lifecycle};
-use crate::core::clock::now_ms;
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::notice::Notice;
-use crate::core::provider::hetzner::account;
-use crate::core::provider::hetzner::catalog::{Catalog, PREFERENCES_KEY, Preferences};
-use crate::core::provider::hetzner::client::{self, ClientOptions, HetznerClient};
-use crate::core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
-use crate::core::provider::hetzner::reconcile::{Findings, Report, Resource, reconcile};
-use crate::core::provider::hetzner::spend::{self, Spend, format_amount};
-use crate::core::provider::{MachineDetails, Placement};
-use crate::core::redact::Secret;
-use crate::core::store::OperationKind;
-use crate::core::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
+use crate::clock::now_ms;
+use crate::error::{ErrorCategory, SamError};
+use crate::notice::Notice;
+use crate::provider::hetzner::account;
+use crate::provider::hetzner::catalog::{Catalog, PREFERENCES_KEY, Preferences};
+use crate::provider::hetzner::client::{self, ClientOptions, HetznerClient};
+use crate::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
+use crate::provider::hetzner::reconcile::{Findings, Report, Resource, reconcile};
+use crate::provider::hetzner::spend::{self, Spend, format_amount};
+use crate::provider::{MachineDetails, Placement};
+use crate::redact::Secret;
+use crate::store::OperationKind;
+use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How often the app sweeps the Hetzner account.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);

@@ -7,14 +7,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Lifecycle;
-use crate::core::error::SamError;
-use crate::core::idle::{self, Activity, IdleAction};
-use crate::core::notice::Notice;
-use crate::core::store::OperationKind;
-use crate::core::workspace::{EventLevel, Workspace, WorkspaceId, WorkspaceStatus};
+use crate::error::SamError;
+use crate::idle::{self, Activity, IdleAction};
+use crate::notice::Notice;
+use crate::store::OperationKind;
+use crate::workspace::{EventLevel, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// Where a workspace's idle policy stands, for its page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IdleView {
     /// The idle timeout in seconds; `None` = never.
     pub timeout_secs: Option<u64>,
@@ -78,7 +79,7 @@ impl Lifecycle {
     async fn update_agent_policy(
         &self,
         workspace: &Workspace,
-        change: impl FnOnce(&mut crate::core::agent_client::IdlePolicy),
+        change: impl FnOnce(&mut crate::agent_client::IdlePolicy),
     ) {
         let result = async {
             let client = self.connect(workspace).await?;

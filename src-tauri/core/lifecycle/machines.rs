@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CONNECT_TIMEOUT, Lifecycle, agent_error};
-use crate::core::agent_client::{
-    AgentClient, AgentEndpoint, AgentError, Caller, StreamEvent, enroll,
-};
-use crate::core::clock::now_ms;
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::installation::{hex, random};
-use crate::core::provider::{Machine, MachineSpec, Provider};
-use crate::core::redact::Secret;
-use crate::core::store::Operation;
-use crate::core::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId};
+use crate::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, StreamEvent, enroll};
+use crate::clock::now_ms;
+use crate::error::{ErrorCategory, SamError};
+use crate::installation::{hex, random};
+use crate::provider::{Machine, MachineSpec, Provider};
+use crate::redact::Secret;
+use crate::store::Operation;
+use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId};
 
 /// How long a new machine's agent may take to answer (a server boots, downloads and verifies
 /// the agent, then starts it).

@@ -6,10 +6,10 @@
 use sam_protocol::message::SELF_DELETE_SECRET;
 
 use super::Lifecycle;
-use crate::core::agent_client::BackstopAction;
-use crate::core::error::SamError;
-use crate::core::provider::hetzner::provider::resource_name;
-use crate::core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
+use crate::agent_client::BackstopAction;
+use crate::error::SamError;
+use crate::provider::hetzner::provider::resource_name;
+use crate::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
 /// The setting: `true` when servers may delete themselves.
 const SELF_DELETE_KEY: &str = "hetzner.self_delete";

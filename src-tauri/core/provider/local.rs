@@ -20,8 +20,8 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::{Machine, MachineSpec, MachineStatus, Provider};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::workspace::{ProviderKind, WorkspaceId};
+use crate::error::{ErrorCategory, SamError};
+use crate::workspace::{ProviderKind, WorkspaceId};
 
 /// The environment variable that names the agent binary (default: next to this executable).
 pub const AGENT_BIN_ENV: &str = "SAM_AGENT_BIN";

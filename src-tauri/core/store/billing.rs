@@ -4,8 +4,8 @@
 use rusqlite::{Row, params};
 
 use super::{Store, StoreError};
-use crate::core::provider::hetzner::spend::Charge;
-use crate::core::workspace::WorkspaceId;
+use crate::provider::hetzner::spend::Charge;
+use crate::workspace::WorkspaceId;
 
 /// One billed resource.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use rusqlite::{OptionalExtension, params};
 
 use super::workspaces::require_row;
 use super::{Store, StoreError};
-use crate::core::clock::now_ms;
-use crate::core::idle::IdleState;
-use crate::core::workspace::WorkspaceId;
+use crate::clock::now_ms;
+use crate::idle::IdleState;
+use crate::workspace::WorkspaceId;
 
 impl Store {
     /// The workspace's idle state (all empty until the first decision).

@@ -246,7 +246,7 @@ mod tests {
             let openers: Vec<_> = (0..4)
                 .map(|_| {
                     let path = path.clone();
-                    std::thread::spawn(move || crate::core::store::Store::open(&path).map(|_| ()))
+                    std::thread::spawn(move || crate::store::Store::open(&path).map(|_| ()))
                 })
                 .collect();
             for opener in openers {

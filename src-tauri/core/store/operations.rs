@@ -9,11 +9,12 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
-use crate::core::clock::now_ms;
-use crate::core::workspace::WorkspaceId;
+use crate::clock::now_ms;
+use crate::workspace::WorkspaceId;
 
 /// What an operation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationKind {
     /// Provision and clone.
@@ -258,7 +259,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::workspace::{NewWorkspace, ProviderKind};
+    use crate::workspace::{NewWorkspace, ProviderKind};
 
     fn workspace(store: &Store) -> WorkspaceId {
         let id = WorkspaceId::generate().expect("id");

@@ -3,8 +3,8 @@
 use rusqlite::params;
 
 use super::{Store, StoreError};
-use crate::core::clock::now_ms;
-use crate::core::workspace::WorkspaceId;
+use crate::clock::now_ms;
+use crate::workspace::WorkspaceId;
 
 impl Store {
     /// Names of the workspace's terminal tabs, by stream, oldest first.
@@ -58,7 +58,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::workspace::{NewWorkspace, ProviderKind};
+    use crate::workspace::{NewWorkspace, ProviderKind};
 
     #[test]
     fn tabs_are_named_renamed_and_pruned() {

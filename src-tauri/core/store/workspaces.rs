@@ -3,10 +3,10 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
-use crate::core::clock::now_ms;
-use crate::core::error::SamError;
-use crate::core::provider::Placement;
-use crate::core::workspace::{
+use crate::clock::now_ms;
+use crate::error::SamError;
+use crate::provider::Placement;
+use crate::workspace::{
     EventLevel, NewWorkspace, Workspace, WorkspaceEvent, WorkspaceId, WorkspaceStatus,
 };
 
@@ -266,8 +266,8 @@ fn read_workspace(row: &Row<'_>) -> Result<Workspace, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::ErrorCategory;
-    use crate::core::workspace::ProviderKind;
+    use crate::error::ErrorCategory;
+    use crate::workspace::ProviderKind;
 
     fn new_workspace(name: &str) -> NewWorkspace {
         NewWorkspace {

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::engine::{ClipboardWrite, Engine, Size};
 use super::theme::Theme;
-use crate::core::agent_client::{
+use crate::agent_client::{
     AgentClient, AgentError, ExitStatus, PtySize, StreamEvent, StreamHandle, StreamInput,
 };
 

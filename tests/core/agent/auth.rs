@@ -4,9 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey};
-use sam_desktop::core::agent_client::dial::unix_now;
-use sam_desktop::core::agent_client::tls::PinVerifier;
-use sam_desktop::core::agent_client::{AgentError, dial};
+use sam_core::agent_client::dial::unix_now;
+use sam_core::agent_client::tls::PinVerifier;
+use sam_core::agent_client::{AgentError, dial};
 use sam_protocol::SESSION_PATH;
 use sam_protocol::token::{Audience, mint};
 
@@ -29,7 +29,7 @@ fn signed(key: &SigningKey, header: &str, claims: &serde_json::Value) -> String 
 #[tokio::test]
 async fn every_bad_token_is_refused_with_401_and_the_agents_clock() {
     let agent = TestAgent::start(&[]);
-    let pin = sam_desktop::core::agent_client::enroll(&agent.addr, &agent.caller(), &agent.secret)
+    let pin = sam_core::agent_client::enroll(&agent.addr, &agent.caller(), &agent.secret)
         .await
         .expect("enrolls");
     let now = unix_now();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sam_desktop::core::agent_client::{BackstopAction, IdlePolicy, PtySize};
+use sam_core::agent_client::{BackstopAction, IdlePolicy, PtySize};
 
 use super::harness::{TestAgent, wait_for_file};
 

@@ -1,6 +1,6 @@
 //! Enrollment, pinning, and what happens to impostors.
 
-use sam_desktop::core::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, enroll};
+use sam_core::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, enroll};
 
 use super::harness::TestAgent;
 

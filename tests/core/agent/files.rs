@@ -1,6 +1,6 @@
 //! Files through the client, confined to the workspace.
 
-use sam_desktop::core::agent_client::{AgentError, FsKind};
+use sam_core::agent_client::{AgentError, FsKind};
 use sam_protocol::message::ErrorCode;
 
 use super::harness::TestAgent;

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use sam_desktop::core::agent_client::{
+use sam_core::agent_client::{
     AgentClient, AgentEndpoint, Caller, PtySize, StreamEvent, StreamHandle, StreamInfo, enroll,
 };
 use sam_test_support::binary;
@@ -176,7 +176,7 @@ pub async fn read_until(handle: &mut StreamHandle, done: impl Fn(&[u8]) -> bool)
 /// Everything a stream prints until it exits, and its exit status.
 pub async fn read_to_exit(
     handle: &mut StreamHandle,
-) -> (Vec<u8>, sam_desktop::core::agent_client::ExitStatus) {
+) -> (Vec<u8>, sam_core::agent_client::ExitStatus) {
     let mut out = Vec::new();
     let status = tokio::time::timeout(Duration::from_secs(30), async {
         loop {

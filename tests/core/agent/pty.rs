@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sam_desktop::core::agent_client::{PtySize, StreamKind};
+use sam_core::agent_client::{PtySize, StreamKind};
 
 use super::harness::{TestAgent, contains, read_to_exit, read_until, shell_after};
 
@@ -163,7 +163,7 @@ async fn the_agents_own_log_is_a_stream_too() {
 async fn bad_requests_get_typed_errors() {
     let agent = TestAgent::start(&["--max-streams", "1"]);
     let client = agent.client().await;
-    use sam_desktop::core::agent_client::AgentError;
+    use sam_core::agent_client::AgentError;
     use sam_protocol::message::ErrorCode;
     fn code<T: std::fmt::Debug>(result: Result<T, AgentError>) -> ErrorCode {
         match result {

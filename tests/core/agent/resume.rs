@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sam_desktop::core::agent_client::{AgentClient, LinkState, PtySize, StreamEvent};
+use sam_core::agent_client::{AgentClient, LinkState, PtySize, StreamEvent};
 
 use super::harness::{TestAgent, contains, read_to_exit, read_until, shell_after};
 

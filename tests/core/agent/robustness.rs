@@ -2,9 +2,9 @@
 //! peers that keep at it.
 
 use futures_util::{SinkExt, StreamExt};
-use sam_desktop::core::agent_client::dial::AgentSocket;
-use sam_desktop::core::agent_client::tls::PinVerifier;
-use sam_desktop::core::agent_client::{dial, enroll};
+use sam_core::agent_client::dial::AgentSocket;
+use sam_core::agent_client::tls::PinVerifier;
+use sam_core::agent_client::{dial, enroll};
 use sam_protocol::SESSION_PATH;
 use sam_protocol::message::{AgentMessage, ErrorCode};
 use sam_protocol::token::Audience;
@@ -170,7 +170,7 @@ async fn sigterm_ends_the_agent_and_its_processes_gracefully() {
             Some(vec!["/bin/sh".into(), "-c".into(), script]),
             None,
             Default::default(),
-            sam_desktop::core::agent_client::PtySize { cols: 80, rows: 24 },
+            sam_core::agent_client::PtySize { cols: 80, rows: 24 },
         )
         .await
         .expect("opens");

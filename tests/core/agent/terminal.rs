@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use sam_desktop::core::agent_client::{AgentClient, PtySize, StreamInfo};
-use sam_desktop::core::terminal::frame::{Frame, attrs};
-use sam_desktop::core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions};
+use sam_core::agent_client::{AgentClient, PtySize, StreamInfo};
+use sam_core::terminal::frame::{Frame, attrs};
+use sam_core::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions};
 use tokio::sync::mpsc;
 
 use super::harness::TestAgent;

@@ -8,9 +8,9 @@
 
 use super::client::{ClientOptions, HetznerClient, TOKEN_ENTRY};
 use super::error::HetznerError;
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::installation::KeyStore;
-use crate::core::redact::Secret;
+use crate::error::{ErrorCategory, SamError};
+use crate::installation::KeyStore;
+use crate::redact::Secret;
 
 fn refused(message: &str, next_step: &str) -> SamError {
     SamError::new(ErrorCategory::Credentials, message, next_step)

@@ -64,7 +64,7 @@ impl Created {
     }
 }
 
-pub use crate::core::provider::Placement;
+pub use crate::provider::Placement;
 
 impl HetznerClient {
     /// Every location.

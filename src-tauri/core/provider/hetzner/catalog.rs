@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::client::HetznerClient;
 use super::model::{Architecture, Pricing};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::provider::Placement;
+use crate::error::{ErrorCategory, SamError};
+use crate::provider::Placement;
 
 /// The settings key the preferences are stored under (JSON).
 pub const PREFERENCES_KEY: &str = "hetzner.preferences";
 
 /// What may be chosen, with prices.
-#[derive(Debug, Clone, Default, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Catalog {
     /// The currency of every amount, e.g. `EUR`.
     pub currency: String,
@@ -27,7 +28,7 @@ pub struct Catalog {
     /// The size of a workspace's disk (a Volume), in GB.
     pub volume_gb: u32,
     /// What that disk costs a month, gross.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub volume_monthly_centicents: Option<u64>,
     /// The raw price list (for costs of resources on the account).
     #[serde(skip)]
@@ -35,7 +36,8 @@ pub struct Catalog {
 }
 
 /// A location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CatalogLocation {
     /// Its name, e.g. `fsn1`.
     pub name: String,
@@ -46,7 +48,8 @@ pub struct CatalogLocation {
 }
 
 /// A server type.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CatalogServerType {
     /// Its name, e.g. `cx23`.
     pub name: String,
@@ -63,17 +66,18 @@ pub struct CatalogServerType {
 }
 
 /// A server type in one location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Offer {
     /// The location.
     pub location: String,
     /// In stock now.
     pub available: bool,
     /// Server plus its IPv4 address, per hour, gross.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub hourly_centicents: Option<u64>,
     /// Server plus its IPv4 address, per month at most, gross.
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub monthly_centicents: Option<u64>,
 }
 
@@ -208,7 +212,8 @@ impl Catalog {
 
 /// The user's ordered choices: every create tries each server type in each location, locations
 /// first (`fsn1/cx23, fsn1/cx33, nbg1/cx23, …`), until one has capacity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Preferences {
     /// Locations, best first.
     pub locations: Vec<String>,

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use super::error::HetznerError;
 use super::model::{Action, ActionStatus};
-use crate::core::redact::Secret;
+use crate::redact::Secret;
 
 /// Hetzner's API.
 pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
@@ -133,7 +133,7 @@ fn jitter() -> f64 {
 impl HetznerClient {
     /// A client for the project `token` belongs to.
     pub fn new(token: Secret, options: ClientOptions) -> Result<Self, HetznerError> {
-        let http = crate::core::http::builder()
+        let http = crate::http::builder()
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -350,9 +350,9 @@ pub const TOKEN_ENTRY: &str = "hetzner-token";
 /// when neither has one. The token is never passed on to anything SAM spawns (local agents get
 /// a clean environment).
 pub fn token(
-    keys: &dyn crate::core::installation::KeyStore,
+    keys: &dyn crate::installation::KeyStore,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Secret>, crate::core::error::SamError> {
+) -> Result<Option<Secret>, crate::error::SamError> {
     match env(TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
         Some(token) => Ok(Some(Secret::new(token.trim()))),
         None => keys.get(TOKEN_ENTRY),
@@ -382,14 +382,14 @@ mod tests {
     #[derive(Debug)]
     struct Keys(Option<&'static str>);
 
-    impl crate::core::installation::KeyStore for Keys {
-        fn get(&self, _: &str) -> Result<Option<Secret>, crate::core::error::SamError> {
+    impl crate::installation::KeyStore for Keys {
+        fn get(&self, _: &str) -> Result<Option<Secret>, crate::error::SamError> {
             Ok(self.0.map(Secret::new))
         }
-        fn set(&self, _: &str, _: &str) -> Result<(), crate::core::error::SamError> {
+        fn set(&self, _: &str, _: &str) -> Result<(), crate::error::SamError> {
             Ok(())
         }
-        fn delete(&self, _: &str) -> Result<(), crate::core::error::SamError> {
+        fn delete(&self, _: &str) -> Result<(), crate::error::SamError> {
             Ok(())
         }
     }

@@ -14,9 +14,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::core::error::SamError;
-use crate::core::redact::Secret;
-use crate::core::workspace::WorkspaceId;
+use crate::error::SamError;
+use crate::redact::Secret;
+use crate::workspace::WorkspaceId;
 
 /// Hetzner refuses user_data larger than this.
 pub const USER_DATA_LIMIT: usize = 32 * 1024;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::core::error::{ErrorCategory, SamError};
+use crate::error::{ErrorCategory, SamError};
 
 /// A failed Hetzner call.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -29,10 +29,10 @@ use super::model::{
 };
 pub use super::settings::HetznerSettings;
 use super::spend;
-use crate::core::agent_release::{self, AgentDownload, Arch};
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::provider::{Machine, MachineDetails, MachineSpec, MachineStatus, Provider};
-use crate::core::workspace::{ProviderKind, WorkspaceId};
+use crate::agent_release::{self, AgentDownload, Arch};
+use crate::error::{ErrorCategory, SamError};
+use crate::provider::{Machine, MachineDetails, MachineSpec, MachineStatus, Provider};
+use crate::workspace::{ProviderKind, WorkspaceId};
 
 /// The agent's port on every server.
 pub const AGENT_PORT: u16 = 443;
@@ -544,7 +544,7 @@ impl Provider for HetznerProvider {
             server.as_ref(),
             volume.as_ref(),
             &catalog.pricing,
-            crate::core::clock::now_ms(),
+            crate::clock::now_ms(),
         )))
     }
 

@@ -13,12 +13,13 @@ use super::client::HetznerClient;
 use super::model::{Labels, Pricing, ServerStatus, rfc3339_ms};
 use super::provider::resource_name;
 use super::spend::Charge;
-use crate::core::error::SamError;
-use crate::core::store::BillingRecord;
-use crate::core::workspace::WorkspaceId;
+use crate::error::SamError;
+use crate::store::BillingRecord;
+use crate::workspace::WorkspaceId;
 
 /// One resource on the account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Resource {
     /// `server`, `volume` or `firewall`.
     pub kind: String,
@@ -34,12 +35,13 @@ pub struct Resource {
     pub installation: Option<String>,
     /// What it costs a month at most, gross, in hundredths of a cent (`None` when unknown;
     /// firewalls are free).
-    #[specta(type = Option<f64>)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub monthly_centicents: Option<u64>,
 }
 
 /// What the reconciler found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Report {
     /// This installation's resources with no live workspace record.
     pub unknown: Vec<Resource>,

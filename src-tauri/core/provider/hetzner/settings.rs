@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::api::Placement;
 use super::catalog::Preferences;
-use crate::core::agent_release::{self, AgentDownload, Arch};
+use crate::agent_release::{self, AgentDownload, Arch};
 
 /// What the user chose and what this build provides.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use serde::Serialize;
 use time::{OffsetDateTime, Time};
 
 use super::model::{Pricing, Server, Volume, rfc3339_ms};
-use crate::core::provider::MachineDetails;
-use crate::core::store::BillingRecord;
+use crate::provider::MachineDetails;
+use crate::store::BillingRecord;
 
 /// Hours in Hetzner's billing month (the Volume's hourly price is a 730th of its monthly one).
 pub const HOURS_PER_MONTH: u64 = 730;
@@ -117,28 +117,30 @@ fn next_month(month_ms: i64) -> i64 {
 }
 
 /// What one workspace has cost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WorkspaceSpend {
     /// The workspace (it may have been deleted since).
     pub workspace: String,
     /// Everything its servers and disks cost, gross, in hundredths of a cent.
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub so_far_centicents: u64,
     /// What they cost this calendar month.
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub this_month_centicents: u64,
 }
 
 /// What the workspaces have cost, from the billing history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Spend {
     /// The currency of the amounts (`None` before anything was billed).
     pub currency: Option<String>,
     /// The start of this calendar month (UTC), Unix milliseconds.
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub month_start_ms: i64,
     /// This month so far, over every workspace including deleted ones.
-    #[specta(type = f64)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub month_to_date_centicents: u64,
     /// Each workspace that was ever billed.
     pub workspaces: Vec<WorkspaceSpend>,

@@ -8,7 +8,7 @@ use alacritty_terminal::vte::ansi::{self, CursorShape, NamedColor};
 
 use super::super::frame::{self, Color, Cursor, Header, SelectionBox, Style, Writer};
 use super::Engine;
-use crate::core::opener::is_openable_link;
+use crate::opener::is_openable_link;
 
 /// Flags that change how a cell looks (the rest are bookkeeping).
 const STYLE_FLAGS: Flags = Flags::INVERSE

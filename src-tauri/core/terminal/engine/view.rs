@@ -7,8 +7,8 @@ use alacritty_terminal::selection::{Selection, SelectionType};
 use alacritty_terminal::term::search::RegexSearch;
 
 use super::Engine;
-use crate::core::error::SamError;
-use crate::core::opener::is_openable_link;
+use crate::error::SamError;
+use crate::opener::is_openable_link;
 
 /// A cell on the screen as the user sees it (row 0 is the top of the view, wherever the view is
 /// scrolled to).
@@ -43,7 +43,8 @@ pub enum SearchDirection {
 }
 
 /// A search hit, in buffer lines: 0 is the top of the live screen, negative lines are history.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchMatch {
     /// Line of the first character.
     pub start_line: i32,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::core::error::ErrorCategory;
+use crate::error::ErrorCategory;
 
 /// Mirrors the private `File` in `agent/src/config.rs`: if the agent stops accepting a field
 /// we write, this stops deserializing.

@@ -12,17 +12,17 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::core::Core;
-use crate::core::error::{ErrorCategory, SamError};
-use crate::core::idle::IdleChoice;
-use crate::core::installation::OsKeyring;
-use crate::core::lifecycle::{CreateRequest, Lifecycle};
-use crate::core::logging;
-use crate::core::paths::AppPaths;
-use crate::core::provider::Placement;
-use crate::core::provider::local::LocalProvider;
-use crate::core::store::OperationKind;
-use crate::core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
+use sam_core::Core;
+use sam_core::error::{ErrorCategory, SamError};
+use sam_core::idle::IdleChoice;
+use sam_core::installation::OsKeyring;
+use sam_core::lifecycle::{CreateRequest, Lifecycle};
+use sam_core::logging;
+use sam_core::paths::AppPaths;
+use sam_core::provider::Placement;
+use sam_core::provider::local::LocalProvider;
+use sam_core::store::OperationKind;
+use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
 mod git;
 mod github;
@@ -191,7 +191,7 @@ impl<'a> From<&'a Workspace> for WorkspaceJson<'a> {
 }
 
 /// Runs the CLI with the process's arguments.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli) {
@@ -410,7 +410,7 @@ async fn operate(
 async fn finish(
     core: &Core,
     id: &WorkspaceId,
-    operation: crate::core::store::Operation,
+    operation: sam_core::store::Operation,
     wait: bool,
     json: bool,
 ) -> Result<(), SamError> {
@@ -537,7 +537,7 @@ fn confirm(question: &str) -> Result<bool, SamError> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-async fn print_progress(store: Arc<crate::core::store::Store>, id: WorkspaceId) {
+async fn print_progress(store: Arc<sam_core::store::Store>, id: WorkspaceId) {
     let mut after = 0;
     loop {
         if let Ok(events) = store.events(&id, after, 100) {

@@ -1,7 +1,11 @@
 //! The core of SAM Desktop: everything that is not window, tray or IPC glue.
 //!
-//! Nothing in here names the GUI framework (a test in `tests/core` enforces it), so the CLI and
-//! the integration tests drive exactly the code the app runs, headless.
+//! This crate has no GUI framework in its dependency tree (the compiler holds the boundary, and
+//! `tests/core/architecture.rs` holds the dependency list), so the `sam` tool and the integration
+//! tests drive exactly the code the app runs, headless. The TypeScript binding derives are behind
+//! the `specta` feature, which only the app enables.
+
+#![deny(missing_docs)]
 
 pub mod agent_client;
 pub mod agent_release;
@@ -39,7 +43,8 @@ use self::terminals::Terminals;
 use self::workspace::Workspace;
 
 /// Facts about this installation that the UI shows in its about/settings screens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AppInfo {
     /// SAM's version.
     pub version: String,
