@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 
 import App from "./App.svelte";
 import type { SamError, Workspace } from "./api";
+import { events } from "./bindings";
 import { catalog, choose, mockBackend, mockHetznerCreate, workspace } from "./testing";
 
 describe("the workspace list", () => {
@@ -141,6 +142,32 @@ describe("creating a workspace", () => {
   });
 });
 
+describe("the create form beside the list", () => {
+  it("opens beside the workspaces, keeps what was typed when asked for again, and closes", async () => {
+    mockBackend((cmd) => (cmd === "list_workspaces" ? [workspace("demo")] : []));
+    render(App);
+    await fireEvent.click(await screen.findByTestId("new-workspace"));
+    const form = await screen.findByTestId("new-workspace-screen");
+    expect(screen.getByTestId("workspace-list")).toBeTruthy();
+    expect(form.closest("aside")?.getAttribute("aria-label")).toBe("New workspace");
+    await fireEvent.input(screen.getByTestId("repo-url"), { target: { value: "https://example.com/typed.git" } });
+    await fireEvent.click(screen.getByTestId("new-workspace"));
+    expect((screen.getByTestId("repo-url") as HTMLInputElement).value).toBe("https://example.com/typed.git");
+    await fireEvent.click(screen.getByTestId("back"));
+    expect(screen.queryByTestId("new-workspace-screen")).toBeNull();
+    expect(screen.getByTestId("workspace-row")).toBeTruthy();
+  });
+
+  it("is opened by a sam://open link beside the list, from any page", async () => {
+    mockBackend((cmd) => (cmd === "list_workspaces" ? [workspace("demo")] : []));
+    render(App);
+    await fireEvent.click(await screen.findByTestId("nav-resources"));
+    await events.openRepoLink.emit({ repo: "https://github.com/octo-user/project.git", branch: "dev" });
+    expect(((await screen.findByTestId("repo-url")) as HTMLInputElement).value).toBe("https://github.com/octo-user/project.git");
+    expect(await screen.findByTestId("workspace-list")).toBeTruthy();
+  });
+});
+
 describe("a failed workspace", () => {
   it("shows the error card with the next step and a Retry that calls the backend", async () => {
     const failed: Workspace = {
@@ -149,9 +176,9 @@ describe("a failed workspace", () => {
       retry_count: 1,
       error: {
         category: "workspace-build",
-        message: "There is no repository at that URL.",
-        next_step: "Check the URL.",
-        retryable: false,
+        message: "The repository could not be cloned.",
+        next_step: "Read the log, then retry.",
+        retryable: true,
         retry_after_secs: null,
         step: "clone",
         log_ref: null,
@@ -170,7 +197,7 @@ describe("a failed workspace", () => {
     await fireEvent.click(row.querySelector("button") as HTMLButtonElement);
     const card = await screen.findByTestId("error-card");
     expect(card.textContent).toContain("Workspace build");
-    expect(card.textContent).toContain("Check the URL.");
+    expect(card.textContent).toContain("Read the log, then retry.");
     expect(screen.getByTestId("retry-count").textContent).toBe("Retried 1 of 3 times");
     await fireEvent.click(screen.getByTestId("retry"));
     expect(calls).toContain("workspace_action");

@@ -54,3 +54,44 @@ describe("GitHub sign-in", () => {
     expect(calls).toContain("github_sign_out");
   });
 });
+
+describe("the settings page", () => {
+  it("has a section each for the Hetzner account, credentials and notifications, with the settings in them", async () => {
+    mockBackend((cmd) => {
+      if (cmd === "hetzner_account") return { connected: false, source: null };
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("nav-hetzner"));
+    const page = await screen.findByTestId("settings-page");
+    await screen.findByTestId("do-not-disturb");
+    const sections = [...page.querySelectorAll("section[data-testid^='settings-']")];
+    expect(sections.map((s) => s.querySelector("h2")?.textContent)).toEqual([
+      "Hetzner account",
+      "Credentials for private repositories",
+      "Notifications",
+    ]);
+    const within = (section: string, testid: string) =>
+      screen.getByTestId(section).contains(screen.getByTestId(testid));
+    expect(within("settings-hetzner", "connect-hetzner-screen")).toBe(true);
+    expect(within("settings-hetzner", "hetzner-token")).toBe(true);
+    expect(within("settings-credentials", "credentials-settings")).toBe(true);
+    expect(within("settings-credentials", "github")).toBe(true);
+    expect(within("settings-notifications", "notification-settings")).toBe(true);
+    expect(within("settings-notifications", "do-not-disturb")).toBe(true);
+    const contents = [...page.querySelectorAll("nav a")].map((a) => a.getAttribute("href"));
+    expect(contents).toEqual(["#settings-hetzner", "#settings-credentials", "#settings-notifications"]);
+  });
+
+  it("is where Connect Hetzner leads, and Back returns to the workspaces", async () => {
+    mockBackend((cmd) => {
+      if (cmd === "hetzner_account") return { connected: false, source: null };
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("connect-hetzner"));
+    expect(await screen.findByTestId("settings-page")).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("back"));
+    expect(await screen.findByTestId("empty-state")).toBeTruthy();
+  });
+});

@@ -133,6 +133,9 @@ export const events = {
 	workspacesChanged: makeEvent<WorkspacesChanged, WorkspacesChanged>("workspaces-changed"),
 };
 
+/* Constants */
+export const MAX_RETRIES = 3 as const;
+
 /* Types */
 /**  Facts about this installation that the UI shows in its about/settings screens. */
 export type AppInfo = {

@@ -4,6 +4,7 @@
 import {
   commands,
   events,
+  MAX_RETRIES,
   type AppInfo,
   type CreateWorkspace,
   type ErrorCategory,
@@ -26,6 +27,9 @@ export type {
   WorkspaceAction,
   WorkspaceEvent,
 };
+
+/** The core's cap on retries of a failed operation (the Retry button hides once it is reached). */
+export { MAX_RETRIES };
 
 /** A backend failure, carrying the shared error shape. */
 export class ApiError extends Error {

@@ -3,10 +3,17 @@
 
 import { Channel } from "@tauri-apps/api/core";
 
-import { commands, type SearchMatch, type SelectRequest, type TerminalNotice, type TerminalTab } from "../bindings";
+import {
+  commands,
+  type SearchMatch,
+  type SelectKind,
+  type SelectRequest,
+  type TerminalNotice,
+  type TerminalTab,
+} from "../bindings";
 import { unwrap } from "./index";
 
-export type { SearchMatch, SelectRequest, TerminalNotice, TerminalTab };
+export type { SearchMatch, SelectKind, SelectRequest, TerminalNotice, TerminalTab };
 
 /** Channel message tags (src-tauri/ipc/terminal.rs). */
 const FRAME_TAG = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { Mode } from "./frame";
-import { TerminalInput } from "./input";
+import { shortcutOf, TerminalInput } from "./input";
 import { encodeKey, encodeMouse, encodePaste, pasteNeedsConfirmation, type KeyPress } from "./keys";
 
 function key(key: string, mods: Partial<KeyPress> = {}): KeyPress {
@@ -120,5 +120,25 @@ describe("input method composition", () => {
     input.input("é", "insertText", false);
     input.compositionEnd("");
     expect(sent).toEqual(["a", "é"]);
+  });
+});
+
+describe("the window's own shortcuts", () => {
+  it("takes Ctrl+Shift for copy, paste and search, and leaves Ctrl+C to the shell", () => {
+    expect(shortcutOf(key("C", { code: "KeyC", ctrlKey: true, shiftKey: true }))).toBe("copy");
+    expect(shortcutOf(key("V", { code: "KeyV", ctrlKey: true, shiftKey: true }))).toBe("paste");
+    expect(shortcutOf(key("F", { code: "KeyF", ctrlKey: true, shiftKey: true }))).toBe("search");
+    expect(shortcutOf(key("c", { code: "KeyC", ctrlKey: true }))).toBeNull();
+    expect(shortcutOf(key("C", { code: "KeyC", ctrlKey: true, shiftKey: true, altKey: true }))).toBeNull();
+  });
+
+  it("zooms with Ctrl and + or -, and pages the scrollback with Shift", () => {
+    expect(shortcutOf(key("=", { ctrlKey: true }))).toBe("zoom-in");
+    expect(shortcutOf(key("+", { ctrlKey: true }))).toBe("zoom-in");
+    expect(shortcutOf(key("-", { ctrlKey: true }))).toBe("zoom-out");
+    expect(shortcutOf(key("PageUp", { shiftKey: true }))).toBe("page-up");
+    expect(shortcutOf(key("PageDown", { shiftKey: true }))).toBe("page-down");
+    expect(shortcutOf(key("PageUp"))).toBeNull();
+    expect(shortcutOf(key("a"))).toBeNull();
   });
 });
