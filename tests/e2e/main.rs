@@ -160,6 +160,29 @@ fn a_failed_create_shows_the_error_card_without_a_retry_that_cannot_help() {
 }
 
 #[test]
+fn a_retryable_create_failure_offers_retry_and_counts_it() {
+    // Nothing listens on port 1: git cannot connect, which the core calls transient and
+    // retryable, so the card offers Retry and counts each one against the core's cap.
+    harness::run_with("retried-create", nothing, async |app, ()| {
+        app.click("run-local").await;
+        app.type_into("repo-url", "http://127.0.0.1:1/nothing.git").await;
+        app.click("create").await;
+        let card = app.wait_css("[data-testid='error-card']", SLOW).await;
+        let text = card.text().await.expect("text");
+        assert!(text.contains("could not be reached"), "{text}");
+        app.click("retry").await;
+        app.wait_css("[data-testid='retry-count']", SLOW).await;
+        let counted = app
+            .client_wait_text("retry-count", "Retried 1 of 3 times", SLOW)
+            .await;
+        assert!(counted, "the retry was counted");
+        app.click("action-delete").await;
+        app.click("confirm-delete").await;
+        app.wait_css("[data-testid='empty-state']", SLOW).await;
+    });
+}
+
+#[test]
 fn the_app_notices_a_workspace_the_cli_creates() {
     let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("cli-change", prepare, async |app, (repo, data_dir)| {
