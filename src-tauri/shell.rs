@@ -14,14 +14,13 @@ use tauri::Manager;
 use crate::ipc::{self, AppState};
 use sam_core::Core;
 use sam_core::clock::now_ms;
+use sam_core::config::Config;
 use sam_core::error::SamError;
 use sam_core::logging;
 use sam_core::paths::AppPaths;
 
 /// How often running workspaces are checked for idleness: well inside the 5-minute warning.
 const IDLE_TICK: Duration = Duration::from_secs(30);
-/// Overrides [`IDLE_TICK`] in seconds (tests).
-const IDLE_TICK_ENV: &str = "SAM_IDLE_TICK_SECS";
 
 /// Starts the app and runs until its last window closes.
 pub fn run() -> ExitCode {
@@ -35,10 +34,16 @@ pub fn run() -> ExitCode {
 }
 
 fn start() -> Result<(), SamError> {
-    let paths = AppPaths::from_env()?;
-    let _log_guard = logging::init(&paths.log_dir, "sam-desktop", cfg!(debug_assertions))?;
+    let config = Config::from_env()?;
+    let paths = AppPaths::for_config(&config)?;
+    let _log_guard = logging::init(
+        &paths.log_dir,
+        "sam-desktop",
+        cfg!(debug_assertions),
+        config.log_filter.as_deref(),
+    )?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
-    let core = Arc::new(Core::open(paths)?);
+    let core = Arc::new(Core::open(paths, config)?);
     let commands = ipc::builder();
     let tray_state = Arc::new(tray::TrayState::default());
     let closing = Arc::clone(&tray_state);
@@ -93,10 +98,7 @@ fn start() -> Result<(), SamError> {
             // Idle workspaces: warned, then stopped (core::idle); GitHub tokens kept fresh.
             let idling = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
-                let every = std::env::var(IDLE_TICK_ENV)
-                    .ok()
-                    .and_then(|secs| secs.parse().ok())
-                    .map_or(IDLE_TICK, Duration::from_secs);
+                let every = idling.config().hooks.idle_tick.unwrap_or(IDLE_TICK);
                 let mut tick = tokio::time::interval(every);
                 loop {
                     tick.tick().await;

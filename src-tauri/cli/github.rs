@@ -8,7 +8,6 @@ use super::git::secret_from_stdin;
 use super::{print_json, print_text};
 use sam_core::Core;
 use sam_core::error::SamError;
-use sam_core::opener;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum GitHubCommand {
@@ -48,7 +47,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
                 .github_sign_in(|code, page| {
                     // On standard error, so that --json output stays one object.
                     eprintln!("Enter the code {code} at {page} (SAM waits until you have).");
-                    if let Err(err) = opener::open_url(page) {
+                    if let Err(err) = core.open_url(page) {
                         tracing::debug!(%err, "no browser for the sign-in page");
                     }
                 })

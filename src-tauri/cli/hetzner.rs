@@ -5,6 +5,7 @@ use std::io::BufRead;
 use clap::Subcommand;
 
 use super::{print_json, print_text};
+use sam_core::config::{Config, vars};
 use sam_core::error::SamError;
 use sam_core::installation::OsKeyring;
 use sam_core::provider::hetzner::account;
@@ -26,13 +27,14 @@ pub(super) enum HetznerCommand {
 pub(super) fn run(
     command: HetznerCommand,
     json: bool,
+    config: &Config,
     core: impl FnOnce() -> Result<sam_core::Core, SamError>,
 ) -> Result<(), SamError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|err| SamError::internal("The CLI could not start its runtime.", &err))?;
-    let options = ClientOptions::from_env();
+    let options = ClientOptions::configured(&config.hetzner);
     match command {
         HetznerCommand::SetToken => {
             let mut line = String::new();
@@ -49,8 +51,8 @@ pub(super) fn run(
             }
         }
         HetznerCommand::CheckToken => {
-            let from_env = std::env::var(client::TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
-            let token = client::token(&OsKeyring, |name| std::env::var(name).ok())?.ok_or_else(
+            let from_env = config.hetzner.token.is_some();
+            let token = client::token(&OsKeyring, config.hetzner.token.as_ref())?.ok_or_else(
                 || {
                     SamError::new(
                         sam_core::error::ErrorCategory::Credentials,
@@ -61,7 +63,7 @@ pub(super) fn run(
             )?;
             runtime.block_on(account::check_token(&token, options))?;
             let source = if from_env {
-                client::TOKEN_ENV
+                vars::HCLOUD_TOKEN
             } else {
                 "keyring"
             };

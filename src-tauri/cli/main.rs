@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use sam_core::Core;
+use sam_core::config::Config;
 use sam_core::error::{ErrorCategory, SamError};
 use sam_core::idle::IdleChoice;
 use sam_core::installation::OsKeyring;
@@ -20,7 +21,6 @@ use sam_core::lifecycle::{CreateRequest, Lifecycle};
 use sam_core::logging;
 use sam_core::paths::AppPaths;
 use sam_core::provider::Placement;
-use sam_core::provider::local::LocalProvider;
 use sam_core::store::OperationKind;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
@@ -35,9 +35,6 @@ use hetzner::HetznerCommand;
 use idle::{IdleCommand, IdleTimeout, parse_idle};
 use terminal::TerminalCommand;
 
-/// The variable a detached worker receives its lease owner in.
-const OWNER_ENV: &str = "SAM_OPERATION_OWNER";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "sam",
@@ -51,6 +48,9 @@ struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The lease owner a detached worker continues its parent's operation as (internal).
+    #[arg(long, global = true, hide = true)]
+    operation_owner: Option<String>,
     #[command(subcommand)]
     command: Top,
 }
@@ -194,7 +194,7 @@ impl<'a> From<&'a Workspace> for WorkspaceJson<'a> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    match run(cli) {
+    match Config::from_env().and_then(|config| run(cli, &config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             report(&err, json);
@@ -225,15 +225,17 @@ fn report(err: &SamError, json: bool) {
     }
 }
 
-fn run(cli: Cli) -> Result<(), SamError> {
+fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
+    let owner = cli.operation_owner;
+    let open_core = || open_core(config, owner.clone());
     let command = match cli.command {
         Top::Terminal(command) => return terminal::run(command, cli.json),
-        Top::Hetzner(command) => return hetzner::run(command, cli.json, open_core),
+        Top::Hetzner(command) => return hetzner::run(command, cli.json, config, open_core),
         Top::Spend => return idle::spend(&open_core()?, cli.json),
         command => command,
     };
-    let paths = AppPaths::from_env()?;
-    let _log = logging::init(&paths.log_dir, "sam", false).ok();
+    let paths = AppPaths::for_config(config)?;
+    let _log = logging::init(&paths.log_dir, "sam", false, config.log_filter.as_deref()).ok();
     let core = open_core()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -253,13 +255,13 @@ fn run(cli: Cli) -> Result<(), SamError> {
 }
 
 /// The core on this user's data (`SAM_DATA_DIR` or the platform's folder) and keyring; a
-/// detached worker continues its parent's operation as the owner it was given.
-fn open_core() -> Result<Core, SamError> {
+/// detached worker continues its parent's operation as the `owner` it was given.
+fn open_core(config: &Config, owner: Option<String>) -> Result<Core, SamError> {
     Core::open_with(
-        AppPaths::from_env()?,
+        AppPaths::for_config(config)?,
+        config.clone(),
         Arc::new(OsKeyring),
-        LocalProvider::default_agent_binary(),
-        std::env::var(OWNER_ENV).ok(),
+        owner,
     )
 }
 
@@ -451,8 +453,13 @@ fn spawn_worker(id: &WorkspaceId, owner: &str) -> Result<(), SamError> {
     let exe = std::env::current_exe()
         .map_err(|err| SamError::internal("Cannot find the sam executable.", &err))?;
     std::process::Command::new(exe)
-        .args(["workspace", "resume", id.as_str()])
-        .env(OWNER_ENV, owner)
+        .args([
+            "--operation-owner",
+            owner,
+            "workspace",
+            "resume",
+            id.as_str(),
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

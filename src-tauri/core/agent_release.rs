@@ -7,12 +7,11 @@
 //! developer's own through `SAM_AGENT_URL` and `SAM_AGENT_SHA256`, which also override a release
 //! build's defaults. `docs/release.md` describes both.
 
-use crate::error::SamError;
+pub mod check;
 
-/// The runtime variable naming an agent binary to download instead of the release asset.
-pub const URL_VAR: &str = "SAM_AGENT_URL";
-/// The runtime variable holding the SHA-256 of the binary at [`URL_VAR`].
-pub const SHA256_VAR: &str = "SAM_AGENT_SHA256";
+use crate::config::AgentOverride;
+use crate::config::vars::{AGENT_SHA256 as SHA256_VAR, AGENT_URL as URL_VAR};
+use crate::error::SamError;
 
 /// `owner/repo` of the GitHub repository whose releases carry the agent binaries; the build
 /// sets it from `SAM_RELEASE_REPO` when that is given.
@@ -57,21 +56,13 @@ pub struct AgentDownload {
     pub sha256: String,
 }
 
-/// Where the agent for `arch` comes from: the overrides in `SAM_AGENT_URL` and
-/// `SAM_AGENT_SHA256` when set, otherwise this release's asset and embedded checksum.
+/// Where the agent for `arch` comes from: the overrides (`SAM_AGENT_URL` and
+/// `SAM_AGENT_SHA256`) when set, otherwise this release's asset and embedded checksum.
 ///
 /// Fails with a configuration error when an override is malformed or only half set, or when
 /// this build embeds no checksum for `arch` and no override is set.
-pub fn agent_download(arch: Arch) -> Result<AgentDownload, SamError> {
-    resolve(arch, &Embedded::THIS_BUILD, |name| std::env::var(name).ok())
-}
-
-/// Whether servers of `arch` can be offered: [`agent_download`] would succeed for it.
-///
-/// In a release build that means the release published an agent for `arch`; the overrides
-/// stand for every architecture, so a developer who sets them chooses matching server types.
-pub fn has_agent(arch: Arch) -> bool {
-    agent_download(arch).is_ok()
+pub fn agent_download(arch: Arch, overrides: &AgentOverride) -> Result<AgentDownload, SamError> {
+    resolve(arch, &Embedded::THIS_BUILD, overrides)
 }
 
 /// The facts a build embeds. Tests make their own instead of the real build's.
@@ -110,18 +101,17 @@ impl Embedded {
     }
 }
 
-/// [`agent_download`] with the build's facts and the environment passed in.
+/// [`agent_download`] with the build's facts passed in. The configuration has already made
+/// an empty variable count as unset, so `SAM_AGENT_URL= sam-desktop` turns an override off.
 fn resolve(
     arch: Arch,
     embedded: &Embedded,
-    lookup: impl Fn(&str) -> Option<String>,
+    overrides: &AgentOverride,
 ) -> Result<AgentDownload, SamError> {
-    // An empty variable counts as unset, so `SAM_AGENT_URL= sam-desktop` turns an override off.
-    let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-    match (read(URL_VAR), read(SHA256_VAR)) {
+    match (&overrides.url, &overrides.sha256) {
         (Some(url), Some(sha256)) => Ok(AgentDownload {
-            url: override_url(url.trim())?,
-            sha256: override_sha256(sha256.trim())?,
+            url: override_url(url)?,
+            sha256: override_sha256(sha256)?,
         }),
         (Some(_), None) | (None, Some(_)) => Err(SamError::configuration(
             format!("Only one of {URL_VAR} and {SHA256_VAR} is set."),
@@ -153,32 +143,21 @@ fn resolve(
 }
 
 fn override_url(url: &str) -> Result<String, SamError> {
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    // The URL ends up in a cloud-init script: no whitespace, quotes or control characters.
-    let clean = url
-        .chars()
-        .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '`'));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && clean => Ok(url.to_owned()),
-        _ => Err(SamError::configuration(
-            format!("{URL_VAR} is not an http(s) URL: {url:?}."),
+    check::agent_url(url).map_err(|problem| {
+        SamError::configuration(
+            format!("{URL_VAR} is not an http(s) URL: {url:?} ({problem})."),
             format!("Set {URL_VAR} to a URL such as http://192.0.2.10:8000/sam-agent."),
-        )),
-    }
+        )
+    })
 }
 
 fn override_sha256(sha256: &str) -> Result<String, SamError> {
-    if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(sha256.to_ascii_lowercase())
-    } else {
-        Err(SamError::configuration(
-            format!("{SHA256_VAR} is not a SHA-256 (64 hex digits)."),
+    check::sha256(sha256).map_err(|problem| {
+        SamError::configuration(
+            format!("{SHA256_VAR} is not a SHA-256 (64 hex digits): {problem}."),
             format!("Set {SHA256_VAR} to the first field of `sha256sum sam-agent`."),
-        ))
-    }
+        )
+    })
 }
 
 /// `value`, or `default` when `value` is empty; usable in a constant.
@@ -189,8 +168,10 @@ const fn or_default(value: &'static str, default: &'static str) -> &'static str 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::ffi::OsString;
 
     use super::*;
+    use crate::config::Config;
     use crate::error::ErrorCategory;
 
     const SHA_X86: &str = "1111111111111111111111111111111111111111111111111111111111111111";
@@ -214,35 +195,38 @@ mod tests {
         ..RELEASE
     };
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
+    /// The overrides as the configuration reads them from `pairs`.
+    fn env(pairs: &[(&str, &str)]) -> AgentOverride {
+        let map: HashMap<String, OsString> = pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
             .collect();
-        move |name| map.get(name).cloned()
+        Config::from_lookup(|name| map.get(name).cloned())
+            .expect("valid configuration")
+            .agent_override
     }
 
-    fn no_env() -> impl Fn(&str) -> Option<String> + use<> {
-        env(&[])
+    fn no_env() -> AgentOverride {
+        AgentOverride::default()
     }
 
     #[test]
     fn a_release_build_downloads_its_own_release_assets() {
-        let x86 = resolve(Arch::X86_64, &RELEASE, no_env()).expect("embedded");
+        let x86 = resolve(Arch::X86_64, &RELEASE, &no_env()).expect("embedded");
         assert_eq!(
             x86.url,
             "https://github.com/acme/sam/releases/download/v1.2.3/sam-agent-x86_64-linux"
         );
         assert_eq!(x86.sha256, SHA_X86);
-        let arm = resolve(Arch::Aarch64, &RELEASE, no_env()).expect("embedded");
+        let arm = resolve(Arch::Aarch64, &RELEASE, &no_env()).expect("embedded");
         assert!(arm.url.ends_with("/v1.2.3/sam-agent-aarch64-linux"));
         assert_eq!(arm.sha256, SHA_ARM);
     }
 
     #[test]
     fn an_architecture_without_a_checksum_is_not_available() {
-        assert!(resolve(Arch::X86_64, &X86_ONLY, no_env()).is_ok());
-        let err = resolve(Arch::Aarch64, &X86_ONLY, no_env()).expect_err("no arm checksum");
+        assert!(resolve(Arch::X86_64, &X86_ONLY, &no_env()).is_ok());
+        let err = resolve(Arch::Aarch64, &X86_ONLY, &no_env()).expect_err("no arm checksum");
         assert_eq!(err.category, ErrorCategory::Configuration);
         assert!(err.message.contains("aarch64"), "{}", err.message);
         assert!(err.next_step.contains("SAM_AGENT_SHA256_AARCH64"));
@@ -250,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_development_build_says_which_variables_to_set() {
-        let err = resolve(Arch::X86_64, &DEVELOPMENT, no_env()).expect_err("nothing embedded");
+        let err = resolve(Arch::X86_64, &DEVELOPMENT, &no_env()).expect_err("nothing embedded");
         assert_eq!(err.category, ErrorCategory::Configuration);
         assert!(!err.retryable);
         for name in [
@@ -280,7 +264,7 @@ mod tests {
     #[test]
     fn empty_overrides_count_as_unset() {
         let lookup = env(&[("SAM_AGENT_URL", ""), ("SAM_AGENT_SHA256", "  ")]);
-        let download = resolve(Arch::X86_64, &RELEASE, lookup).expect("embedded");
+        let download = resolve(Arch::X86_64, &RELEASE, &lookup).expect("embedded");
         assert_eq!(download.sha256, SHA_X86);
     }
 
@@ -290,7 +274,7 @@ mod tests {
             ("SAM_AGENT_URL", "https://example.com/sam-agent"),
             ("SAM_AGENT_SHA256", SHA_X86),
         ] {
-            let err = resolve(Arch::X86_64, &RELEASE, env(&[(name, value)])).expect_err(name);
+            let err = resolve(Arch::X86_64, &RELEASE, &env(&[(name, value)])).expect_err(name);
             assert_eq!(err.category, ErrorCategory::Configuration);
             assert!(err.next_step.contains("SAM_AGENT_URL"));
             assert!(err.next_step.contains("SAM_AGENT_SHA256"));
@@ -310,7 +294,7 @@ mod tests {
             "https://example.com/\nruncmd",
         ] {
             let lookup = env(&[("SAM_AGENT_URL", url), ("SAM_AGENT_SHA256", SHA_X86)]);
-            let err = resolve(Arch::X86_64, &RELEASE, lookup).expect_err(url);
+            let err = resolve(Arch::X86_64, &RELEASE, &lookup).expect_err(url);
             assert_eq!(err.category, ErrorCategory::Configuration, "{url}");
             assert!(err.message.contains("SAM_AGENT_URL"), "{url}");
         }
@@ -318,7 +302,11 @@ mod tests {
             ("SAM_AGENT_URL", "HTTPS://example.com/a?b=c"),
             ("SAM_AGENT_SHA256", SHA_X86),
         ]);
-        assert!(resolve(Arch::X86_64, &RELEASE, lookup).is_ok());
+        let download = resolve(Arch::X86_64, &RELEASE, &lookup).expect("upper-case scheme");
+        assert_eq!(
+            download.url, "https://example.com/a?b=c",
+            "handed to cloud-init in the form its own check accepts"
+        );
     }
 
     #[test]
@@ -330,7 +318,7 @@ mod tests {
                 ("SAM_AGENT_URL", "https://example.com/sam-agent"),
                 ("SAM_AGENT_SHA256", sha),
             ]);
-            let err = resolve(Arch::X86_64, &RELEASE, lookup).expect_err(sha);
+            let err = resolve(Arch::X86_64, &RELEASE, &lookup).expect_err(sha);
             assert_eq!(err.category, ErrorCategory::Configuration);
             assert!(err.message.contains("SAM_AGENT_SHA256"));
         }

@@ -9,6 +9,11 @@
 // The build script talks to Cargo through stdout and to the developer through stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+// The same check the app applies to `SAM_AGENT_SHA256` at run time.
+#[allow(dead_code)]
+#[path = "agent_release/check.rs"]
+mod check;
+
 /// The agent checksums, one per architecture that a release publishes.
 const CHECKSUM_VARS: [&str; 2] = ["SAM_AGENT_SHA256_X86_64", "SAM_AGENT_SHA256_AARCH64"];
 
@@ -18,12 +23,16 @@ const REPO_VAR: &str = "SAM_RELEASE_REPO";
 fn main() {
     for name in CHECKSUM_VARS {
         let value = read(name);
-        if !value.is_empty() && !is_sha256_hex(&value) {
-            fail(&format!(
-                "{name} must be 64 lowercase hex digits (the output of `sha256sum`), \
-                 got {value:?}. Unset it for a development build."
-            ));
-        }
+        let value = if value.is_empty() {
+            value
+        } else {
+            check::sha256(&value).unwrap_or_else(|problem| {
+                fail(&format!(
+                    "{name} must be 64 hex digits (the output of `sha256sum`), but {problem}: \
+                     {value:?}. Unset it for a development build."
+                ))
+            })
+        };
         println!("cargo:rustc-env={name}={value}");
     }
 
@@ -44,13 +53,6 @@ fn read(name: &str) -> String {
         Err(std::env::VarError::NotPresent) => String::new(),
         Err(std::env::VarError::NotUnicode(_)) => fail(&format!("{name} is not valid UTF-8.")),
     }
-}
-
-fn is_sha256_hex(value: &str) -> bool {
-    value.len() == 64
-        && value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn is_repo_slug(value: &str) -> bool {

@@ -32,6 +32,7 @@ pub use browser::{CALLBACK_URL, PendingSignIns};
 pub use device::DeviceSignIn;
 pub use tokens::{Session, SignInMethod, StoredTokens, session};
 
+use crate::config::GitHubConfig;
 use crate::error::{ErrorCategory, SamError};
 use crate::installation::KeyStore;
 use crate::redact::Secret;
@@ -78,23 +79,8 @@ pub struct GitHubApp {
     pub api: String,
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// GitHub's web address: `SAM_GITHUB_URL` (tests, GitHub Enterprise) or github.com.
-fn web_url() -> String {
-    env_var("SAM_GITHUB_URL").unwrap_or_else(|| "https://github.com".to_owned())
-}
-
-/// The git host of the configured GitHub (`github.com`): it depends on the web address only,
-/// so no keyring is read for it.
-pub fn git_host() -> String {
-    host_of(&web_url())
-}
-
 /// The host part of a web address (`https://github.com/` → `github.com`).
-fn host_of(web: &str) -> String {
+pub(crate) fn host_of(web: &str) -> String {
     web.split_once("://")
         .map_or(web, |(_, rest)| rest)
         .trim_end_matches('/')
@@ -117,12 +103,19 @@ fn no_app() -> SamError {
 }
 
 impl GitHubApp {
-    /// The app SAM signs in as: `SAM_GITHUB_CLIENT_ID` (and `SAM_GITHUB_CLIENT_SECRET`), else
-    /// the user's own app, else the build's. Blocking (the keyring).
-    pub fn configured(store: &Store, keys: &dyn KeyStore) -> Result<Self, SamError> {
-        let (client_id, client_secret, source) = if let Some(id) = env_var("SAM_GITHUB_CLIENT_ID") {
-            let secret = env_var("SAM_GITHUB_CLIENT_SECRET").map(Secret::new);
-            (id, secret, AppSource::Environment)
+    /// The app SAM signs in as: `SAM_GITHUB_CLIENT_ID` (and `SAM_GITHUB_CLIENT_SECRET`) from
+    /// `config`, else the user's own app, else the build's. Blocking (the keyring).
+    pub fn configured(
+        store: &Store,
+        keys: &dyn KeyStore,
+        config: &GitHubConfig,
+    ) -> Result<Self, SamError> {
+        let (client_id, client_secret, source) = if let Some(id) = &config.client_id {
+            (
+                id.clone(),
+                config.client_secret.clone(),
+                AppSource::Environment,
+            )
         } else if let Some(own) = own_app(store)? {
             (
                 own.client_id,
@@ -141,9 +134,8 @@ impl GitHubApp {
             client_id,
             client_secret,
             source,
-            web: web_url(),
-            api: env_var("SAM_GITHUB_API_URL")
-                .unwrap_or_else(|| "https://api.github.com".to_owned()),
+            web: config.web(),
+            api: config.api(),
         })
     }
 

@@ -10,6 +10,7 @@
 pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
+pub mod config;
 pub mod deep_link;
 pub mod error;
 pub mod github;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use self::config::Config;
 use self::error::SamError;
 use self::installation::{KeyStore, OsKeyring};
 use self::lifecycle::Lifecycle;
@@ -60,6 +62,7 @@ pub struct AppInfo {
 #[derive(Debug)]
 pub struct Core {
     paths: AppPaths,
+    config: Arc<Config>,
     store: Arc<Store>,
     lifecycle: Lifecycle,
     terminals: Terminals,
@@ -67,31 +70,28 @@ pub struct Core {
 
 impl Core {
     /// Opens the database under `paths` (creating and migrating it as needed), with keys in the
-    /// OS keyring and the agent binary next to this executable.
-    pub fn open(paths: AppPaths) -> Result<Self, SamError> {
-        Self::open_with(
-            paths,
-            Arc::new(OsKeyring),
-            LocalProvider::default_agent_binary(),
-            None,
-        )
+    /// OS keyring, configured by `config` (read once from the environment at start-up).
+    pub fn open(paths: AppPaths, config: Config) -> Result<Self, SamError> {
+        Self::open_with(paths, config, Arc::new(OsKeyring), None)
     }
 
-    /// Opens with explicit parts: a key store, the agent binary, and the lease owner (a CLI
-    /// worker continues the operation its parent began under that owner).
+    /// Opens with explicit parts: a key store, and the lease owner (a CLI worker continues the
+    /// operation its parent began under that owner).
     pub fn open_with(
         paths: AppPaths,
+        config: Config,
         keys: Arc<dyn KeyStore>,
-        agent_binary: std::path::PathBuf,
         owner: Option<String>,
     ) -> Result<Self, SamError> {
         let store = Arc::new(Store::open(&paths.database())?);
         keep_private(&paths.data_dir);
-        let local = Arc::new(LocalProvider::new(&paths.data_dir, agent_binary));
-        let lifecycle = Lifecycle::new(Arc::clone(&store), local, keys, owner);
+        let config = Arc::new(config);
+        let local = Arc::new(LocalProvider::new(&paths.data_dir, config.agent_binary()));
+        let lifecycle = Lifecycle::new(Arc::clone(&store), local, keys, owner, Arc::clone(&config));
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
         Ok(Self {
             paths,
+            config,
             store,
             lifecycle,
             terminals: Terminals::default(),
@@ -111,6 +111,17 @@ impl Core {
     /// The folders in use.
     pub fn paths(&self) -> &AppPaths {
         &self.paths
+    }
+
+    /// What the environment said at start-up.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Opens `url` (http or https only) in the configured browser (`SAM_BROWSER`) or the
+    /// desktop's default, without waiting for it.
+    pub fn open_url(&self, url: &str) -> Result<(), SamError> {
+        opener::open_url(url, self.config.browser.as_deref())
     }
 
     /// The database.

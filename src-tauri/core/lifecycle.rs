@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent_client::AgentError;
+use crate::config::Config;
 use crate::error::SamError;
 use crate::idle::IdleChoice;
 use crate::installation::{Installation, KeyStore, hex, random};
@@ -34,13 +35,9 @@ use crate::provider::{Placement, Provider};
 use crate::store::{Operation, OperationKind, Store, StoreError};
 use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
-/// How long an operation's lease lasts without renewal (`SAM_LEASE_SECS` overrides it, for tests
-/// that kill a process and want the next one to take over quickly).
+/// How long an operation's lease lasts without renewal (the `SAM_LEASE_SECS` test hook
+/// overrides it, for tests that kill a process and want the next one to take over quickly).
 pub const LEASE: Duration = Duration::from_secs(30);
-/// Fault injection for tests: the name of a step to hold before, forever.
-pub const FAULT_HOLD_ENV: &str = "SAM_FAULT_HOLD_BEFORE_STEP";
-/// The variable that overrides [`LEASE`].
-pub const LEASE_ENV: &str = "SAM_LEASE_SECS";
 /// How many times a failed workspace may be retried.
 pub const MAX_RETRIES: u32 = 3;
 /// How long to wait for a freshly started agent to accept a session.
@@ -77,6 +74,8 @@ pub struct Lifecycle {
     local: Arc<dyn Provider>,
     keys: Arc<dyn KeyStore>,
     owner: String,
+    /// What the environment said at start-up.
+    config: Arc<Config>,
     /// How long leases last and how long a new machine may take to boot.
     timing: Arc<std::sync::Mutex<Timing>>,
     /// Loaded once: every keyring access is a blocking D-Bus round trip.
@@ -94,24 +93,23 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    /// An engine over `store` with the Local provider `local` and secrets in `keys`. Leases are
-    /// taken as `owner`, or as a fresh owner for this process.
+    /// An engine over `store` with the Local provider `local` and secrets in `keys`, configured
+    /// by `config`. Leases are taken as `owner`, or as a fresh owner for this process.
     pub fn new(
         store: Arc<Store>,
         local: Arc<dyn Provider>,
         keys: Arc<dyn KeyStore>,
         owner: Option<String>,
+        config: Arc<Config>,
     ) -> Self {
         let owner = owner.unwrap_or_else(new_owner);
-        let lease = std::env::var(LEASE_ENV)
-            .ok()
-            .and_then(|secs| secs.parse().ok())
-            .map_or(LEASE, Duration::from_secs);
+        let lease = config.hooks.lease.unwrap_or(LEASE);
         Self {
             store,
             local,
             keys,
             owner,
+            config,
             timing: Arc::new(std::sync::Mutex::new(Timing {
                 lease,
                 boot_timeout: machines::BOOT_TIMEOUT,
@@ -372,9 +370,9 @@ impl Lifecycle {
     }
 
     /// Enters a step: records it, and — for fault-injection tests only — holds here forever when
-    /// `SAM_FAULT_HOLD_BEFORE_STEP` names it, so a test can kill the process mid-operation.
+    /// the `SAM_FAULT_HOLD_BEFORE_STEP` hook names it, so a test can kill the process mid-way.
     async fn step(&self, operation: &Operation, step: &str, what: &str) {
-        if std::env::var(FAULT_HOLD_ENV).is_ok_and(|held| held == step) {
+        if self.config.hooks.fault_hold_before_step.as_deref() == Some(step) {
             self.log(
                 &operation.workspace,
                 step,

@@ -16,8 +16,8 @@ use tracing_subscriber::{EnvFilter, Registry};
 use crate::error::SamError;
 use crate::redact::redact;
 
-/// The environment variable that sets the log filter (`tracing` `EnvFilter` syntax).
-pub const LOG_FILTER_ENV: &str = "SAM_LOG";
+/// What is logged when `SAM_LOG` says nothing: SAM's own debug lines, everything else's info.
+const DEFAULT_FILTER: &str = "info,sam_core=debug,sam_desktop=debug,sam=debug";
 
 /// How many daily log files are kept.
 pub const KEPT_LOG_FILES: usize = 7;
@@ -28,11 +28,14 @@ pub const KEPT_LOG_FILES: usize = 7;
 pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
 
 /// A subscriber that writes redacted, rotated log files into `log_dir` (and, when `to_stderr`,
-/// redacted lines to standard error too).
+/// redacted lines to standard error too), keeping what `filter` (`SAM_LOG`, in `tracing`'s
+/// `EnvFilter` syntax) lets through; SAM's own debug lines and everything else's info lines when
+/// there is none or it cannot be parsed.
 pub fn subscriber(
     log_dir: &Path,
     file_prefix: &str,
     to_stderr: bool,
+    filter: Option<&str>,
 ) -> Result<(impl tracing::Subscriber + Send + Sync + 'static, LogGuard), SamError> {
     let unwritable = |err: &dyn std::fmt::Display| {
         SamError::configuration(
@@ -52,8 +55,9 @@ pub fn subscriber(
         .build(log_dir)
         .map_err(|err| unwritable(&err))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_from_env(LOG_FILTER_ENV)
-        .unwrap_or_else(|_| EnvFilter::new("info,sam_desktop=debug"));
+    let filter = filter
+        .and_then(|filter| EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let file_layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(Redacting(writer));
@@ -68,8 +72,13 @@ pub fn subscriber(
 }
 
 /// Installs [`subscriber`] for the whole process.
-pub fn init(log_dir: &Path, file_prefix: &str, to_stderr: bool) -> Result<LogGuard, SamError> {
-    let (subscriber, guard) = subscriber(log_dir, file_prefix, to_stderr)?;
+pub fn init(
+    log_dir: &Path,
+    file_prefix: &str,
+    to_stderr: bool,
+    filter: Option<&str>,
+) -> Result<LogGuard, SamError> {
+    let (subscriber, guard) = subscriber(log_dir, file_prefix, to_stderr, filter)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|err| SamError::internal("Logging could not be started.", &err))?;
     Ok(guard)

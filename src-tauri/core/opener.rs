@@ -1,17 +1,17 @@
 //! Opening web addresses in the user's browser: terminal hyperlinks now, sign-in pages later.
 //!
 //! Only `http` and `https` addresses are ever opened; anything else (a `file:` path, a
-//! `javascript:` URL, a custom scheme a program printed) is refused with a typed error. Set
-//! [`BROWSER_ENV`] to a program to open addresses with it instead of the desktop's default
-//! browser: tests use it to observe what would be opened, and it suits machines without a
-//! desktop. The program gets the address as its only argument, without a shell.
+//! `javascript:` URL, a custom scheme a program printed) is refused with a typed error. A
+//! `browser` program (`SAM_BROWSER`, read into [`Config::browser`](crate::config::Config::browser))
+//! opens addresses instead of the desktop's default browser: tests use it to observe what would
+//! be opened, and it suits machines without a desktop. The program gets the address as its only
+//! argument, without a shell.
 
+use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
+use crate::config::vars;
 use crate::error::{ErrorCategory, SamError};
-
-/// The variable naming a program to open addresses with instead of the default browser.
-pub const BROWSER_ENV: &str = "SAM_BROWSER";
 
 /// Whether `uri` may be opened: only `http` and `https` ever are, and never with control
 /// characters in them.
@@ -24,8 +24,8 @@ pub fn is_openable_link(uri: &str) -> bool {
         && !uri.chars().any(char::is_control)
 }
 
-/// Opens `url` in the browser ([`BROWSER_ENV`] or the desktop's default) without waiting for it.
-pub fn open_url(url: &str) -> Result<(), SamError> {
+/// Opens `url` with `browser` (or the desktop's default browser) without waiting for it.
+pub fn open_url(url: &str, browser: Option<&OsStr>) -> Result<(), SamError> {
     if !is_openable_link(url) {
         return Err(SamError::new(
             ErrorCategory::InvalidInput,
@@ -41,13 +41,14 @@ pub fn open_url(url: &str) -> Result<(), SamError> {
             ErrorCategory::Configuration,
             format!("The browser ({browser}) could not be started: {err}."),
             format!(
-                "Install a web browser, or set {BROWSER_ENV} to the program that opens addresses."
+                "Install a web browser, or set {} to the program that opens addresses.",
+                vars::BROWSER
             ),
         )
     };
-    match std::env::var_os(BROWSER_ENV).filter(|program| !program.is_empty()) {
+    match browser.filter(|program| !program.is_empty()) {
         Some(program) => {
-            let mut child = Command::new(&program)
+            let mut child = Command::new(program)
                 .arg(url)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -93,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_refused_address_is_an_invalid_input_naming_it() {
-        let err = open_url("file:///etc/passwd").expect_err("refused");
+        let err = open_url("file:///etc/passwd", None).expect_err("refused");
         assert_eq!(err.category, ErrorCategory::InvalidInput);
         assert!(
             err.message.contains("file:///etc/passwd"),

@@ -4,12 +4,10 @@
 //! `$XDG_STATE_HOME/sam-desktop/logs` for logs). `SAM_DATA_DIR` moves everything — data and
 //! logs — under one folder, which is what tests and portable installs use.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::config::{Config, vars};
 use crate::error::SamError;
-
-/// The environment variable that overrides the data folder.
-pub const DATA_DIR_ENV: &str = "SAM_DATA_DIR";
 
 /// The folders SAM writes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,16 +28,11 @@ impl AppPaths {
         }
     }
 
-    /// The folders for this process: `SAM_DATA_DIR` when set, the platform's otherwise.
-    pub fn from_env() -> Result<Self, SamError> {
-        match std::env::var_os(DATA_DIR_ENV) {
-            Some(dir) if dir.is_empty() => Err(SamError::configuration(
-                format!("{DATA_DIR_ENV} is set but empty."),
-                format!(
-                    "Unset {DATA_DIR_ENV}, or set it to the folder SAM should keep its data in."
-                ),
-            )),
-            Some(dir) => Ok(Self::under(absolute(Path::new(&dir))?)),
+    /// The folders for this process: `SAM_DATA_DIR` when set (see [`Config`]), the platform's
+    /// otherwise.
+    pub fn for_config(config: &Config) -> Result<Self, SamError> {
+        match &config.data_dir {
+            Some(dir) => Ok(Self::under(dir.clone())),
             None => Self::platform(),
         }
     }
@@ -50,7 +43,10 @@ impl AppPaths {
             .ok_or_else(|| {
                 SamError::configuration(
                     "SAM could not find your home folder to keep its data in.",
-                    format!("Set HOME, or set {DATA_DIR_ENV} to a folder SAM may write to."),
+                    format!(
+                        "Set HOME, or set {} to a folder SAM may write to.",
+                        vars::DATA_DIR
+                    ),
                 )
             })?;
         let data_dir = dirs.data_local_dir().to_path_buf();
@@ -67,20 +63,10 @@ impl AppPaths {
     }
 }
 
-fn absolute(path: &Path) -> Result<PathBuf, SamError> {
-    std::path::absolute(path).map_err(|err| {
-        SamError::configuration(
-            format!(
-                "{DATA_DIR_ENV} ({}) is not a usable path: {err}.",
-                path.display()
-            ),
-            format!("Set {DATA_DIR_ENV} to an absolute folder path."),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]

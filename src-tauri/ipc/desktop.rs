@@ -3,17 +3,17 @@
 //! The clipboard goes through the app, not the webview's `navigator.clipboard`, which WebKitGTK
 //! offers only in secure contexts and after a user gesture it cannot always see.
 
-use tauri::AppHandle;
+use tauri::{AppHandle, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
+use super::AppState;
 use sam_core::error::{ErrorCategory, SamError};
-use sam_core::opener;
 
 /// Opens a web address (a terminal hyperlink) in the browser; anything but http(s) is refused.
 #[tauri::command]
 #[specta::specta]
-pub async fn open_link(url: String) -> Result<(), SamError> {
-    opener::open_url(&url)
+pub async fn open_link(state: State<'_, AppState>, url: String) -> Result<(), SamError> {
+    state.core.open_url(&url)
 }
 
 /// Puts `text` on the OS clipboard.
@@ -45,7 +45,7 @@ fn clipboard_error(what: &str, err: &dyn std::fmt::Display) -> SamError {
 #[tauri::command]
 #[specta::specta]
 pub async fn tray_status(
-    tray: tauri::State<'_, std::sync::Arc<crate::shell::tray::TrayState>>,
+    tray: State<'_, std::sync::Arc<crate::shell::tray::TrayState>>,
 ) -> Result<crate::shell::tray::TrayStatus, SamError> {
     Ok(tray.status())
 }

@@ -11,7 +11,6 @@ use super::AppState;
 use sam_core::error::SamError;
 use sam_core::github::GitHubAccount;
 use sam_core::lifecycle::github::{GitHubStatus, RepoList, SignOutReport};
-use sam_core::opener;
 use sam_core::redact::Secret;
 
 /// The code to enter at GitHub while a sign-in waits (shown by the window).
@@ -68,7 +67,7 @@ pub async fn github_sign_in(
             if let Err(err) = shown.emit(&app) {
                 tracing::warn!(%err, "showing the GitHub code failed");
             }
-            if let Err(err) = opener::open_url(page) {
+            if let Err(err) = state.core.open_url(page) {
                 tracing::debug!(%err, "no browser for GitHub's page");
             }
         })
@@ -85,7 +84,7 @@ pub async fn github_sign_in_browser(state: State<'_, AppState>) -> Result<String
         .lifecycle()
         .github_start_browser_sign_in()
         .await?;
-    if let Err(err) = opener::open_url(&url) {
+    if let Err(err) = state.core.open_url(&url) {
         tracing::warn!(%err, "no browser for GitHub's sign-in page");
     }
     Ok(url)

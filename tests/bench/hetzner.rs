@@ -74,8 +74,8 @@ fn main() {
         // 1. Request to `running` on Hetzner, everything real but the cloud.
         let core = Core::open_with(
             AppPaths::under(dir.path().join("app")),
+            sam_core::config::Config::default().with_agent_binary(binary("sam-agent")),
             Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
-            binary("sam-agent"),
             None,
         )
         .expect("core");
@@ -174,8 +174,8 @@ fn main() {
         //    minute, whatever the number of workspaces.
         let sweeper = Core::open_with(
             AppPaths::under(dir.path().join("sweeper")),
+            sam_core::config::Config::default().with_agent_binary(binary("sam-agent")),
             Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
-            binary("sam-agent"),
             None,
         )
         .expect("core");

@@ -80,8 +80,8 @@ fn main() {
     // The whole create, through the core.
     let core = Core::open_with(
         AppPaths::under(dir.path().join("data")),
+        sam_core::config::Config::default().with_agent_binary(agent),
         Arc::new(MemoryKeys::default()),
-        agent,
         None,
     )
     .expect("core");

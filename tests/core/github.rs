@@ -143,8 +143,8 @@ pub fn core_for(
     let keys = Arc::new(MemoryKeys::default());
     let core = Core::open_with(
         AppPaths::under(dir.path().join("data")),
+        sam_core::config::Config::default().with_agent_binary(binary("sam-agent")),
         Arc::clone(&keys) as Arc<dyn KeyStore>,
-        binary("sam-agent"),
         None,
     )
     .expect("core");

@@ -51,8 +51,8 @@ impl Fixture {
 fn open_core(dir: &TempDir, keys: &Arc<MemoryKeys>) -> Core {
     Core::open_with(
         AppPaths::under(dir.path().join("data")),
+        sam_core::config::Config::default().with_agent_binary(binary("sam-agent")),
         Arc::clone(keys) as Arc<dyn sam_core::installation::KeyStore>,
-        binary("sam-agent"),
         None,
     )
     .expect("core")

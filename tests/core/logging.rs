@@ -7,7 +7,8 @@ use sam_core::redact::Secret;
 fn log_files_are_written_and_secrets_are_redacted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let registered = Secret::new("correct-horse-battery-staple");
-    let (subscriber, guard) = logging::subscriber(dir.path(), "test", false).expect("subscriber");
+    let (subscriber, guard) =
+        logging::subscriber(dir.path(), "test", false, None).expect("subscriber");
     tracing::subscriber::with_default(subscriber, || {
         tracing::info!(token = %registered.expose(), "pushing credentials");
         tracing::warn!("remote said: Authorization: Bearer abcdef0123456789");

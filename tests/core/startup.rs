@@ -12,7 +12,7 @@ use sam_test_support::binary;
 fn a_fresh_data_folder_gets_a_migrated_wal_database() {
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = AppPaths::under(dir.path().join("nested/data"));
-    let core = Core::open(paths.clone()).expect("opens");
+    let core = Core::open(paths.clone(), sam_core::config::Config::default()).expect("opens");
     let info = core.app_info().expect("info");
     assert_eq!(info.schema_version, LATEST_VERSION);
     assert!(core.list_workspaces().expect("lists").is_empty());
@@ -42,7 +42,7 @@ fn a_database_from_a_newer_sam_is_a_configuration_error() {
         .expect("pragma");
     drop(conn);
 
-    let err = Core::open(paths).expect_err("refused");
+    let err = Core::open(paths, sam_core::config::Config::default()).expect_err("refused");
     assert_eq!(err.category, ErrorCategory::Configuration);
     assert!(
         err.message.contains("newer version of SAM"),

@@ -84,8 +84,9 @@ fn faults() -> impl Strategy<Value = Faults> {
 fn open_core(cloud: &Cloud, keys: &Arc<MemoryKeys>, owner: &str) -> Core {
     let core = Core::open_with(
         AppPaths::under(cloud.dir.path().join("app")),
+        sam_core::config::Config::default()
+            .with_agent_binary(sam_test_support::binary("sam-agent")),
         Arc::clone(keys) as Arc<dyn KeyStore>,
-        sam_test_support::binary("sam-agent"),
         Some(owner.to_owned()),
     )
     .expect("core");

@@ -23,8 +23,9 @@ use super::{WAIT, cloud, fast, provider::agent, run_script};
 fn core(dir: &std::path::Path) -> Core {
     Core::open_with(
         AppPaths::under(dir.join("app")),
+        sam_core::config::Config::default()
+            .with_agent_binary(sam_test_support::binary("sam-agent")),
         Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
-        sam_test_support::binary("sam-agent"),
         None,
     )
     .expect("core")

@@ -126,7 +126,8 @@ impl Lifecycle {
         match chosen {
             Some(app) => Ok(app),
             None => {
-                self.with_keys(|keys, store| GitHubApp::configured(store, keys))
+                let config = self.config.github.clone();
+                self.with_keys(move |keys, store| GitHubApp::configured(store, keys, &config))
                     .await
             }
         }
@@ -149,7 +150,7 @@ impl Lifecycle {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .as_ref()
-            .map_or_else(github::git_host, GitHubApp::git_host)
+            .map_or_else(|| self.config.github.git_host(), GitHubApp::git_host)
     }
 
     fn github_state(&self) -> std::sync::MutexGuard<'_, GitHubState> {

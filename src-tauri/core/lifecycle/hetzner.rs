@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{CreateRequest, Lifecycle};
 use crate::clock::now_ms;
+use crate::config::vars;
 use crate::error::{ErrorCategory, SamError};
 use crate::notice::Notice;
 use crate::provider::hetzner::account;
@@ -23,8 +24,6 @@ use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, Workspa
 
 /// How often the app sweeps the Hetzner account.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// The variable that overrides [`SWEEP_EVERY`] (seconds; tests).
-pub const SWEEP_ENV: &str = "SAM_SWEEP_SECS";
 
 impl Lifecycle {
     /// Fails, blocking on the keyring, when Hetzner workspaces cannot be made: no token.
@@ -48,13 +47,13 @@ impl Lifecycle {
 
     /// The Hetzner token (`HCLOUD_TOKEN` or the keyring). Blocking: the keyring is D-Bus.
     fn hetzner_token(&self) -> Result<Secret, SamError> {
-        client::token(self.keys.as_ref(), |name| std::env::var(name).ok())?.ok_or_else(|| {
+        client::token(self.keys.as_ref(), self.config.hetzner.token.as_ref())?.ok_or_else(|| {
             SamError::new(
                 ErrorCategory::Credentials,
                 "SAM has no Hetzner API token.",
                 format!(
                     "Enter a Read & Write token in Settings → Hetzner (Hetzner Console → your project → Security → API tokens), or set {}.",
-                    client::TOKEN_ENV
+                    vars::HCLOUD_TOKEN
                 ),
             )
         })
@@ -66,7 +65,10 @@ impl Lifecycle {
         let token = tokio::task::spawn_blocking(move || this.hetzner_token())
             .await
             .map_err(|err| SamError::internal("Reading the Hetzner token failed.", &err))??;
-        Ok(HetznerClient::new(token, ClientOptions::from_env())?)
+        Ok(HetznerClient::new(
+            token,
+            ClientOptions::configured(&self.config.hetzner),
+        )?)
     }
 
     /// The Hetzner provider, made on first use from the token and this installation's
@@ -76,7 +78,8 @@ impl Lifecycle {
             return Ok(Arc::clone(provider));
         }
         let installation = self.installation_async().await?;
-        let settings = HetznerSettings::for_this_build(installation.id.clone());
+        let settings =
+            HetznerSettings::for_this_build(installation.id.clone(), &self.config.agent_override);
         let client = self.hetzner_client().await?;
         let provider = Arc::new(HetznerProvider::new(Arc::new(client), settings));
         *self.hetzner_slot() = Some(Arc::clone(&provider));
@@ -86,8 +89,8 @@ impl Lifecycle {
     /// Where the Hetzner token comes from, if there is one: `HCLOUD_TOKEN` or `keyring`. The
     /// token itself never leaves the core.
     pub async fn hetzner_token_source(&self) -> Result<Option<&'static str>, SamError> {
-        if std::env::var(client::TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty()) {
-            return Ok(Some(client::TOKEN_ENV));
+        if self.config.hetzner.token.is_some() {
+            return Ok(Some(vars::HCLOUD_TOKEN));
         }
         let this = self.clone();
         let found = tokio::task::spawn_blocking(move || this.keys.get(client::TOKEN_ENTRY))
@@ -99,7 +102,7 @@ impl Lifecycle {
     /// Checks `token` (it must authenticate and may write; nothing is created) and keeps it in
     /// the keyring; Hetzner workspaces use it from now on.
     pub async fn set_hetzner_token(&self, token: &Secret) -> Result<(), SamError> {
-        account::check_token(token, ClientOptions::from_env()).await?;
+        account::check_token(token, ClientOptions::configured(&self.config.hetzner)).await?;
         let (this, value) = (self.clone(), token.expose().trim().to_owned());
         tokio::task::spawn_blocking(move || this.keys.set(client::TOKEN_ENTRY, &value))
             .await
@@ -178,14 +181,11 @@ impl Lifecycle {
             .clone()
     }
 
-    /// The app's sweep: at start and then every [`SWEEP_EVERY`] (or `SAM_SWEEP_SECS`), when
+    /// The app's sweep: at start and then every [`SWEEP_EVERY`] (or the `SAM_SWEEP_SECS` hook), when
     /// there is a Hetzner token, the reconciler runs and vanished servers are marked. Three list
     /// calls a sweep, shared by every workspace. Never returns.
     pub async fn sweep_hetzner_forever(&self) {
-        let every = std::env::var(SWEEP_ENV)
-            .ok()
-            .and_then(|secs| secs.parse().ok())
-            .map_or(SWEEP_EVERY, Duration::from_secs_f64);
+        let every = self.config.hooks.sweep_every.unwrap_or(SWEEP_EVERY);
         loop {
             let connected = self.hetzner_slot().is_some()
                 || matches!(self.hetzner_token_source().await, Ok(Some(_)));

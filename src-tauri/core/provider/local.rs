@@ -23,8 +23,6 @@ use super::{Machine, MachineSpec, MachineStatus, Provider};
 use crate::error::{ErrorCategory, SamError};
 use crate::workspace::{ProviderKind, WorkspaceId};
 
-/// The environment variable that names the agent binary (default: next to this executable).
-pub const AGENT_BIN_ENV: &str = "SAM_AGENT_BIN";
 /// How long the agent may take to start and announce its address.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a stopping agent gets before SIGKILL.
@@ -51,20 +49,6 @@ impl LocalProvider {
             root: data_dir.join("workspaces"),
             agent_binary,
         }
-    }
-
-    /// The agent binary: `SAM_AGENT_BIN`, or `sam-agent` next to the running executable.
-    pub fn default_agent_binary() -> PathBuf {
-        if let Some(path) = std::env::var_os(AGENT_BIN_ENV) {
-            return PathBuf::from(path);
-        }
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| {
-                exe.parent()
-                    .map(|dir| dir.join(format!("sam-agent{}", std::env::consts::EXE_SUFFIX)))
-            })
-            .unwrap_or_else(|| PathBuf::from("sam-agent"))
     }
 
     /// The workspace's folder (the repository checkout).
@@ -134,7 +118,10 @@ impl LocalProvider {
                     "SAM's agent ({}) could not be started: {err}.",
                     self.agent_binary.display()
                 ),
-                format!("Reinstall SAM, or point {AGENT_BIN_ENV} at the sam-agent binary."),
+                format!(
+                    "Reinstall SAM, or point {} at the sam-agent binary.",
+                    crate::config::vars::AGENT_BIN
+                ),
             )
             .with_step("provision")
         })?;

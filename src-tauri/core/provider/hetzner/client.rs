@@ -19,12 +19,8 @@ use super::error::HetznerError;
 use super::model::{Action, ActionStatus};
 use crate::redact::Secret;
 
-/// Hetzner's API.
+/// Hetzner's API. `HCLOUD_ENDPOINT` overrides it, as for Hetzner's own CLI (see `config`).
 pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
-/// Overrides the API base URL (as Hetzner's own CLI does).
-pub const ENDPOINT_ENV: &str = "HCLOUD_ENDPOINT";
-/// A token used instead of the keyring's (as Hetzner's own CLI does).
-pub const TOKEN_ENV: &str = "HCLOUD_TOKEN";
 
 /// How the client behaves; the defaults suit the real API, tests shorten the waits.
 #[derive(Debug, Clone)]
@@ -62,9 +58,9 @@ impl ClientOptions {
         }
     }
 
-    /// The endpoint from `HCLOUD_ENDPOINT`, or Hetzner's.
-    pub fn from_env() -> Self {
-        Self::new(std::env::var(ENDPOINT_ENV).unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned()))
+    /// Defaults for the configured endpoint (`HCLOUD_ENDPOINT`, or Hetzner's).
+    pub fn configured(config: &crate::config::HetznerConfig) -> Self {
+        Self::new(config.endpoint())
     }
 }
 
@@ -346,15 +342,15 @@ impl HetznerClient {
 /// The keyring entry holding the Hetzner API token.
 pub const TOKEN_ENTRY: &str = "hetzner-token";
 
-/// The Hetzner token: `HCLOUD_TOKEN` when set (for scripts), else the keyring's entry; `None`
-/// when neither has one. The token is never passed on to anything SAM spawns (local agents get
-/// a clean environment).
+/// The Hetzner token: `HCLOUD_TOKEN` (`from_env`, for scripts) when set, else the keyring's
+/// entry; `None` when neither has one. The token is never passed on to anything SAM spawns
+/// (local agents get a clean environment).
 pub fn token(
     keys: &dyn crate::installation::KeyStore,
-    env: impl Fn(&str) -> Option<String>,
+    from_env: Option<&Secret>,
 ) -> Result<Option<Secret>, crate::error::SamError> {
-    match env(TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
-        Some(token) => Ok(Some(Secret::new(token.trim()))),
+    match from_env {
+        Some(token) => Ok(Some(token.clone())),
         None => keys.get(TOKEN_ENTRY),
     }
 }
@@ -396,8 +392,8 @@ mod tests {
 
     #[test]
     fn hcloud_token_overrides_the_keyring() {
-        let from_env = |name: &str| (name == TOKEN_ENV).then(|| " env-token ".to_owned());
-        let token = token(&Keys(Some("kept")), from_env)
+        let from_env = Secret::new("env-token");
+        let token = token(&Keys(Some("kept")), Some(&from_env))
             .expect("ok")
             .expect("a token");
         assert_eq!(token.expose(), "env-token");
@@ -407,7 +403,7 @@ mod tests {
     }
 
     fn token_of(keys: &Keys) -> Option<String> {
-        token(keys, |_| None)
+        token(keys, None)
             .expect("ok")
             .map(|t| t.expose().to_owned())
     }

@@ -14,6 +14,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::agent_release::check;
 use crate::error::SamError;
 use crate::redact::Secret;
 use crate::workspace::WorkspaceId;
@@ -254,35 +255,35 @@ fn check_enrollment_secret(secret: &Secret) -> Result<(), SamError> {
     Ok(())
 }
 
+/// The address must be what [`check::agent_url`] makes of it: the overrides are normalised
+/// before they get here, so anything else is a bug upstream, reported as configuration.
 fn check_agent_url(url: &str) -> Result<(), SamError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let host = rest.and_then(|rest| rest.split('/').next()).unwrap_or("");
-    let clean = url
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'`' | b'\\'));
-    if host.is_empty() || !clean {
-        return Err(SamError::configuration(
-            format!("The agent download URL {url:?} is not a plain http(s) URL."),
-            "Set agent_url to an https:// URL without spaces or quotes.",
-        ));
+    match check::agent_url(url) {
+        Ok(canonical) if canonical == url => Ok(()),
+        Ok(_) => Err(SamError::configuration(
+            format!("The agent download URL {url:?} has an upper-case scheme."),
+            "Write the scheme as http:// or https://.",
+        )),
+        Err(problem) => Err(SamError::configuration(
+            format!("The agent download URL {url:?} is not a plain http(s) URL: {problem}."),
+            "Set the agent URL to an https:// URL without spaces or quotes.",
+        )),
     }
-    Ok(())
 }
 
+/// The checksum must be in the lower case `sha256sum` prints, which `boot.sh` compares with.
 fn check_sha256(sha256: &str) -> Result<(), SamError> {
-    if sha256.len() != 64
-        || !sha256
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(SamError::configuration(
-            "The agent's agent_sha256 must be 64 lower-case hex digits.",
+    match check::sha256(sha256) {
+        Ok(canonical) if canonical == sha256 => Ok(()),
+        Ok(_) => Err(SamError::configuration(
+            "The agent's SHA-256 must be written in lower-case hex digits.",
+            "Copy the checksum as `sha256sum` prints it.",
+        )),
+        Err(problem) => Err(SamError::configuration(
+            format!("The agent's SHA-256 is not 64 hex digits: {problem}."),
             "Copy the checksum from the agent release's SHA256SUMS file.",
-        ));
+        )),
     }
-    Ok(())
 }
 
 fn check_device(device: &str) -> Result<(), SamError> {

@@ -269,7 +269,7 @@ impl HetznerProvider {
         })?;
         if self.settings.agent.is_none() {
             // Says why, and what to set.
-            agent_release::agent_download(Arch::X86_64)?;
+            agent_release::agent_download(Arch::X86_64, &self.settings.agent_override)?;
         }
         let workspace = spec.workspace;
         let name = resource_name(workspace);

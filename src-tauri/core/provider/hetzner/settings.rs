@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::api::Placement;
 use super::catalog::Preferences;
 use crate::agent_release::{self, AgentDownload, Arch};
+use crate::config::AgentOverride;
 
 /// What the user chose and what this build provides.
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub struct HetznerSettings {
     /// The same for arm servers; `None` (no arm agent published) keeps arm server types
     /// (`cax*`) out of every attempt.
     pub arm_agent: Option<AgentDownload>,
+    /// The developer's agent overrides these downloads were made from: asked again for the
+    /// reason when [`HetznerSettings::agent`] is `None` and a server is wanted.
+    pub agent_override: AgentOverride,
     /// Seconds past the idle deadline before the backstop acts.
     pub idle_grace_secs: u64,
     /// Public keys that may log in over SSH (and open port 22); empty = no SSH.
@@ -38,13 +42,17 @@ pub struct HetznerSettings {
 }
 
 impl HetznerSettings {
-    /// Defaults with this build's agent downloads (see [`agent_release`]), each when it exists.
-    pub fn for_this_build(installation: impl Into<String>) -> Self {
-        Self::with_agents(
-            installation,
-            agent_release::agent_download(Arch::X86_64).ok(),
-            agent_release::agent_download(Arch::Aarch64).ok(),
-        )
+    /// Defaults with this build's agent downloads (see [`agent_release`]) or the developer's
+    /// `overrides`, each when it exists.
+    pub fn for_this_build(installation: impl Into<String>, overrides: &AgentOverride) -> Self {
+        Self {
+            agent_override: overrides.clone(),
+            ..Self::with_agents(
+                installation,
+                agent_release::agent_download(Arch::X86_64, overrides).ok(),
+                agent_release::agent_download(Arch::Aarch64, overrides).ok(),
+            )
+        }
     }
 
     /// Defaults for `installation`: Debian 12, a 20 GB disk, cx23 then cx33 in Falkenstein,
@@ -65,6 +73,7 @@ impl HetznerSettings {
             image: "debian-12".to_owned(),
             volume_gb: 20,
             arm_agent,
+            agent_override: AgentOverride::default(),
             idle_grace_secs: 5 * 60,
             ssh_authorized_keys: Vec::new(),
             action_timeout: Duration::from_secs(5 * 60),
