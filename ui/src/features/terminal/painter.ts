@@ -63,7 +63,9 @@ export class Painter {
    */
   frame(apply: () => boolean): void {
     this.arrived ||= performance.now();
-    this.full ||= apply();
+    // Applied first, always: `||=` would skip it whenever a full paint is already pending.
+    const full = apply();
+    this.full ||= full;
     this.queued = true;
     this.draw();
   }
