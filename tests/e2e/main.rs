@@ -165,7 +165,8 @@ fn a_retryable_create_failure_offers_retry_and_counts_it() {
     // retryable, so the card offers Retry and counts each one against the core's cap.
     harness::run_with("retried-create", nothing, async |app, ()| {
         app.click("run-local").await;
-        app.type_into("repo-url", "http://127.0.0.1:1/nothing.git").await;
+        app.type_into("repo-url", "http://127.0.0.1:1/nothing.git")
+            .await;
         app.click("create").await;
         let card = app.wait_css("[data-testid='error-card']", SLOW).await;
         let text = card.text().await.expect("text");
