@@ -129,7 +129,7 @@ pub async fn watch_changes(app: tauri::AppHandle, core: Arc<Core>) {
         tick.tick().await;
         let stamp = (
             core.store().change_stamp().ok(),
-            core.lifecycle().report_generation(),
+            core.hetzner().report_generation(),
         );
         if Some(stamp) != last {
             last = Some(stamp);

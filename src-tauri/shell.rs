@@ -102,15 +102,11 @@ fn start() -> Result<(), SamError> {
                 let mut tick = tokio::time::interval(every);
                 loop {
                     tick.tick().await;
-                    if let Err(err) = idling.lifecycle().idle_tick(now_ms()).await {
+                    if let Err(err) = idling.idle().tick(now_ms()).await {
                         tracing::warn!(error = %err, "the idle check failed");
                     }
                     // GitHub tokens renewed before they expire, and handed to workspaces.
-                    if let Err(err) = idling
-                        .lifecycle()
-                        .rotate_github_token(now_ms() / 1000)
-                        .await
-                    {
+                    if let Err(err) = idling.github().rotate_token(now_ms() / 1000).await {
                         tracing::warn!(error = %err, "renewing the GitHub token failed");
                     }
                 }
@@ -118,12 +114,12 @@ fn start() -> Result<(), SamError> {
             // Resources SAM does not know, servers that vanished: at start, then periodically.
             let sweeping = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
-                sweeping.lifecycle().sweep_hetzner_forever().await;
+                sweeping.workspaces().sweep_forever().await;
             });
             // Finish whatever an earlier process (a crashed app, a killed CLI) left half-done.
             let resuming = Arc::clone(&core);
             tauri::async_runtime::spawn(async move {
-                match resuming.lifecycle().resume_orphans().await {
+                match resuming.workspaces().resume_orphans().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(n, "resumed unfinished operations"),
                     Err(err) => {

@@ -38,17 +38,14 @@ pub(super) fn secret_from_stdin() -> Result<Secret, SamError> {
 }
 
 pub(super) async fn run(core: &Core, command: GitCommand, json: bool) -> Result<(), SamError> {
-    let lifecycle = core.lifecycle();
     match command {
         GitCommand::SetToken { host } => {
-            lifecycle
-                .set_git_token(&host, &secret_from_stdin()?)
-                .await?;
+            core.git().set_token(&host, &secret_from_stdin()?).await?;
         }
-        GitCommand::RemoveToken { host } => lifecycle.remove_git_token(&host).await?,
+        GitCommand::RemoveToken { host } => core.git().remove_token(&host).await?,
         GitCommand::Hosts => {}
     }
-    let hosts = lifecycle.git_token_hosts()?;
+    let hosts = core.git().token_hosts()?;
     if json {
         print_json(&serde_json::json!({ "hosts": hosts }));
     } else if hosts.is_empty() {

@@ -39,12 +39,11 @@ pub(super) enum GitHubCommand {
 
 #[allow(clippy::print_stderr)]
 pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Result<(), SamError> {
-    let lifecycle = core.lifecycle();
     let mut note = None;
     match command {
         GitHubCommand::SignIn => {
-            lifecycle
-                .github_sign_in(|code, page| {
+            core.github()
+                .sign_in(|code, page| {
                     // On standard error, so that --json output stays one object.
                     eprintln!("Enter the code {code} at {page} (SAM waits until you have).");
                     if let Err(err) = core.open_url(page) {
@@ -55,7 +54,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
         }
         GitHubCommand::Status => {}
         GitHubCommand::SignOut => {
-            let report = lifecycle.github_sign_out().await?;
+            let report = core.github().sign_out().await?;
             note = Some(
                 report
                     .note
@@ -63,14 +62,15 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
             );
         }
         GitHubCommand::UseApp { client_id } => {
-            lifecycle
-                .set_github_app(&client_id, secret_from_stdin()?)
+            core.github()
+                .set_app(&client_id, secret_from_stdin()?)
                 .await?;
         }
-        GitHubCommand::ForgetApp => lifecycle.forget_github_app().await?,
+        GitHubCommand::ForgetApp => core.github().forget_app().await?,
         GitHubCommand::Repos { query } => {
-            let list = lifecycle
-                .github_repos(query.as_deref().unwrap_or_default(), false)
+            let list = core
+                .github()
+                .repos(query.as_deref().unwrap_or_default(), false)
                 .await?;
             if json {
                 print_json(&list);
@@ -84,7 +84,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
             return Ok(());
         }
         GitHubCommand::Branches { repository } => {
-            let branches = lifecycle.github_branches(&repository).await?;
+            let branches = core.github().branches(&repository).await?;
             if json {
                 print_json(&serde_json::json!({ "branches": branches }));
             } else {
@@ -93,7 +93,7 @@ pub(super) async fn run(core: &Core, command: GitHubCommand, json: bool) -> Resu
             return Ok(());
         }
     }
-    let status = lifecycle.github_status().await?;
+    let status = core.github().status().await?;
     if json {
         print_json(
             &serde_json::json!({ "account": status.account, "session": status.session,

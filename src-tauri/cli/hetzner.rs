@@ -75,7 +75,7 @@ pub(super) fn run(
         }
         HetznerCommand::Resources => {
             let core = core()?;
-            let report = runtime.block_on(core.lifecycle().hetzner_resources())?;
+            let report = runtime.block_on(core.hetzner().resources())?;
             if json {
                 print_json(&report);
             } else {

@@ -11,7 +11,7 @@ use sam_core::Core;
 use sam_core::clock::now_ms;
 use sam_core::error::SamError;
 use sam_core::idle::IdleChoice;
-use sam_core::lifecycle::idle::IdleView;
+use sam_core::idle::watch::IdleView;
 use sam_core::provider::hetzner::spend::format_amount;
 use sam_core::workspace::ProviderKind;
 
@@ -67,18 +67,17 @@ pub(super) enum IdleCommand {
 }
 
 pub(super) async fn run(core: &Core, command: IdleCommand, json: bool) -> Result<(), SamError> {
-    let lifecycle = core.lifecycle();
     let (workspace, view) = match command {
         IdleCommand::Show(target) => {
             let workspace = find(core, &target.workspace)?;
-            let view = lifecycle.idle_view(&workspace.id, now_ms())?;
+            let view = core.idle().view(&workspace.id, now_ms())?;
             (workspace, view)
         }
         IdleCommand::Set { workspace, timeout } => {
             let workspace = find(core, &workspace)?;
             let secs = timeout.0.timeout_secs(workspace.provider);
-            lifecycle.set_idle_timeout(&workspace.id, secs).await?;
-            let view = lifecycle.idle_view(&workspace.id, now_ms())?;
+            core.idle().set_timeout(&workspace.id, secs).await?;
+            let view = core.idle().view(&workspace.id, now_ms())?;
             (workspace, view)
         }
         IdleCommand::KeepRunning {
@@ -97,10 +96,10 @@ pub(super) async fn run(core: &Core, command: IdleCommand, json: bool) -> Result
                 ));
             };
             let now = now_ms();
-            lifecycle
+            core.idle()
                 .keep_running(&workspace.id, Duration::from_secs(secs), now)
                 .await?;
-            (workspace.clone(), lifecycle.idle_view(&workspace.id, now)?)
+            (workspace.clone(), core.idle().view(&workspace.id, now)?)
         }
     };
     if json {
@@ -144,7 +143,7 @@ struct SpendLine<'a> {
 
 /// `sam spend`: what each workspace has cost so far and this month, and the month's total.
 pub(super) fn spend(core: &Core, json: bool) -> Result<(), SamError> {
-    let spend = core.lifecycle().spend(now_ms())?;
+    let spend = core.hetzner().spend(now_ms())?;
     let name = |id: &str| {
         id.parse()
             .ok()

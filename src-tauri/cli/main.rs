@@ -13,11 +13,12 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use sam_core::Core;
+use sam_core::account::hetzner::HetznerAccount;
 use sam_core::config::Config;
 use sam_core::error::{ErrorCategory, SamError};
 use sam_core::idle::IdleChoice;
 use sam_core::installation::OsKeyring;
-use sam_core::lifecycle::{CreateRequest, Lifecycle};
+use sam_core::lifecycle::CreateRequest;
 use sam_core::logging;
 use sam_core::paths::AppPaths;
 use sam_core::provider::Placement;
@@ -267,14 +268,14 @@ fn open_core(config: &Config, owner: Option<String>) -> Result<Core, SamError> {
 
 /// The placement asked for on the command line; a missing half comes from the preferences.
 fn placement(
-    lifecycle: &Lifecycle,
+    hetzner: &HetznerAccount,
     location: Option<String>,
     server_type: Option<String>,
 ) -> Result<Option<Placement>, SamError> {
     if location.is_none() && server_type.is_none() {
         return Ok(None);
     }
-    let preferred = lifecycle.hetzner_preferences()?;
+    let preferred = hetzner.preferences()?;
     let first = |list: Vec<String>| list.into_iter().next().unwrap_or_default();
     Ok(Some(Placement {
         location: location.unwrap_or_else(|| first(preferred.locations)),
@@ -283,7 +284,7 @@ fn placement(
 }
 
 async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result<(), SamError> {
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     match command {
         WorkspaceCommand::Create(args) => {
             // clap allows only these two.
@@ -298,7 +299,7 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
                 branch: args.branch,
                 provider,
                 idle: args.idle_timeout.map_or(IdleChoice::Default, |idle| idle.0),
-                placement: placement(lifecycle, args.location, args.server_type)?,
+                placement: placement(core.hetzner(), args.location, args.server_type)?,
             };
             lifecycle.check_placement(&request).await?;
             let (workspace, operation) = lifecycle.begin_create(&request)?;
@@ -404,7 +405,7 @@ async fn operate(
     json: bool,
 ) -> Result<(), SamError> {
     let workspace = find(core, target)?;
-    let operation = core.lifecycle().begin(&workspace.id, kind)?;
+    let operation = core.workspaces().begin(&workspace.id, kind)?;
     finish(core, &workspace.id, operation, wait, json).await
 }
 
@@ -419,7 +420,7 @@ async fn finish(
     if wait {
         let progress =
             (!json).then(|| tokio::spawn(print_progress(Arc::clone(core.store()), id.clone())));
-        let outcome = core.lifecycle().run(operation).await;
+        let outcome = core.workspaces().run(operation).await;
         if let Some(progress) = progress {
             progress.abort();
         }
@@ -435,7 +436,7 @@ async fn finish(
             }
         };
     }
-    spawn_worker(id, core.lifecycle().owner())?;
+    spawn_worker(id, core.workspaces().owner())?;
     let workspace = core.store().workspace(id)?;
     if !json {
         print_text(&format!(

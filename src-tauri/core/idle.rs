@@ -13,6 +13,10 @@
 //!   now and the stop waits [`LATE_NOTICE`] for the user to answer.
 //!
 //! A new deadline (activity, a snooze) forgets the old warning.
+//!
+//! [`watch::IdleWatch`] applies the decision to the running workspaces every 30 s.
+
+pub mod watch;
 
 use std::time::Duration;
 

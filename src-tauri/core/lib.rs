@@ -7,10 +7,12 @@
 
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod deep_link;
 pub mod error;
 pub mod github;
@@ -34,10 +36,16 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use self::account::git::GitCredentials;
+use self::account::github::{GitHub, GitHubTokens};
+use self::account::hetzner::HetznerAccount;
 use self::config::Config;
+use self::context::Context;
 use self::error::SamError;
+use self::idle::watch::IdleWatch;
 use self::installation::{KeyStore, OsKeyring};
-use self::lifecycle::Lifecycle;
+use self::lifecycle::Workspaces;
+use self::notice::Notices;
 use self::paths::AppPaths;
 use self::provider::local::LocalProvider;
 use self::store::Store;
@@ -58,13 +66,19 @@ pub struct AppInfo {
     pub schema_version: u32,
 }
 
-/// One running instance of SAM's core: its folders and its database.
+/// One running instance of SAM's core: its folders, its database, and the services that own
+/// each concept — the workspaces (operations and their jobs), the Hetzner account, the GitHub
+/// sign-in, the git credentials, the idle policy and the terminals. The app's IPC layer and the
+/// `sam` tool call them through `core.workspaces()`, `core.hetzner()` and so on.
 #[derive(Debug)]
 pub struct Core {
     paths: AppPaths,
-    config: Arc<Config>,
-    store: Arc<Store>,
-    lifecycle: Lifecycle,
+    ctx: Arc<Context>,
+    workspaces: Workspaces,
+    hetzner: HetznerAccount,
+    git: GitCredentials,
+    github: GitHub,
+    idle: IdleWatch,
     terminals: Terminals,
 }
 
@@ -85,22 +99,60 @@ impl Core {
     ) -> Result<Self, SamError> {
         let store = Arc::new(Store::open(&paths.database())?);
         keep_private(&paths.data_dir);
-        let config = Arc::new(config);
-        let local = Arc::new(LocalProvider::new(&paths.data_dir, config.agent_binary()));
-        let lifecycle = Lifecycle::new(Arc::clone(&store), local, keys, owner, Arc::clone(&config));
+        let ctx = Context::new(store, keys, Arc::new(config));
+        let local = Arc::new(LocalProvider::new(
+            &paths.data_dir,
+            ctx.config().agent_binary(),
+        ));
+        let hetzner = HetznerAccount::new(Arc::clone(&ctx));
+        let tokens = GitHubTokens::new(Arc::clone(&ctx));
+        let git = GitCredentials::new(Arc::clone(&ctx), Arc::clone(&tokens));
+        let github = GitHub::new(Arc::clone(&ctx), tokens, git.clone());
+        let workspaces =
+            Workspaces::new(Arc::clone(&ctx), local, hetzner.clone(), git.clone(), owner);
+        let idle = IdleWatch::new(Arc::clone(&ctx), workspaces.clone());
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
         Ok(Self {
             paths,
-            config,
-            store,
-            lifecycle,
+            ctx,
+            workspaces,
+            hetzner,
+            git,
+            github,
+            idle,
             terminals: Terminals::default(),
         })
     }
 
-    /// The lifecycle engine.
-    pub fn lifecycle(&self) -> &Lifecycle {
-        &self.lifecycle
+    /// The workspaces: create, stop, start, delete and retry as durable operations, their
+    /// machines, and the sweep.
+    pub fn workspaces(&self) -> &Workspaces {
+        &self.workspaces
+    }
+
+    /// The Hetzner account: token, catalogue, preferences, resources, spend, self-deletion.
+    pub fn hetzner(&self) -> &HetznerAccount {
+        &self.hetzner
+    }
+
+    /// The GitHub sign-in and the repository picker's lists.
+    pub fn github(&self) -> &GitHub {
+        &self.github
+    }
+
+    /// Tokens for private git repositories, per host.
+    pub fn git(&self) -> &GitCredentials {
+        &self.git
+    }
+
+    /// The idle policy: each workspace's timeout, warnings and stops.
+    pub fn idle(&self) -> &IdleWatch {
+        &self.idle
+    }
+
+    /// What the user should hear about outside the window (desktop notifications).
+    pub fn notices(&self) -> &Notices {
+        self.ctx.notices()
     }
 
     /// The workspaces' terminals.
@@ -115,18 +167,18 @@ impl Core {
 
     /// What the environment said at start-up.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.ctx.config()
     }
 
     /// Opens `url` (http or https only) in the configured browser (`SAM_BROWSER`) or the
     /// desktop's default, without waiting for it.
     pub fn open_url(&self, url: &str) -> Result<(), SamError> {
-        opener::open_url(url, self.config.browser.as_deref())
+        opener::open_url(url, self.config().browser.as_deref())
     }
 
     /// The database.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.ctx.store()
     }
 
     /// About this installation.
@@ -135,13 +187,13 @@ impl Core {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             data_dir: self.paths.data_dir.display().to_string(),
             log_dir: self.paths.log_dir.display().to_string(),
-            schema_version: self.store.schema_version()?,
+            schema_version: self.store().schema_version()?,
         })
     }
 
     /// Every workspace, newest first.
     pub fn list_workspaces(&self) -> Result<Vec<Workspace>, SamError> {
-        Ok(self.store.workspaces()?)
+        Ok(self.store().workspaces()?)
     }
 }
 

@@ -3,18 +3,14 @@
 //! Each operation is a row in the store with a lease (see `store::operations`), and a sequence
 //! of idempotent steps; every step's start, outcome and log lines go to the workspace's event log.
 //! A process that dies mid-operation leaves the row behind; the next process that calls
-//! [`Lifecycle::resume_orphans`] (the app at start, or a CLI worker) takes over the expired lease
+//! [`Workspaces::resume_orphans`] (the app at start, or a CLI worker) takes over the expired lease
 //! and runs the operation again from the top — the steps skip what is already done. See
 //! `docs/lifecycle.md` for the state machine.
 
 mod begin;
 mod clone;
-mod git;
-pub mod github;
-mod hetzner;
-pub mod idle;
 mod machines;
-mod self_delete;
+mod sweep;
 
 use machines::Removal;
 
@@ -23,16 +19,16 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::agent_client::AgentError;
-use crate::config::Config;
+use crate::account::git::GitCredentials;
+use crate::account::hetzner::HetznerAccount;
+use crate::agent_client::{AgentClient, AgentError};
+use crate::context::Context;
 use crate::error::SamError;
 use crate::idle::IdleChoice;
-use crate::installation::{Installation, KeyStore, hex, random};
+use crate::installation::{hex, random};
 use crate::notice::{Notice, Notices};
-use crate::provider::hetzner::provider::HetznerProvider;
-use crate::provider::hetzner::reconcile::Report;
 use crate::provider::{Placement, Provider};
-use crate::store::{Operation, OperationKind, Store, StoreError};
+use crate::store::{Operation, OperationKind, Store};
 use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long an operation's lease lasts without renewal (the `SAM_LEASE_SECS` test hook
@@ -40,8 +36,6 @@ use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, Workspa
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How many times a failed workspace may be retried.
 pub const MAX_RETRIES: u32 = 3;
-/// How long to wait for a freshly started agent to accept a session.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the user asks for.
 #[derive(Debug, Clone)]
@@ -67,97 +61,58 @@ struct Timing {
     boot_timeout: Duration,
 }
 
-/// The lifecycle engine of one process.
+/// The workspaces of one process: their operations (create, stop, start, delete, retry) run as
+/// durable jobs, the machines they run on, and the sweep that brings their records in line with
+/// the cloud.
 #[derive(Debug, Clone)]
-pub struct Lifecycle {
-    store: Arc<Store>,
+pub struct Workspaces {
+    ctx: Arc<Context>,
     local: Arc<dyn Provider>,
-    keys: Arc<dyn KeyStore>,
+    hetzner: HetznerAccount,
+    git: GitCredentials,
     owner: String,
-    /// What the environment said at start-up.
-    config: Arc<Config>,
     /// How long leases last and how long a new machine may take to boot.
     timing: Arc<std::sync::Mutex<Timing>>,
-    /// Loaded once: every keyring access is a blocking D-Bus round trip.
-    installation: Arc<std::sync::Mutex<Option<Arc<Installation>>>>,
-    /// Made on first use (see `machines.rs`).
-    hetzner: Arc<std::sync::Mutex<Option<Arc<HetznerProvider>>>>,
-    /// The reconciler's latest report: what may be deleted from it.
-    reconciled: Arc<std::sync::Mutex<Option<Report>>>,
-    /// Bumped whenever `reconciled` changes.
-    report_generation: Arc<std::sync::atomic::AtomicU64>,
-    /// What the user hears about outside the window.
-    notices: Notices,
-    /// Sign-ins waiting for their callback, the repository list, token renewal.
-    github: Arc<github::GitHubShared>,
 }
 
-impl Lifecycle {
-    /// An engine over `store` with the Local provider `local` and secrets in `keys`, configured
-    /// by `config`. Leases are taken as `owner`, or as a fresh owner for this process.
+impl Workspaces {
+    /// The workspaces over `ctx`, run on `local` (this computer) or the Hetzner account, handed
+    /// credentials by `git`. Leases are taken as `owner`, or as a fresh owner for this process.
     pub fn new(
-        store: Arc<Store>,
+        ctx: Arc<Context>,
         local: Arc<dyn Provider>,
-        keys: Arc<dyn KeyStore>,
+        hetzner: HetznerAccount,
+        git: GitCredentials,
         owner: Option<String>,
-        config: Arc<Config>,
     ) -> Self {
         let owner = owner.unwrap_or_else(new_owner);
-        let lease = config.hooks.lease.unwrap_or(LEASE);
+        let lease = ctx.config().hooks.lease.unwrap_or(LEASE);
         Self {
-            store,
+            ctx,
             local,
-            keys,
+            hetzner,
+            git,
             owner,
-            config,
             timing: Arc::new(std::sync::Mutex::new(Timing {
                 lease,
                 boot_timeout: machines::BOOT_TIMEOUT,
             })),
-            installation: Arc::default(),
-            hetzner: Arc::default(),
-            reconciled: Arc::default(),
-            report_generation: Arc::default(),
-            notices: Notices::default(),
-            github: Arc::default(),
         }
     }
 
-    /// Where this engine publishes what the user should hear about (desktop notifications).
+    /// Where the core publishes what the user should hear about (desktop notifications).
     pub fn notices(&self) -> &Notices {
-        &self.notices
+        self.ctx.notices()
     }
 
-    /// The lease owner this engine works as.
+    /// The lease owner this process works as.
     pub fn owner(&self) -> &str {
         &self.owner
     }
 
-    /// The installation identity, from the cache or the keyring. Blocking: call it from a
-    /// blocking context (or through [`Lifecycle::installation_async`]).
-    fn installation(&self) -> Result<Arc<Installation>, SamError> {
-        let mut cached = self
-            .installation
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(installation) = cached.as_ref() {
-            return Ok(Arc::clone(installation));
-        }
-        let loaded = Arc::new(Installation::load_or_create(
-            &self.store,
-            self.keys.as_ref(),
-        )?);
-        *cached = Some(Arc::clone(&loaded));
-        Ok(loaded)
-    }
-
-    /// [`Lifecycle::installation`] off the async threads: the keyring's D-Bus client blocks, and
-    /// blocking a runtime worker on it can starve the very tasks it waits for.
-    async fn installation_async(&self) -> Result<Arc<Installation>, SamError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.installation())
-            .await
-            .map_err(|err| SamError::internal("Loading the installation key failed.", &err))?
+    /// A connected client for the workspace's agent.
+    pub async fn connect(&self, workspace: &Workspace) -> Result<AgentClient, SamError> {
+        self.ctx.connect(workspace).await
     }
 
     /// Runs an operation this process holds the lease of, renewing it while working, and
@@ -165,7 +120,7 @@ impl Lifecycle {
     pub async fn run(&self, operation: Operation) -> Result<Option<Workspace>, SamError> {
         let renewing = CancellationToken::new();
         let renewer = tokio::spawn(renew_lease(
-            Arc::clone(&self.store),
+            Arc::clone(self.ctx.store()),
             operation.id,
             self.owner.clone(),
             self.timing().lease,
@@ -180,14 +135,14 @@ impl Lifecycle {
         let id = &operation.workspace;
         match outcome {
             Ok(()) => {
-                self.store.finish_operation(operation.id, true)?;
+                self.ctx.store().finish_operation(operation.id, true)?;
                 if operation.kind == OperationKind::Delete {
-                    self.store.delete_workspace(id)?;
+                    self.ctx.store().delete_workspace(id)?;
                     return Ok(None);
                 }
-                let workspace = self.store.workspace(id)?;
+                let workspace = self.ctx.store().workspace(id)?;
                 if operation.kind == OperationKind::Create {
-                    self.notices.publish(Notice::Created {
+                    self.ctx.notices().publish(Notice::Created {
                         workspace: id.clone(),
                         name: workspace.name.clone(),
                     });
@@ -205,13 +160,14 @@ impl Lifecycle {
                     EventLevel::Error,
                     &format!("{} {}", err.message, err.next_step),
                 );
-                self.store.finish_operation(operation.id, false)?;
-                self.store
+                self.ctx.store().finish_operation(operation.id, false)?;
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Error, Some(&err))?;
                 if operation.kind == OperationKind::Create {
-                    self.notices.publish(Notice::CreateFailed {
+                    self.ctx.notices().publish(Notice::CreateFailed {
                         workspace: id.clone(),
-                        name: self.store.workspace(id)?.name,
+                        name: self.ctx.store().workspace(id)?.name,
                         category: err.category,
                         message: err.message.clone(),
                     });
@@ -224,9 +180,9 @@ impl Lifecycle {
     /// Takes over operations whose owner died and runs them to the end. Returns how many.
     pub async fn resume_orphans(&self) -> Result<usize, SamError> {
         let mut resumed = 0;
-        for operation in self.store.orphaned_operations()? {
+        for operation in self.ctx.store().orphaned_operations()? {
             if !self
-                .store
+                .store()
                 .claim_operation(operation.id, &self.owner, self.lease_ms())?
             {
                 continue;
@@ -246,36 +202,38 @@ impl Lifecycle {
 
     /// Runs the operation `id` is in the middle of, if this process can take it over.
     pub async fn resume(&self, id: &WorkspaceId) -> Result<Option<Workspace>, SamError> {
-        match self.store.running_operation(id)? {
+        match self.ctx.store().running_operation(id)? {
             Some(operation)
                 if self
-                    .store
+                    .store()
                     .claim_operation(operation.id, &self.owner, self.lease_ms())? =>
             {
                 self.run(operation).await
             }
-            _ => Ok(Some(self.store.workspace(id)?)),
+            _ => Ok(Some(self.ctx.store().workspace(id)?)),
         }
     }
 
     async fn execute(&self, operation: &Operation) -> Result<(), SamError> {
         let id = &operation.workspace;
-        let workspace = self.store.workspace(id)?;
+        let workspace = self.ctx.store().workspace(id)?;
         let provider = self.provider(workspace.provider).await?;
         match operation.kind {
             OperationKind::Create => {
-                self.store
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Creating, None)?;
                 self.provision_and_enroll(operation, &workspace, &provider)
                     .await?;
                 self.step(operation, "clone", "cloning the repository")
                     .await;
                 let client = self.connect(&workspace).await?;
-                self.push_git_credential(&client, &workspace).await?;
+                self.git.push_to(&client, &workspace).await?;
                 clone::run(self, &client, &workspace).await?;
             }
             OperationKind::Stop => {
-                self.store
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Stopping, None)?;
                 self.step(operation, "prepare", "ending sessions and syncing the disk")
                     .await;
@@ -307,13 +265,15 @@ impl Lifecycle {
                 self.step(operation, "release", "releasing compute").await;
                 self.remove(provider.as_ref(), id, Removal::Compute, "release")
                     .await?;
-                self.store
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Stopped, None)?;
                 self.log(id, "stop", EventLevel::Info, "stopped");
                 return Ok(());
             }
             OperationKind::Start => {
-                self.store
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Starting, None)?;
                 self.step(operation, "provision", "starting the machine")
                     .await;
@@ -342,18 +302,22 @@ impl Lifecycle {
                         }
                     }
                     None => {
-                        let (_, pin) = self.store.agent(id)?;
-                        self.store
-                            .set_agent(id, Some(&machine.agent_addr), pin.as_deref())?;
+                        let (_, pin) = self.ctx.store().agent(id)?;
+                        self.ctx.store().set_agent(
+                            id,
+                            Some(&machine.agent_addr),
+                            pin.as_deref(),
+                        )?;
                     }
                 }
                 self.step(operation, "connect", "connecting to the agent")
                     .await;
                 let client = self.connect(&workspace).await?;
-                self.push_git_credential(&client, &workspace).await?;
+                self.git.push_to(&client, &workspace).await?;
             }
             OperationKind::Delete => {
-                self.store
+                self.ctx
+                    .store()
                     .set_workspace_status(id, WorkspaceStatus::Deleting, None)?;
                 self.step(operation, "destroy", "removing the machine and its disk")
                     .await;
@@ -362,17 +326,18 @@ impl Lifecycle {
                 return Ok(());
             }
         }
-        self.store
+        self.ctx
+            .store()
             .set_workspace_status(id, WorkspaceStatus::Running, None)?;
         self.log(id, operation.kind.as_str(), EventLevel::Info, "running");
-        self.arm_backstop(&workspace).await;
+        self.hetzner.arm_backstop(&workspace).await;
         Ok(())
     }
 
     /// Enters a step: records it, and — for fault-injection tests only — holds here forever when
     /// the `SAM_FAULT_HOLD_BEFORE_STEP` hook names it, so a test can kill the process mid-way.
     async fn step(&self, operation: &Operation, step: &str, what: &str) {
-        if self.config.hooks.fault_hold_before_step.as_deref() == Some(step) {
+        if self.ctx.config().hooks.fault_hold_before_step.as_deref() == Some(step) {
             self.log(
                 &operation.workspace,
                 step,
@@ -381,18 +346,14 @@ impl Lifecycle {
             );
             std::future::pending::<()>().await;
         }
-        if let Err(err) = self.store.set_operation_step(operation.id, step) {
+        if let Err(err) = self.ctx.store().set_operation_step(operation.id, step) {
             tracing::warn!(%err, "recording a step failed");
         }
         self.log(&operation.workspace, step, EventLevel::Info, what);
     }
 
     fn log(&self, id: &WorkspaceId, step: &str, level: EventLevel, message: &str) {
-        tracing::info!(workspace = %id, step, "{message}");
-        match self.store.append_event(id, step, level, message) {
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(err) => tracing::warn!(%err, "recording an event failed"),
-        }
+        self.ctx.log(id, step, level, message);
     }
 
     fn lease_ms(&self) -> i64 {
@@ -420,7 +381,7 @@ impl Lifecycle {
 
     /// The store this engine records into.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.ctx.store()
     }
 }
 

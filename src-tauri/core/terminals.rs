@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::agent_client::{AgentClient, AgentError, LinkState, PtySize, StreamKind};
 use crate::error::{ErrorCategory, SamError};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::Workspaces;
 use crate::store::Store;
 use crate::terminal::{Engine, Size, Terminal, TerminalEvent, TerminalOptions, Theme};
 use crate::workspace::WorkspaceId;
@@ -130,7 +130,7 @@ impl Terminals {
     /// The workspace's agent connection, made on first use and shared.
     async fn client(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
     ) -> Result<AgentClient, SamError> {
         if let Some(client) = lock(&self.clients).get(id)
@@ -149,7 +149,7 @@ impl Terminals {
     /// cannot interleave with another view's.
     pub async fn list_or_open(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
         size: Size,
     ) -> Result<Vec<TerminalTab>, SamError> {
@@ -165,7 +165,7 @@ impl Terminals {
     /// The workspace's terminal tabs, oldest first.
     pub async fn list(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
     ) -> Result<Vec<TerminalTab>, SamError> {
         let client = self.client(lifecycle, id).await?;
@@ -197,7 +197,7 @@ impl Terminals {
     /// `None`).
     pub async fn open(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
         size: Size,
         command: Option<Vec<String>>,
@@ -228,7 +228,7 @@ impl Terminals {
     /// returns `false`, the terminal is detached, or another view attaches it.
     pub async fn attach(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
         stream: u32,
         size: Size,
@@ -342,7 +342,7 @@ impl Terminals {
     /// Ends a terminal's program and forgets its tab.
     pub async fn close(
         &self,
-        lifecycle: &Lifecycle,
+        lifecycle: &Workspaces,
         id: &WorkspaceId,
         stream: u32,
     ) -> Result<(), SamError> {

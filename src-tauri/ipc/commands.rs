@@ -28,7 +28,7 @@ fn run_in_background(state: &State<'_, AppState>, operation: Operation) {
     let core = state.core.clone();
     tauri::async_runtime::spawn(async move {
         // The outcome is recorded on the workspace (status, error, events).
-        let _ = core.lifecycle().run(operation).await;
+        let _ = core.workspaces().run(operation).await;
     });
 }
 
@@ -82,9 +82,9 @@ pub async fn create_workspace(
         idle: request.idle.unwrap_or_default(),
         placement: request.placement,
     };
-    state.core.lifecycle().check_placement(&create).await?;
+    state.core.workspaces().check_placement(&create).await?;
     let (workspace, operation) =
-        on_core(&state, move |core| core.lifecycle().begin_create(&create)).await?;
+        on_core(&state, move |core| core.workspaces().begin_create(&create)).await?;
     run_in_background(&state, operation);
     Ok(workspace)
 }
@@ -117,7 +117,7 @@ pub async fn workspace_action(
         state.core.terminals().forget(&id);
     }
     let operation = on_core(&state, move |core| {
-        let lifecycle = core.lifecycle();
+        let lifecycle = core.workspaces();
         match action {
             WorkspaceAction::Stop => lifecycle.begin(&id, OperationKind::Stop),
             WorkspaceAction::Start => lifecycle.begin(&id, OperationKind::Start),
@@ -147,7 +147,7 @@ pub async fn workspace_machine(
     id: String,
 ) -> Result<Option<MachineDetails>, SamError> {
     let id: WorkspaceId = id.parse()?;
-    state.core.lifecycle().machine_details(&id).await
+    state.core.workspaces().machine_details(&id).await
 }
 
 /// A workspace's step log after sequence number `after` (0 for all), oldest first.

@@ -11,7 +11,7 @@ use sam_core::redact::Secret;
 #[tauri::command]
 #[specta::specta]
 pub async fn git_token_hosts(state: State<'_, AppState>) -> Result<Vec<String>, SamError> {
-    state.core.lifecycle().git_token_hosts()
+    state.core.git().token_hosts()
 }
 
 /// Keeps `token` for `host` in the keyring; returns the hosts.
@@ -22,9 +22,12 @@ pub async fn git_set_token(
     host: String,
     token: String,
 ) -> Result<Vec<String>, SamError> {
-    let lifecycle = state.core.lifecycle();
-    lifecycle.set_git_token(&host, &Secret::new(token)).await?;
-    lifecycle.git_token_hosts()
+    state
+        .core
+        .git()
+        .set_token(&host, &Secret::new(token))
+        .await?;
+    state.core.git().token_hosts()
 }
 
 /// Forgets `host`'s token; returns the hosts.
@@ -34,7 +37,6 @@ pub async fn git_remove_token(
     state: State<'_, AppState>,
     host: String,
 ) -> Result<Vec<String>, SamError> {
-    let lifecycle = state.core.lifecycle();
-    lifecycle.remove_git_token(&host).await?;
-    lifecycle.git_token_hosts()
+    state.core.git().remove_token(&host).await?;
+    state.core.git().token_hosts()
 }

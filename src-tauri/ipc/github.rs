@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use super::AppState;
+use sam_core::account::github::{GitHubStatus, RepoList, SignOutReport};
 use sam_core::error::SamError;
 use sam_core::github::GitHubAccount;
-use sam_core::lifecycle::github::{GitHubStatus, RepoList, SignOutReport};
 use sam_core::redact::Secret;
 
 /// The code to enter at GitHub while a sign-in waits (shown by the window).
@@ -58,8 +58,8 @@ pub async fn github_sign_in(
     use tauri_specta::Event;
     state
         .core
-        .lifecycle()
-        .github_sign_in(|code, page| {
+        .github()
+        .sign_in(|code, page| {
             let shown = GitHubSignInCode {
                 user_code: code.to_owned(),
                 verification_uri: page.to_owned(),
@@ -79,11 +79,7 @@ pub async fn github_sign_in(
 #[tauri::command]
 #[specta::specta]
 pub async fn github_sign_in_browser(state: State<'_, AppState>) -> Result<String, SamError> {
-    let url = state
-        .core
-        .lifecycle()
-        .github_start_browser_sign_in()
-        .await?;
+    let url = state.core.github().start_browser_sign_in().await?;
     if let Err(err) = state.core.open_url(&url) {
         tracing::warn!(%err, "no browser for GitHub's sign-in page");
     }
@@ -94,14 +90,14 @@ pub async fn github_sign_in_browser(state: State<'_, AppState>) -> Result<String
 #[tauri::command]
 #[specta::specta]
 pub async fn github_status(state: State<'_, AppState>) -> Result<GitHubStatus, SamError> {
-    state.core.lifecycle().github_status().await
+    state.core.github().status().await
 }
 
 /// Signs out: revokes at GitHub, forgets the token here and takes it back from workspaces.
 #[tauri::command]
 #[specta::specta]
 pub async fn github_sign_out(state: State<'_, AppState>) -> Result<SignOutReport, SamError> {
-    state.core.lifecycle().github_sign_out().await
+    state.core.github().sign_out().await
 }
 
 /// Signs in as the user's own GitHub app from now on.
@@ -112,20 +108,20 @@ pub async fn github_set_app(
     client_id: String,
     client_secret: String,
 ) -> Result<GitHubStatus, SamError> {
-    let lifecycle = state.core.lifecycle();
-    lifecycle
-        .set_github_app(&client_id, Secret::new(client_secret))
+    state
+        .core
+        .github()
+        .set_app(&client_id, Secret::new(client_secret))
         .await?;
-    lifecycle.github_status().await
+    state.core.github().status().await
 }
 
 /// Stops using the user's own GitHub app.
 #[tauri::command]
 #[specta::specta]
 pub async fn github_forget_app(state: State<'_, AppState>) -> Result<GitHubStatus, SamError> {
-    let lifecycle = state.core.lifecycle();
-    lifecycle.forget_github_app().await?;
-    lifecycle.github_status().await
+    state.core.github().forget_app().await?;
+    state.core.github().status().await
 }
 
 /// The signed-in user's repositories matching `query` (`reload`: ask GitHub again).
@@ -136,7 +132,7 @@ pub async fn github_repos(
     query: String,
     reload: bool,
 ) -> Result<RepoList, SamError> {
-    state.core.lifecycle().github_repos(&query, reload).await
+    state.core.github().repos(&query, reload).await
 }
 
 /// The branches of `full_name` (`owner/repository`).
@@ -146,7 +142,7 @@ pub async fn github_branches(
     state: State<'_, AppState>,
     full_name: String,
 ) -> Result<Vec<String>, SamError> {
-    state.core.lifecycle().github_branches(&full_name).await
+    state.core.github().branches(&full_name).await
 }
 
 /// A link that arrived with the app's own start, kept until the window asks for it (its

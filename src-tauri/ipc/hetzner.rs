@@ -22,7 +22,7 @@ pub struct HetznerAccount {
 }
 
 async fn account(state: &AppState) -> Result<HetznerAccount, SamError> {
-    let source = state.core.lifecycle().hetzner_token_source().await?;
+    let source = state.core.hetzner().token_source().await?;
     Ok(HetznerAccount {
         connected: source.is_some(),
         source: source.map(str::to_owned),
@@ -44,7 +44,7 @@ pub async fn hetzner_set_token(
     token: String,
 ) -> Result<HetznerAccount, SamError> {
     let token = Secret::new(token);
-    state.core.lifecycle().set_hetzner_token(&token).await?;
+    state.core.hetzner().set_token(&token).await?;
     account(&state).await
 }
 
@@ -52,14 +52,14 @@ pub async fn hetzner_set_token(
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_catalog(state: State<'_, AppState>) -> Result<Catalog, SamError> {
-    Ok((*state.core.lifecycle().hetzner_catalog().await?).clone())
+    Ok((*state.core.hetzner().catalog().await?).clone())
 }
 
 /// The ordered location and server type preferences.
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_preferences(state: State<'_, AppState>) -> Result<Preferences, SamError> {
-    state.core.lifecycle().hetzner_preferences()
+    state.core.hetzner().preferences()
 }
 
 /// Checks the preferences against the catalogue and saves them.
@@ -69,9 +69,8 @@ pub async fn hetzner_set_preferences(
     state: State<'_, AppState>,
     preferences: Preferences,
 ) -> Result<Preferences, SamError> {
-    let lifecycle = state.core.lifecycle();
-    lifecycle.set_hetzner_preferences(&preferences).await?;
-    lifecycle.hetzner_preferences()
+    state.core.hetzner().set_preferences(&preferences).await?;
+    state.core.hetzner().preferences()
 }
 
 /// The reconciler's view of the account, checked now (running workspaces whose server
@@ -79,7 +78,7 @@ pub async fn hetzner_set_preferences(
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_resources(state: State<'_, AppState>) -> Result<Report, SamError> {
-    state.core.lifecycle().reconcile_hetzner().await
+    state.core.workspaces().sweep().await
 }
 
 /// The latest report of the periodic sweep, without asking Hetzner (`None` before the first).
@@ -88,7 +87,7 @@ pub async fn hetzner_resources(state: State<'_, AppState>) -> Result<Report, Sam
 pub async fn hetzner_last_resources(
     state: State<'_, AppState>,
 ) -> Result<Option<Report>, SamError> {
-    Ok(state.core.lifecycle().last_hetzner_report())
+    Ok(state.core.hetzner().last_report())
 }
 
 /// Deletes a resource the reconciler listed (another installation's only with `foreign`).
@@ -102,8 +101,8 @@ pub async fn hetzner_delete_resource(
 ) -> Result<(), SamError> {
     state
         .core
-        .lifecycle()
-        .delete_hetzner_resource(&kind, id, foreign)
+        .hetzner()
+        .delete_resource(&kind, id, foreign)
         .await
 }
 
@@ -111,19 +110,19 @@ pub async fn hetzner_delete_resource(
 #[tauri::command]
 #[specta::specta]
 pub async fn spend(state: State<'_, AppState>) -> Result<Spend, SamError> {
-    state.core.lifecycle().spend(sam_core::clock::now_ms())
+    state.core.hetzner().spend(sam_core::clock::now_ms())
 }
 
 /// Whether idle servers delete themselves instead of powering off.
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_self_delete(state: State<'_, AppState>) -> Result<bool, SamError> {
-    state.core.lifecycle().self_delete()
+    state.core.hetzner().self_delete()
 }
 
 /// Lets idle servers delete themselves (handing each the token in memory), or stops it.
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_set_self_delete(state: State<'_, AppState>, on: bool) -> Result<(), SamError> {
-    state.core.lifecycle().set_self_delete(on).await
+    state.core.hetzner().set_self_delete(on).await
 }

@@ -8,7 +8,7 @@ use tauri::State;
 use super::AppState;
 use sam_core::clock::now_ms;
 use sam_core::error::SamError;
-use sam_core::lifecycle::idle::IdleView;
+use sam_core::idle::watch::IdleView;
 use sam_core::workspace::WorkspaceId;
 
 /// The longest single "Keep running".
@@ -19,7 +19,7 @@ const KEEP_RUNNING_MAX_MINUTES: u32 = 24 * 60;
 #[specta::specta]
 pub async fn workspace_idle(state: State<'_, AppState>, id: String) -> Result<IdleView, SamError> {
     let id: WorkspaceId = id.parse()?;
-    state.core.lifecycle().idle_view(&id, now_ms())
+    state.core.idle().view(&id, now_ms())
 }
 
 /// Changes the workspace's idle timeout in seconds; `null` = never.
@@ -33,8 +33,8 @@ pub async fn workspace_set_idle_timeout(
     let id: WorkspaceId = id.parse()?;
     state
         .core
-        .lifecycle()
-        .set_idle_timeout(&id, timeout_secs.map(u64::from))
+        .idle()
+        .set_timeout(&id, timeout_secs.map(u64::from))
         .await
 }
 
@@ -53,12 +53,13 @@ pub async fn workspace_keep_running(
             "Pick a time in that range, or set the idle timeout to never.",
         ));
     }
-    let lifecycle = state.core.lifecycle();
     let now = now_ms();
-    lifecycle
+    state
+        .core
+        .idle()
         .keep_running(&id, Duration::from_secs(u64::from(minutes) * 60), now)
         .await?;
-    lifecycle.idle_view(&id, now)
+    state.core.idle().view(&id, now)
 }
 
 /// Whether desktop notifications are silenced ("do not disturb").

@@ -42,7 +42,7 @@ pub async fn terminal_list_or_open(
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
     core.terminals()
-        .list_or_open(core.lifecycle(), &id, size(cols, rows)?)
+        .list_or_open(core.workspaces(), &id, size(cols, rows)?)
         .await
 }
 
@@ -58,7 +58,7 @@ pub async fn terminal_open(
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
     core.terminals()
-        .open(core.lifecycle(), &id, size(cols, rows)?, None)
+        .open(core.workspaces(), &id, size(cols, rows)?, None)
         .await
 }
 
@@ -124,7 +124,7 @@ pub async fn terminal_attach(
     };
     let core = &state.core;
     core.terminals()
-        .attach(core.lifecycle(), &id, request.stream, size, theme, sink)
+        .attach(core.workspaces(), &id, request.stream, size, theme, sink)
         .await
 }
 
@@ -182,7 +182,7 @@ pub async fn terminal_close(
 ) -> Result<(), SamError> {
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
-    core.terminals().close(core.lifecycle(), &id, stream).await
+    core.terminals().close(core.workspaces(), &id, stream).await
 }
 
 /// Renames a tab.

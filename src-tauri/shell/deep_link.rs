@@ -84,7 +84,7 @@ pub fn follow(app: &AppHandle, core: &Arc<Core>, link: &str) {
         Ok(Link::SignIn { state, outcome }) => {
             let (app, core) = (app.clone(), Arc::clone(core));
             tauri::async_runtime::spawn(async move {
-                let ended = match core.lifecycle().github_callback(&state, outcome).await {
+                let ended = match core.github().callback(&state, outcome).await {
                     Ok(account) => GitHubSignInEnded {
                         account: Some(account),
                         error: None,

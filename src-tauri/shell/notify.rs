@@ -34,7 +34,7 @@ static SHOWINGS: AtomicU64 = AtomicU64::new(0);
 
 /// Shows every notice published from now on until the core goes away.
 pub async fn serve(core: Arc<Core>, open: Opener) {
-    let mut notices = core.lifecycle().notices().subscribe();
+    let mut notices = core.workspaces().notices().subscribe();
     let on_screen = OnScreen::default();
     loop {
         match notices.recv().await {
@@ -130,11 +130,11 @@ pub fn tell(summary: &str, body: &str) {
 
 /// Carries out `action` on workspace `id` (from a notification or the tray).
 pub async fn act(core: &Core, id: &WorkspaceId, action: NoticeAction, open: &Opener) {
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     match action {
         NoticeAction::Open => open(id.clone()),
         NoticeAction::KeepRunning => {
-            if let Err(err) = lifecycle.keep_running(id, KEEP_RUNNING, now_ms()).await {
+            if let Err(err) = core.idle().keep_running(id, KEEP_RUNNING, now_ms()).await {
                 tracing::warn!(workspace = %id, %err, "keeping the workspace running failed");
             }
         }

@@ -185,8 +185,7 @@ fn serve(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, tray: TrayIcon
 
 /// Reads what the tray should show now.
 fn model(core: &Core, now_ms: i64) -> Result<Model, sam_core::error::SamError> {
-    let lifecycle = core.lifecycle();
-    let spend = lifecycle.spend(now_ms)?;
+    let spend = core.hetzner().spend(now_ms)?;
     let currency = spend.currency.clone().unwrap_or_else(|| "EUR".to_owned());
     let mut entries = Vec::new();
     let mut running = 0;
@@ -195,7 +194,7 @@ fn model(core: &Core, now_ms: i64) -> Result<Model, sam_core::error::SamError> {
         let is_running = workspace.status == WorkspaceStatus::Running;
         running += usize::from(is_running);
         let mut label = format!("{} — {}", workspace.name, workspace.status.as_str());
-        if let Some(stop_at) = lifecycle.idle_view(&workspace.id, now_ms)?.stop_at_ms {
+        if let Some(stop_at) = core.idle().view(&workspace.id, now_ms)?.stop_at_ms {
             warned = true;
             let minutes = u64::try_from(stop_at - now_ms)
                 .unwrap_or(0)

@@ -79,7 +79,7 @@ fn main() {
             None,
         )
         .expect("core");
-        core.lifecycle().use_hetzner(Arc::new(HetznerProvider::new(
+        core.hetzner().use_provider(Arc::new(HetznerProvider::new(
             client(&fake),
             settings("bench-create"),
         )));
@@ -94,8 +94,8 @@ fn main() {
                 placement: None,
             };
             let started = Instant::now();
-            let (_, operation) = core.lifecycle().begin_create(&request).expect("begun");
-            let workspace = core.lifecycle().run(operation).await.expect("created");
+            let (_, operation) = core.workspaces().begin_create(&request).expect("begun");
+            let workspace = core.workspaces().run(operation).await.expect("created");
             creates.push(started.elapsed());
             assert!(workspace.is_some());
         }
@@ -180,27 +180,19 @@ fn main() {
         )
         .expect("core");
         sweeper
-            .lifecycle()
-            .use_hetzner(Arc::new(HetznerProvider::new(
+            .hetzner()
+            .use_provider(Arc::new(HetznerProvider::new(
                 Arc::clone(&client),
                 settings("bench-poll"),
             )));
         // The first sweep also reads the catalogue (price list, locations, server types), which
         // is then reused for 15 minutes.
         let before = fake.requests();
-        sweeper
-            .lifecycle()
-            .reconcile_hetzner()
-            .await
-            .expect("sweep");
+        sweeper.workspaces().sweep().await.expect("sweep");
         let first = fake.requests() - before;
         let before = fake.requests();
         for _ in 0..SWEEPS {
-            sweeper
-                .lifecycle()
-                .reconcile_hetzner()
-                .await
-                .expect("sweep");
+            sweeper.workspaces().sweep().await.expect("sweep");
         }
         let steady = (fake.requests() - before) as f64 / SWEEPS as f64;
         println!(

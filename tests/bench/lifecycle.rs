@@ -1,4 +1,4 @@
-//! Lifecycle benchmark: how long "Run on this computer" takes from request to a running
+//! Workspaces benchmark: how long "Run on this computer" takes from request to a running
 //! workspace for a small repository, and how much of that is SAM's own work.
 //!
 //! Run: `cargo build --release -p sam-agent && cargo bench --bench lifecycle`
@@ -88,7 +88,7 @@ fn main() {
     let create: Vec<Duration> = (0..ROUNDS)
         .map(|_| {
             runtime.block_on(async {
-                let lifecycle = core.lifecycle();
+                let lifecycle = core.workspaces();
                 let request = CreateRequest {
                     repo: repo.clone(),
                     name: None,

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use sam_core::Core;
+use sam_core::account::github::REFRESH_AHEAD;
 use sam_core::deep_link::{self, Link};
 use sam_core::error::ErrorCategory;
 use sam_core::github::{self, GitHubApp, SignInMethod, StoredTokens, TOKEN_ENTRY};
 use sam_core::installation::{KeyStore, MemoryKeys};
-use sam_core::lifecycle::github::REFRESH_AHEAD;
 use sam_core::paths::AppPaths;
 use sam_core::redact::Secret;
 use sam_core::store::Store;
@@ -148,23 +148,23 @@ pub fn core_for(
         None,
     )
     .expect("core");
-    core.lifecycle().use_github_app(fake.app(secret));
+    core.github().use_app(fake.app(secret));
     (dir, keys, core)
 }
 
 /// Signs `core` in through the browser sign-in, the way the desktop delivers the link.
 pub async fn browser_sign_in(fake: &FakeGitHub, core: &Core) -> String {
     let authorize = core
-        .lifecycle()
-        .github_start_browser_sign_in()
+        .github()
+        .start_browser_sign_in()
         .await
         .expect("started");
     let link = fake.authorize(&authorize).await;
     let Link::SignIn { state, outcome } = deep_link::parse(&link).expect("a sam:// link") else {
         panic!("not a sign-in link: {link}");
     };
-    core.lifecycle()
-        .github_callback(&state, outcome)
+    core.github()
+        .callback(&state, outcome)
         .await
         .expect("signed in");
     link
@@ -261,7 +261,7 @@ async fn a_browser_sign_in_comes_back_through_its_link_once() {
     let link = browser_sign_in(&fake, &core).await;
     assert!(link.starts_with("sam://oauth/callback?"), "{link}");
     assert!(link.contains("code="), "{link}");
-    let status = core.lifecycle().github_status().await.expect("status");
+    let status = core.github().status().await.expect("status");
     assert_eq!(status.account.expect("account").login, "octo-user");
     let session = status.session.expect("session");
     assert_eq!(session.method, SignInMethod::Browser);
@@ -275,16 +275,16 @@ async fn a_browser_sign_in_comes_back_through_its_link_once() {
         unreachable!()
     };
     let err = core
-        .lifecycle()
-        .github_callback(&state, outcome.clone())
+        .github()
+        .callback(&state, outcome.clone())
         .await
         .expect_err("replayed");
     assert_eq!(err.category, ErrorCategory::Credentials);
     assert!(err.message.contains("already used"), "{err:?}");
     // A link SAM did not start (another program, an attacker's page).
     let err = core
-        .lifecycle()
-        .github_callback("forged-state", outcome)
+        .github()
+        .callback("forged-state", outcome)
         .await
         .expect_err("forged");
     assert!(
@@ -309,11 +309,10 @@ async fn a_browser_sign_in_comes_back_through_its_link_once() {
 async fn refused_expired_and_misconfigured_browser_sign_ins_say_what_to_do() {
     let fake = FakeGitHub::start(900, 0, None);
     let (_dir, keys, core) = core_for(&fake, Some(SECRET));
-    let lifecycle = core.lifecycle();
     let attempt = async |core: &Core| {
         let url = core
-            .lifecycle()
-            .github_start_browser_sign_in()
+            .github()
+            .start_browser_sign_in()
             .await
             .expect("started");
         let Link::SignIn { state, outcome } =
@@ -321,15 +320,16 @@ async fn refused_expired_and_misconfigured_browser_sign_ins_say_what_to_do() {
         else {
             unreachable!()
         };
-        core.lifecycle().github_callback(&state, outcome).await
+        core.github().callback(&state, outcome).await
     };
 
     fake.post("/__fake/deny-next", "").await;
     let err = attempt(&core).await.expect_err("refused");
     assert!(err.message.contains("refused at GitHub"), "{err:?}");
 
-    let url = lifecycle
-        .github_start_browser_sign_in()
+    let url = core
+        .github()
+        .start_browser_sign_in()
         .await
         .expect("started");
     let link = fake.authorize(&url).await;
@@ -337,8 +337,9 @@ async fn refused_expired_and_misconfigured_browser_sign_ins_say_what_to_do() {
     let Link::SignIn { state, outcome } = deep_link::parse(&link).expect("link") else {
         unreachable!()
     };
-    let err = lifecycle
-        .github_callback(&state, outcome)
+    let err = core
+        .github()
+        .callback(&state, outcome)
         .await
         .expect_err("expired code");
     assert_eq!(err.category, ErrorCategory::Credentials);
@@ -359,8 +360,8 @@ async fn refused_expired_and_misconfigured_browser_sign_ins_say_what_to_do() {
 
     let (_dir, _keys, secretless) = core_for(&fake, None);
     let err = secretless
-        .lifecycle()
-        .github_start_browser_sign_in()
+        .github()
+        .start_browser_sign_in()
         .await
         .expect_err("no secret");
     assert_eq!(err.category, ErrorCategory::Configuration);
@@ -372,12 +373,12 @@ async fn an_expiring_token_is_renewed_before_it_expires_and_sign_out_revokes_it_
     const TTL: i64 = 28_800;
     let fake = FakeGitHub::start(900, TTL as u32, None);
     let (_dir, keys, core) = core_for(&fake, Some(SECRET));
-    let lifecycle = core.lifecycle();
     browser_sign_in(&fake, &core).await;
     let first = tokens(&keys);
     let expires = first.expires_at().expect("a GitHub app's token expires");
-    let session = lifecycle
-        .github_status()
+    let session = core
+        .github()
+        .status()
         .await
         .expect("status")
         .session
@@ -387,13 +388,13 @@ async fn an_expiring_token_is_renewed_before_it_expires_and_sign_out_revokes_it_
 
     // Well before expiry nothing is renewed.
     let now = expires - TTL + 60;
-    lifecycle.rotate_github_token(now).await.expect("rotates");
+    core.github().rotate_token(now).await.expect("rotates");
     assert_eq!(tokens(&keys), first);
     assert_eq!(fake.stats().await["refreshes"], 0);
     // Inside the margin: renewed once, the old token dead, the new one kept.
     let late = expires - REFRESH_AHEAD + 1;
-    lifecycle.rotate_github_token(late).await.expect("rotates");
-    lifecycle.rotate_github_token(late).await.expect("rotates");
+    core.github().rotate_token(late).await.expect("rotates");
+    core.github().rotate_token(late).await.expect("rotates");
     assert_eq!(fake.stats().await["refreshes"], 1);
     let second = tokens(&keys);
     assert_ne!(second.access(), first.access());
@@ -402,12 +403,12 @@ async fn an_expiring_token_is_renewed_before_it_expires_and_sign_out_revokes_it_
     assert!(fake.accepts(second.access().expose()).await);
 
     // Sign-out revokes at GitHub and forgets everything here.
-    let report = lifecycle.github_sign_out().await.expect("signed out");
+    let report = core.github().sign_out().await.expect("signed out");
     assert!(report.revoked_at_github, "{report:?}");
     assert_eq!(fake.stats().await["revoked"], 1);
     assert!(!fake.accepts(second.access().expose()).await);
     assert_eq!(keys.get(TOKEN_ENTRY).expect("keyring"), None);
-    let status = lifecycle.github_status().await.expect("status");
+    let status = core.github().status().await.expect("status");
     assert!(status.account.is_none() && status.session.is_none());
 }
 
@@ -415,7 +416,6 @@ async fn an_expiring_token_is_renewed_before_it_expires_and_sign_out_revokes_it_
 async fn without_the_apps_secret_sign_out_says_the_token_stays_valid_at_github() {
     let fake = FakeGitHub::start(900, 0, None);
     let (_dir, keys, core) = core_for(&fake, None);
-    let lifecycle = core.lifecycle();
     let app = fake.app(None);
     let sign_in = app.start_sign_in().await.expect("a code");
     fake.post(
@@ -426,7 +426,7 @@ async fn without_the_apps_secret_sign_out_says_the_token_stays_valid_at_github()
     let (tokens, session) = app.finish_sign_in(sign_in, 0).await.expect("signed in");
     let account = app.account_of(&tokens.access()).await.expect("who");
     github::keep_sign_in(keys.as_ref(), core.store(), &tokens, &account, &session).expect("kept");
-    let report = lifecycle.github_sign_out().await.expect("signed out");
+    let report = core.github().sign_out().await.expect("signed out");
     assert!(!report.revoked_at_github);
     let note = report.note.expect("a note");
     assert!(note.contains("settings/applications"), "{note}");
@@ -441,15 +441,15 @@ async fn without_the_apps_secret_sign_out_says_the_token_stays_valid_at_github()
 async fn the_picker_lists_every_page_of_repositories_searchably_with_branches() {
     let fake = FakeGitHub::start(900, 0, None);
     let (_dir, _keys, core) = core_for(&fake, Some(SECRET));
-    let lifecycle = core.lifecycle();
-    let err = lifecycle
-        .github_repos("", false)
+    let err = core
+        .github()
+        .repos("", false)
         .await
         .expect_err("signed out");
     assert_eq!(err.category, ErrorCategory::Credentials);
     browser_sign_in(&fake, &core).await;
 
-    let all = lifecycle.github_repos("", false).await.expect("repos");
+    let all = core.github().repos("", false).await.expect("repos");
     assert_eq!((all.total, all.matched, all.truncated), (130, 130, false));
     assert_eq!(all.repos.len(), 50, "one screenful");
     let private = all
@@ -466,8 +466,9 @@ async fn the_picker_lists_every_page_of_repositories_searchably_with_branches() 
             .private
     );
 
-    let found = lifecycle
-        .github_repos("PROJECT-12", false)
+    let found = core
+        .github()
+        .repos("PROJECT-12", false)
         .await
         .expect("search");
     let names: Vec<_> = found.repos.iter().map(|r| r.full_name.as_str()).collect();
@@ -476,23 +477,22 @@ async fn the_picker_lists_every_page_of_repositories_searchably_with_branches() 
         names.iter().all(|n| n.starts_with("octo-user/project-12")),
         "{names:?}"
     );
-    let described = lifecycle
-        .github_repos("number 129", false)
+    let described = core
+        .github()
+        .repos("number 129", false)
         .await
         .expect("search");
     assert_eq!(described.repos[0].full_name, "octo-user/project-129");
 
-    let branches = lifecycle
-        .github_branches("octo-user/project-001")
+    let branches = core
+        .github()
+        .branches("octo-user/project-001")
         .await
         .expect("branches");
     assert_eq!(branches[..2], ["main", "dev"]);
-    let err = lifecycle
-        .github_branches("not a name")
-        .await
-        .expect_err("bad");
+    let err = core.github().branches("not a name").await.expect_err("bad");
     assert_eq!(err.category, ErrorCategory::InvalidInput);
-    assert!(lifecycle.github_branches("octo-user/nope").await.is_err());
+    assert!(core.github().branches("octo-user/nope").await.is_err());
 }
 
 #[tokio::test]
@@ -500,33 +500,23 @@ async fn a_sign_in_revoked_at_github_is_reported_once_and_not_retried_until_sign
     const TTL: i64 = 28_800;
     let fake = FakeGitHub::start(900, TTL as u32, None);
     let (_dir, keys, core) = core_for(&fake, Some(SECRET));
-    let lifecycle = core.lifecycle();
     browser_sign_in(&fake, &core).await;
     let expires = tokens(&keys).expires_at().expect("expires");
     // The user revokes SAM at github.com/settings/applications.
     fake.post("/__fake/revoke-all", "").await;
     let late = expires - REFRESH_AHEAD + 1;
-    let err = lifecycle
-        .rotate_github_token(late)
-        .await
-        .expect_err("refused");
+    let err = core.github().rotate_token(late).await.expect_err("refused");
     assert_eq!(err.category, ErrorCategory::Credentials);
     assert!(err.message.contains("no longer accepts"), "{err:?}");
-    let problem = lifecycle.github_status().await.expect("status").problem;
+    let problem = core.github().status().await.expect("status").problem;
     assert!(problem.is_some_and(|p| p.contains("Sign in with GitHub again")));
     // The next ticks do not ask GitHub again.
     assert_eq!(
-        lifecycle
-            .rotate_github_token(late + 30)
-            .await
-            .expect("quiet"),
+        core.github().rotate_token(late + 30).await.expect("quiet"),
         0
     );
     assert_eq!(fake.stats().await["refresh_attempts"], 1);
     // Signing in again clears it.
     browser_sign_in(&fake, &core).await;
-    assert_eq!(
-        lifecycle.github_status().await.expect("status").problem,
-        None
-    );
+    assert_eq!(core.github().status().await.expect("status").problem, None);
 }

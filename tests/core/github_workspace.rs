@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use sam_core::account::github::REFRESH_AHEAD;
 use sam_core::github::{StoredTokens, TOKEN_ENTRY};
 use sam_core::idle::IdleChoice;
 use sam_core::installation::KeyStore;
 use sam_core::lifecycle::CreateRequest;
-use sam_core::lifecycle::github::REFRESH_AHEAD;
 use sam_core::redact::Secret;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
 
@@ -21,7 +21,7 @@ use crate::github::{FakeGitHub, SECRET, browser_sign_in, core_for};
 /// Runs `script` with `sh -c` in the workspace's repository; its output and whether it passed.
 async fn sh(core: &sam_core::Core, workspace: &Workspace, script: &str) -> (String, bool) {
     let client = core
-        .lifecycle()
+        .workspaces()
         .connect(workspace)
         .await
         .expect("connected");
@@ -62,14 +62,15 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     bare_repo(root.path(), "octo-user/project-003.git");
     let fake = FakeGitHub::start(900, TTL as u32, Some(root.path()));
     let (dir, keys, core) = core_for(&fake, Some(SECRET));
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     browser_sign_in(&fake, &core).await;
     let tokens = || StoredTokens::parse(&keys.get(TOKEN_ENTRY).expect("keyring").expect("tokens"));
     let first = tokens();
 
     // Picked from the picker: private, cloned through the broker with the GitHub token.
-    let list = lifecycle
-        .github_repos("project-003", false)
+    let list = core
+        .github()
+        .repos("project-003", false)
         .await
         .expect("repos");
     let repo = list.repos.first().expect("found").clone();
@@ -118,12 +119,13 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     // Ten minutes before expiry SAM renews the token and hands the new one to the workspace;
     // the old one is dead at GitHub, and git in the workspace still works.
     let expires = first.expires_at().expect("expires");
-    lifecycle
-        .rotate_github_token(expires - TTL)
+    core.github()
+        .rotate_token(expires - TTL)
         .await
         .expect("rotates");
-    let handed = lifecycle
-        .rotate_github_token(expires - REFRESH_AHEAD + 1)
+    let handed = core
+        .github()
+        .rotate_token(expires - REFRESH_AHEAD + 1)
         .await
         .expect("rotates");
     assert_eq!(handed, 1);
@@ -137,17 +139,17 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     // workspace; signing out of GitHub revokes the sign-in's token at GitHub and leaves the
     // workspace with the personal token; removing that leaves it nothing.
     let pat = fake.pat().await;
-    lifecycle
-        .set_git_token(&fake.host(), &Secret::new(pat.clone()))
+    core.git()
+        .set_token(&fake.host(), &Secret::new(pat.clone()))
         .await
         .expect("kept");
-    let report = lifecycle.github_sign_out().await.expect("signed out");
+    let report = core.github().sign_out().await.expect("signed out");
     assert!(report.revoked_at_github);
     assert!(!fake.accepts(second.access().expose()).await);
     let (out, fetched) = sh(&core, &workspace, "git fetch -q origin && echo fetched").await;
     assert!(fetched, "with the personal token: {out}");
-    lifecycle
-        .remove_git_token(&fake.host())
+    core.git()
+        .remove_token(&fake.host())
         .await
         .expect("removed");
     let (out, fetched) = sh(&core, &workspace, "git fetch -q origin").await;

@@ -18,7 +18,7 @@ const MIN: i64 = 60_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() {
     let fixture = Fixture::new();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let repo = source_repo(fixture.dir.path());
     let (_, operation) = lifecycle
         .begin_create(&CreateRequest {
@@ -39,9 +39,22 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     let start = now_ms();
 
     // Fresh: nothing to say.
-    assert!(lifecycle.idle_tick(start).await.expect("tick").is_empty());
+    assert!(
+        fixture
+            .core
+            .idle()
+            .tick(start)
+            .await
+            .expect("tick")
+            .is_empty()
+    );
     // 26 minutes on: the warning, once, with the stop at the deadline.
-    let notices = lifecycle.idle_tick(start + 26 * MIN).await.expect("tick");
+    let notices = fixture
+        .core
+        .idle()
+        .tick(start + 26 * MIN)
+        .await
+        .expect("tick");
     let [
         Notice::IdleWarning {
             workspace,
@@ -57,15 +70,21 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     assert!(*idle_minutes >= 25, "{idle_minutes}");
     assert!(*stop_at_ms > start + 26 * MIN && *stop_at_ms <= start + 31 * MIN);
     assert!(
-        lifecycle
-            .idle_tick(start + 27 * MIN)
+        fixture
+            .core
+            .idle()
+            .tick(start + 27 * MIN)
             .await
             .expect("tick")
             .is_empty(),
         "warned once"
     );
 
-    let view = lifecycle.idle_view(&id, start + 27 * MIN).expect("view");
+    let view = fixture
+        .core
+        .idle()
+        .view(&id, start + 27 * MIN)
+        .expect("view");
     assert_eq!(
         view.stop_at_ms,
         Some(*stop_at_ms),
@@ -74,17 +93,25 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     assert_eq!(view.timeout_secs, Some(1800));
 
     // "Keep running 1 h": nothing at the old deadline; the agent's backstop knows.
-    let until = lifecycle
+    let until = fixture
+        .core
+        .idle()
         .keep_running(&id, Duration::from_secs(3600), start + 27 * MIN)
         .await
         .expect("kept");
     assert_eq!(until, start + 87 * MIN);
-    let view = lifecycle.idle_view(&id, start + 27 * MIN).expect("view");
+    let view = fixture
+        .core
+        .idle()
+        .view(&id, start + 27 * MIN)
+        .expect("view");
     assert_eq!(view.stop_at_ms, None, "the warning is gone at once");
     assert_eq!(view.kept_until_ms, Some(start + 87 * MIN));
     assert!(
-        lifecycle
-            .idle_tick(start + 40 * MIN)
+        fixture
+            .core
+            .idle()
+            .tick(start + 40 * MIN)
             .await
             .expect("tick")
             .is_empty()
@@ -98,12 +125,22 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
     drop(client);
 
     // Past the new deadline: warned again, then stopped the normal way.
-    let notices = lifecycle.idle_tick(start + 83 * MIN).await.expect("tick");
+    let notices = fixture
+        .core
+        .idle()
+        .tick(start + 83 * MIN)
+        .await
+        .expect("tick");
     assert!(
         matches!(notices.as_slice(), [Notice::IdleWarning { .. }]),
         "{notices:?}"
     );
-    let notices = lifecycle.idle_tick(start + 88 * MIN).await.expect("tick");
+    let notices = fixture
+        .core
+        .idle()
+        .tick(start + 88 * MIN)
+        .await
+        .expect("tick");
     assert!(
         matches!(notices.as_slice(), [Notice::IdleStopped { .. }]),
         "{notices:?}"
@@ -127,8 +164,8 @@ async fn never_on_local_means_never() {
     assert!(
         fixture
             .core
-            .lifecycle()
-            .idle_tick(far)
+            .idle()
+            .tick(far)
             .await
             .expect("tick")
             .is_empty()
@@ -138,21 +175,35 @@ async fn never_on_local_means_never() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_timeout_reaches_the_agent_and_forgets_the_warning() {
     let fixture = Fixture::new();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let id = crate::lifecycle::running_local_workspace(&fixture).await;
     let workspace = fixture.core.store().workspace(&id).expect("record");
     assert_eq!(
         workspace.idle_timeout_secs, None,
         "never is Local's default"
     );
-    assert!(lifecycle.set_idle_timeout(&id, Some(30)).await.is_err());
+    assert!(
+        fixture
+            .core
+            .idle()
+            .set_timeout(&id, Some(30))
+            .await
+            .is_err()
+    );
 
-    lifecycle
-        .set_idle_timeout(&id, Some(10 * 60))
+    fixture
+        .core
+        .idle()
+        .set_timeout(&id, Some(10 * 60))
         .await
         .expect("set");
     let start = now_ms();
-    let notices = lifecycle.idle_tick(start + 6 * MIN).await.expect("tick");
+    let notices = fixture
+        .core
+        .idle()
+        .tick(start + 6 * MIN)
+        .await
+        .expect("tick");
     assert!(matches!(notices.as_slice(), [Notice::IdleWarning { .. }]));
     let client = lifecycle
         .connect(&fixture.core.store().workspace(&id).expect("record"))
@@ -163,16 +214,27 @@ async fn a_changed_timeout_reaches_the_agent_and_forgets_the_warning() {
         Some(600)
     );
 
-    lifecycle.set_idle_timeout(&id, None).await.expect("never");
-    let view = lifecycle.idle_view(&id, start + 6 * MIN).expect("view");
+    fixture
+        .core
+        .idle()
+        .set_timeout(&id, None)
+        .await
+        .expect("never");
+    let view = fixture
+        .core
+        .idle()
+        .view(&id, start + 6 * MIN)
+        .expect("view");
     assert_eq!((view.timeout_secs, view.stop_at_ms), (None, None));
     assert_eq!(
         client.status().await.expect("status").policy.timeout_secs,
         None
     );
     assert!(
-        lifecycle
-            .idle_tick(start + 1000 * MIN)
+        fixture
+            .core
+            .idle()
+            .tick(start + 1000 * MIN)
             .await
             .expect("tick")
             .is_empty()

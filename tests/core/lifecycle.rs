@@ -74,7 +74,7 @@ fn request(repo: &str) -> CreateRequest {
 /// A Local workspace created from a one-commit repository, running.
 pub async fn running_local_workspace(fixture: &Fixture) -> sam_core::workspace::WorkspaceId {
     let repo = source_repo(fixture.dir.path());
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let (_, operation) = lifecycle.begin_create(&request(&repo)).expect("begins");
     let running = lifecycle
         .run(operation)
@@ -102,7 +102,7 @@ pub fn agent_processes_for(id: &str) -> usize {
 async fn create_stop_start_delete_with_files_surviving_the_stop() {
     let fixture = Fixture::new();
     let repo = source_repo(fixture.dir.path());
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
 
     let (workspace, operation) = lifecycle.begin_create(&request(&repo)).expect("begins");
     assert_eq!(workspace.status, WorkspaceStatus::Creating);
@@ -168,7 +168,7 @@ async fn an_invalid_url_is_refused_before_anything_starts() {
     let fixture = Fixture::new();
     let err = fixture
         .core
-        .lifecycle()
+        .workspaces()
         .begin_create(&request("git@github.com:owner/repo.git"))
         .expect_err("refused");
     assert_eq!(err.category, ErrorCategory::InvalidInput);
@@ -179,7 +179,7 @@ async fn an_invalid_url_is_refused_before_anything_starts() {
 #[tokio::test]
 async fn an_unreachable_repository_fails_the_clone_step_and_retry_is_capped() {
     let fixture = Fixture::new();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let missing = format!("file://{}/nothing-here", fixture.dir.path().display());
     let (workspace, operation) = lifecycle.begin_create(&request(&missing)).expect("begins");
     let err = lifecycle.run(operation).await.expect_err("fails");
@@ -229,7 +229,7 @@ async fn an_unreachable_repository_fails_the_clone_step_and_retry_is_capped() {
 async fn one_operation_at_a_time_per_workspace() {
     let fixture = Fixture::new();
     let repo = source_repo(fixture.dir.path());
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let (workspace, create) = lifecycle.begin_create(&request(&repo)).expect("begins");
     let err = fixture
         .core
@@ -248,7 +248,7 @@ async fn one_operation_at_a_time_per_workspace() {
 async fn a_workspace_in_the_wrong_state_explains_what_it_can_do() {
     let fixture = Fixture::new();
     let repo = source_repo(fixture.dir.path());
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let (workspace, create) = lifecycle.begin_create(&request(&repo)).expect("begins");
     lifecycle.run(create).await.expect("creates");
     let err = lifecycle
@@ -269,7 +269,7 @@ async fn a_workspace_in_the_wrong_state_explains_what_it_can_do() {
 async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without() {
     use crate::git_server::{GitServer, TOKEN, bare_repo, files_under};
     let fixture = Fixture::new();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let root = tempfile::tempdir().expect("dir");
     bare_repo(root.path(), "private.git");
     let server = GitServer::start(root.path());
@@ -286,18 +286,22 @@ async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without
     // A token for the host, then Retry: cloned.
     let host = format!("127.0.0.1:{}", server.port);
     assert!(
-        lifecycle
-            .set_git_token("https://github.com", &sam_core::redact::Secret::new("x"))
+        fixture
+            .core
+            .git()
+            .set_token("https://github.com", &sam_core::redact::Secret::new("x"))
             .await
             .is_err(),
         "a host, not a URL"
     );
-    lifecycle
-        .set_git_token(&host, &sam_core::redact::Secret::new(TOKEN))
+    fixture
+        .core
+        .git()
+        .set_token(&host, &sam_core::redact::Secret::new(TOKEN))
         .await
         .expect("kept");
     assert_eq!(
-        lifecycle.git_token_hosts().expect("hosts"),
+        fixture.core.git().token_hosts().expect("hosts"),
         vec![host.clone()]
     );
     let operation = lifecycle.begin_retry(&workspace.id).expect("retry");
@@ -324,8 +328,13 @@ async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without
         );
     }
     // Removing the token takes it back from the running workspace: git there is refused now.
-    lifecycle.remove_git_token(&host).await.expect("removed");
-    assert!(lifecycle.git_token_hosts().expect("hosts").is_empty());
+    fixture
+        .core
+        .git()
+        .remove_token(&host)
+        .await
+        .expect("removed");
+    assert!(fixture.core.git().token_hosts().expect("hosts").is_empty());
     let client = lifecycle.connect(&running).await.expect("connected");
     let info = client
         .run_job(

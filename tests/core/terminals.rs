@@ -57,7 +57,7 @@ async fn attach(
         .core
         .terminals()
         .attach(
-            fixture.core.lifecycle(),
+            fixture.core.workspaces(),
             id,
             stream,
             SIZE,
@@ -94,7 +94,7 @@ async fn views_loading_at_once_open_one_first_terminal_not_two() {
     let fixture = Fixture::new();
     let id = running_local_workspace(&fixture).await;
     let terminals = fixture.core.terminals();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     let (a, b) = tokio::join!(
         terminals.list_or_open(lifecycle, &id, SIZE),
         terminals.list_or_open(lifecycle, &id, SIZE)
@@ -117,7 +117,7 @@ async fn tabs_open_attach_type_reattach_rename_and_close() {
     let fixture = Fixture::new();
     let id = running_local_workspace(&fixture).await;
     let terminals = fixture.core.terminals();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     assert!(
         terminals
             .list(lifecycle, &id)
@@ -233,7 +233,7 @@ async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_scre
     let fixture = Fixture::new();
     let id = running_local_workspace(&fixture).await;
     let terminals = fixture.core.terminals();
-    let lifecycle = fixture.core.lifecycle();
+    let lifecycle = fixture.core.workspaces();
     // Numbered lines while the connection drops again and again; then it reads one typed line.
     // The terminal does not echo, so the output is the same however typing and output interleave.
     let program = "stty -echo; for i in $(seq 1 400); do echo \"line $i\"; \
@@ -278,7 +278,7 @@ async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_scre
     let again = fixture.reopen();
     let tabs = again
         .terminals()
-        .list(again.lifecycle(), &id)
+        .list(again.workspaces(), &id)
         .await
         .expect("lists");
     assert_eq!(
@@ -290,7 +290,7 @@ async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_scre
     again
         .terminals()
         .attach(
-            again.lifecycle(),
+            again.workspaces(),
             &id,
             tab.stream,
             SIZE,

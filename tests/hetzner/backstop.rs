@@ -22,12 +22,12 @@ use super::{cloud, fast};
 async fn a_server_powered_off_by_its_backstop_is_stopped_and_reported_at_the_next_start() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "backstop-test").await;
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     let name = format!("sam-{}", workspace.id);
 
     // The app's sweep records what is billed.
-    lifecycle.reconcile_hetzner().await.expect("sweep");
-    let spend = lifecycle.spend(now_ms()).expect("spend");
+    lifecycle.sweep().await.expect("sweep");
+    let spend = core.hetzner().spend(now_ms()).expect("spend");
     let billed = spend
         .workspaces
         .iter()
@@ -71,7 +71,7 @@ async fn a_server_powered_off_by_its_backstop_is_stopped_and_reported_at_the_nex
 
     // The app starts again: its first sweep finds the powered-off server.
     let mut notices = lifecycle.notices().subscribe();
-    lifecycle.reconcile_hetzner().await.expect("sweep");
+    lifecycle.sweep().await.expect("sweep");
     let record = core.store().workspace(&workspace.id).expect("kept");
     assert_eq!(record.status, WorkspaceStatus::Stopped, "{record:?}");
     assert!(
@@ -115,7 +115,7 @@ async fn a_server_powered_off_by_its_backstop_is_stopped_and_reported_at_the_nex
         .expect("disk record");
     assert_eq!(disk.charge.ended_ms, None);
     // A second sweep finds nothing more to do.
-    lifecycle.reconcile_hetzner().await.expect("sweep");
+    lifecycle.sweep().await.expect("sweep");
     assert!(notices.try_recv().is_err(), "told once");
 }
 
@@ -123,12 +123,12 @@ async fn a_server_powered_off_by_its_backstop_is_stopped_and_reported_at_the_nex
 async fn with_self_deletion_on_an_idle_server_deletes_itself_and_the_app_reports_it() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "self-delete-test").await;
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     let name = format!("sam-{}", workspace.id);
-    lifecycle.reconcile_hetzner().await.expect("sweep");
+    lifecycle.sweep().await.expect("sweep");
 
     // Turned on: the running workspace's agent gets the credential and the new backstop.
-    lifecycle.set_self_delete(true).await.expect("on");
+    core.hetzner().set_self_delete(true).await.expect("on");
     let agent = lifecycle.connect(&workspace).await.expect("connected");
     let mut policy = agent.status().await.expect("status").policy;
     assert_eq!(policy.action, BackstopAction::DeleteServer);
@@ -152,7 +152,7 @@ async fn with_self_deletion_on_an_idle_server_deletes_itself_and_the_app_reports
 
     // The app's next sweep explains it, with the cost.
     let mut notices = lifecycle.notices().subscribe();
-    lifecycle.reconcile_hetzner().await.expect("sweep");
+    lifecycle.sweep().await.expect("sweep");
     let record = core.store().workspace(&workspace.id).expect("kept");
     assert_eq!(record.status, WorkspaceStatus::Stopped);
     let notice = notices.try_recv().expect("a notice");
@@ -173,10 +173,10 @@ async fn with_self_deletion_on_an_idle_server_deletes_itself_and_the_app_reports
 async fn turning_self_deletion_off_takes_the_credential_back() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "self-delete-off").await;
-    let lifecycle = core.lifecycle();
-    lifecycle.set_self_delete(true).await.expect("on");
-    lifecycle.set_self_delete(false).await.expect("off");
-    assert!(!lifecycle.self_delete().expect("setting"));
+    let lifecycle = core.workspaces();
+    core.hetzner().set_self_delete(true).await.expect("on");
+    core.hetzner().set_self_delete(false).await.expect("off");
+    assert!(!core.hetzner().self_delete().expect("setting"));
     let agent = lifecycle.connect(&workspace).await.expect("connected");
     let status = agent.status().await.expect("status");
     assert_eq!(status.policy.action, BackstopAction::Poweroff);

@@ -97,9 +97,9 @@ fn open_core(cloud: &Cloud, keys: &Arc<MemoryKeys>, owner: &str) -> Core {
     settings.shutdown_timeout = Duration::from_secs(2);
     // Every step sees the account as it is now.
     settings.status_ttl = Duration::ZERO;
-    core.lifecycle()
-        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
-    core.lifecycle().set_timing(LEASE, BOOT_TIMEOUT);
+    core.hetzner()
+        .use_provider(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    core.workspaces().set_timing(LEASE, BOOT_TIMEOUT);
     core
 }
 
@@ -126,7 +126,7 @@ impl Run {
 
     /// Runs `kind` on `id` if its state allows it; the outcome is what the checks look at.
     async fn operate(&mut self, id: &WorkspaceId, kind: OperationKind) {
-        let lifecycle = self.core.lifecycle();
+        let lifecycle = self.core.workspaces();
         let Ok(operation) = lifecycle.begin(id, kind) else {
             return;
         };
@@ -139,7 +139,7 @@ impl Run {
     async fn step(&mut self, op: &Op) {
         match op {
             Op::Create => {
-                let lifecycle = self.core.lifecycle();
+                let lifecycle = self.core.workspaces();
                 if let Ok((workspace, operation)) =
                     lifecycle.begin_create(&create_request(self.repo.clone()))
                 {
@@ -158,7 +158,7 @@ impl Run {
             }
             Op::Retry(i) => {
                 let Some(id) = self.pick(*i) else { return };
-                let lifecycle = self.core.lifecycle();
+                let lifecycle = self.core.workspaces();
                 if let Ok(operation) = lifecycle.begin_retry(&id) {
                     let deleting = operation.kind == OperationKind::Delete;
                     if let (true, Ok(None)) = (deleting, lifecycle.run(operation).await) {
@@ -175,7 +175,7 @@ impl Run {
             }
             Op::Crash(i, after_ms) => {
                 let Some(id) = self.pick(*i) else { return };
-                let lifecycle = self.core.lifecycle();
+                let lifecycle = self.core.workspaces();
                 let status = self.core.store().workspace(&id).map(|w| w.status);
                 let kind = match status {
                     Ok(WorkspaceStatus::Running) => OperationKind::Stop,
@@ -200,10 +200,10 @@ impl Run {
                     &format!("process-{}", self.processes),
                 );
                 tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
-                let _ = self.core.lifecycle().resume_orphans().await;
+                let _ = self.core.workspaces().resume_orphans().await;
             }
             Op::Sweep => {
-                let _ = self.core.lifecycle().reconcile_hetzner().await;
+                let _ = self.core.workspaces().sweep().await;
             }
         }
     }
@@ -211,7 +211,7 @@ impl Run {
     /// Once the faults are gone, Retry brings every failed workspace back to where it was
     /// going: nothing is stuck.
     async fn recover(&mut self) {
-        let lifecycle = self.core.lifecycle().clone();
+        let lifecycle = self.core.workspaces().clone();
         for (id, deleted) in self.made.clone() {
             if deleted {
                 continue;
@@ -253,8 +253,8 @@ impl Run {
         let client = &self.cloud.client;
         let report = self
             .core
-            .lifecycle()
-            .reconcile_hetzner()
+            .workspaces()
+            .sweep()
             .await
             .expect("the sweep runs without faults");
         let store = self.core.store();

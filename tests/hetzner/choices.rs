@@ -27,9 +27,9 @@ fn place(server_type: &str, location: &str) -> Placement {
 async fn preferences_are_checked_saved_and_tried_in_order_after_a_workspace_s_own_choice() {
     let cloud = cloud().await;
     let core = hetzner_core(&cloud, "choices-test");
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     assert_eq!(
-        lifecycle.hetzner_preferences().expect("defaults"),
+        core.hetzner().preferences().expect("defaults"),
         Preferences::default()
     );
 
@@ -37,8 +37,9 @@ async fn preferences_are_checked_saved_and_tried_in_order_after_a_workspace_s_ow
         locations: vec!["mars1".into()],
         server_types: vec!["cx23".into()],
     };
-    let err = lifecycle
-        .set_hetzner_preferences(&unknown)
+    let err = core
+        .hetzner()
+        .set_preferences(&unknown)
         .await
         .expect_err("refused");
     assert_eq!(err.category, ErrorCategory::InvalidInput);
@@ -51,11 +52,11 @@ async fn preferences_are_checked_saved_and_tried_in_order_after_a_workspace_s_ow
         locations: vec!["hel1".into(), "fsn1".into()],
         server_types: vec!["cx33".into(), "cx23".into()],
     };
-    lifecycle
-        .set_hetzner_preferences(&chosen)
+    core.hetzner()
+        .set_preferences(&chosen)
         .await
         .expect("saved");
-    assert_eq!(lifecycle.hetzner_preferences().expect("read"), chosen);
+    assert_eq!(core.hetzner().preferences().expect("read"), chosen);
 
     // A bad choice in the create dialog or on the command line is refused up front.
     let repo = sam_test_support::source_repo(cloud.dir.path());
@@ -103,7 +104,7 @@ async fn preferences_are_checked_saved_and_tried_in_order_after_a_workspace_s_ow
 async fn the_workspace_page_shows_server_location_address_and_cost() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "details-test").await;
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
 
     let details = lifecycle
         .machine_details(&workspace.id)
@@ -154,7 +155,7 @@ async fn the_workspace_page_shows_server_location_address_and_cost() {
 async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_only_on_request() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "this-laptop").await;
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
 
     let volume = async |installation: &str, workspace: &str| {
         let labels = BTreeMap::from([
@@ -174,17 +175,18 @@ async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_o
     let theirs = volume("other-laptop", "otherlaptop2").await;
 
     // Nothing listed yet: nothing may be deleted.
-    let err = lifecycle
-        .delete_hetzner_resource("volume", forgotten, false)
+    let err = core
+        .hetzner()
+        .delete_resource("volume", forgotten, false)
         .await
         .expect_err("not listed yet");
     assert!(err.message.contains("not among"), "{err:?}");
 
-    let report = lifecycle.reconcile_hetzner().await.expect("report");
+    let report = lifecycle.sweep().await.expect("report");
     assert_eq!(report.unknown.len(), 1, "{report:?}");
     assert_eq!(report.foreign.len(), 1, "{report:?}");
-    assert!(lifecycle.last_hetzner_report().is_some());
-    let generation = lifecycle.report_generation();
+    assert!(core.hetzner().last_report().is_some());
+    let generation = core.hetzner().report_generation();
 
     // The workspace's own disk is not SAM's to delete from here.
     let own = cloud
@@ -193,26 +195,27 @@ async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_o
         .await
         .expect("volumes")[0]
         .id;
-    lifecycle
-        .delete_hetzner_resource("volume", own, true)
+    core.hetzner()
+        .delete_resource("volume", own, true)
         .await
         .expect_err("a live workspace's disk");
     // Another installation's: only when the user says it is no longer used.
-    let err = lifecycle
-        .delete_hetzner_resource("volume", theirs, false)
+    let err = core
+        .hetzner()
+        .delete_resource("volume", theirs, false)
         .await
         .expect_err("needs the user's word");
     assert!(err.message.contains("another installation"), "{err:?}");
-    lifecycle
-        .delete_hetzner_resource("volume", theirs, true)
+    core.hetzner()
+        .delete_resource("volume", theirs, true)
         .await
         .expect("deleted on request");
-    lifecycle
-        .delete_hetzner_resource("volume", forgotten, false)
+    core.hetzner()
+        .delete_resource("volume", forgotten, false)
         .await
         .expect("deleted");
     assert!(
-        lifecycle.report_generation() > generation,
+        core.hetzner().report_generation() > generation,
         "the window is told"
     );
 
@@ -225,7 +228,7 @@ async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_o
         .map(|v| v.name)
         .collect();
     assert_eq!(left, vec![format!("sam-{}", workspace.id)]);
-    let report = lifecycle.reconcile_hetzner().await.expect("report");
+    let report = lifecycle.sweep().await.expect("report");
     assert!(
         report.unknown.is_empty() && report.foreign.is_empty(),
         "{report:?}"

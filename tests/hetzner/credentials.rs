@@ -22,9 +22,9 @@ async fn a_private_repository_on_hetzner_clones_with_a_token_no_disk_and_no_user
     );
 
     let core = hetzner_core(&cloud, "inst-creds");
-    let lifecycle = core.lifecycle();
-    lifecycle
-        .set_git_token(&format!("127.0.0.1:{port}"), &Secret::new(TOKEN))
+    let lifecycle = core.workspaces();
+    core.git()
+        .set_token(&format!("127.0.0.1:{port}"), &Secret::new(TOKEN))
         .await
         .expect("kept");
     let (_, operation) = lifecycle

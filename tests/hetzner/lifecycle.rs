@@ -39,8 +39,8 @@ pub fn hetzner_core(cloud: &super::Cloud, installation: &str) -> Core {
     let mut settings = HetznerSettings::new(installation, agent());
     settings.action_timeout = WAIT;
     settings.shutdown_timeout = std::time::Duration::from_secs(2);
-    core.lifecycle()
-        .use_hetzner(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
+    core.hetzner()
+        .use_provider(Arc::new(HetznerProvider::new(Arc::new(client), settings)));
     core
 }
 
@@ -48,7 +48,7 @@ pub fn hetzner_core(cloud: &super::Cloud, installation: &str) -> Core {
 pub async fn running_workspace(cloud: &super::Cloud, installation: &str) -> (Core, Workspace) {
     let core = hetzner_core(cloud, installation);
     let repo = sam_test_support::source_repo(cloud.dir.path());
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     let (_, operation) = lifecycle
         .begin_create(&create_request(repo))
         .expect("begun");
@@ -76,7 +76,7 @@ pub fn create_request(repo: String) -> CreateRequest {
 async fn a_hetzner_workspace_is_created_stopped_started_with_its_work_and_deleted() {
     let cloud = cloud().await;
     let core = hetzner_core(&cloud, "lifecycle-test");
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     let repo = sam_test_support::source_repo(cloud.dir.path());
 
     let (workspace, operation) = lifecycle
@@ -185,7 +185,7 @@ fn a_hetzner_create_without_a_token_is_refused_up_front() {
         return; // The environment supplies a token: nothing to refuse.
     }
     let err = core
-        .lifecycle()
+        .workspaces()
         .begin_create(&create_request(sam_test_support::source_repo(dir.path())))
         .expect_err("no token");
     assert_eq!(err.category, ErrorCategory::Credentials);
@@ -200,7 +200,7 @@ fn a_hetzner_create_without_a_token_is_refused_up_front() {
 async fn a_boot_that_fails_is_the_create_s_error_with_its_line_and_a_retry_recovers() {
     let cloud = cloud().await;
     let core = hetzner_core(&cloud, "boot-test");
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
     cloud.fake.set_faults(fake_hetzner::Faults {
         failed_boot_phase: Some("dev-container".to_owned()),
         ..fake_hetzner::Faults::default()
@@ -246,7 +246,7 @@ async fn a_boot_that_fails_is_the_create_s_error_with_its_line_and_a_retry_recov
 async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
     let cloud = cloud().await;
     let (core, workspace) = running_workspace(&cloud, "vanish-test").await;
-    let lifecycle = core.lifecycle();
+    let lifecycle = core.workspaces();
 
     // Deleted behind SAM's back.
     let client =

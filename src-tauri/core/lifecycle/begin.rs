@@ -1,8 +1,8 @@
 //! Beginning operations: a create request validated and recorded with its workspace, a stop,
 //! start or delete checked against the workspace's state, a retry of a failed operation. Each
-//! returns the operation to run with [`Lifecycle::run`].
+//! returns the operation to run with [`Workspaces::run`].
 
-use super::{CreateRequest, Lifecycle, MAX_RETRIES};
+use super::{CreateRequest, MAX_RETRIES, Workspaces};
 use crate::error::SamError;
 use crate::repo::RepoUrl;
 use crate::store::{Operation, OperationKind};
@@ -10,9 +10,9 @@ use crate::workspace::{
     EventLevel, NewWorkspace, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus,
 };
 
-impl Lifecycle {
+impl Workspaces {
     /// Validates a request, records the workspace and its `create` operation, and returns both.
-    /// Nothing is started yet: run the operation with [`Lifecycle::run`].
+    /// Nothing is started yet: run the operation with [`Workspaces::run`].
     pub fn begin_create(
         &self,
         request: &CreateRequest,
@@ -46,9 +46,9 @@ impl Lifecycle {
         }
         // Keys first: a locked keyring or a missing token should fail the request, not the
         // background job.
-        self.installation()?;
+        self.ctx.installation()?;
         match (request.provider, &request.placement) {
-            (ProviderKind::Hetzner, _) => self.require_hetzner()?,
+            (ProviderKind::Hetzner, _) => self.hetzner.require()?,
             (ProviderKind::Local, Some(_)) => {
                 return Err(SamError::invalid_input(
                     "A location and server type can only be chosen for Hetzner workspaces.",
@@ -66,10 +66,13 @@ impl Lifecycle {
             idle_timeout_secs: request.idle.timeout_secs(request.provider),
             placement: request.placement.clone(),
         };
-        let workspace = self.store.insert_workspace(&id, &new)?;
-        let operation =
-            self.store
-                .begin_operation(&id, OperationKind::Create, &self.owner, self.lease_ms())?;
+        let workspace = self.ctx.store().insert_workspace(&id, &new)?;
+        let operation = self.ctx.store().begin_operation(
+            &id,
+            OperationKind::Create,
+            &self.owner,
+            self.lease_ms(),
+        )?;
         self.log(
             &id,
             "create",
@@ -84,7 +87,7 @@ impl Lifecycle {
 
     /// Records a stop, start or delete of `id` and returns the operation to run.
     pub fn begin(&self, id: &WorkspaceId, kind: OperationKind) -> Result<Operation, SamError> {
-        let workspace = self.store.workspace(id)?;
+        let workspace = self.ctx.store().workspace(id)?;
         let allowed = match kind {
             OperationKind::Stop => matches!(
                 workspace.status,
@@ -109,13 +112,13 @@ impl Lifecycle {
             ));
         }
         Ok(self
-            .store
+            .store()
             .begin_operation(id, kind, &self.owner, self.lease_ms())?)
     }
 
     /// Re-runs the failed operation of a workspace in `error`, at most [`MAX_RETRIES`] times.
     pub fn begin_retry(&self, id: &WorkspaceId) -> Result<Operation, SamError> {
-        let workspace = self.store.workspace(id)?;
+        let workspace = self.ctx.store().workspace(id)?;
         if workspace.status != WorkspaceStatus::Error {
             return Err(SamError::invalid_input(
                 format!(
@@ -136,13 +139,15 @@ impl Lifecycle {
             ));
         }
         let kind = self
-            .store
+            .store()
             .last_failed_operation(id)?
             .map_or(OperationKind::Create, |op| op.kind);
         let operation = self
-            .store
+            .store()
             .begin_operation(id, kind, &self.owner, self.lease_ms())?;
-        self.store.set_retry_count(id, workspace.retry_count + 1)?;
+        self.ctx
+            .store()
+            .set_retry_count(id, workspace.retry_count + 1)?;
         self.log(
             id,
             kind.as_str(),

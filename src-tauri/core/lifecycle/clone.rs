@@ -8,11 +8,11 @@ use crate::error::{ErrorCategory, SamError};
 use crate::github;
 use crate::workspace::{EventLevel, Workspace};
 
-use super::Lifecycle;
+use super::Workspaces;
 
 /// Clones the workspace's repository into the workspace root, unless a complete clone is there.
 pub(super) async fn run(
-    lifecycle: &Lifecycle,
+    lifecycle: &Workspaces,
     client: &AgentClient,
     workspace: &Workspace,
 ) -> Result<(), SamError> {
@@ -73,11 +73,11 @@ pub(super) async fn run(
 /// (its name and `<id>+<login>@users.noreply.github.com`), unless git already has an identity
 /// there (the user's own configuration on this computer, say).
 async fn commit_identity(
-    lifecycle: &Lifecycle,
+    lifecycle: &Workspaces,
     client: &AgentClient,
     workspace: &Workspace,
 ) -> Result<(), SamError> {
-    let Some(account) = github::account(&lifecycle.store)? else {
+    let Some(account) = github::account(lifecycle.store())? else {
         return Ok(());
     };
     let (has_identity, _) = job(
@@ -114,7 +114,7 @@ async fn commit_identity(
 /// Runs a command in the workspace root; returns whether it succeeded and its output. With
 /// `record`, each output line also goes to the event log.
 async fn job(
-    lifecycle: &Lifecycle,
+    lifecycle: &Workspaces,
     client: &AgentClient,
     workspace: &Workspace,
     command: &[&str],
@@ -172,7 +172,7 @@ async fn job(
 }
 
 /// A progress line keeps only its last carriage-return segment (what a terminal would show).
-fn log_line(lifecycle: &Lifecycle, workspace: &Workspace, line: &[u8]) {
+fn log_line(lifecycle: &Workspaces, workspace: &Workspace, line: &[u8]) {
     let text = String::from_utf8_lossy(line);
     let shown = text
         .trim_end()

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CONNECT_TIMEOUT, Lifecycle, agent_error};
-use crate::agent_client::{AgentClient, AgentEndpoint, AgentError, Caller, StreamEvent, enroll};
+use super::{CreateRequest, Workspaces, agent_error};
+use crate::agent_client::{AgentError, Caller, StreamEvent, enroll};
 use crate::clock::now_ms;
 use crate::error::{ErrorCategory, SamError};
 use crate::installation::{hex, random};
-use crate::provider::{Machine, MachineSpec, Provider};
+use crate::provider::{Machine, MachineDetails, MachineSpec, Placement, Provider};
 use crate::redact::Secret;
 use crate::store::Operation;
 use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId};
@@ -21,7 +21,7 @@ pub const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How often a booting agent is tried.
 const BOOT_POLL: Duration = Duration::from_millis(500);
 
-/// What [`Lifecycle::remove`] takes away.
+/// What [`Workspaces::remove`] takes away.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Removal {
     /// The server; the disk stays.
@@ -30,12 +30,12 @@ pub(super) enum Removal {
     Everything,
 }
 
-impl Lifecycle {
+impl Workspaces {
     /// The provider of `kind`.
     pub(super) async fn provider(&self, kind: ProviderKind) -> Result<Arc<dyn Provider>, SamError> {
         match kind {
             ProviderKind::Local => Ok(Arc::clone(&self.local)),
-            ProviderKind::Hetzner => Ok(self.hetzner().await? as Arc<dyn Provider>),
+            ProviderKind::Hetzner => Ok(self.hetzner.provider().await? as Arc<dyn Provider>),
         }
     }
 
@@ -48,7 +48,7 @@ impl Lifecycle {
         provider: &Arc<dyn Provider>,
     ) -> Result<(), SamError> {
         let id = &workspace.id;
-        if let (_, Some(pin)) = self.store.agent(id)? {
+        if let (_, Some(pin)) = self.ctx.store().agent(id)? {
             // Enrolled by an earlier attempt: bring the same agent back (or adopt it).
             self.step(
                 operation,
@@ -60,7 +60,8 @@ impl Lifecycle {
                 .provision(&self.spec(workspace, None).await?)
                 .await
                 .map_err(|err| err.with_step("provision"))?;
-            self.store
+            self.ctx
+                .store()
                 .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
             return Ok(());
         }
@@ -90,7 +91,7 @@ impl Lifecycle {
     ) -> Result<MachineSpec<'a>, SamError> {
         Ok(MachineSpec {
             workspace: &workspace.id,
-            public_key: self.installation_async().await?.public_key(),
+            public_key: self.ctx.installation_async().await?.public_key(),
             enrollment_secret: secret,
             idle_timeout_secs: workspace.idle_timeout_secs,
             placements: self.placements(workspace)?,
@@ -112,14 +113,16 @@ impl Lifecycle {
         secret: &Secret,
     ) -> Result<(), SamError> {
         let id = &workspace.id;
-        self.store.set_agent(id, Some(&machine.agent_addr), None)?;
+        self.ctx
+            .store()
+            .set_agent(id, Some(&machine.agent_addr), None)?;
         self.step(
             operation,
             "enroll",
             "waiting for the agent, then verifying it and pinning its certificate",
         )
         .await;
-        let installation = self.installation_async().await?;
+        let installation = self.ctx.installation_async().await?;
         let caller = Caller {
             key: installation.signing_key(),
             workspace: id.as_str(),
@@ -139,7 +142,8 @@ impl Lifecycle {
                 Err(err) => return Err(agent_error(err, "enroll")),
             }
         };
-        self.store
+        self.ctx
+            .store()
             .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
         Ok(())
     }
@@ -232,32 +236,47 @@ impl Lifecycle {
         };
         removed.map_err(|err| err.with_step(step))?;
         let kind = matches!(what, Removal::Compute).then_some("server");
-        self.store.end_billing(id, kind, now_ms())?;
+        self.ctx.store().end_billing(id, kind, now_ms())?;
         Ok(())
     }
 
-    /// A connected client for the workspace's agent.
-    pub async fn connect(&self, workspace: &Workspace) -> Result<AgentClient, SamError> {
-        let (addr, pin) = self.store.agent(&workspace.id)?;
-        let (Some(addr), Some(pin)) = (addr, pin) else {
-            return Err(SamError::new(
-                ErrorCategory::Agent,
-                "The workspace's agent was never enrolled.",
-                "Retry the workspace, or delete it.",
-            )
-            .with_step("connect"));
-        };
-        let installation = self.installation_async().await?;
-        let endpoint = AgentEndpoint {
-            addr,
-            workspace: workspace.id.to_string(),
-            pin,
-        };
-        let client = AgentClient::connect(endpoint, installation.signing_key().clone());
-        client
-            .wait_connected(CONNECT_TIMEOUT)
+    /// Checks a create request's placement against the catalogue (Hetzner) before anything is
+    /// recorded.
+    pub async fn check_placement(&self, request: &CreateRequest) -> Result<(), SamError> {
+        if let (ProviderKind::Hetzner, Some(placement)) = (request.provider, &request.placement) {
+            self.hetzner.catalog().await?.check(placement)?;
+        }
+        Ok(())
+    }
+
+    /// The placements a workspace's machine is tried in: its own choice first, then the
+    /// preferences. Empty for Local workspaces.
+    pub(super) fn placements(&self, workspace: &Workspace) -> Result<Vec<Placement>, SamError> {
+        if workspace.provider != ProviderKind::Hetzner {
+            return Ok(Vec::new());
+        }
+        let mut placements: Vec<Placement> = workspace.placement.iter().cloned().collect();
+        for placement in self.hetzner.preferences()?.placements() {
+            if !placements.contains(&placement) {
+                placements.push(placement);
+            }
+        }
+        Ok(placements)
+    }
+
+    /// What a workspace's machine is now: server, location, address and cost (Hetzner);
+    /// `None` when the provider has nothing to add to the record.
+    pub async fn machine_details(
+        &self,
+        id: &WorkspaceId,
+    ) -> Result<Option<MachineDetails>, SamError> {
+        let workspace = self.ctx.store().workspace(id)?;
+        if workspace.provider == ProviderKind::Local {
+            return Ok(None);
+        }
+        self.provider(workspace.provider)
+            .await?
+            .details(&workspace.id)
             .await
-            .map_err(|err| agent_error(err, "connect"))?;
-        Ok(client)
     }
 }

@@ -4,9 +4,12 @@
 //! only, as the in-memory secret `git:<host>/<path>` its credential broker answers from
 //! (`docs/agent-protocol.md` §7.1).
 
-use super::Lifecycle;
+use std::sync::Arc;
+
+use super::github::GitHubTokens;
 use crate::agent_client::AgentClient;
 use crate::clock::now_ms;
+use crate::context::Context;
 use crate::error::SamError;
 use crate::github;
 use crate::redact::Secret;
@@ -39,25 +42,38 @@ fn check_host(host: &str) -> Result<String, SamError> {
     }
 }
 
-impl Lifecycle {
+/// The git credentials of one process: tokens per host, and GitHub's sign-in for its host.
+#[derive(Debug, Clone)]
+pub struct GitCredentials {
+    ctx: Arc<Context>,
+    github: Arc<GitHubTokens>,
+}
+
+impl GitCredentials {
+    /// The credentials over `ctx`, with GitHub's sign-in from `github`.
+    pub fn new(ctx: Arc<Context>, github: Arc<GitHubTokens>) -> Self {
+        Self { ctx, github }
+    }
+
     /// The git hosts SAM has a token for.
-    pub fn git_token_hosts(&self) -> Result<Vec<String>, SamError> {
+    pub fn token_hosts(&self) -> Result<Vec<String>, SamError> {
         Ok(self
-            .store
+            .ctx
+            .store()
             .setting(HOSTS_KEY)?
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default())
     }
 
-    fn set_git_token_hosts(&self, hosts: &[String]) -> Result<(), SamError> {
+    fn set_token_hosts(&self, hosts: &[String]) -> Result<(), SamError> {
         let json = serde_json::to_string(hosts)
             .map_err(|err| SamError::internal("Saving the git hosts failed.", &err))?;
-        Ok(self.store.set_setting(HOSTS_KEY, &json)?)
+        Ok(self.ctx.store().set_setting(HOSTS_KEY, &json)?)
     }
 
     /// Keeps `token` for `host` in the keyring, and hands it to the running workspaces of that
     /// host's repositories (others get it at their next create or start).
-    pub async fn set_git_token(&self, host: &str, token: &Secret) -> Result<(), SamError> {
+    pub async fn set_token(&self, host: &str, token: &Secret) -> Result<(), SamError> {
         let host = check_host(host)?;
         if token.expose().trim().is_empty() || token.expose().chars().any(char::is_whitespace) {
             return Err(SamError::invalid_input(
@@ -66,38 +82,41 @@ impl Lifecycle {
             ));
         }
         let (name, value) = (entry(&host), token.expose().to_owned());
-        self.with_keys(move |keys, _| keys.set(&name, &value))
+        self.ctx
+            .with_keys(move |keys, _| keys.set(&name, &value))
             .await?;
-        let mut hosts = self.git_token_hosts()?;
+        let mut hosts = self.token_hosts()?;
         if !hosts.contains(&host) {
             hosts.push(host.clone());
             hosts.sort();
         }
-        self.set_git_token_hosts(&hosts)?;
+        self.set_token_hosts(&hosts)?;
         // Running workspaces of that host's repositories get it now.
-        self.push_host_credentials(&host).await;
+        self.hand_out(&host).await;
         Ok(())
     }
 
     /// Forgets `host`'s token (from the keyring too), and takes it back from every running
     /// workspace's agent that holds it.
-    pub async fn remove_git_token(&self, host: &str) -> Result<(), SamError> {
+    pub async fn remove_token(&self, host: &str) -> Result<(), SamError> {
         let host = check_host(host)?;
         let name = entry(&host);
-        self.with_keys(move |keys, _| keys.delete(&name)).await?;
+        self.ctx
+            .with_keys(move |keys, _| keys.delete(&name))
+            .await?;
         let hosts: Vec<String> = self
-            .git_token_hosts()?
+            .token_hosts()?
             .into_iter()
             .filter(|h| *h != host)
             .collect();
-        self.set_git_token_hosts(&hosts)?;
-        self.revoke_git_credentials(&host).await;
+        self.set_token_hosts(&hosts)?;
+        self.take_back(&host).await;
         Ok(())
     }
 
     /// The running workspaces whose repository is on `host`, with the repository's path.
     fn running_on(&self, host: &str) -> Vec<(Workspace, String)> {
-        let Ok(workspaces) = self.store.workspaces() else {
+        let Ok(workspaces) = self.ctx.store().workspaces() else {
             return Vec::new();
         };
         workspaces
@@ -115,33 +134,33 @@ impl Lifecycle {
     /// Makes every running workspace whose repository is on `host` forget its token, then hands
     /// it whichever credential SAM still has for that host (a token given for the host, or the
     /// GitHub sign-in), if any.
-    pub(super) async fn revoke_git_credentials(&self, host: &str) {
-        self.hand_out_git_credentials(host, true).await;
+    pub(crate) async fn take_back(&self, host: &str) {
+        self.hand_out_all(host, true).await;
     }
 
     /// Hands every running workspace whose repository is on `host` the current token (after a
     /// renewal, or a token given for the host). Returns how many took one.
-    pub(super) async fn push_host_credentials(&self, host: &str) -> usize {
-        self.hand_out_git_credentials(host, false).await
+    pub(crate) async fn hand_out(&self, host: &str) -> usize {
+        self.hand_out_all(host, false).await
     }
 
     /// Hands each running workspace of `host` its repository's current credential, taking the
     /// one it holds back first with `take_back`. An agent that cannot be reached is logged; a
     /// token it holds dies with it (memory only). Returns how many were handed one.
-    async fn hand_out_git_credentials(&self, host: &str, take_back: bool) -> usize {
+    async fn hand_out_all(&self, host: &str, take_back: bool) -> usize {
         let mut handed = 0;
         for (workspace, path) in self.running_on(host) {
             let outcome = async {
-                let client = self.connect(&workspace).await?;
+                let client = self.ctx.connect(&workspace).await?;
                 if take_back {
                     client.revoke_secret(&format!("git:{host}/{path}")).await?;
                 }
-                self.push_git_credential(&client, &workspace).await
+                self.push_to(&client, &workspace).await
             }
             .await;
             match outcome {
                 Ok(true) => handed += 1,
-                Ok(false) if take_back => self.log(
+                Ok(false) if take_back => self.ctx.log(
                     &workspace.id,
                     "credentials",
                     EventLevel::Info,
@@ -159,7 +178,7 @@ impl Lifecycle {
     /// Hands the workspace's agent the token for its own repository, if SAM has one for its
     /// host; returns whether it did. Nothing is handed for other repositories, and nothing is
     /// written anywhere.
-    pub(super) async fn push_git_credential(
+    pub(crate) async fn push_to(
         &self,
         client: &AgentClient,
         workspace: &Workspace,
@@ -172,14 +191,14 @@ impl Lifecycle {
         };
         // A token the user gave for the host wins; GitHub's sign-in serves github.com, with
         // its expiry (the agent refuses it afterwards, and SAM hands a fresh one before).
-        let (token, expires_at) = if self.git_token_hosts()?.contains(&host) {
+        let (token, expires_at) = if self.token_hosts()?.contains(&host) {
             let name = entry(&host);
-            let Some(token) = self.with_keys(move |keys, _| keys.get(&name)).await? else {
+            let Some(token) = self.ctx.with_keys(move |keys, _| keys.get(&name)).await? else {
                 return Ok(false);
             };
             (token, None)
-        } else if host == self.github_host() && github::account(&self.store)?.is_some() {
-            let Some(tokens) = self.fresh_github_tokens(now_ms() / 1000).await? else {
+        } else if host == self.github.host() && github::account(self.ctx.store())?.is_some() {
+            let Some(tokens) = self.github.fresh(now_ms() / 1000).await? else {
                 return Ok(false);
             };
             (tokens.access(), tokens.expires_at())
@@ -189,7 +208,7 @@ impl Lifecycle {
         client
             .push_secret(&format!("git:{host}/{path}"), token.expose(), expires_at)
             .await?;
-        self.log(
+        self.ctx.log(
             &workspace.id,
             "credentials",
             EventLevel::Info,

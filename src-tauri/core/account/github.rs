@@ -1,21 +1,23 @@
-//! GitHub for the lifecycle: signing in (browser or code) and out (revoking at GitHub and in
-//! every agent), keeping the token fresh and handing the fresh one to running workspaces before
-//! the old one expires, and the repository picker's lists.
+//! The GitHub account: signing in (browser or code) and out (revoking at GitHub and in every
+//! agent), keeping the token fresh and handing the fresh one to running workspaces before the
+//! old one expires, and the repository picker's lists.
+//!
+//! [`GitHubTokens`] is the part [`GitCredentials`] needs too (which app, which host, a token
+//! renewed when due), so both hold it and neither holds the other's state.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Lifecycle;
+use super::git::GitCredentials;
 use crate::clock::now_ms;
+use crate::context::Context;
 use crate::error::{ErrorCategory, SamError};
 use crate::github::repos::{self, GitHubRepo};
 use crate::github::{
     self, AppSource, GitHubAccount, GitHubApp, PendingSignIns, Session, StoredTokens,
 };
-use crate::installation::KeyStore;
 use crate::redact::Secret;
-use crate::store::Store;
 
 /// A token is renewed (and handed to running workspaces) this many seconds before it expires.
 pub const REFRESH_AHEAD: i64 = 600;
@@ -24,14 +26,23 @@ const REPOS_FRESH_FOR: i64 = 300;
 /// The most repositories one picker answer carries.
 const REPOS_SHOWN: usize = 50;
 
-/// GitHub state of one process.
-#[derive(Debug, Default)]
-pub(super) struct GitHubShared {
-    /// The app to use instead of the configured one ([`Lifecycle::use_github_app`]).
+/// Which app SAM signs in as, which host its tokens are for, and the tokens renewed when due.
+#[derive(Debug)]
+pub struct GitHubTokens {
+    ctx: Arc<Context>,
+    /// The app to use instead of the configured one ([`GitHubTokens::use_app`]).
     app: std::sync::Mutex<Option<GitHubApp>>,
-    state: std::sync::Mutex<GitHubState>,
     /// One renewal at a time: GitHub's refresh tokens work once.
     renewing: tokio::sync::Mutex<()>,
+}
+
+/// The GitHub account of one process.
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    ctx: Arc<Context>,
+    tokens: Arc<GitHubTokens>,
+    git: GitCredentials,
+    state: Arc<std::sync::Mutex<GitHubState>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,21 +115,20 @@ fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-impl Lifecycle {
-    /// Runs `work` on the keyring and the store off the async threads (keyring calls block).
-    pub(super) async fn with_keys<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn KeyStore, &Store) -> Result<T, SamError> + Send + 'static,
-    ) -> Result<T, SamError> {
-        let (keys, store) = (Arc::clone(&self.keys), Arc::clone(&self.store));
-        tokio::task::spawn_blocking(move || work(keys.as_ref(), &store))
-            .await
-            .map_err(|err| SamError::internal("Reading the keyring failed.", &err))?
+impl GitHubTokens {
+    /// The tokens over `ctx`; nothing is read until they are asked for.
+    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+        Arc::new(Self {
+            ctx,
+            app: std::sync::Mutex::default(),
+            renewing: tokio::sync::Mutex::default(),
+        })
     }
 
-    async fn github_app(&self) -> Result<GitHubApp, SamError> {
+    /// The app SAM signs in as: the one given with [`GitHubTokens::use_app`], else the
+    /// configured one (the environment's, the user's own, or the build's).
+    pub(crate) async fn app(&self) -> Result<GitHubApp, SamError> {
         let chosen = self
-            .github
             .app
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -126,8 +136,9 @@ impl Lifecycle {
         match chosen {
             Some(app) => Ok(app),
             None => {
-                let config = self.config.github.clone();
-                self.with_keys(move |keys, store| GitHubApp::configured(store, keys, &config))
+                let config = self.ctx.config().github.clone();
+                self.ctx
+                    .with_keys(move |keys, store| GitHubApp::configured(store, keys, &config))
                     .await
             }
         }
@@ -135,33 +146,75 @@ impl Lifecycle {
 
     /// Signs in as `app` (a fake GitHub in tests, an embedder's app) instead of the configured
     /// one.
-    pub fn use_github_app(&self, app: GitHubApp) {
+    pub fn use_app(&self, app: GitHubApp) {
         *self
-            .github
             .app
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(app);
     }
 
     /// The git host GitHub's repositories are on (`github.com`, or the chosen app's).
-    pub(super) fn github_host(&self) -> String {
-        self.github
-            .app
+    pub(crate) fn host(&self) -> String {
+        self.app
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .as_ref()
-            .map_or_else(|| self.config.github.git_host(), GitHubApp::git_host)
+            .map_or_else(|| self.ctx.config().github.git_host(), GitHubApp::git_host)
     }
 
-    fn github_state(&self) -> std::sync::MutexGuard<'_, GitHubState> {
-        self.github
-            .state
+    /// The GitHub tokens, renewed first when they expire within [`REFRESH_AHEAD`] of `now`.
+    pub(crate) async fn fresh(&self, now: i64) -> Result<Option<StoredTokens>, SamError> {
+        let _one_at_a_time = self.renewing.lock().await;
+        let Some(value) = self
+            .ctx
+            .with_keys(|keys, _| keys.get(github::TOKEN_ENTRY))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tokens = StoredTokens::parse(&value);
+        if !tokens.due(now, REFRESH_AHEAD) {
+            return Ok(Some(tokens));
+        }
+        let method =
+            github::session(self.ctx.store())?.map_or(github::SignInMethod::Device, |s| s.method);
+        let app = self.app().await?;
+        let (fresh, session) = app.refresh(&tokens, method, now).await?;
+        let kept = fresh.clone();
+        self.ctx
+            .with_keys(move |keys, store| github::keep_tokens(keys, store, &kept, &session))
+            .await?;
+        tracing::info!("renewed the GitHub token");
+        Ok(Some(fresh))
+    }
+}
+
+impl GitHub {
+    /// The account over `ctx`, signing in with `tokens`' app and handing credentials out
+    /// through `git`.
+    pub fn new(ctx: Arc<Context>, tokens: Arc<GitHubTokens>, git: GitCredentials) -> Self {
+        Self {
+            ctx,
+            tokens,
+            git,
+            state: Arc::default(),
+        }
+    }
+
+    /// Signs in as `app` (a fake GitHub in tests, an embedder's app) instead of the configured
+    /// one.
+    pub fn use_app(&self, app: GitHubApp) {
+        self.tokens.use_app(app);
+    }
+
+    fn locked(&self) -> std::sync::MutexGuard<'_, GitHubState> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Keeps a sign-in's tokens and session, with the account they belong to.
-    async fn keep_github(
+    async fn keep(
         &self,
         app: &GitHubApp,
         tokens: StoredTokens,
@@ -169,12 +222,13 @@ impl Lifecycle {
     ) -> Result<GitHubAccount, SamError> {
         let account = app.account_of(&tokens.access()).await?;
         let kept = account.clone();
-        self.with_keys(move |keys, store| {
-            github::keep_sign_in(keys, store, &tokens, &kept, &session)
-        })
-        .await?;
+        self.ctx
+            .with_keys(move |keys, store| {
+                github::keep_sign_in(keys, store, &tokens, &kept, &session)
+            })
+            .await?;
         {
-            let mut state = self.github_state();
+            let mut state = self.locked();
             state.repos = None;
             state.broken = None;
             state.handed = None;
@@ -184,32 +238,29 @@ impl Lifecycle {
 
     /// Signs in with a code (the device flow): `show` is given the code and the page to enter it
     /// at; returns once the user has (or refused, or the code expired).
-    pub async fn github_sign_in(
-        &self,
-        show: impl FnOnce(&str, &str),
-    ) -> Result<GitHubAccount, SamError> {
-        let app = self.github_app().await?;
+    pub async fn sign_in(&self, show: impl FnOnce(&str, &str)) -> Result<GitHubAccount, SamError> {
+        let app = self.tokens.app().await?;
         let sign_in = app.start_sign_in().await?;
         show(&sign_in.user_code, &sign_in.verification_uri);
         let (tokens, session) = app.finish_sign_in(sign_in, now_secs()).await?;
-        self.keep_github(&app, tokens, session).await
+        self.keep(&app, tokens, session).await
     }
 
     /// Starts a sign-in in the browser: returns GitHub's authorize address to open. It ends when the `sam://` callback reaches
-    /// [`Lifecycle::github_callback`].
-    pub async fn github_start_browser_sign_in(&self) -> Result<String, SamError> {
-        let app = self.github_app().await?;
-        app.start_browser_sign_in(&mut self.github_state().pending, now_secs())
+    /// [`GitHub::callback`].
+    pub async fn start_browser_sign_in(&self) -> Result<String, SamError> {
+        let app = self.tokens.app().await?;
+        app.start_browser_sign_in(&mut self.locked().pending, now_secs())
     }
 
     /// Finishes a browser sign-in with GitHub's answer (from `sam://oauth/callback`).
-    pub async fn github_callback(
+    pub async fn callback(
         &self,
         state: &str,
         outcome: Result<String, (String, Option<String>)>,
     ) -> Result<GitHubAccount, SamError> {
         let now = now_secs();
-        let matched = self.github_state().pending.take(state, now)?;
+        let matched = self.locked().pending.take(state, now)?;
         let code = outcome.map_err(|(error, description)| {
             let message = if error == "access_denied" {
                 "GitHub sign-in was refused at GitHub.".to_owned()
@@ -222,14 +273,14 @@ impl Lifecycle {
                 "Sign in again and choose Authorize.",
             )
         })?;
-        let app = self.github_app().await?;
+        let app = self.tokens.app().await?;
         let (tokens, session) = app.finish_browser_sign_in(matched, &code, now).await?;
-        self.keep_github(&app, tokens, session).await
+        self.keep(&app, tokens, session).await
     }
 
     /// What Settings shows: the account, the session, the app.
-    pub async fn github_status(&self) -> Result<GitHubStatus, SamError> {
-        let app = match self.github_app().await {
+    pub async fn status(&self) -> Result<GitHubStatus, SamError> {
+        let app = match self.tokens.app().await {
             Ok(app) => Some(GitHubAppInfo {
                 client_id: app.client_id,
                 source: app.source,
@@ -240,34 +291,37 @@ impl Lifecycle {
             Err(err) => return Err(err),
         };
         Ok(GitHubStatus {
-            account: github::account(&self.store)?,
-            session: github::session(&self.store)?,
+            account: github::account(self.ctx.store())?,
+            session: github::session(self.ctx.store())?,
             token_entry: github::TOKEN_ENTRY.to_owned(),
             app,
-            problem: self.github_state().broken.clone(),
+            problem: self.locked().broken.clone(),
         })
     }
 
     /// Uses the user's own GitHub app (client id in SQLite, secret in the keyring).
-    pub async fn set_github_app(&self, client_id: &str, secret: Secret) -> Result<(), SamError> {
+    pub async fn set_app(&self, client_id: &str, secret: Secret) -> Result<(), SamError> {
         let client_id = client_id.to_owned();
-        self.with_keys(move |keys, store| github::set_own_app(store, keys, &client_id, &secret))
+        self.ctx
+            .with_keys(move |keys, store| github::set_own_app(store, keys, &client_id, &secret))
             .await
     }
 
     /// Stops using the user's own GitHub app.
-    pub async fn forget_github_app(&self) -> Result<(), SamError> {
-        self.with_keys(|keys, store| github::forget_own_app(store, keys))
+    pub async fn forget_app(&self) -> Result<(), SamError> {
+        self.ctx
+            .with_keys(|keys, store| github::forget_own_app(store, keys))
             .await
     }
 
     /// Signs out of GitHub: revokes the token at GitHub (when SAM has the app's secret), forgets
     /// it here, and takes it back from every running workspace's agent that holds it.
-    pub async fn github_sign_out(&self) -> Result<SignOutReport, SamError> {
+    pub async fn sign_out(&self) -> Result<SignOutReport, SamError> {
         let stored = self
+            .ctx
             .with_keys(|keys, _| keys.get(github::TOKEN_ENTRY))
             .await?;
-        let report = match (stored, self.github_app().await) {
+        let report = match (stored, self.tokens.app().await) {
             (None, _) => SignOutReport {
                 revoked_at_github: false,
                 note: None,
@@ -297,96 +351,70 @@ impl Lifecycle {
                 )),
             },
         };
-        self.with_keys(|keys, store| github::sign_out(keys, store))
+        self.ctx
+            .with_keys(|keys, store| github::sign_out(keys, store))
             .await?;
         {
-            let mut state = self.github_state();
+            let mut state = self.locked();
             state.repos = None;
             state.handed = None;
             state.broken = None;
         }
-        self.revoke_git_credentials(&self.github_host()).await;
+        self.git.take_back(&self.tokens.host()).await;
         Ok(report)
-    }
-
-    /// The GitHub tokens, renewed first when they expire within [`REFRESH_AHEAD`] of `now`.
-    pub(super) async fn fresh_github_tokens(
-        &self,
-        now: i64,
-    ) -> Result<Option<StoredTokens>, SamError> {
-        let _one_at_a_time = self.github.renewing.lock().await;
-        let Some(value) = self
-            .with_keys(|keys, _| keys.get(github::TOKEN_ENTRY))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let tokens = StoredTokens::parse(&value);
-        if !tokens.due(now, REFRESH_AHEAD) {
-            return Ok(Some(tokens));
-        }
-        let method =
-            github::session(&self.store)?.map_or(github::SignInMethod::Device, |s| s.method);
-        let app = self.github_app().await?;
-        let (fresh, session) = app.refresh(&tokens, method, now).await?;
-        let kept = fresh.clone();
-        self.with_keys(move |keys, store| github::keep_tokens(keys, store, &kept, &session))
-            .await?;
-        tracing::info!("renewed the GitHub token");
-        Ok(Some(fresh))
     }
 
     /// Renews the GitHub token when it is about to expire and hands running workspaces the
     /// current one whenever theirs differs (at the first call, and after every renewal).
     /// Returns how many workspaces were handed a token.
-    pub async fn rotate_github_token(&self, now: i64) -> Result<usize, SamError> {
+    pub async fn rotate_token(&self, now: i64) -> Result<usize, SamError> {
         // SQLite says whether anyone is signed in; the keyring (which may ask to be unlocked)
         // is read only then.
-        if github::account(&self.store)?.is_none() || self.github_state().broken.is_some() {
+        if github::account(self.ctx.store())?.is_none() || self.locked().broken.is_some() {
             return Ok(0);
         }
         // SQLite's copy of the expiry answers the usual tick (nothing due, workspaces hold the
         // current token) without the keyring.
-        let expires_at = github::session(&self.store)?.and_then(|s| s.expires_at);
+        let expires_at = github::session(self.ctx.store())?.and_then(|s| s.expires_at);
         let due = expires_at.is_some_and(|at| at - now <= REFRESH_AHEAD);
-        if !due && self.github_state().handed == Some(expires_at) {
+        if !due && self.locked().handed == Some(expires_at) {
             return Ok(0);
         }
-        let tokens = match self.fresh_github_tokens(now).await {
+        let tokens = match self.tokens.fresh(now).await {
             Ok(Some(tokens)) => tokens,
             Ok(None) => return Ok(0),
             Err(err) => {
                 if err.category == ErrorCategory::Credentials {
                     // Asking again every 30 s would not help: the user has to sign in.
-                    self.github_state().broken = Some(format!("{} {}", err.message, err.next_step));
+                    self.locked().broken = Some(format!("{} {}", err.message, err.next_step));
                 }
                 return Err(err);
             }
         };
-        if self.github_state().handed == Some(tokens.expires_at()) {
+        if self.locked().handed == Some(tokens.expires_at()) {
             return Ok(0);
         }
-        let handed = self.push_host_credentials(&self.github_host()).await;
-        self.github_state().handed = Some(tokens.expires_at());
+        let handed = self.git.hand_out(&self.tokens.host()).await;
+        self.locked().handed = Some(tokens.expires_at());
         Ok(handed)
     }
 
     /// The signed-in user's repositories matching `query`; `reload` reads them from GitHub
     /// again instead of the list read in the last five minutes.
-    pub async fn github_repos(&self, query: &str, reload: bool) -> Result<RepoList, SamError> {
+    pub async fn repos(&self, query: &str, reload: bool) -> Result<RepoList, SamError> {
         let now = now_secs();
         let cached = self
-            .github_state()
+            .locked()
             .repos
             .clone()
             .filter(|(at, _, _)| !reload && now - at < REPOS_FRESH_FOR);
         let (all, truncated) = match cached {
             Some((_, all, truncated)) => (all, truncated),
             None => {
-                let (app, token) = self.github_api().await?;
+                let (app, token) = self.api().await?;
                 let (all, truncated) = app.repositories(&token).await?;
                 let all = Arc::new(all);
-                self.github_state().repos = Some((now, Arc::clone(&all), truncated));
+                self.locked().repos = Some((now, Arc::clone(&all), truncated));
                 (all, truncated)
             }
         };
@@ -400,19 +428,19 @@ impl Lifecycle {
     }
 
     /// The branches of `full_name` (`owner/repository`).
-    pub async fn github_branches(&self, full_name: &str) -> Result<Vec<String>, SamError> {
-        let (app, token) = self.github_api().await?;
+    pub async fn branches(&self, full_name: &str) -> Result<Vec<String>, SamError> {
+        let (app, token) = self.api().await?;
         app.branches(&token, full_name).await
     }
 
-    async fn github_api(&self) -> Result<(GitHubApp, Secret), SamError> {
-        let tokens = self.fresh_github_tokens(now_secs()).await?.ok_or_else(|| {
+    async fn api(&self) -> Result<(GitHubApp, Secret), SamError> {
+        let tokens = self.tokens.fresh(now_secs()).await?.ok_or_else(|| {
             SamError::new(
                 ErrorCategory::Credentials,
                 "SAM is not signed in with GitHub.",
                 "Sign in with GitHub in Settings → Credentials, or paste the repository's address.",
             )
         })?;
-        Ok((self.github_app().await?, tokens.access()))
+        Ok((self.tokens.app().await?, tokens.access()))
     }
 }

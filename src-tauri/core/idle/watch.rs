@@ -1,14 +1,16 @@
-//! Applying the idle policy (`core::idle`) to running workspaces: ask each one's agent about
+//! Applying the idle policy ([`crate::idle`]) to running workspaces: ask each one's agent about
 //! activity, decide, remember the decision in SQLite, and warn or stop. "Keep running" moves
 //! the deadline here and on the agent (so its backstop knows it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Lifecycle;
+use crate::context::Context;
 use crate::error::SamError;
 use crate::idle::{self, Activity, IdleAction};
+use crate::lifecycle::Workspaces;
 use crate::notice::Notice;
 use crate::store::OperationKind;
 use crate::workspace::{EventLevel, Workspace, WorkspaceId, WorkspaceStatus};
@@ -27,12 +29,24 @@ pub struct IdleView {
     pub kept_until_ms: Option<i64>,
 }
 
-impl Lifecycle {
+/// The idle policy applied to the workspaces of one process.
+#[derive(Debug, Clone)]
+pub struct IdleWatch {
+    ctx: Arc<Context>,
+    workspaces: Workspaces,
+}
+
+impl IdleWatch {
+    /// The policy over `ctx`, stopping idle workspaces through `workspaces`.
+    pub fn new(ctx: Arc<Context>, workspaces: Workspaces) -> Self {
+        Self { ctx, workspaces }
+    }
+
     /// Where the workspace's idle policy stands.
-    pub fn idle_view(&self, id: &WorkspaceId, now_ms: i64) -> Result<IdleView, SamError> {
-        let workspace = self.store.workspace(id)?;
+    pub fn view(&self, id: &WorkspaceId, now_ms: i64) -> Result<IdleView, SamError> {
+        let workspace = self.ctx.store().workspace(id)?;
         let running = workspace.status == WorkspaceStatus::Running;
-        let state = self.store.idle_state(id)?;
+        let state = self.ctx.store().idle_state(id)?;
         let timeout = workspace.idle_timeout_secs;
         Ok(IdleView {
             timeout_secs: timeout,
@@ -49,7 +63,7 @@ impl Lifecycle {
     /// Changes the workspace's idle timeout (`None` = never). A running workspace's agent is
     /// told, so its backstop follows the new policy; when it cannot be reached the change still
     /// holds here and reaches the agent with the next start.
-    pub async fn set_idle_timeout(
+    pub async fn set_timeout(
         &self,
         id: &WorkspaceId,
         timeout_secs: Option<u64>,
@@ -60,8 +74,8 @@ impl Lifecycle {
                 "Pick a longer timeout, or never.",
             ));
         }
-        self.store.set_idle_timeout(id, timeout_secs)?;
-        let workspace = self.store.workspace(id)?;
+        self.ctx.store().set_idle_timeout(id, timeout_secs)?;
+        let workspace = self.ctx.store().workspace(id)?;
         if workspace.status == WorkspaceStatus::Running {
             self.update_agent_policy(&workspace, |policy| policy.timeout_secs = timeout_secs)
                 .await;
@@ -70,7 +84,7 @@ impl Lifecycle {
             Some(secs) => format!("idle timeout set to {} min", secs / 60),
             None => "idle timeout set to never".to_owned(),
         };
-        self.log(id, "idle", EventLevel::Info, &text);
+        self.ctx.log(id, "idle", EventLevel::Info, &text);
         Ok(())
     }
 
@@ -82,7 +96,7 @@ impl Lifecycle {
         change: impl FnOnce(&mut crate::agent_client::IdlePolicy),
     ) {
         let result = async {
-            let client = self.connect(workspace).await?;
+            let client = self.ctx.connect(workspace).await?;
             let mut policy = client.status().await?.policy;
             change(&mut policy);
             client.set_idle_policy(policy).await?;
@@ -97,16 +111,16 @@ impl Lifecycle {
     /// One round of the idle policy at `now_ms` over every running workspace with an idle
     /// timeout. A workspace whose agent cannot be asked is left alone this round (its backstop
     /// still guards the bill). Returns what it warned about and stopped.
-    pub async fn idle_tick(&self, now_ms: i64) -> Result<Vec<Notice>, SamError> {
+    pub async fn tick(&self, now_ms: i64) -> Result<Vec<Notice>, SamError> {
         let mut notices = Vec::new();
-        for workspace in self.store.workspaces()? {
+        for workspace in self.ctx.store().workspaces()? {
             if workspace.status != WorkspaceStatus::Running {
                 continue;
             }
             let Some(timeout) = workspace.idle_timeout_secs.map(Duration::from_secs) else {
                 continue;
             };
-            let status = match self.connect(&workspace).await {
+            let status = match self.ctx.connect(&workspace).await {
                 Ok(client) => client.status().await,
                 Err(err) => {
                     tracing::debug!(workspace = %workspace.id, error = %err, "idle: agent not reachable");
@@ -120,9 +134,9 @@ impl Lifecycle {
                 last_ms: status.last_activity_ms,
                 active_reasons: status.active_reasons,
             };
-            let state = self.store.idle_state(&workspace.id)?;
+            let state = self.ctx.store().idle_state(&workspace.id)?;
             let (action, next) = idle::decide(now_ms, Some(timeout), &activity, state);
-            self.store.set_idle_state(&workspace.id, &next)?;
+            self.ctx.store().set_idle_state(&workspace.id, &next)?;
             match action {
                 IdleAction::Wait { .. } => {}
                 IdleAction::Warn {
@@ -133,7 +147,7 @@ impl Lifecycle {
                     let stop_in = minutes(Duration::from_millis(
                         u64::try_from(stop_at_ms - now_ms).unwrap_or(0),
                     ));
-                    self.log(
+                    self.ctx.log(
                         &workspace.id,
                         "idle",
                         EventLevel::Warn,
@@ -150,18 +164,20 @@ impl Lifecycle {
                 }
                 IdleAction::Stop { idle_for } => {
                     let idle_minutes = minutes(idle_for);
-                    let Ok(operation) = self.begin(&workspace.id, OperationKind::Stop) else {
+                    let Ok(operation) = self.workspaces.begin(&workspace.id, OperationKind::Stop)
+                    else {
                         continue;
                     };
-                    self.log(
+                    self.ctx.log(
                         &workspace.id,
                         "idle",
                         EventLevel::Info,
                         &format!("stopping: nothing has happened for {idle_minutes} min"),
                     );
                     // Its failure is recorded on the workspace like any stop's.
-                    let _ = self.run(operation).await;
-                    self.store
+                    let _ = self.workspaces.run(operation).await;
+                    self.ctx
+                        .store()
                         .set_idle_state(&workspace.id, &idle::IdleState::default())?;
                     notices.push(Notice::IdleStopped {
                         workspace: workspace.id.clone(),
@@ -172,7 +188,7 @@ impl Lifecycle {
             }
         }
         for notice in &notices {
-            self.notices.publish(notice.clone());
+            self.ctx.notices().publish(notice.clone());
         }
         Ok(notices)
     }
@@ -186,15 +202,15 @@ impl Lifecycle {
         for_: Duration,
         now_ms: i64,
     ) -> Result<i64, SamError> {
-        let workspace = self.store.workspace(id)?;
-        let state = idle::snooze(now_ms, for_, self.store.idle_state(id)?);
-        self.store.set_idle_state(id, &state)?;
+        let workspace = self.ctx.store().workspace(id)?;
+        let state = idle::snooze(now_ms, for_, self.ctx.store().idle_state(id)?);
+        self.ctx.store().set_idle_state(id, &state)?;
         let until_ms = state.snoozed_until_ms.unwrap_or(now_ms);
         self.update_agent_policy(&workspace, |policy| {
             policy.extend_until = Some(until_ms / 1000);
         })
         .await;
-        self.log(
+        self.ctx.log(
             id,
             "idle",
             EventLevel::Info,
