@@ -45,6 +45,32 @@ pub(crate) async fn wait_row(app: &App, done: impl Fn(&str) -> bool) -> usize {
     }
 }
 
+/// Waits (bounded) until the shell shows an empty prompt on a row below the one holding
+/// `command`: the shell is reading again after it.
+pub(crate) async fn prompt_after(app: &App, command: &str) {
+    let deadline = tokio::time::Instant::now() + SLOW;
+    loop {
+        let rows = mirror(app).await;
+        let ready = rows
+            .iter()
+            .rposition(|row| row.contains(command))
+            .is_some_and(|at| {
+                rows[at + 1..]
+                    .iter()
+                    .any(|row| matches!(row.trim_end(), "#" | "$"))
+            });
+        if ready {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no prompt after {command:?}; the terminal shows:\n{}",
+            rows.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// How many pixels of screen row `row` on the canvas differ from the terminal's background
 /// (its top-left pixel, which no prompt reaches in an empty first column… of the last row).
 async fn painted_pixels(app: &App, row: usize) -> u64 {
@@ -100,6 +126,10 @@ fn a_terminal_echoes_paints_interrupts_runs_vi_and_keeps_its_tabs() {
         type_line(app, "sleep 30; echo slept").await;
         let ctrl_c = format!("{}c{}", char::from(Key::Control), char::from(Key::Null));
         app.keys("terminal-input", &ctrl_c).await;
+        // The next line waits for the shell's new prompt: typed while the shell is still
+        // handling the interrupt, it would be echoed early and its answer land on the prompt's
+        // row, as in any terminal.
+        prompt_after(app, "sleep 30; echo slept").await;
         type_line(app, "echo after-$((1 + 1))").await;
         wait_row(app, |row| row == "after-2").await;
         assert!(!mirror(app).await.iter().any(|row| row == "slept"));
