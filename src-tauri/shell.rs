@@ -13,14 +13,13 @@ use tauri::Manager;
 
 use crate::ipc::{self, AppState};
 use sam_core::Core;
-use sam_core::clock::now_ms;
 use sam_core::config::Config;
 use sam_core::error::SamError;
 use sam_core::logging;
 use sam_core::paths::AppPaths;
 
-/// How often running workspaces are checked for idleness: well inside the 5-minute warning.
-const IDLE_TICK: Duration = Duration::from_secs(30);
+/// How long the core's tasks get to end when the app exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Starts the app and runs until its last window closes.
 pub fn run() -> ExitCode {
@@ -44,10 +43,14 @@ fn start() -> Result<(), SamError> {
     )?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting SAM Desktop");
     let core = Arc::new(Core::open(paths, config)?);
+    // The core's tasks run on the app's runtime, also when spawned from the GUI thread.
+    core.tasks()
+        .use_runtime(tauri::async_runtime::handle().inner().clone());
     let commands = ipc::builder();
     let tray_state = Arc::new(tray::TrayState::default());
     let closing = Arc::clone(&tray_state);
     let closing_core = Arc::clone(&core);
+    let exiting = Arc::clone(&core);
     let context = tauri::generate_context!();
     let instance = deep_link::instance_id(&context.config().identifier, &core.paths().data_dir);
     tauri::Builder::default()
@@ -85,52 +88,31 @@ fn start() -> Result<(), SamError> {
         .setup(move |app| {
             commands.mount_events(app);
             deep_link::install(app.handle(), Arc::clone(&core));
-            tauri::async_runtime::spawn(ipc::watch_changes(
-                app.handle().clone(),
-                Arc::clone(&core),
-            ));
+            core.tasks().spawn(
+                "change watcher",
+                ipc::watch_changes(app.handle().clone(), Arc::clone(&core)),
+            );
             // What the user should hear about, as desktop notifications.
             let app_handle = app.handle().clone();
             let open: notify::Opener = Arc::new(move |id| open_workspace(&app_handle, id));
-            tauri::async_runtime::spawn(notify::serve(Arc::clone(&core), Arc::clone(&open)));
+            core.tasks().spawn(
+                "notifications",
+                notify::serve(Arc::clone(&core), Arc::clone(&open)),
+            );
             // The tray, or the reason there is none.
             tray::install(app.handle(), Arc::clone(&core), tray_state, open);
-            // Idle workspaces: warned, then stopped (core::idle); GitHub tokens kept fresh.
-            let idling = Arc::clone(&core);
-            tauri::async_runtime::spawn(async move {
-                let every = idling.config().hooks.idle_tick.unwrap_or(IDLE_TICK);
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    if let Err(err) = idling.idle().tick(now_ms()).await {
-                        tracing::warn!(error = %err, "the idle check failed");
-                    }
-                    // GitHub tokens renewed before they expire, and handed to workspaces.
-                    if let Err(err) = idling.github().rotate_token(now_ms() / 1000).await {
-                        tracing::warn!(error = %err, "renewing the GitHub token failed");
-                    }
-                }
-            });
-            // Resources SAM does not know, servers that vanished: at start, then periodically.
-            let sweeping = Arc::clone(&core);
-            tauri::async_runtime::spawn(async move {
-                sweeping.workspaces().sweep_forever().await;
-            });
-            // Finish whatever an earlier process (a crashed app, a killed CLI) left half-done.
-            let resuming = Arc::clone(&core);
-            tauri::async_runtime::spawn(async move {
-                match resuming.workspaces().resume_orphans().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(n, "resumed unfinished operations"),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "resuming unfinished operations failed")
-                    }
-                }
-            });
+            // The idle check and token renewal, the Hetzner sweep, unfinished operations.
+            core.start_background();
             Ok(())
         })
-        .run(context)
-        .map_err(|err| SamError::internal("The SAM window could not be started.", &err))?;
+        .build(context)
+        .map_err(|err| SamError::internal("The SAM window could not be started.", &err))?
+        .run(move |_, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Every task the core owns ends before the process does.
+                tauri::async_runtime::block_on(exiting.shutdown(SHUTDOWN_GRACE));
+            }
+        });
     tracing::info!("SAM Desktop exited");
     Ok(())
 }

@@ -28,6 +28,7 @@ pub mod provider;
 pub mod redact;
 pub mod repo;
 pub mod store;
+pub mod tasks;
 pub mod terminal;
 pub mod terminals;
 pub mod workspace;
@@ -48,7 +49,8 @@ use self::lifecycle::Workspaces;
 use self::notice::Notices;
 use self::paths::AppPaths;
 use self::provider::local::LocalProvider;
-use self::store::Store;
+use self::store::{Operation, Store};
+use self::tasks::{Shutdown, Tasks};
 use self::terminals::Terminals;
 use self::workspace::Workspace;
 
@@ -80,6 +82,7 @@ pub struct Core {
     github: GitHub,
     idle: IdleWatch,
     terminals: Terminals,
+    tasks: Tasks,
 }
 
 impl Core {
@@ -121,6 +124,7 @@ impl Core {
             github,
             idle,
             terminals: Terminals::default(),
+            tasks: Tasks::default(),
         })
     }
 
@@ -148,6 +152,64 @@ impl Core {
     /// The idle policy: each workspace's timeout, warnings and stops.
     pub fn idle(&self) -> &IdleWatch {
         &self.idle
+    }
+
+    /// The core's long-lived tasks, which [`Core::shutdown`] ends.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// Starts what the app runs for as long as it is open: the idle check and GitHub token
+    /// renewal every 30 s (`SAM_IDLE_TICK_SECS` in tests), the Hetzner sweep at start and then
+    /// every minute, and the operations an earlier process left unfinished. The `sam` tool runs
+    /// none of them.
+    pub fn start_background(&self) {
+        let every = self.config().hooks.idle_tick.unwrap_or(idle::watch::TICK);
+        let (idle, github) = (self.idle.clone(), self.github.clone());
+        self.tasks.every("idle and token renewal", every, move || {
+            let (idle, github) = (idle.clone(), github.clone());
+            async move {
+                if let Err(err) = idle.tick(clock::now_ms()).await {
+                    tracing::warn!(error = %err, "the idle check failed");
+                }
+                // GitHub tokens renewed before they expire, and handed to workspaces.
+                if let Err(err) = github.rotate_token(clock::now_ms() / 1000).await {
+                    tracing::warn!(error = %err, "renewing the GitHub token failed");
+                }
+            }
+        });
+        let sweeping = self.workspaces.clone();
+        self.tasks.spawn(
+            "Hetzner sweep",
+            async move { sweeping.sweep_forever().await },
+        );
+        let resuming = self.workspaces.clone();
+        self.tasks
+            .spawn("resume unfinished operations", async move {
+                match resuming.resume_orphans().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(n, "resumed unfinished operations"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "resuming unfinished operations failed")
+                    }
+                }
+            });
+    }
+
+    /// Runs `operation` in the background; its outcome is recorded on the workspace (status,
+    /// error, events), and an interrupted one is resumed by the next process.
+    pub fn run_in_background(&self, operation: Operation) {
+        let workspaces = self.workspaces.clone();
+        self.tasks.spawn("operation", async move {
+            let _ = workspaces.run(operation).await;
+        });
+    }
+
+    /// Ends every task the core owns, waiting up to `grace`.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> Shutdown {
+        let outcome = self.tasks.shutdown(grace).await;
+        tracing::info!(?outcome, "core shut down");
+        outcome
     }
 
     /// What the user should hear about outside the window (desktop notifications).

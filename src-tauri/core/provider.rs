@@ -1,5 +1,5 @@
 //! Where workspaces run. One trait, one implementation per place: [`local::LocalProvider`]
-//! ("Run on this computer") now, Hetzner with its own issue.
+//! ("Run on this computer") and [`hetzner::provider::HetznerProvider`].
 //!
 //! The trait speaks at the workspace level — compute plus disk — so the lifecycle never sees a
 //! server, volume or folder. Every method is idempotent: provisioning a workspace that already

@@ -1,7 +1,7 @@
 //! The workspace: a repository checked out on a machine with our agent serving it.
 //!
-//! These are the domain types the store persists and the UI shows. The lifecycle that moves a
-//! workspace between states is its own module (a later issue); here are only the nouns.
+//! These are the domain types the store persists and the UI shows; here are only the nouns.
+//! What moves a workspace between states is [`crate::lifecycle`].
 //!
 //! Timestamps and sequence numbers are `i64` in Rust and `number` in TypeScript: they stay far
 //! below 2^53, where a JavaScript number is exact.

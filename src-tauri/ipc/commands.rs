@@ -25,11 +25,7 @@ async fn on_core<T: Send + 'static>(
 
 /// Runs an operation in the background; its progress reaches the UI as change events.
 fn run_in_background(state: &State<'_, AppState>, operation: Operation) {
-    let core = state.core.clone();
-    tauri::async_runtime::spawn(async move {
-        // The outcome is recorded on the workspace (status, error, events).
-        let _ = core.workspaces().run(operation).await;
-    });
+    state.core.run_in_background(operation);
 }
 
 /// About this installation.

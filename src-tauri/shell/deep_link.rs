@@ -82,8 +82,8 @@ pub fn follow(app: &AppHandle, core: &Arc<Core>, link: &str) {
     super::show_window(app);
     match deep_link::parse(link) {
         Ok(Link::SignIn { state, outcome }) => {
-            let (app, core) = (app.clone(), Arc::clone(core));
-            tauri::async_runtime::spawn(async move {
+            let (app, tasks, core) = (app.clone(), core.tasks().clone(), Arc::clone(core));
+            tasks.spawn("GitHub sign-in callback", async move {
                 let ended = match core.github().callback(&state, outcome).await {
                     Ok(account) => GitHubSignInEnded {
                         account: Some(account),

@@ -34,7 +34,7 @@ static SHOWINGS: AtomicU64 = AtomicU64::new(0);
 
 /// Shows every notice published from now on until the core goes away.
 pub async fn serve(core: Arc<Core>, open: Opener) {
-    let mut notices = core.workspaces().notices().subscribe();
+    let mut notices = core.notices().subscribe();
     let on_screen = OnScreen::default();
     loop {
         match notices.recv().await {
@@ -61,7 +61,8 @@ fn deliver(core: &Arc<Core>, notice: Notice, open: &Opener, on_screen: &OnScreen
     let core = Arc::clone(core);
     let open = Arc::clone(open);
     let on_screen = Arc::clone(on_screen);
-    tauri::async_runtime::spawn(async move {
+    let tasks = core.tasks().clone();
+    tasks.spawn("notification", async move {
         let id = notice.workspace().clone();
         // Showing is a D-Bus call and waiting for the answer blocks until the user acts or the
         // notification closes: both off the async workers.

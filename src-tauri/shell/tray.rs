@@ -92,8 +92,8 @@ pub fn install(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, open: Op
         available: false,
         problem: Some(problem),
     };
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
+    let (app, tasks) = (app.clone(), core.tasks().clone());
+    tasks.spawn("tray host watch", async move {
         if let Err(err) = host_appears().await {
             tracing::info!(%err, "cannot watch for a tray host");
             return;
@@ -148,8 +148,8 @@ fn serve(app: &AppHandle, core: Arc<Core>, state: Arc<TrayState>, tray: TrayIcon
         available: true,
         problem: None,
     };
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
+    let (app, tasks) = (app.clone(), core.tasks().clone());
+    tasks.spawn("tray", async move {
         let mut shown = None;
         let mut read = None;
         let mut tick = tokio::time::interval(REFRESH);
@@ -303,8 +303,8 @@ fn on_menu(app: &AppHandle, core: &Arc<Core>, open: &Opener, event: &MenuEvent) 
             let Ok(workspace) = action.1.parse::<WorkspaceId>() else {
                 return;
             };
-            let (core, open) = (Arc::clone(core), Arc::clone(open));
-            tauri::async_runtime::spawn(async move {
+            let (tasks, core, open) = (core.tasks().clone(), Arc::clone(core), Arc::clone(open));
+            tasks.spawn("tray action", async move {
                 notify::act(&core, &workspace, action.0, &open).await;
             });
         }

@@ -353,3 +353,29 @@ async fn a_private_repository_clones_with_a_token_for_its_host_and_never_without
         String::from_utf8_lossy(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cores_background_tasks_end_at_shutdown() {
+    let fixture = Fixture::new();
+    fixture.core.start_background();
+    // The idle check and token renewal, the sweep, and the resumption of unfinished work.
+    assert!(
+        fixture.core.tasks().running() >= 2,
+        "{} tasks",
+        fixture.core.tasks().running()
+    );
+    let outcome = fixture
+        .core
+        .shutdown(std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(outcome, sam_core::tasks::Shutdown::Clean);
+    assert_eq!(fixture.core.tasks().running(), 0);
+    // Nothing new starts once shut down: an operation asked for now waits for the next start.
+    let (_, operation) = fixture
+        .core
+        .workspaces()
+        .begin_create(&request("file:///nowhere/repo.git"))
+        .expect("recorded");
+    fixture.core.run_in_background(operation);
+    assert_eq!(fixture.core.tasks().running(), 0);
+}

@@ -15,6 +15,9 @@ use crate::notice::Notice;
 use crate::store::OperationKind;
 use crate::workspace::{EventLevel, Workspace, WorkspaceId, WorkspaceStatus};
 
+/// How often the app checks running workspaces for idleness: well inside the 5-minute warning.
+pub const TICK: Duration = Duration::from_secs(30);
+
 /// Where a workspace's idle policy stands, for its page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
