@@ -13,7 +13,6 @@ use sam_core::error::SamError;
 use sam_core::idle::IdleChoice;
 use sam_core::idle::watch::IdleView;
 use sam_core::provider::hetzner::spend::format_amount;
-use sam_core::workspace::ProviderKind;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct IdleTimeout(pub(super) IdleChoice);
@@ -75,7 +74,9 @@ pub(super) async fn run(core: &Core, command: IdleCommand, json: bool) -> Result
         }
         IdleCommand::Set { workspace, timeout } => {
             let workspace = find(core, &workspace)?;
-            let secs = timeout.0.timeout_secs(workspace.provider);
+            let secs = timeout
+                .0
+                .timeout_secs(core.providers().default_idle(workspace.provider));
             core.idle().set_timeout(&workspace.id, secs).await?;
             let view = core.idle().view(&workspace.id, now_ms())?;
             (workspace, view)
@@ -87,7 +88,7 @@ pub(super) async fn run(core: &Core, command: IdleCommand, json: bool) -> Result
             let workspace = find(core, &workspace)?;
             let Some(secs) = duration
                 .0
-                .timeout_secs(ProviderKind::Local)
+                .timeout_secs(None)
                 .filter(|secs| *secs <= 24 * 3600)
             else {
                 return Err(SamError::invalid_input(
@@ -190,7 +191,8 @@ mod tests {
 
     #[test]
     fn idle_timeouts_parse() {
-        let secs = |text| parse_idle(text).map(|i| i.0.timeout_secs(ProviderKind::Hetzner));
+        let thirty_minutes = Some(Duration::from_secs(30 * 60));
+        let secs = |text| parse_idle(text).map(|i| i.0.timeout_secs(thirty_minutes));
         assert_eq!(secs("90s"), Ok(Some(90)));
         assert_eq!(secs("30m"), Ok(Some(1800)));
         assert_eq!(secs("2h"), Ok(Some(7200)));

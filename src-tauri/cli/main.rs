@@ -13,7 +13,6 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use sam_core::Core;
-use sam_core::account::hetzner::HetznerAccount;
 use sam_core::config::Config;
 use sam_core::error::{ErrorCategory, SamError};
 use sam_core::idle::IdleChoice;
@@ -22,6 +21,7 @@ use sam_core::lifecycle::CreateRequest;
 use sam_core::logging;
 use sam_core::paths::AppPaths;
 use sam_core::provider::Placement;
+use sam_core::provider::hetzner::account::HetznerAccount;
 use sam_core::store::OperationKind;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
@@ -287,12 +287,10 @@ async fn workspace(core: &Core, command: WorkspaceCommand, json: bool) -> Result
     let lifecycle = core.workspaces();
     match command {
         WorkspaceCommand::Create(args) => {
-            // clap allows only these two.
-            let provider = if args.provider == "hetzner" {
-                ProviderKind::Hetzner
-            } else {
-                ProviderKind::Local
-            };
+            // clap allows only the stored names.
+            let provider: ProviderKind = args.provider.parse().map_err(|err: String| {
+                SamError::invalid_input(err, "Use --provider local or --provider hetzner.")
+            })?;
             let request = CreateRequest {
                 repo: args.repo,
                 name: args.name,

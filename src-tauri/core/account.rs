@@ -4,4 +4,3 @@
 
 pub mod git;
 pub mod github;
-pub mod hetzner;

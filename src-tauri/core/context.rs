@@ -1,7 +1,7 @@
 //! What every part of the core shares: the database, the keyring, the configuration read at
 //! start-up, the installation's identity, the channel of notices, and the way to reach a
 //! workspace's agent. Each service ([`Workspaces`](crate::lifecycle::Workspaces),
-//! [`HetznerAccount`](crate::account::hetzner::HetznerAccount), …) holds one `Arc<Context>` and
+//! [`HetznerAccount`](crate::provider::hetzner::account::HetznerAccount), …) holds one `Arc<Context>` and
 //! its own state besides.
 
 use std::sync::{Arc, Mutex};

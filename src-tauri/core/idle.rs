@@ -22,15 +22,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::workspace::ProviderKind;
-
 /// How long before the deadline the user is warned.
 pub const WARN_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// The least notice a stop is given when the warning comes late.
 pub const LATE_NOTICE: Duration = Duration::from_secs(2 * 60);
-
-/// The idle timeout of a Hetzner workspace unless the user picks another: the roadmap's 30 min.
-pub const HETZNER_DEFAULT: Duration = Duration::from_secs(30 * 60);
 
 /// What the user picked for a new workspace's idle timeout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,13 +45,11 @@ pub enum IdleChoice {
 }
 
 impl IdleChoice {
-    /// The timeout in seconds for a workspace on `provider`; `None` = never.
-    pub fn timeout_secs(self, provider: ProviderKind) -> Option<u64> {
+    /// The timeout in seconds for a workspace whose provider's default is `default` (see the
+    /// provider registry); `None` = never.
+    pub fn timeout_secs(self, default: Option<Duration>) -> Option<u64> {
         match self {
-            Self::Default => match provider {
-                ProviderKind::Hetzner => Some(HETZNER_DEFAULT.as_secs()),
-                ProviderKind::Local => None,
-            },
+            Self::Default => default.map(|default| default.as_secs()),
             Self::Never => None,
             Self::After { secs } => Some(secs.max(60)),
         }

@@ -39,7 +39,6 @@ use serde::Serialize;
 
 use self::account::git::GitCredentials;
 use self::account::github::{GitHub, GitHubTokens};
-use self::account::hetzner::HetznerAccount;
 use self::config::Config;
 use self::context::Context;
 use self::error::SamError;
@@ -48,7 +47,8 @@ use self::installation::{KeyStore, OsKeyring};
 use self::lifecycle::Workspaces;
 use self::notice::Notices;
 use self::paths::AppPaths;
-use self::provider::local::LocalProvider;
+use self::provider::hetzner::account::HetznerAccount;
+use self::provider::registry::Providers;
 use self::store::{Operation, Store};
 use self::tasks::{Shutdown, Tasks};
 use self::terminals::Terminals;
@@ -76,6 +76,7 @@ pub struct AppInfo {
 pub struct Core {
     paths: AppPaths,
     ctx: Arc<Context>,
+    providers: Providers,
     workspaces: Workspaces,
     hetzner: HetznerAccount,
     git: GitCredentials,
@@ -103,21 +104,18 @@ impl Core {
         let store = Arc::new(Store::open(&paths.database())?);
         keep_private(&paths.data_dir);
         let ctx = Context::new(store, keys, Arc::new(config));
-        let local = Arc::new(LocalProvider::new(
-            &paths.data_dir,
-            ctx.config().agent_binary(),
-        ));
         let hetzner = HetznerAccount::new(Arc::clone(&ctx));
+        let providers = Providers::new(&paths.data_dir, ctx.config().agent_binary(), &hetzner);
         let tokens = GitHubTokens::new(Arc::clone(&ctx));
         let git = GitCredentials::new(Arc::clone(&ctx), Arc::clone(&tokens));
         let github = GitHub::new(Arc::clone(&ctx), tokens, git.clone());
-        let workspaces =
-            Workspaces::new(Arc::clone(&ctx), local, hetzner.clone(), git.clone(), owner);
+        let workspaces = Workspaces::new(Arc::clone(&ctx), providers.clone(), git.clone(), owner);
         let idle = IdleWatch::new(Arc::clone(&ctx), workspaces.clone());
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
         Ok(Self {
             paths,
             ctx,
+            providers,
             workspaces,
             hetzner,
             git,
@@ -132,6 +130,11 @@ impl Core {
     /// machines, and the sweep.
     pub fn workspaces(&self) -> &Workspaces {
         &self.workspaces
+    }
+
+    /// Every provider workspaces can run on, with what each can do.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     /// The Hetzner account: token, catalogue, preferences, resources, spend, self-deletion.

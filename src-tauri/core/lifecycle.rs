@@ -20,14 +20,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::git::GitCredentials;
-use crate::account::hetzner::HetznerAccount;
 use crate::agent_client::{AgentClient, AgentError};
 use crate::context::Context;
 use crate::error::SamError;
 use crate::idle::IdleChoice;
 use crate::installation::{hex, random};
 use crate::notice::{Notice, Notices};
-use crate::provider::{Placement, Provider};
+use crate::provider::Placement;
+use crate::provider::registry::Providers;
 use crate::store::{Operation, OperationKind, Store};
 use crate::workspace::{EventLevel, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
@@ -67,8 +67,7 @@ struct Timing {
 #[derive(Debug, Clone)]
 pub struct Workspaces {
     ctx: Arc<Context>,
-    local: Arc<dyn Provider>,
-    hetzner: HetznerAccount,
+    providers: Providers,
     git: GitCredentials,
     owner: String,
     /// How long leases last and how long a new machine may take to boot.
@@ -76,12 +75,11 @@ pub struct Workspaces {
 }
 
 impl Workspaces {
-    /// The workspaces over `ctx`, run on `local` (this computer) or the Hetzner account, handed
-    /// credentials by `git`. Leases are taken as `owner`, or as a fresh owner for this process.
+    /// The workspaces over `ctx`, run by the registered `providers`, handed credentials by
+    /// `git`. Leases are taken as `owner`, or as a fresh owner for this process.
     pub fn new(
         ctx: Arc<Context>,
-        local: Arc<dyn Provider>,
-        hetzner: HetznerAccount,
+        providers: Providers,
         git: GitCredentials,
         owner: Option<String>,
     ) -> Self {
@@ -89,8 +87,7 @@ impl Workspaces {
         let lease = ctx.config().hooks.lease.unwrap_or(LEASE);
         Self {
             ctx,
-            local,
-            hetzner,
+            providers,
             git,
             owner,
             timing: Arc::new(std::sync::Mutex::new(Timing {
@@ -330,7 +327,9 @@ impl Workspaces {
             .store()
             .set_workspace_status(id, WorkspaceStatus::Running, None)?;
         self.log(id, operation.kind.as_str(), EventLevel::Info, "running");
-        self.hetzner.arm_backstop(&workspace).await;
+        if let Some(self_delete) = self.providers.self_delete(workspace.provider) {
+            self_delete.arm(&workspace).await;
+        }
         Ok(())
     }
 

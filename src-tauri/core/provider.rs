@@ -1,5 +1,11 @@
 //! Where workspaces run. One trait, one implementation per place: [`local::LocalProvider`]
-//! ("Run on this computer") and [`hetzner::provider::HetznerProvider`].
+//! ("Run on this computer") and [`hetzner::provider::HetznerProvider`], each in its own folder
+//! and registered in [`registry`], the one place that knows every [`ProviderKind`].
+//!
+//! What only some providers can do is an optional capability the registry can be asked for:
+//! [`Placements`] (a catalogue of sizes and places, with prices and preferences), [`Reconcile`]
+//! (an account that can drift from SAM's records, kept with its billing history) and
+//! [`SelfDelete`] (idle machines that delete themselves).
 //!
 //! The trait speaks at the workspace level — compute plus disk — so the lifecycle never sees a
 //! server, volume or folder. Every method is idempotent: provisioning a workspace that already
@@ -8,13 +14,16 @@
 
 pub mod hetzner;
 pub mod local;
+pub mod registry;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::error::SamError;
 use crate::redact::Secret;
-use crate::workspace::{ProviderKind, WorkspaceId};
+use crate::workspace::{ProviderKind, Workspace, WorkspaceId};
 
 /// What a machine is provisioned with.
 #[derive(Debug, Clone)]
@@ -43,34 +52,72 @@ pub struct Placement {
     pub location: String,
 }
 
-/// What a workspace's machine is now, for the workspace page.
+/// What a workspace's machine is now, for the workspace page, in words any provider can fill:
+/// labelled facts in the order shown, and what it costs when it is billed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MachineDetails {
-    /// The server's name, if there is a server now.
-    pub server: Option<String>,
-    /// Its type.
-    pub server_type: Option<String>,
-    /// Where it (or the disk) is.
-    pub location: Option<String>,
-    /// Its public IPv4 address.
-    pub ip: Option<String>,
-    /// When the current server was created, Unix milliseconds.
+    /// What the machine is, in the order shown.
+    pub facts: Vec<MachineFact>,
+    /// What it costs; `None` when nothing is billed.
+    pub cost: Option<MachineCost>,
+    /// What deleting the workspace removes from the provider's account, one item each, for the
+    /// confirmation (empty when there is nothing beyond the workspace's own files).
+    pub removed_on_delete: Vec<String>,
+}
+
+/// One labelled fact about a machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MachineFact {
+    /// A stable name for it (`server`, `location`, `address`, `disk`), for tests and styling.
+    pub key: String,
+    /// What it is called on the page.
+    pub label: String,
+    /// Its value, ready to show.
+    pub value: String,
+    /// Since when it holds, Unix milliseconds (the page shows it in local time).
     #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
-    pub server_since_ms: Option<i64>,
-    /// The disk's size in GB, when it is a separate billed resource.
-    pub disk_gb: Option<u32>,
-    /// What the server (with its IPv4 address) costs an hour, gross, in hundredths of a cent.
+    pub since_ms: Option<i64>,
+}
+
+impl MachineFact {
+    /// A fact without a time.
+    pub fn new(key: &str, label: &str, value: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            label: label.to_owned(),
+            value: value.into(),
+            since_ms: None,
+        }
+    }
+}
+
+impl MachineDetails {
+    /// The value of the fact named `key`, if the provider gave one.
+    pub fn fact(&self, key: &str) -> Option<&str> {
+        self.facts
+            .iter()
+            .find(|fact| fact.key == key)
+            .map(|fact| fact.value.as_str())
+    }
+}
+
+/// What a machine costs, in hundredths of a cent, gross.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MachineCost {
+    /// An hour of compute now; `None` while there is no compute (stopped).
     #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub hourly_centicents: Option<u64>,
-    /// What server, address and disk cost a month at most, gross, in hundredths of a cent.
+    /// A month at most, compute and disk.
     #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub monthly_centicents: Option<u64>,
-    /// What the current server and the disk have cost so far, gross, in hundredths of a cent.
+    /// The current compute and the disk so far.
     #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
-    pub cost_so_far_centicents: Option<u64>,
+    pub so_far_centicents: Option<u64>,
     /// The currency of the amounts, e.g. `EUR`.
-    pub currency: Option<String>,
+    pub currency: String,
 }
 
 /// A provisioned machine: where its agent listens.
@@ -116,9 +163,6 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Every workspace this installation has resources for here.
     async fn list_owned(&self) -> Result<Vec<WorkspaceId>, SamError>;
 
-    /// What an hour of compute costs, in euro cents; `None` when nothing is billed.
-    fn hourly_price_cents(&self) -> Option<u32>;
-
     /// What the workspace's machine is now (server, place, address, cost), when the provider
     /// has more to say than the workspace record.
     async fn details(&self, _workspace: &WorkspaceId) -> Result<Option<MachineDetails>, SamError> {
@@ -137,4 +181,58 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     fn new_machine_each_start(&self) -> bool {
         false
     }
+}
+
+/// Where a provider's machines come from: ready at once (this computer), or made on first use
+/// from an account's credentials (a cloud).
+#[async_trait]
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// Fails with a clear error when workspaces cannot be made here now (no token, say).
+    /// Blocking: it may read the keyring.
+    fn require_ready(&self) -> Result<(), SamError> {
+        Ok(())
+    }
+
+    /// The provider.
+    async fn provider(&self) -> Result<Arc<dyn Provider>, SamError>;
+}
+
+/// Providers whose machines come in sizes and places the user chooses from.
+#[async_trait]
+pub trait Placements: Send + Sync + std::fmt::Debug {
+    /// Fails with a clear error when `placement` is not on offer.
+    async fn check(&self, placement: &Placement) -> Result<(), SamError>;
+
+    /// The user's preferred placements, best first.
+    fn preferred(&self) -> Result<Vec<Placement>, SamError>;
+}
+
+/// Providers whose account can drift from SAM's records: machines deleted or powered off
+/// behind SAM's back. Looking also brings the billing history up to date.
+#[async_trait]
+pub trait Reconcile: Send + Sync + std::fmt::Debug {
+    /// Whether the account can be looked at now (its credentials are known).
+    async fn connected(&self) -> bool;
+
+    /// One look at the account.
+    async fn look(&self) -> Result<Drift, SamError>;
+}
+
+/// What a look at an account found about SAM's running workspaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Workspaces whose machine is gone.
+    pub vanished: Vec<WorkspaceId>,
+    /// Running workspaces whose machine is powered off (and still billed).
+    pub powered_off: Vec<WorkspaceId>,
+}
+
+/// Providers whose idle machines may delete themselves instead of powering off.
+#[async_trait]
+pub trait SelfDelete: Send + Sync + std::fmt::Debug {
+    /// Whether the user turned it on.
+    fn enabled(&self) -> Result<bool, SamError>;
+
+    /// Hands a freshly running workspace's agent what it needs to delete its machine, when on.
+    async fn arm(&self, workspace: &Workspace);
 }

@@ -78,7 +78,13 @@ pub async fn hetzner_set_preferences(
 #[tauri::command]
 #[specta::specta]
 pub async fn hetzner_resources(state: State<'_, AppState>) -> Result<Report, SamError> {
-    state.core.workspaces().sweep().await
+    state.core.workspaces().sweep().await?;
+    state.core.hetzner().last_report().ok_or_else(|| {
+        SamError::internal(
+            "The Hetzner sweep kept no report.",
+            &"no report after a sweep",
+        )
+    })
 }
 
 /// The latest report of the periodic sweep, without asking Hetzner (`None` before the first).

@@ -251,12 +251,16 @@ impl Run {
     /// What must hold after every step (faults off, as the next sweep would see it).
     async fn check(&self, op: &Op) {
         let client = &self.cloud.client;
-        let report = self
-            .core
+        self.core
             .workspaces()
             .sweep()
             .await
             .expect("the sweep runs without faults");
+        let report = self
+            .core
+            .hetzner()
+            .last_report()
+            .expect("the sweep's report");
         let store = self.core.store();
         let records: BTreeMap<WorkspaceId, _> = store
             .workspaces()

@@ -112,23 +112,25 @@ async fn the_workspace_page_shows_server_location_address_and_cost() {
         .expect("details")
         .expect("a Hetzner machine");
     let name = format!("sam-{}", workspace.id);
-    assert_eq!(details.server.as_deref(), Some(name.as_str()));
-    assert_eq!(details.server_type.as_deref(), Some("cx23"));
-    assert_eq!(details.location.as_deref(), Some("fsn1"));
+    assert_eq!(
+        details.fact("server"),
+        Some(format!("{name} (cx23)").as_str())
+    );
+    assert_eq!(details.fact("location"), Some("fsn1"));
     assert!(
         details
-            .ip
-            .as_deref()
+            .fact("ip")
             .is_some_and(|ip| ip.starts_with("127.0.0.")),
         "{details:?}"
     );
-    assert_eq!(details.disk_gb, Some(20));
-    assert_eq!(details.currency.as_deref(), Some("EUR"));
-    let hourly = details.hourly_centicents.expect("an hourly price");
-    let so_far = details.cost_so_far_centicents.expect("a cost so far");
+    assert_eq!(details.fact("disk"), Some("20 GB, kept while stopped"));
+    let cost = details.cost.clone().expect("a cost");
+    assert_eq!(cost.currency, "EUR");
+    let hourly = cost.hourly_centicents.expect("an hourly price");
+    let so_far = cost.so_far_centicents.expect("a cost so far");
     // One started hour of server and address, plus an hour of the disk.
     assert!(so_far > hourly, "{details:?}");
-    assert!(details.monthly_centicents.expect("monthly") > so_far);
+    assert!(cost.monthly_centicents.expect("monthly") > so_far);
 
     // Stopped: no server, the disk (and its location) still there.
     let operation = lifecycle
@@ -145,10 +147,16 @@ async fn the_workspace_page_shows_server_location_address_and_cost() {
         .await
         .expect("details")
         .expect("the disk");
-    assert_eq!(details.server, None);
-    assert_eq!(details.hourly_centicents, None);
-    assert_eq!(details.location.as_deref(), Some("fsn1"));
-    assert_eq!(details.disk_gb, Some(20));
+    assert_eq!(
+        details.fact("server"),
+        Some("none while stopped — nothing is billed for compute")
+    );
+    assert_eq!(
+        details.cost.as_ref().expect("a cost").hourly_centicents,
+        None
+    );
+    assert_eq!(details.fact("location"), Some("fsn1"));
+    assert_eq!(details.fact("disk"), Some("20 GB, kept while stopped"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +190,8 @@ async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_o
         .expect_err("not listed yet");
     assert!(err.message.contains("not among"), "{err:?}");
 
-    let report = lifecycle.sweep().await.expect("report");
+    lifecycle.sweep().await.expect("swept");
+    let report = core.hetzner().last_report().expect("report");
     assert_eq!(report.unknown.len(), 1, "{report:?}");
     assert_eq!(report.foreign.len(), 1, "{report:?}");
     assert!(core.hetzner().last_report().is_some());
@@ -228,7 +237,8 @@ async fn only_what_the_reconciler_listed_is_deleted_and_another_installation_s_o
         .map(|v| v.name)
         .collect();
     assert_eq!(left, vec![format!("sam-{}", workspace.id)]);
-    let report = lifecycle.sweep().await.expect("report");
+    lifecycle.sweep().await.expect("swept");
+    let report = core.hetzner().last_report().expect("report");
     assert!(
         report.unknown.is_empty() && report.foreign.is_empty(),
         "{report:?}"

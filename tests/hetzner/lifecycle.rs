@@ -16,7 +16,7 @@ use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
 use sam_core::provider::hetzner::reconcile::reconcile;
 use sam_core::redact::Secret;
 use sam_core::store::OperationKind;
-use sam_core::workspace::{ProviderKind, Workspace, WorkspaceStatus};
+use sam_core::workspace::{ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 use super::{WAIT, cloud, fast, provider::agent, run_script};
 
@@ -271,7 +271,14 @@ async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
     .expect("report")
     .report;
     assert_eq!(report.vanished, vec![workspace.id.to_string()]);
-    let marked = lifecycle.mark_vanished(&report.vanished).expect("marked");
+    let vanished: Vec<WorkspaceId> = report
+        .vanished
+        .iter()
+        .map(|id| id.parse().expect("a workspace id"))
+        .collect();
+    let marked = lifecycle
+        .mark_vanished(ProviderKind::Hetzner, &vanished)
+        .expect("marked");
     assert_eq!(marked, vec![workspace.id.clone()]);
     let record = core
         .store()
@@ -288,7 +295,7 @@ async fn a_workspace_whose_server_vanished_is_marked_stopped_and_explained() {
     // Marking again changes nothing.
     assert!(
         lifecycle
-            .mark_vanished(&report.vanished)
+            .mark_vanished(ProviderKind::Hetzner, &vanished)
             .expect("again")
             .is_empty()
     );

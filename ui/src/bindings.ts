@@ -369,28 +369,44 @@ export type LinkProblem = {
 	error: SamError,
 };
 
-/**  What a workspace's machine is now, for the workspace page. */
-export type MachineDetails = {
-	/**  The server's name, if there is a server now. */
-	server: string | null,
-	/**  Its type. */
-	server_type: string | null,
-	/**  Where it (or the disk) is. */
-	location: string | null,
-	/**  Its public IPv4 address. */
-	ip: string | null,
-	/**  When the current server was created, Unix milliseconds. */
-	server_since_ms: number | null,
-	/**  The disk's size in GB, when it is a separate billed resource. */
-	disk_gb: number | null,
-	/**  What the server (with its IPv4 address) costs an hour, gross, in hundredths of a cent. */
+/**  What a machine costs, in hundredths of a cent, gross. */
+export type MachineCost = {
+	/**  An hour of compute now; `None` while there is no compute (stopped). */
 	hourly_centicents: number | null,
-	/**  What server, address and disk cost a month at most, gross, in hundredths of a cent. */
+	/**  A month at most, compute and disk. */
 	monthly_centicents: number | null,
-	/**  What the current server and the disk have cost so far, gross, in hundredths of a cent. */
-	cost_so_far_centicents: number | null,
+	/**  The current compute and the disk so far. */
+	so_far_centicents: number | null,
 	/**  The currency of the amounts, e.g. `EUR`. */
-	currency: string | null,
+	currency: string,
+};
+
+/**
+ *  What a workspace's machine is now, for the workspace page, in words any provider can fill:
+ *  labelled facts in the order shown, and what it costs when it is billed.
+ */
+export type MachineDetails = {
+	/**  What the machine is, in the order shown. */
+	facts: MachineFact[],
+	/**  What it costs; `None` when nothing is billed. */
+	cost: MachineCost | null,
+	/**
+	 *  What deleting the workspace removes from the provider's account, one item each, for the
+	 *  confirmation (empty when there is nothing beyond the workspace's own files).
+	 */
+	removed_on_delete: string[],
+};
+
+/**  One labelled fact about a machine. */
+export type MachineFact = {
+	/**  A stable name for it (`server`, `location`, `address`, `disk`), for tests and styling. */
+	key: string,
+	/**  What it is called on the page. */
+	label: string,
+	/**  Its value, ready to show. */
+	value: string,
+	/**  Since when it holds, Unix milliseconds (the page shows it in local time). */
+	since_ms: number | null,
 };
 
 /**  A server type in one location. */

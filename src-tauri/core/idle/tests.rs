@@ -180,15 +180,15 @@ mod properties {
 }
 
 #[test]
-fn the_default_is_thirty_minutes_on_hetzner_and_never_on_this_computer() {
+fn the_default_is_the_providers_and_a_chosen_timeout_is_at_least_a_minute() {
+    // The providers' own defaults (30 min on Hetzner, never on this computer) are the
+    // registry's: `provider::registry` tests them.
+    let thirty_minutes = Some(Duration::from_secs(30 * 60));
+    assert_eq!(IdleChoice::Default.timeout_secs(thirty_minutes), Some(1800));
+    assert_eq!(IdleChoice::Default.timeout_secs(None), None);
+    assert_eq!(IdleChoice::Never.timeout_secs(thirty_minutes), None);
     assert_eq!(
-        IdleChoice::Default.timeout_secs(ProviderKind::Hetzner),
-        Some(1800)
-    );
-    assert_eq!(IdleChoice::Default.timeout_secs(ProviderKind::Local), None);
-    assert_eq!(IdleChoice::Never.timeout_secs(ProviderKind::Hetzner), None);
-    assert_eq!(
-        IdleChoice::After { secs: 5 }.timeout_secs(ProviderKind::Local),
+        IdleChoice::After { secs: 5 }.timeout_secs(None),
         Some(60),
         "at least a minute"
     );

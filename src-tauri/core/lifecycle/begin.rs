@@ -6,9 +6,7 @@ use super::{CreateRequest, MAX_RETRIES, Workspaces};
 use crate::error::SamError;
 use crate::repo::RepoUrl;
 use crate::store::{Operation, OperationKind};
-use crate::workspace::{
-    EventLevel, NewWorkspace, ProviderKind, Workspace, WorkspaceId, WorkspaceStatus,
-};
+use crate::workspace::{EventLevel, NewWorkspace, Workspace, WorkspaceId, WorkspaceStatus};
 
 impl Workspaces {
     /// Validates a request, records the workspace and its `create` operation, and returns both.
@@ -47,15 +45,12 @@ impl Workspaces {
         // Keys first: a locked keyring or a missing token should fail the request, not the
         // background job.
         self.ctx.installation()?;
-        match (request.provider, &request.placement) {
-            (ProviderKind::Hetzner, _) => self.hetzner.require()?,
-            (ProviderKind::Local, Some(_)) => {
-                return Err(SamError::invalid_input(
-                    "A location and server type can only be chosen for Hetzner workspaces.",
-                    "Leave them out for a workspace on this computer.",
-                ));
-            }
-            (ProviderKind::Local, None) => {}
+        self.providers.require_ready(request.provider)?;
+        if request.placement.is_some() && self.providers.placements(request.provider).is_none() {
+            return Err(SamError::invalid_input(
+                "A location and server type can only be chosen for Hetzner workspaces.",
+                "Leave them out for a workspace on this computer.",
+            ));
         }
         let id = WorkspaceId::generate()?;
         let new = NewWorkspace {
@@ -63,7 +58,9 @@ impl Workspaces {
             repo_url: repo.as_str().to_owned(),
             branch: request.branch.clone(),
             provider: request.provider,
-            idle_timeout_secs: request.idle.timeout_secs(request.provider),
+            idle_timeout_secs: request
+                .idle
+                .timeout_secs(self.providers.default_idle(request.provider)),
             placement: request.placement.clone(),
         };
         let workspace = self.ctx.store().insert_workspace(&id, &new)?;

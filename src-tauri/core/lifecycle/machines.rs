@@ -33,10 +33,7 @@ pub(super) enum Removal {
 impl Workspaces {
     /// The provider of `kind`.
     pub(super) async fn provider(&self, kind: ProviderKind) -> Result<Arc<dyn Provider>, SamError> {
-        match kind {
-            ProviderKind::Local => Ok(Arc::clone(&self.local)),
-            ProviderKind::Hetzner => Ok(self.hetzner.provider().await? as Arc<dyn Provider>),
-        }
+        self.providers.get(kind).await
     }
 
     /// Provisions with a fresh enrollment secret and pins the agent — or, when the agent was
@@ -240,23 +237,26 @@ impl Workspaces {
         Ok(())
     }
 
-    /// Checks a create request's placement against the catalogue (Hetzner) before anything is
-    /// recorded.
+    /// Checks a create request's placement against its provider's catalogue before anything
+    /// is recorded.
     pub async fn check_placement(&self, request: &CreateRequest) -> Result<(), SamError> {
-        if let (ProviderKind::Hetzner, Some(placement)) = (request.provider, &request.placement) {
-            self.hetzner.catalog().await?.check(placement)?;
+        if let (Some(placements), Some(placement)) = (
+            self.providers.placements(request.provider),
+            &request.placement,
+        ) {
+            placements.check(placement).await?;
         }
         Ok(())
     }
 
     /// The placements a workspace's machine is tried in: its own choice first, then the
-    /// preferences. Empty for Local workspaces.
+    /// preferences. Empty where the provider offers no choice.
     pub(super) fn placements(&self, workspace: &Workspace) -> Result<Vec<Placement>, SamError> {
-        if workspace.provider != ProviderKind::Hetzner {
+        let Some(offered) = self.providers.placements(workspace.provider) else {
             return Ok(Vec::new());
-        }
+        };
         let mut placements: Vec<Placement> = workspace.placement.iter().cloned().collect();
-        for placement in self.hetzner.preferences()?.placements() {
+        for placement in offered.preferred()? {
             if !placements.contains(&placement) {
                 placements.push(placement);
             }
@@ -264,16 +264,13 @@ impl Workspaces {
         Ok(placements)
     }
 
-    /// What a workspace's machine is now: server, location, address and cost (Hetzner);
-    /// `None` when the provider has nothing to add to the record.
+    /// What a workspace's machine is now, as its provider describes it (on Hetzner: server,
+    /// location, address and cost); `None` when the provider has nothing to add to the record.
     pub async fn machine_details(
         &self,
         id: &WorkspaceId,
     ) -> Result<Option<MachineDetails>, SamError> {
         let workspace = self.ctx.store().workspace(id)?;
-        if workspace.provider == ProviderKind::Local {
-            return Ok(None);
-        }
         self.provider(workspace.provider)
             .await?
             .details(&workspace.id)

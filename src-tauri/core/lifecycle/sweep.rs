@@ -1,60 +1,67 @@
 //! The sweep: what the reconciler found in the Hetzner account
-//! ([`HetznerAccount::look`](crate::account::hetzner::HetznerAccount::look)) applied to the
+//! ([`HetznerAccount::look`](crate::provider::hetzner::account::HetznerAccount::look)) applied to the
 //! workspaces. A server that vanished marks its workspace stopped; a running workspace whose
 //! server is powered off is stopped properly (so it is no longer billed).
 
+use std::time::Duration;
+
 use super::Workspaces;
-use crate::account::hetzner::SWEEP_EVERY;
 use crate::clock::now_ms;
 use crate::error::SamError;
 use crate::notice::Notice;
-use crate::provider::hetzner::reconcile::Report;
+use crate::provider::Reconcile;
 use crate::provider::hetzner::spend::format_amount;
 use crate::store::OperationKind;
 use crate::workspace::{EventLevel, ProviderKind, WorkspaceId, WorkspaceStatus};
 
+/// How often the app sweeps the accounts that can drift.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 impl Workspaces {
-    /// The app's sweep: at start and then every [`SWEEP_EVERY`] (or the `SAM_SWEEP_SECS` hook), when
-    /// there is a Hetzner token, the reconciler runs and vanished servers are marked. Three list
-    /// calls a sweep, shared by every workspace. Never returns.
+    /// The app's sweep: at start and then every [`SWEEP_EVERY`] (or the `SAM_SWEEP_SECS` hook),
+    /// each provider whose account can drift and whose credentials are known is looked at (on
+    /// Hetzner, three list calls shared by every workspace) and the workspaces brought in line.
+    /// Never returns.
     pub async fn sweep_forever(&self) {
         let every = self.ctx.config().hooks.sweep_every.unwrap_or(SWEEP_EVERY);
         loop {
-            let connected = self.hetzner.connected().await;
-            if connected {
-                match self.sweep().await {
-                    Ok(report) if !report.unknown.is_empty() || !report.foreign.is_empty() => {
-                        tracing::info!(
-                            unknown = report.unknown.len(),
-                            foreign = report.foreign.len(),
-                            "Hetzner resources SAM does not know"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "the Hetzner sweep failed"),
+            for (kind, account) in self.providers.reconcilers() {
+                if !account.connected().await {
+                    continue;
+                }
+                if let Err(err) = self.sweep_one(kind, account).await {
+                    tracing::warn!(provider = kind.as_str(), error = %err, "the sweep failed");
                 }
             }
             tokio::time::sleep(every).await;
         }
     }
 
-    /// Runs the reconciler, marks what vanished and completes the stop of servers found
-    /// powered off; the sweep the app runs at start and then periodically. Returns the report.
-    pub async fn sweep(&self) -> Result<Report, SamError> {
-        let findings = self.hetzner.look().await?;
-        self.mark_vanished(&findings.report.vanished)?;
-        self.complete_powered_off(&findings.powered_off).await?;
-        Ok(findings.report)
+    /// One sweep of every provider whose account can drift: what vanished is marked and what
+    /// is powered off is stopped properly. The first failure is returned after the others
+    /// were swept.
+    pub async fn sweep(&self) -> Result<(), SamError> {
+        let mut failed = None;
+        for (kind, account) in self.providers.reconcilers() {
+            if let Err(err) = self.sweep_one(kind, account).await {
+                failed.get_or_insert(err);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    async fn sweep_one(&self, kind: ProviderKind, account: &dyn Reconcile) -> Result<(), SamError> {
+        let drift = account.look().await?;
+        self.mark_vanished(kind, &drift.vanished)?;
+        self.complete_powered_off(&drift.powered_off).await
     }
 
     /// Running workspaces whose server is powered off — by its idle backstop while the app was
     /// away, most likely — are still billed: the normal stop deletes the server (the disk
     /// stays), and the user is told what happened and what the server cost.
-    async fn complete_powered_off(&self, powered_off: &[String]) -> Result<(), SamError> {
-        for id in powered_off
-            .iter()
-            .filter_map(|id| id.parse::<WorkspaceId>().ok())
-        {
+    async fn complete_powered_off(&self, powered_off: &[WorkspaceId]) -> Result<(), SamError> {
+        for id in powered_off {
+            let id = id.clone();
             let Ok(operation) = self.begin(&id, OperationKind::Stop) else {
                 continue;
             };
@@ -95,19 +102,22 @@ impl Workspaces {
     /// gone, its disk may not be — with a warning in its log saying what happened and what to
     /// do. With self-deletion on, its backstop most likely deleted it: the user is told so, with
     /// what the server cost. Records are never dropped. Returns the workspaces it marked.
-    pub fn mark_vanished(&self, vanished: &[String]) -> Result<Vec<WorkspaceId>, SamError> {
+    pub fn mark_vanished(
+        &self,
+        kind: ProviderKind,
+        vanished: &[WorkspaceId],
+    ) -> Result<Vec<WorkspaceId>, SamError> {
         let mut marked = Vec::new();
-        let self_deleting = self.hetzner.self_delete()?;
-        for id in vanished
-            .iter()
-            .filter_map(|id| id.parse::<WorkspaceId>().ok())
-        {
+        let self_deleting = match self.providers.self_delete(kind) {
+            Some(self_delete) => self_delete.enabled()?,
+            None => false,
+        };
+        for id in vanished {
+            let id = id.clone();
             let Ok(workspace) = self.ctx.store().workspace(&id) else {
                 continue;
             };
-            if workspace.provider != ProviderKind::Hetzner
-                || workspace.status != WorkspaceStatus::Running
-            {
+            if workspace.provider != kind || workspace.status != WorkspaceStatus::Running {
                 continue;
             }
             self.ctx

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,7 +20,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::{Machine, MachineSpec, MachineStatus, Provider};
+use super::registry::Registration;
+use super::{Machine, MachineSpec, MachineStatus, Provider, Source};
 use crate::error::{ErrorCategory, SamError};
 use crate::workspace::{ProviderKind, WorkspaceId};
 
@@ -321,8 +323,19 @@ impl Provider for LocalProvider {
             })
             .collect())
     }
+}
 
-    fn hourly_price_cents(&self) -> Option<u32> {
-        None
+impl LocalProvider {
+    /// This computer as the provider registry knows it: ready at once, never stopped for
+    /// idleness unless the user chooses, and with nothing to choose, reconcile or self-delete.
+    pub fn registration(self) -> Registration {
+        Registration::new(ProviderKind::Local, None, Arc::new(self))
+    }
+}
+
+#[async_trait]
+impl Source for LocalProvider {
+    async fn provider(&self) -> Result<Arc<dyn Provider>, SamError> {
+        Ok(Arc::new(self.clone()))
     }
 }

@@ -528,11 +528,6 @@ impl Provider for HetznerProvider {
         Ok(owned)
     }
 
-    fn hourly_price_cents(&self) -> Option<u32> {
-        // Per workspace and placement: see `details`.
-        None
-    }
-
     async fn details(&self, workspace: &WorkspaceId) -> Result<Option<MachineDetails>, SamError> {
         let server = self.server(workspace, false).await?;
         let volume = self.volume(workspace).await?;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::{OffsetDateTime, Time};
 
 use super::model::{Pricing, Server, Volume, rfc3339_ms};
-use crate::provider::MachineDetails;
+use crate::provider::{MachineCost, MachineDetails, MachineFact};
 use crate::store::BillingRecord;
 
 /// Hours in Hetzner's billing month (the Volume's hourly price is a 730th of its monthly one).
@@ -218,22 +218,72 @@ pub fn details(
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
     };
+    let server_fact = match server {
+        Some(s) => MachineFact {
+            since_ms: since,
+            ..MachineFact::new(
+                "server",
+                "Server",
+                format!("{} ({})", s.name, s.server_type.name),
+            )
+        },
+        None => MachineFact::new(
+            "server",
+            "Server",
+            "none while stopped — nothing is billed for compute",
+        ),
+    };
+    let location = server
+        .map(|s| s.location.name.clone())
+        .or_else(|| volume.map(|v| v.location.name.clone()));
+    let ip = server
+        .and_then(|s| s.public_net.ipv4.as_ref())
+        .map(|ip| ip.ip.clone())
+        .filter(|ip| !ip.is_empty());
+    let mut facts = vec![
+        server_fact,
+        MachineFact::new(
+            "location",
+            "Location",
+            location.unwrap_or_else(|| "—".to_owned()),
+        ),
+        MachineFact::new("ip", "Address", ip.unwrap_or_else(|| "—".to_owned())),
+    ];
+    if let Some(volume) = volume {
+        facts.push(MachineFact::new(
+            "disk",
+            "Disk",
+            format!("{} GB, kept while stopped", volume.size),
+        ));
+    }
+    let name = server
+        .map(|s| s.name.clone())
+        .or_else(|| volume.map(|v| v.name.clone()));
+    let mut removed_on_delete = Vec::new();
+    if let Some(s) = server {
+        removed_on_delete.push(format!("the server {} ({})", s.name, s.server_type.name));
+    }
+    if let Some(v) = volume {
+        removed_on_delete.push(format!(
+            "the disk {} ({} GB) with every file on it",
+            v.name, v.size
+        ));
+    }
+    if let Some(name) = name {
+        removed_on_delete.push(format!("the firewall {name} (free)"));
+    }
     MachineDetails {
-        server: server.map(|s| s.name.clone()),
-        server_type: server.map(|s| s.server_type.name.clone()),
-        location: server
-            .map(|s| s.location.name.clone())
-            .or_else(|| volume.map(|v| v.location.name.clone())),
-        ip: server
-            .and_then(|s| s.public_net.ipv4.as_ref())
-            .map(|ip| ip.ip.clone())
-            .filter(|ip| !ip.is_empty()),
-        server_since_ms: since,
-        disk_gb: volume.map(|v| v.size),
-        hourly_centicents: hourly,
-        monthly_centicents,
-        cost_so_far_centicents,
-        currency: Some(pricing.currency.clone()).filter(|c| !c.is_empty()),
+        removed_on_delete,
+        facts,
+        cost: Some(MachineCost {
+            hourly_centicents: hourly,
+            monthly_centicents,
+            so_far_centicents: cost_so_far_centicents,
+            // Hetzner prices in euro; an answer without a currency is read as such.
+            currency: Some(pricing.currency.clone())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "EUR".to_owned()),
+        }),
     }
 }
 
