@@ -5,9 +5,9 @@ use futures_util::{SinkExt, StreamExt};
 use sam_core::agent_client::dial::AgentSocket;
 use sam_core::agent_client::tls::PinVerifier;
 use sam_core::agent_client::{dial, enroll};
-use sam_protocol::SESSION_PATH;
-use sam_protocol::message::{AgentMessage, ErrorCode};
+use sam_protocol::message::{AgentMessage, Envelope, ErrorCode, Event, Reply};
 use sam_protocol::token::Audience;
+use sam_protocol::{PROTOCOL_VERSION, SESSION_PATH};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -51,7 +51,11 @@ async fn send(socket: &mut AgentSocket, text: &str) {
 
 async fn expect_error(socket: &mut AgentSocket, expected: ErrorCode) {
     match next_reply(socket).await {
-        AgentMessage::Error { code, .. } => assert_eq!(code, expected),
+        AgentMessage::Event(Event::Error { code, .. })
+        | AgentMessage::Reply(Envelope {
+            body: Reply::Error { code, .. },
+            ..
+        }) => assert_eq!(code, expected),
         other => panic!("expected an error, got {other:?}"),
     }
 }
@@ -65,7 +69,7 @@ async fn expect_close(socket: &mut AgentSocket, expected: CloseCode) {
 
 async fn next_reply(socket: &mut AgentSocket) -> AgentMessage {
     match next_message(socket).await {
-        Message::Text(text) => serde_json::from_str(text.as_str()).expect("a protocol message"),
+        Message::Text(text) => AgentMessage::decode(text.as_str()).expect("a protocol message"),
         other => panic!("expected text, got {other:?}"),
     }
 }
@@ -80,11 +84,10 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Error {
+        AgentMessage::Event(Event::Error {
             code: ErrorCode::BadFrame,
-            req: None,
             ..
-        }
+        })
     ));
     socket
         .send(Message::Text(r#"{"type":"format_disk","req":41}"#.into()))
@@ -92,21 +95,23 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Error {
-            code: ErrorCode::BadMessage,
-            req: Some(41),
-            ..
-        }
+        AgentMessage::Reply(Envelope {
+            req: 41,
+            body: Reply::Error {
+                code: ErrorCode::BadMessage,
+                ..
+            }
+        })
     ));
     socket
         .send(Message::Text(
-            r#"{"type":"hello","protocol":1,"client":"test"}"#.into(),
+            format!(r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"client":"test"}}"#).into(),
         ))
         .await
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Welcome { .. }
+        AgentMessage::Event(Event::Welcome { .. })
     ));
     socket
         .send(Message::Text(r#"{"type":"list","req":2}"#.into()))
@@ -114,7 +119,10 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Streams { req: 2, .. }
+        AgentMessage::Reply(Envelope {
+            req: 2,
+            body: Reply::Streams { .. }
+        })
     ));
 }
 

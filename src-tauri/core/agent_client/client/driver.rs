@@ -1,13 +1,18 @@
 //! The driver task: connect, say hello, serve the socket, reconnect with backoff — until the
 //! client is closed.
+//!
+//! While serving, a reply goes to whoever waits for its request number (a caller, or the
+//! driver's own resuming `attach`), whatever its type; an event goes to its stream.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sam_protocol::frame::{DataFrame, FrameKind};
-use sam_protocol::message::{AgentMessage, ClientMessage};
+use sam_protocol::message::request::Attach;
+use sam_protocol::message::{
+    AgentMessage, ClientMessage, DecodeError, Envelope, Event, Notice, Reply, Req, Request,
+};
 use sam_protocol::token::Audience;
 use sam_protocol::{PROTOCOL_VERSION, SESSION_PATH};
 use tokio::sync::mpsc;
@@ -17,8 +22,8 @@ use super::super::dial::{AgentSocket, CONNECT_TIMEOUT, Caller, dial};
 use super::super::error::AgentError;
 use super::super::tls::PinVerifier;
 use super::{
-    BACKOFF_MAX, BACKOFF_START, LinkState, SILENCE_TIMEOUT, Shared, StreamEvent, Sub, Welcome,
-    lock, text,
+    BACKOFF_MAX, BACKOFF_START, LinkState, SILENCE_TIMEOUT, Shared, StreamEvent, Sub, Waiter,
+    Welcome, lock, text,
 };
 
 /// The driver: connect, serve, reconnect — until shutdown.
@@ -41,7 +46,6 @@ pub(super) async fn drive(shared: Arc<Shared>, mut outbox: mpsc::UnboundedReceiv
                 // Anything queued for the old connection is void; requests sent on it fail.
                 while outbox.try_recv().is_ok() {}
                 lock(&shared.pending).clear();
-                lock(&shared.resuming).clear();
                 if shared.shutdown.is_cancelled() {
                     break;
                 }
@@ -83,26 +87,27 @@ async fn open_session(shared: &Shared) -> Result<(AgentSocket, Welcome), AgentEr
         &caller.token(Audience::Session),
     )
     .await?;
-    let hello = ClientMessage::Hello {
+    let hello = Notice::Hello {
         protocol: PROTOCOL_VERSION,
         client: format!("sam-desktop/{}", env!("CARGO_PKG_VERSION")),
     };
     socket
-        .send(text(&hello))
+        .send(text(hello.into()))
         .await
         .map_err(|_| AgentError::ConnectionLost)?;
     let welcome = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Text(body))) => {
-                    return match serde_json::from_str::<AgentMessage>(body.as_str()) {
-                        Ok(AgentMessage::Welcome {
+                    return match AgentMessage::decode(body.as_str()) {
+                        Ok(AgentMessage::Event(Event::Welcome {
                             epoch,
                             streams,
                             protocol,
                             ..
-                        }) if protocol == PROTOCOL_VERSION => Ok(Welcome { epoch, streams }),
-                        Ok(AgentMessage::Error { message, .. }) => {
+                        })) if protocol == PROTOCOL_VERSION => Ok(Welcome { epoch, streams }),
+                        // An agent of another protocol version says so in an error event.
+                        Ok(AgentMessage::Event(Event::Error { message, .. })) => {
                             Err(AgentError::Protocol(message))
                         }
                         _ => Err(AgentError::Protocol("expected welcome".into())),
@@ -132,13 +137,15 @@ fn start_connection(shared: &Shared, welcome: &Welcome) {
     let subs: Vec<Arc<Sub>> = lock(&shared.subs).values().cloned().collect();
     for sub in subs {
         let from = lock(&sub.state).received;
-        let req = shared.next_req.fetch_add(1, Ordering::Relaxed);
-        lock(&shared.resuming).insert(req, sub.id);
-        let _ = shared.outbox.send(text(&ClientMessage::Attach {
-            req,
+        let req = shared.next_req();
+        lock(&shared.pending).insert(req, Waiter::Resume(sub.id));
+        let attach = Attach {
             stream: sub.id,
             from,
-        }));
+        };
+        let _ = shared
+            .outbox
+            .send(text(ClientMessage::request(req, Request::Attach(attach))));
     }
 }
 
@@ -199,74 +206,77 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Result<(), AgentError> {
 }
 
 fn on_message(shared: &Shared, body: &str) -> Result<(), AgentError> {
-    let message: AgentMessage = match serde_json::from_str(body) {
-        Ok(message) => message,
-        Err(err) => {
-            tracing::warn!(%err, "unreadable message from the agent");
-            return Ok(());
+    match AgentMessage::decode(body) {
+        Ok(AgentMessage::Reply(Envelope { req, body })) => on_reply(shared, req, Ok(body)),
+        Ok(AgentMessage::Event(event)) => on_event(shared, event)?,
+        Err(DecodeError { req, kind }) => {
+            tracing::warn!(%kind, "unreadable message from the agent");
+            // A reply that cannot be read still ends its request, at once rather than by timeout.
+            if let Some(req) = req {
+                let err = AgentError::Protocol(format!("unreadable answer: {kind}"));
+                on_reply(shared, req, Err(err));
+            }
         }
-    };
+    }
+    Ok(())
+}
+
+/// Hands a reply to whoever waits for its request number.
+fn on_reply(shared: &Shared, req: Req, reply: Result<Reply, AgentError>) {
+    let waiter = lock(&shared.pending).remove(&req);
+    match waiter {
+        Some(Waiter::Caller(caller)) => {
+            let _ = caller.send(reply);
+        }
+        Some(Waiter::Resume(id)) => on_resumed(shared, id, reply),
+        // Nobody waits for a request that timed out, or for the detach of a dropped handle.
+        None => {}
+    }
+}
+
+/// The answer to an `attach` the driver sent itself after reconnecting: resend the input the
+/// agent lacks, or reset a stream that vanished.
+fn on_resumed(shared: &Shared, id: u32, reply: Result<Reply, AgentError>) {
+    match reply {
+        Ok(Reply::Attached { stream }) => {
+            let sub = lock(&shared.subs).get(&id).cloned();
+            if let Some(sub) = sub {
+                sub.on_attached(&stream, shared);
+            }
+        }
+        Ok(Reply::Error { code, message }) => {
+            tracing::info!(stream = id, ?code, %message, "a stream could not be resumed");
+            if let Some(sub) = lock(&shared.subs).remove(&id) {
+                let _ = sub.events.send(StreamEvent::Reset);
+            }
+        }
+        other => tracing::warn!(stream = id, ?other, "unexpected answer to a resumed attach"),
+    }
+}
+
+/// Events belong to streams, except a second `welcome`, which breaks the protocol.
+fn on_event(shared: &Shared, event: Event) -> Result<(), AgentError> {
     let sub_of = |id: u32| lock(&shared.subs).get(&id).cloned();
-    let req = match &message {
-        AgentMessage::Attached { req, stream } => {
-            if let Some(sub) = sub_of(stream.stream) {
-                sub.on_attached(stream, shared);
-            }
-            Some(*req)
-        }
-        AgentMessage::Gap { stream, from, base } => {
-            if let Some(sub) = sub_of(*stream) {
-                sub.on_gap(*from, *base);
-            }
-            None
-        }
-        AgentMessage::InputAck { stream, acked } => {
-            if let Some(sub) = sub_of(*stream) {
-                sub.on_input_ack(*acked);
-            }
-            None
-        }
-        AgentMessage::Exit { stream, status } => {
-            if let Some(sub) = sub_of(*stream) {
-                let _ = sub.events.send(StreamEvent::Exit(*status));
-            }
-            None
-        }
-        AgentMessage::Error { req, code, message } => {
-            if req.is_none() {
-                tracing::debug!(?code, %message, "agent reported an error");
-            }
-            *req
-        }
-        AgentMessage::Welcome { .. } => {
-            return Err(AgentError::Protocol("a second welcome".into()));
-        }
-        AgentMessage::Opened { req, .. }
-        | AgentMessage::Ok { req }
-        | AgentMessage::Streams { req, .. }
-        | AgentMessage::Status { req, .. }
-        | AgentMessage::StopPrepared { req, .. }
-        | AgentMessage::FsEntries { req, .. }
-        | AgentMessage::FsStat { req, .. }
-        | AgentMessage::FsData { req, .. } => Some(*req),
-    };
-    if let Some(req) = req {
-        let waiter = lock(&shared.pending).remove(&req);
-        match waiter {
-            Some(waiter) => {
-                let _ = waiter.send(message);
-            }
-            None => {
-                // A resumed attach the driver sent itself: a stream that vanished is reset.
-                let resumed = lock(&shared.resuming).remove(&req);
-                if let (Some(id), AgentMessage::Error { code, message, .. }) = (resumed, &message) {
-                    tracing::info!(stream = id, ?code, %message, "a stream could not be resumed");
-                    if let Some(sub) = lock(&shared.subs).remove(&id) {
-                        let _ = sub.events.send(StreamEvent::Reset);
-                    }
-                }
+    match event {
+        Event::Gap { stream, from, base } => {
+            if let Some(sub) = sub_of(stream) {
+                sub.on_gap(from, base);
             }
         }
+        Event::InputAck { stream, acked } => {
+            if let Some(sub) = sub_of(stream) {
+                sub.on_input_ack(acked);
+            }
+        }
+        Event::Exit { stream, status } => {
+            if let Some(sub) = sub_of(stream) {
+                let _ = sub.events.send(StreamEvent::Exit(status));
+            }
+        }
+        Event::Error { code, message } => {
+            tracing::debug!(?code, %message, "agent reported an error");
+        }
+        Event::Welcome { .. } => return Err(AgentError::Protocol("a second welcome".into())),
     }
     Ok(())
 }
