@@ -291,3 +291,140 @@ fn backoff(attempt: u32) -> Duration {
     let jitter = 0.8 + 0.4 * f64::from(byte[0]) / 255.0;
     base.mul_f64(jitter)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use ed25519_dalek::SigningKey;
+    use sam_protocol::message::{ErrorCode, ExitStatus};
+    use tokio::sync::oneshot;
+
+    use super::super::stream::SubState;
+    use super::super::{AgentEndpoint, Shared};
+    use super::*;
+
+    fn shared() -> (Shared, mpsc::UnboundedReceiver<Message>) {
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let endpoint = AgentEndpoint {
+            addr: "127.0.0.1:1".into(),
+            workspace: "abcdefghijkm".into(),
+            pin: String::new(),
+        };
+        let shared = Shared::new(endpoint, SigningKey::from_bytes(&[7; 32]), outbox);
+        (shared, outbox_rx)
+    }
+
+    fn wait(shared: &Shared, req: Req) -> oneshot::Receiver<Result<Reply, AgentError>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&shared.pending).insert(req, Waiter::Caller(tx));
+        rx
+    }
+
+    fn subscribe(shared: &Shared, id: u32) -> mpsc::UnboundedReceiver<StreamEvent> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let sub = Sub {
+            id,
+            events,
+            state: Mutex::new(SubState::default()),
+        };
+        lock(&shared.subs).insert(id, Arc::new(sub));
+        rx
+    }
+
+    #[test]
+    fn a_reply_of_any_type_reaches_the_request_with_its_number() {
+        let (shared, _outbox) = shared();
+        let mut first = wait(&shared, 1);
+        let mut second = wait(&shared, 2);
+        on_message(
+            &shared,
+            r#"{"req":2,"type":"stop_prepared","closed_streams":3}"#,
+        )
+        .expect("not fatal");
+        on_message(
+            &shared,
+            r#"{"req":1,"type":"error","code":"not_found","message":"no"}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(
+            second.try_recv().expect("answered"),
+            Ok(Reply::StopPrepared { closed_streams: 3 })
+        );
+        assert!(matches!(
+            first.try_recv().expect("answered"),
+            Ok(Reply::Error {
+                code: ErrorCode::NotFound,
+                ..
+            })
+        ));
+        assert!(lock(&shared.pending).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_reply_fails_its_request_at_once() {
+        let (shared, _outbox) = shared();
+        let mut waiting = wait(&shared, 5);
+        on_message(&shared, r#"{"req":5,"type":"from_the_future"}"#).expect("not fatal");
+        assert!(matches!(
+            waiting.try_recv().expect("answered"),
+            Err(AgentError::Protocol(_))
+        ));
+        on_message(&shared, r#"{"type":"from_the_future"}"#).expect("an unknown event is ignored");
+    }
+
+    #[test]
+    fn a_stream_that_cannot_be_resumed_is_reset() {
+        let (shared, _outbox) = shared();
+        let mut events = subscribe(&shared, 4);
+        lock(&shared.pending).insert(9, Waiter::Resume(4));
+        on_message(
+            &shared,
+            r#"{"req":9,"type":"error","code":"unknown_stream","message":"gone"}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(events.try_recv(), Ok(StreamEvent::Reset));
+        assert!(!lock(&shared.subs).contains_key(&4));
+    }
+
+    #[test]
+    fn events_go_to_their_stream_and_a_second_welcome_is_fatal() {
+        let (shared, _outbox) = shared();
+        let mut events = subscribe(&shared, 4);
+        on_message(&shared, r#"{"type":"gap","stream":4,"from":0,"base":10}"#).expect("not fatal");
+        on_message(
+            &shared,
+            r#"{"type":"exit","stream":4,"status":{"code":0,"signal":null}}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(
+            events.try_recv(),
+            Ok(StreamEvent::Gap { from: 0, base: 10 })
+        );
+        let status = ExitStatus {
+            code: Some(0),
+            signal: None,
+        };
+        assert_eq!(events.try_recv(), Ok(StreamEvent::Exit(status)));
+        let welcome = Event::Welcome {
+            protocol: PROTOCOL_VERSION,
+            agent_version: "0".into(),
+            epoch: "e".into(),
+            workspace: "w".into(),
+            streams: Vec::new(),
+            limits: sam_protocol::message::Limits {
+                max_frame: 0,
+                max_text_frame: 0,
+                max_streams: 0,
+                ring_bytes: 0,
+                window_bytes: 0,
+                max_read: 0,
+            },
+        };
+        let text = AgentMessage::from(welcome).encode();
+        assert!(matches!(
+            on_message(&shared, &text),
+            Err(AgentError::Protocol(_))
+        ));
+    }
+}
