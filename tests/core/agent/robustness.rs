@@ -168,6 +168,30 @@ async fn a_request_before_hello_closes_with_4000_and_a_wrong_protocol_with_4002(
     expect_close(&mut socket, CloseCode::Library(4002)).await;
 }
 
+/// Protocol 2 moved `req` into the envelope; a client of protocol 1 must still be told plainly
+/// which version the agent speaks rather than get a stream of `bad_message` errors.
+#[tokio::test]
+async fn a_client_of_protocol_1_is_told_which_version_the_agent_speaks() {
+    let agent = TestAgent::start(&[]);
+    let mut socket = raw_session(&agent).await;
+    send(
+        &mut socket,
+        r#"{"type":"hello","protocol":1,"client":"old"}"#,
+    )
+    .await;
+    match next_reply(&mut socket).await {
+        AgentMessage::Event(Event::Error {
+            code: ErrorCode::UnsupportedProtocol,
+            message,
+        }) => assert_eq!(
+            message,
+            format!("this agent speaks protocol {PROTOCOL_VERSION}, not 1")
+        ),
+        other => panic!("expected unsupported_protocol, got {other:?}"),
+    }
+    expect_close(&mut socket, CloseCode::Library(4002)).await;
+}
+
 #[tokio::test]
 async fn sigterm_ends_the_agent_and_its_processes_gracefully() {
     let mut agent = TestAgent::start(&[]);
