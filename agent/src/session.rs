@@ -1,5 +1,10 @@
 //! One authenticated session: the control messages and data frames of `/v1/session`.
 //!
+//! This file holds the connection: its tasks, the `hello` handshake, decoding, and a dispatch
+//! that hands each request to the code for its area — `streams` (PTYs, jobs, attachments and
+//! input), `activity` (keep-alive, busy sources, the idle policy, status, stop), `secrets`, and
+//! `files`. Each request arrives with an [`Answer`], the duty to send its one reply.
+//!
 //! Tasks per connection: a writer that owns the socket's sending half (and pings), the reader
 //! loop below, and one forwarder per attached stream. All share the connection's cancellation
 //! token; the forwarders only read rings and push into the bounded output queue, so a slow
@@ -17,7 +22,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sam_protocol::PROTOCOL_VERSION;
 use sam_protocol::frame::{DataFrame, FrameKind, MAX_FRAME};
-use sam_protocol::message::{AgentMessage, ClientMessage, ErrorCode, Limits, PtySize, Req};
+use sam_protocol::message::{
+    AgentMessage, ClientMessage, Envelope, ErrorCode, Event, Limits, Notice, Reply, Req, Request,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -28,10 +35,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, Failure};
 use crate::files::MAX_READ;
-use crate::stream::InputError;
 
+mod activity;
+mod files;
 mod forward;
-use forward::forward;
+mod secrets;
+mod streams;
 
 /// Unacknowledged output the agent sends ahead, per attached stream.
 pub const WINDOW_BYTES: u64 = 2 * 1024 * 1024;
@@ -166,22 +175,56 @@ impl Drop for Session {
     }
 }
 
-fn json(message: &AgentMessage) -> Message {
-    // Our own message types always serialize.
-    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
+fn json(message: AgentMessage) -> Message {
+    Message::Text(message.encode().into())
 }
 
-fn error(req: Option<Req>, code: ErrorCode, message: impl Into<String>) -> AgentMessage {
-    AgentMessage::Error {
-        req,
-        code,
-        message: message.into(),
+impl From<Failure> for Reply {
+    fn from(failure: Failure) -> Self {
+        Reply::Error {
+            code: failure.code,
+            message: failure.message,
+        }
+    }
+}
+
+impl From<Failure> for Event {
+    fn from(failure: Failure) -> Self {
+        Event::Error {
+            code: failure.code,
+            message: failure.message,
+        }
+    }
+}
+
+/// The duty to answer one request. It is consumed by sending the reply, so every request gets
+/// exactly one; a handler that finishes later (closing a stream, reading a file) moves it into
+/// the task that does the work.
+struct Answer {
+    req: Req,
+    control: mpsc::Sender<Message>,
+}
+
+impl Answer {
+    /// Sends `reply`, or the error a failure becomes.
+    async fn send(self, reply: Result<Reply, Failure>) {
+        let reply = reply.unwrap_or_else(Reply::from);
+        let _ = self
+            .control
+            .send(json(AgentMessage::reply(self.req, reply)))
+            .await;
+    }
+
+    /// Sends `ok`, or the error a failure becomes.
+    async fn ok(self, done: Result<(), Failure>) {
+        self.send(done.map(|()| Reply::Ok)).await;
     }
 }
 
 impl Session {
-    async fn send(&self, message: AgentMessage) {
-        let _ = self.control.send(json(&message)).await;
+    /// Sends an event ahead of queued output.
+    async fn send(&self, event: Event) {
+        let _ = self.control.send(json(event.into())).await;
     }
 
     async fn close(&self, code: CloseCode, reason: &str) {
@@ -194,10 +237,16 @@ impl Session {
             .await;
     }
 
-    /// Counts a malformed frame; after too many the peer is treated as hostile.
+    /// Counts a malformed frame; after too many the peer is treated as hostile. The error
+    /// answers request `req` when the frame was readable that far.
     async fn refuse(&mut self, req: Option<Req>, code: ErrorCode, message: String) -> bool {
         self.bad += 1;
-        self.send(error(req, code, message)).await;
+        let failure = Failure::new(code, message);
+        let message = match req {
+            Some(req) => AgentMessage::reply(req, failure.into()),
+            None => Event::from(failure).into(),
+        };
+        let _ = self.control.send(json(message)).await;
         if self.bad >= MAX_BAD_FRAMES {
             self.close(CloseCode::Policy, "too many malformed frames")
                 .await;
@@ -207,16 +256,14 @@ impl Session {
     }
 
     async fn on_text(&mut self, text: &str) -> bool {
-        let message = match serde_json::from_str::<ClientMessage>(text) {
+        let message = match ClientMessage::decode(text) {
             Ok(message) => message,
             Err(err) => {
-                // Echo the request number when there is one, so the client can fail that request.
-                let req = serde_json::from_str::<serde_json::Value>(text)
-                    .ok()
-                    .and_then(|value| value.get("req").and_then(serde_json::Value::as_u64));
+                // The error carries the request number when there was one, so the client can
+                // fail that request.
                 return self
                     .refuse(
-                        req,
+                        err.req,
                         ErrorCode::BadMessage,
                         format!("not a valid message: {err}"),
                     )
@@ -224,13 +271,14 @@ impl Session {
             }
         };
         match (self.greeted, message) {
-            (false, ClientMessage::Hello { protocol, client }) => {
+            (false, ClientMessage::Notice(Notice::Hello { protocol, client })) => {
                 if protocol != PROTOCOL_VERSION {
-                    self.send(error(
-                        None,
-                        ErrorCode::UnsupportedProtocol,
-                        format!("this agent speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
-                    ))
+                    self.send(Event::Error {
+                        code: ErrorCode::UnsupportedProtocol,
+                        message: format!(
+                            "this agent speaks protocol {PROTOCOL_VERSION}, not {protocol}"
+                        ),
+                    })
                     .await;
                     self.close(CloseCode::Library(4002), "unsupported protocol")
                         .await;
@@ -241,26 +289,29 @@ impl Session {
                 self.send(self.welcome()).await;
                 true
             }
-            (false, _) | (true, ClientMessage::Hello { .. }) => {
-                self.send(error(
-                    None,
-                    ErrorCode::HelloExpected,
-                    "send hello first, and only once",
-                ))
+            (false, _) | (true, ClientMessage::Notice(Notice::Hello { .. })) => {
+                self.send(Event::Error {
+                    code: ErrorCode::HelloExpected,
+                    message: "send hello first, and only once".to_owned(),
+                })
                 .await;
                 self.close(CloseCode::Library(4000), "hello expected").await;
                 false
             }
-            (true, message) => {
-                self.on_request(message).await;
+            (true, ClientMessage::Notice(Notice::Ack { stream, applied })) => {
+                self.on_ack(stream, applied);
+                true
+            }
+            (true, ClientMessage::Request(Envelope { req, body })) => {
+                self.on_request(req, body).await;
                 true
             }
         }
     }
 
-    fn welcome(&self) -> AgentMessage {
+    fn welcome(&self) -> Event {
         let config = &self.agent.config;
-        AgentMessage::Welcome {
+        Event::Welcome {
             protocol: PROTOCOL_VERSION,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             epoch: self.agent.epoch.clone(),
@@ -277,244 +328,35 @@ impl Session {
         }
     }
 
-    async fn on_request(&mut self, message: ClientMessage) {
-        let agent = Arc::clone(&self.agent);
-        let reply = match message {
-            ClientMessage::Hello { .. } => return,
-            ClientMessage::OpenPty {
-                req,
-                command,
-                cwd,
-                env,
-                cols,
-                rows,
-            } => {
-                let opened = agent.open_pty(command, cwd.as_deref(), &env, PtySize { cols, rows });
-                answer(
-                    req,
-                    opened.map(|stream| AgentMessage::Opened { req, stream }),
-                )
-            }
-            ClientMessage::RunJob {
-                req,
-                command,
-                cwd,
-                env,
-            } => {
-                let opened = agent.run_job(command, cwd.as_deref(), &env);
-                answer(
-                    req,
-                    opened.map(|stream| AgentMessage::Opened { req, stream }),
-                )
-            }
-            ClientMessage::Attach { req, stream, from } => match self.attach(stream, from) {
-                Ok(info) => {
-                    // `attached` goes out before the forwarder's first frame.
-                    self.send(AgentMessage::Attached { req, stream: info })
-                        .await;
-                    self.start_forwarder(stream, from);
-                    return;
-                }
-                Err(failure) => answer(req, Err(failure)),
-            },
-            ClientMessage::Detach { req, stream } => match self.attachments.remove(&stream) {
-                Some(attachment) => {
-                    attachment.cancel.cancel();
-                    AgentMessage::Ok { req }
-                }
-                None => error(
-                    Some(req),
-                    ErrorCode::NotAttached,
-                    format!("stream {stream} is not attached"),
-                ),
-            },
-            ClientMessage::Ack { stream, applied } => {
-                if let Some(attachment) = self.attachments.get(&stream) {
-                    attachment.applied.send_if_modified(|current| {
-                        let advanced = applied > *current;
-                        *current = (*current).max(applied);
-                        advanced
-                    });
-                }
-                return;
-            }
-            ClientMessage::Resize {
-                req,
-                stream,
-                cols,
-                rows,
-            } => {
-                if cols == 0 || rows == 0 {
-                    error(
-                        Some(req),
-                        ErrorCode::InvalidArgument,
-                        "a terminal needs at least one row and column",
-                    )
-                } else {
-                    match agent.stream(stream) {
-                        Ok(target) => match target.resize(PtySize { cols, rows }).await {
-                            Ok(()) => AgentMessage::Ok { req },
-                            Err(err) => input_error(Some(req), stream, err),
-                        },
-                        Err(failure) => answer(req, Err(failure)),
-                    }
-                }
-            }
-            ClientMessage::Close { req, stream } => {
-                if let Some(attachment) = self.attachments.remove(&stream) {
-                    attachment.cancel.cancel();
-                }
-                let out = self.control.clone();
-                tokio::spawn(async move {
-                    let reply = answer(
-                        req,
-                        agent.close(stream).await.map(|()| AgentMessage::Ok { req }),
-                    );
-                    let _ = out.send(json(&reply)).await;
-                });
-                return;
-            }
-            ClientMessage::List { req } => AgentMessage::Streams {
-                req,
-                streams: agent.list(),
-            },
-            ClientMessage::KeepAlive { req } => {
-                agent.activity.touch();
-                AgentMessage::Ok { req }
-            }
-            ClientMessage::Busy { req, source, busy } => {
-                agent.activity.set_busy(&source, busy);
-                AgentMessage::Ok { req }
-            }
-            ClientMessage::SetIdlePolicy { req, policy } => {
-                agent.activity.set_policy(policy);
-                agent.event(&format!("idle policy set: {policy:?}"));
-                AgentMessage::Ok { req }
-            }
-            ClientMessage::Status { req } => AgentMessage::Status {
-                req,
-                status: agent.activity.status(agent.stream_activity()),
-            },
-            ClientMessage::PushSecret {
-                req,
-                name,
-                value,
-                expires_at,
-            } => {
-                agent.push_secret(name, value, expires_at);
-                AgentMessage::Ok { req }
-            }
-            ClientMessage::RevokeSecret { req, name } => {
-                agent.revoke_secret(&name);
-                AgentMessage::Ok { req }
-            }
-            ClientMessage::PrepareStop { req } => {
-                let out = self.control.clone();
-                tokio::spawn(async move {
-                    let closed_streams = agent.prepare_stop().await;
-                    let _ = out
-                        .send(json(&AgentMessage::StopPrepared {
-                            req,
-                            closed_streams,
-                        }))
-                        .await;
-                });
-                return;
-            }
-            ClientMessage::FsList { req, path } => {
-                self.blocking(req, move |agent| {
-                    agent
-                        .files
-                        .list(&path)
-                        .map(|entries| AgentMessage::FsEntries { req, entries })
-                });
-                return;
-            }
-            ClientMessage::FsStat { req, path } => {
-                self.blocking(req, move |agent| {
-                    agent
-                        .files
-                        .stat(&path)
-                        .map(|entry| AgentMessage::FsStat { req, entry })
-                });
-                return;
-            }
-            ClientMessage::FsRead {
-                req,
-                path,
-                offset,
-                length,
-            } => {
-                self.blocking(req, move |agent| {
-                    agent.files.read(&path, offset, length).map(|(data, eof)| {
-                        use base64::Engine;
-                        let data = base64::engine::general_purpose::STANDARD.encode(data);
-                        AgentMessage::FsData {
-                            req,
-                            offset,
-                            data,
-                            eof,
-                        }
-                    })
-                });
-                return;
-            }
+    /// Hands a request to the code for its area.
+    async fn on_request(&mut self, req: Req, request: Request) {
+        let answer = Answer {
+            req,
+            control: self.control.clone(),
         };
-        self.send(reply).await;
-    }
-
-    /// Runs a file-system call off the async threads and sends its answer.
-    fn blocking<F>(&self, req: Req, call: F)
-    where
-        F: FnOnce(&Agent) -> Result<AgentMessage, crate::files::FsError> + Send + 'static,
-    {
-        let agent = Arc::clone(&self.agent);
-        let out = self.control.clone();
-        tokio::spawn(async move {
-            let reply = match tokio::task::spawn_blocking(move || call(&agent)).await {
-                Ok(result) => answer(req, result.map_err(Failure::from)),
-                Err(err) => error(
-                    Some(req),
-                    ErrorCode::Internal,
-                    format!("file task failed: {err}"),
-                ),
-            };
-            let _ = out.send(json(&reply)).await;
-        });
-    }
-
-    fn attach(&mut self, id: u32, from: u64) -> Result<sam_protocol::message::StreamInfo, Failure> {
-        let stream = self.agent.stream(id)?;
-        let info = stream.info();
-        if from > info.out_head {
-            return Err(Failure::new(
-                ErrorCode::InvalidOffset,
-                format!(
-                    "offset {from} is past the end of stream {id} ({})",
-                    info.out_head
-                ),
-            ));
+        match request {
+            // Streams: `streams.rs`.
+            Request::OpenPty(open) => self.open_pty(open, answer).await,
+            Request::RunJob(job) => self.run_job(job, answer).await,
+            Request::Attach(attach) => self.attach(attach, answer).await,
+            Request::Detach(detach) => self.detach(detach, answer).await,
+            Request::Resize(resize) => self.resize(resize, answer).await,
+            Request::Close(close) => self.close_stream(close, answer),
+            Request::List => self.list(answer).await,
+            // Activity and stopping: `activity.rs`.
+            Request::KeepAlive => self.keep_alive(answer).await,
+            Request::Busy(busy) => self.busy(busy, answer).await,
+            Request::SetIdlePolicy(set) => self.set_idle_policy(set, answer).await,
+            Request::Status => self.status(answer).await,
+            Request::PrepareStop => self.prepare_stop(answer),
+            // Secrets: `secrets.rs`.
+            Request::PushSecret(push) => self.push_secret(push, answer).await,
+            Request::RevokeSecret(revoke) => self.revoke_secret(revoke, answer).await,
+            // Files: `files.rs`.
+            Request::FsList(list) => self.fs_list(list, answer),
+            Request::FsStat(stat) => self.fs_stat(stat, answer),
+            Request::FsRead(read) => self.fs_read(read, answer),
         }
-        Ok(info)
-    }
-
-    fn start_forwarder(&mut self, id: u32, from: u64) {
-        let Ok(stream) = self.agent.stream(id) else {
-            return;
-        };
-        if let Some(previous) = self.attachments.remove(&id) {
-            previous.cancel.cancel();
-        }
-        let (applied, applied_rx) = watch::channel(from);
-        let cancel = self.cancel.child_token();
-        tokio::spawn(forward(
-            stream,
-            from,
-            applied_rx,
-            self.out.clone(),
-            cancel.clone(),
-        ));
-        self.attachments.insert(id, Attachment { applied, cancel });
     }
 
     async fn on_binary(&mut self, bytes: &[u8]) -> bool {
@@ -536,55 +378,15 @@ impl Session {
                 .await;
         };
         if !self.greeted {
-            self.send(error(None, ErrorCode::HelloExpected, "send hello first"))
-                .await;
+            self.send(Event::Error {
+                code: ErrorCode::HelloExpected,
+                message: "send hello first".to_owned(),
+            })
+            .await;
             self.close(CloseCode::Library(4000), "hello expected").await;
             return false;
         }
-        let stream = match self.agent.stream(frame.stream) {
-            Ok(stream) => stream,
-            Err(failure) => {
-                self.send(error(None, failure.code, failure.message)).await;
-                return true;
-            }
-        };
-        match stream.input(frame.offset, &frame.payload).await {
-            Ok(acked) => {
-                if user_typed {
-                    self.agent.activity.touch();
-                }
-                self.send(AgentMessage::InputAck {
-                    stream: frame.stream,
-                    acked,
-                })
-                .await;
-            }
-            Err(err) => self.send(input_error(None, frame.stream, err)).await,
-        }
+        self.on_input(frame, user_typed).await;
         true
-    }
-}
-
-fn answer(req: Req, result: Result<AgentMessage, Failure>) -> AgentMessage {
-    result.unwrap_or_else(|failure| error(Some(req), failure.code, failure.message))
-}
-
-fn input_error(req: Option<Req>, stream: u32, err: InputError) -> AgentMessage {
-    match err {
-        InputError::NotATerminal => error(
-            req,
-            ErrorCode::InvalidArgument,
-            format!("stream {stream} is not a terminal"),
-        ),
-        InputError::Hole { acked } => error(
-            req,
-            ErrorCode::InvalidOffset,
-            format!("input for stream {stream} must continue at offset {acked}"),
-        ),
-        InputError::Ended => error(
-            req,
-            ErrorCode::InvalidArgument,
-            format!("stream {stream} has ended"),
-        ),
     }
 }

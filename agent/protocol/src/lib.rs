@@ -15,8 +15,9 @@ pub mod frame;
 pub mod message;
 pub mod token;
 
-/// The protocol version this crate speaks, sent in `hello` and `welcome`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this crate speaks, sent in `hello` and `welcome`. Version 2 moved the
+/// request number out of the message bodies into the envelope ([`message::Envelope`]).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The WebSocket path for enrollment.
 pub const ENROLL_PATH: &str = "/v1/enroll";

@@ -1,74 +1,76 @@
 //! Control messages: JSON objects in WebSocket text frames, tagged by `"type"`.
 //!
-//! Requests from the client carry a `req` number of the client's choosing; the agent echoes it in
-//! the reply (or in an `error`). Events the agent sends on its own (`exit`, `gap`, `input_ack`)
-//! carry no `req`. Unknown fields are ignored by both sides so either can grow; an unknown
-//! `type` is answered with an `error` of code `bad_message` and the connection stays usable.
+//! Every message is one flat object. Whether it belongs to a request is carried by the
+//! envelope, not by each message type: a **request** (client → agent) and its **reply**
+//! (agent → client) carry a `req` number next to `type`, chosen by the client and echoed by the
+//! agent; everything else — the client's **notices** (`hello`, `ack`) and the agent's
+//! **events** (`welcome`, `gap`, `input_ack`, `exit`, and errors that answer no request) —
+//! has no `req`. So a reader tells a reply from an event by the presence of `req` alone, and
+//! matches a reply to its request by that number, without knowing which types are replies.
+//!
+//! In Rust the split is in the types: [`ClientMessage`] is a [`Request`] in an [`Envelope`] or a
+//! [`Notice`]; [`AgentMessage`] is a [`Reply`] in an [`Envelope`] or an [`Event`]. The bodies
+//! themselves never carry `req`.
+//!
+//! Unknown fields are ignored by both sides so either can grow; a text that is not a message
+//! decodes to a [`DecodeError`] that still holds its `req` when that much was readable, so the
+//! agent can answer the failed request with an `error` of code `bad_message` and keep the
+//! connection usable.
 
-use std::collections::BTreeMap;
-
+use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+mod agent;
+pub mod request;
+mod state;
+
+pub use agent::{ErrorCode, Event, Limits, Reply};
+pub use request::Request;
+pub use state::{
+    AgentStatus, BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, PtySize,
+    SELF_DELETE_SECRET, StreamInfo, StreamKind,
+};
+
+#[cfg(test)]
+mod tests;
 
 /// A request number, chosen by the client and echoed by the agent.
 pub type Req = u64;
 
-/// Client → agent.
+/// A request or a reply together with its request number. On the wire the number sits next to
+/// the body's `type` and fields: `{"req":3,"type":"attach","stream":1,"from":0}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Envelope<T> {
+    /// The request number.
+    pub req: Req,
+    /// The request or reply itself.
+    #[serde(flatten)]
+    pub body: T,
+}
+
+/// A text frame from the client to the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ClientMessage {
+    /// Something the agent answers with a [`Reply`] of the same `req`.
+    Request(Envelope<Request>),
+    /// Something the agent answers, if at all, with an [`Event`].
+    Notice(Notice),
+}
+
+/// A message from the client that is not a request: it has no `req` and gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientMessage {
-    /// The first message of every session.
+pub enum Notice {
+    /// The first message of every session; the agent answers with the event `welcome` (or an
+    /// `error` event and a close when it speaks another protocol version).
     Hello {
         /// The protocol version the client speaks.
         protocol: u32,
         /// The client's name and version, for the agent's log.
         client: String,
-    },
-    /// Start a shell (or `command`) on a new PTY.
-    OpenPty {
-        /// Request number.
-        req: Req,
-        /// Program and arguments; the user's login shell when absent.
-        #[serde(default)]
-        command: Option<Vec<String>>,
-        /// Working folder relative to the workspace root; the root when absent.
-        #[serde(default)]
-        cwd: Option<String>,
-        /// Extra environment variables.
-        #[serde(default)]
-        env: BTreeMap<String, String>,
-        /// Columns.
-        cols: u16,
-        /// Rows.
-        rows: u16,
-    },
-    /// Run a command without a terminal; its stdout and stderr form the stream's output.
-    RunJob {
-        /// Request number.
-        req: Req,
-        /// Program and arguments.
-        command: Vec<String>,
-        /// Working folder relative to the workspace root.
-        #[serde(default)]
-        cwd: Option<String>,
-        /// Extra environment variables.
-        #[serde(default)]
-        env: BTreeMap<String, String>,
-    },
-    /// Start receiving a stream's output from byte offset `from`.
-    Attach {
-        /// Request number.
-        req: Req,
-        /// The stream.
-        stream: u32,
-        /// The first offset the client has not applied yet.
-        from: u64,
-    },
-    /// Stop receiving a stream's output on this connection.
-    Detach {
-        /// Request number.
-        req: Req,
-        /// The stream.
-        stream: u32,
     },
     /// The client has applied output up to (not including) `applied`; opens the credit window.
     Ack {
@@ -77,224 +79,168 @@ pub enum ClientMessage {
         /// The offset applied so far.
         applied: u64,
     },
-    /// Change a PTY's size.
-    Resize {
-        /// Request number.
-        req: Req,
-        /// The stream.
-        stream: u32,
-        /// Columns.
-        cols: u16,
-        /// Rows.
-        rows: u16,
-    },
-    /// End a PTY or job: SIGHUP (PTY) or SIGTERM (job), then SIGKILL after a grace period.
-    Close {
-        /// Request number.
-        req: Req,
-        /// The stream.
-        stream: u32,
-    },
-    /// List every stream.
-    List {
-        /// Request number.
-        req: Req,
-    },
-    /// Explicit activity: the user asked to keep the workspace alive.
-    KeepAlive {
-        /// Request number.
-        req: Req,
-    },
-    /// A named activity source (for example a coding agent's turn) is busy or idle.
-    Busy {
-        /// Request number.
-        req: Req,
-        /// The source's name.
-        source: String,
-        /// Whether it is busy now.
-        busy: bool,
-    },
-    /// Set the idle policy the agent enforces as a backstop.
-    SetIdlePolicy {
-        /// Request number.
-        req: Req,
-        /// The policy.
-        policy: IdlePolicy,
-    },
-    /// Report activity and the idle deadline.
-    Status {
-        /// Request number.
-        req: Req,
-    },
-    /// Hold a secret in memory (never on disk) under `name`.
-    PushSecret {
-        /// Request number.
-        req: Req,
-        /// Its name (for example `git:github.com/owner/repo`).
-        name: String,
-        /// The value.
-        value: String,
-        /// When it stops being valid, Unix seconds.
-        #[serde(default)]
-        expires_at: Option<i64>,
-    },
-    /// Forget a secret.
-    RevokeSecret {
-        /// Request number.
-        req: Req,
-        /// Its name.
-        name: String,
-    },
-    /// Get ready for the machine to stop: end sessions cleanly and flush disks.
-    PrepareStop {
-        /// Request number.
-        req: Req,
-    },
-    /// List a folder.
-    FsList {
-        /// Request number.
-        req: Req,
-        /// Path relative to the workspace root (`""` or `"."` is the root).
-        path: String,
-    },
-    /// Describe one path.
-    FsStat {
-        /// Request number.
-        req: Req,
-        /// Path relative to the workspace root.
-        path: String,
-    },
-    /// Read part of a file.
-    FsRead {
-        /// Request number.
-        req: Req,
-        /// Path relative to the workspace root.
-        path: String,
-        /// First byte to read.
-        #[serde(default)]
-        offset: u64,
-        /// Bytes to read, at most the agent's `max_read` limit.
-        length: u64,
+}
+
+/// A text frame from the agent to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AgentMessage {
+    /// The answer to the client's request number `req`.
+    Reply(Envelope<Reply>),
+    /// Something the agent says on its own (or in answer to a notice).
+    Event(Event),
+}
+
+/// Why a text frame is not a message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{kind}")]
+pub struct DecodeError {
+    /// The text's `req`, when it had a readable one: the error then answers that request.
+    pub req: Option<Req>,
+    /// What was wrong.
+    pub kind: DecodeErrorKind,
+}
+
+/// What was wrong with a text frame.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeErrorKind {
+    /// Not JSON, or JSON that is not an object.
+    #[error("not a JSON object: {0}")]
+    NotAnObject(String),
+    /// A `req` that is not an unsigned 64-bit integer.
+    #[error("\"req\" is not a request number: {0}")]
+    BadReq(String),
+    /// An unknown `type`, or fields that do not fit it.
+    #[error("not a valid {expected}: {detail}")]
+    BadBody {
+        /// What the text had to be, given whether it had a `req`.
+        expected: &'static str,
+        /// Why it was not.
+        detail: String,
     },
 }
 
-/// Agent → client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AgentMessage {
-    /// The answer to `hello`.
-    Welcome {
-        /// The protocol version the agent speaks.
-        protocol: u32,
-        /// The agent's version.
-        agent_version: String,
-        /// Changes whenever the agent restarts, and with it every stream and offset.
-        epoch: String,
-        /// The workspace this agent serves.
-        workspace: String,
-        /// Every stream.
-        streams: Vec<StreamInfo>,
-        /// Limits the client must respect.
-        limits: Limits,
-    },
-    /// A PTY or job started.
-    Opened {
-        /// Request number.
-        req: Req,
-        /// The new stream.
-        stream: StreamInfo,
-    },
-    /// Output of the stream follows, from the offset requested (or from `out_base` after a `gap`).
-    Attached {
-        /// Request number.
-        req: Req,
-        /// The stream, as it is now.
-        stream: StreamInfo,
-    },
-    /// A request succeeded and has nothing else to say.
-    Ok {
-        /// Request number.
-        req: Req,
-    },
-    /// The answer to `list`.
-    Streams {
-        /// Request number.
-        req: Req,
-        /// Every stream.
-        streams: Vec<StreamInfo>,
-    },
-    /// The output the client asked for is gone from the ring; output resumes at `base`.
-    Gap {
-        /// The stream.
-        stream: u32,
-        /// What the client asked for.
-        from: u64,
-        /// Where output resumes.
-        base: u64,
-    },
-    /// Input up to (not including) `acked` has been written to the PTY.
-    InputAck {
-        /// The stream.
-        stream: u32,
-        /// The input offset written so far.
-        acked: u64,
-    },
-    /// A stream's process ended. All of its output is already in the ring (`out_head` is final).
-    Exit {
-        /// The stream.
-        stream: u32,
-        /// How it ended.
-        status: ExitStatus,
-    },
-    /// The answer to `status`.
-    Status {
-        /// Request number.
-        req: Req,
-        /// Activity and idle state.
-        status: AgentStatus,
-    },
-    /// The answer to `prepare_stop`.
-    StopPrepared {
-        /// Request number.
-        req: Req,
-        /// How many streams were ended.
-        closed_streams: u32,
-    },
-    /// The answer to `fs_list`.
-    FsEntries {
-        /// Request number.
-        req: Req,
-        /// The folder's entries, sorted by name.
-        entries: Vec<FsEntry>,
-    },
-    /// The answer to `fs_stat`.
-    FsStat {
-        /// Request number.
-        req: Req,
-        /// The path's description.
-        entry: FsEntry,
-    },
-    /// The answer to `fs_read`.
-    FsData {
-        /// Request number.
-        req: Req,
-        /// Offset of the first byte.
-        offset: u64,
-        /// The bytes, base64 (standard alphabet, padded).
-        data: String,
-        /// Whether the file ends after these bytes.
-        eof: bool,
-    },
-    /// A request failed, or a frame was refused.
-    Error {
-        /// The request it answers, when it answers one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        req: Option<Req>,
-        /// What went wrong, for programs.
-        code: ErrorCode,
-        /// What went wrong, for people.
-        message: String,
-    },
+impl ClientMessage {
+    /// A request numbered `req`.
+    pub fn request(req: Req, body: Request) -> Self {
+        Self::Request(Envelope { req, body })
+    }
+
+    /// Parses a text frame: with a `req` it must be a request, without one a notice.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Self::from_object(parse_object(text)?)
+    }
+
+    /// The text frame for this message.
+    pub fn encode(&self) -> String {
+        to_json(self)
+    }
+
+    fn from_object(object: Map<String, Value>) -> Result<Self, DecodeError> {
+        match split_req(object)? {
+            (Some(req), body) => Ok(Self::request(req, parse_body(Some(req), body, "request")?)),
+            (None, body) => Ok(Self::Notice(parse_body(
+                None,
+                body,
+                "notice (a message without \"req\")",
+            )?)),
+        }
+    }
+}
+
+impl From<Notice> for ClientMessage {
+    fn from(notice: Notice) -> Self {
+        Self::Notice(notice)
+    }
+}
+
+impl AgentMessage {
+    /// The reply to request `req`.
+    pub fn reply(req: Req, body: Reply) -> Self {
+        Self::Reply(Envelope { req, body })
+    }
+
+    /// Parses a text frame: with a `req` it must be a reply, without one an event.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Self::from_object(parse_object(text)?)
+    }
+
+    /// The text frame for this message.
+    pub fn encode(&self) -> String {
+        to_json(self)
+    }
+
+    fn from_object(object: Map<String, Value>) -> Result<Self, DecodeError> {
+        match split_req(object)? {
+            (Some(req), body) => Ok(Self::reply(req, parse_body(Some(req), body, "reply")?)),
+            (None, body) => Ok(Self::Event(parse_body(
+                None,
+                body,
+                "event (a message without \"req\")",
+            )?)),
+        }
+    }
+}
+
+impl From<Event> for AgentMessage {
+    fn from(event: Event) -> Self {
+        Self::Event(event)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = Map::deserialize(deserializer)?;
+        Self::from_object(object).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for AgentMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = Map::deserialize(deserializer)?;
+        Self::from_object(object).map_err(serde::de::Error::custom)
+    }
+}
+
+fn to_json<T: Serialize>(message: &T) -> String {
+    // Serializing fails only for maps with non-string keys or for a flattened body that is not
+    // a map; no message has either, which the round-trip tests check for every type.
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+fn parse_object(text: &str) -> Result<Map<String, Value>, DecodeError> {
+    serde_json::from_str(text).map_err(|err| DecodeError {
+        req: None,
+        kind: DecodeErrorKind::NotAnObject(err.to_string()),
+    })
+}
+
+/// Takes `req` out of a message object; `null` counts as absent.
+fn split_req(
+    mut object: Map<String, Value>,
+) -> Result<(Option<Req>, Map<String, Value>), DecodeError> {
+    let req = match object.remove("req") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(Req::deserialize(value).map_err(|err| DecodeError {
+            req: None,
+            kind: DecodeErrorKind::BadReq(err.to_string()),
+        })?),
+    };
+    Ok((req, object))
+}
+
+fn parse_body<T: DeserializeOwned>(
+    req: Option<Req>,
+    body: Map<String, Value>,
+    expected: &'static str,
+) -> Result<T, DecodeError> {
+    T::deserialize(Value::Object(body)).map_err(|err| DecodeError {
+        req,
+        kind: DecodeErrorKind::BadBody {
+            expected,
+            detail: err.to_string(),
+        },
+    })
 }
 
 /// The messages of `/v1/enroll`, in order: the agent's `enroll_proof`, the client's
@@ -320,256 +266,4 @@ pub enum EnrollMessage {
         /// Why, for people.
         message: String,
     },
-}
-
-/// What kind of stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StreamKind {
-    /// The agent's event log (stream 0), UTF-8 lines.
-    Log,
-    /// A terminal.
-    Pty,
-    /// A command without a terminal.
-    Job,
-}
-
-/// A stream's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamInfo {
-    /// Its id.
-    pub stream: u32,
-    /// Its kind.
-    pub kind: StreamKind,
-    /// The program and arguments (empty for the log).
-    #[serde(default)]
-    pub command: Vec<String>,
-    /// The oldest output offset still in the ring.
-    pub out_base: u64,
-    /// The offset just past the newest output.
-    pub out_head: u64,
-    /// Input written so far (PTYs; 0 otherwise).
-    #[serde(default)]
-    pub in_acked: u64,
-    /// Terminal size (PTYs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<PtySize>,
-    /// How the process ended, once it has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit: Option<ExitStatus>,
-}
-
-/// A terminal's size in cells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PtySize {
-    /// Columns.
-    pub cols: u16,
-    /// Rows.
-    pub rows: u16,
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitStatus {
-    /// The exit code, when it exited normally.
-    #[serde(default)]
-    pub code: Option<i32>,
-    /// The signal number, when a signal ended it.
-    #[serde(default)]
-    pub signal: Option<i32>,
-}
-
-/// Limits the agent enforces.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    /// The largest binary frame accepted.
-    pub max_frame: u64,
-    /// The largest text frame accepted.
-    pub max_text_frame: u64,
-    /// How many PTYs and jobs may be open at once.
-    pub max_streams: u32,
-    /// Bytes of output kept per stream for resume.
-    pub ring_bytes: u64,
-    /// Unacknowledged output bytes the agent sends ahead per attached stream.
-    pub window_bytes: u64,
-    /// The largest `fs_read` length.
-    pub max_read: u64,
-}
-
-/// What the agent does when the workspace has been idle past its deadline and grace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackstopAction {
-    /// Run the configured power-off command.
-    Poweroff,
-    /// Delete this server through the cloud's API with the credential held as the secret
-    /// [`SELF_DELETE_SECRET`]; power off (as [`BackstopAction::Poweroff`]) when there is none or
-    /// the deletion fails.
-    DeleteServer,
-    /// End the agent process.
-    Exit,
-    /// Nothing.
-    None,
-}
-
-/// The name of the pushed secret that lets the backstop delete its own server: a JSON object
-/// `{"endpoint": "https://api.hetzner.cloud/v1", "server_id": 42, "token": "…"}`.
-pub const SELF_DELETE_SECRET: &str = "hetzner:self-delete";
-
-/// The idle policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdlePolicy {
-    /// Idle time after the last activity that makes the deadline; `None` = never idle out.
-    pub timeout_secs: Option<u64>,
-    /// The deadline is at least this Unix time (a "keep 1 h more").
-    #[serde(default)]
-    pub extend_until: Option<i64>,
-    /// Extra time past the deadline before the backstop acts (the desktop stops the workspace
-    /// itself at the deadline when it is running).
-    pub grace_secs: u64,
-    /// What the backstop does.
-    pub action: BackstopAction,
-}
-
-/// Activity and idle state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentStatus {
-    /// The last activity, Unix milliseconds.
-    pub last_activity_ms: i64,
-    /// Why the workspace counts as active right now (empty when idle).
-    pub active_reasons: Vec<String>,
-    /// The idle policy in force.
-    pub policy: IdlePolicy,
-    /// When the backstop will act if nothing happens, Unix milliseconds; `None` = never.
-    pub backstop_at_ms: Option<i64>,
-}
-
-/// One file-system entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FsEntry {
-    /// Its name (the last path component).
-    pub name: String,
-    /// What it is.
-    pub kind: FsKind,
-    /// Size in bytes (files).
-    pub size: u64,
-    /// Last modification, Unix milliseconds, when known.
-    #[serde(default)]
-    pub modified_ms: Option<i64>,
-}
-
-/// The kind of a file-system entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FsKind {
-    /// A regular file.
-    File,
-    /// A folder.
-    Dir,
-    /// A symbolic link (not followed).
-    Symlink,
-    /// Anything else (socket, device, FIFO).
-    Other,
-}
-
-/// Machine-readable error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// A binary frame did not parse.
-    BadFrame,
-    /// A text frame was not a known message.
-    BadMessage,
-    /// The first message was not `hello`, or came twice.
-    HelloExpected,
-    /// The protocol version is not supported.
-    UnsupportedProtocol,
-    /// No such stream.
-    UnknownStream,
-    /// An offset is beyond what exists (input with a hole, attach past the head).
-    InvalidOffset,
-    /// The stream is not attached on this connection.
-    NotAttached,
-    /// Too many streams are open.
-    TooManyStreams,
-    /// The process could not be started.
-    SpawnFailed,
-    /// No such file or folder.
-    NotFound,
-    /// The path leaves the workspace, or is absolute.
-    PathOutsideWorkspace,
-    /// A request exceeds a limit.
-    TooLarge,
-    /// A bad argument (an empty command, a zero-sized terminal, …).
-    InvalidArgument,
-    /// An I/O error on the agent.
-    Io,
-    /// A bug in the agent.
-    Internal,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn messages_use_snake_case_tags() {
-        let json = serde_json::to_value(ClientMessage::OpenPty {
-            req: 1,
-            command: None,
-            cwd: None,
-            env: BTreeMap::new(),
-            cols: 80,
-            rows: 24,
-        })
-        .expect("json");
-        assert_eq!(json["type"], "open_pty");
-        let json = serde_json::to_value(AgentMessage::Error {
-            req: None,
-            code: ErrorCode::PathOutsideWorkspace,
-            message: "no".into(),
-        })
-        .expect("json");
-        assert_eq!(
-            json,
-            serde_json::json!({"type":"error","code":"path_outside_workspace","message":"no"})
-        );
-    }
-
-    #[test]
-    fn unknown_fields_are_ignored_and_optional_ones_default() {
-        let message: ClientMessage = serde_json::from_str(
-            r#"{"type":"open_pty","req":3,"cols":80,"rows":24,"future":true}"#,
-        )
-        .expect("parses");
-        assert!(matches!(
-            message,
-            ClientMessage::OpenPty {
-                req: 3,
-                command: None,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn unknown_types_do_not_parse() {
-        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"format_disk"}"#).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-            let _ = serde_json::from_str::<ClientMessage>(&text);
-            let _ = serde_json::from_str::<AgentMessage>(&text);
-        }
-
-        #[test]
-        fn attach_round_trips(req in any::<u64>(), stream in any::<u32>(), from in any::<u64>()) {
-            let message = ClientMessage::Attach { req, stream, from };
-            let text = serde_json::to_string(&message).expect("json");
-            prop_assert_eq!(serde_json::from_str::<ClientMessage>(&text).expect("parses"), message);
-        }
-    }
 }

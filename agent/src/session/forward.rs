@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sam_protocol::frame::{DataFrame, MAX_PAYLOAD};
-use sam_protocol::message::AgentMessage;
+use sam_protocol::message::Event;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -37,12 +37,12 @@ pub(super) async fn forward(
                 .min(MAX_PAYLOAD);
             match stream.read(from, max) {
                 Read::Gap { base } => {
-                    let gap = AgentMessage::Gap {
+                    let gap = Event::Gap {
                         stream: stream.id,
                         from,
                         base,
                     };
-                    if out.send(json(&gap)).await.is_err() {
+                    if out.send(json(gap.into())).await.is_err() {
                         return;
                     }
                     from = base;
@@ -50,10 +50,13 @@ pub(super) async fn forward(
                 Read::Bytes(bytes) if bytes.is_empty() => {
                     if let Some(status) = exited {
                         let _ = out
-                            .send(json(&AgentMessage::Exit {
-                                stream: stream.id,
-                                status,
-                            }))
+                            .send(json(
+                                Event::Exit {
+                                    stream: stream.id,
+                                    status,
+                                }
+                                .into(),
+                            ))
                             .await;
                         return;
                     }

@@ -15,9 +15,13 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use sam_protocol::frame::DataFrame;
+use sam_protocol::message::request::{
+    Attach, Busy, Close, FsList, FsRead, FsStat, OpenPty, PushSecret, Resize, RevokeSecret, RunJob,
+    SetIdlePolicy,
+};
 use sam_protocol::message::{
-    AgentMessage, AgentStatus, ClientMessage, ExitStatus, FsEntry, IdlePolicy, PtySize, Req,
-    StreamInfo,
+    AgentStatus, ClientMessage, ErrorCode, ExitStatus, FsEntry, IdlePolicy, PtySize, Reply, Req,
+    Request, StreamInfo,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -120,15 +124,24 @@ struct Shared {
     endpoint: AgentEndpoint,
     key: SigningKey,
     next_req: AtomicU64,
-    pending: Mutex<HashMap<Req, oneshot::Sender<AgentMessage>>>,
+    /// Who waits for the reply to each request in flight, by request number.
+    pending: Mutex<HashMap<Req, Waiter>>,
     subs: Mutex<HashMap<u32, Arc<Sub>>>,
     outbox: mpsc::UnboundedSender<Message>,
     state: watch::Sender<LinkState>,
     welcome: Mutex<Option<Welcome>>,
     reconnect: tokio::sync::Notify,
     shutdown: CancellationToken,
-    /// Attach requests the driver sent itself to resume streams, by request number.
-    resuming: Mutex<HashMap<Req, u32>>,
+}
+
+/// Who waits for the reply to one request. The driver hands a reply to its waiter by the
+/// envelope's request number alone; what the reply means is the waiter's business.
+#[derive(Debug)]
+enum Waiter {
+    /// A caller of a request method, which reads the reply (or why there is none).
+    Caller(oneshot::Sender<Result<Reply, AgentError>>),
+    /// The driver's own `attach` that resumes this stream after a reconnect.
+    Resume(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -143,9 +156,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn text(message: &ClientMessage) -> Message {
-    // Our own message types always serialize.
-    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
+fn text(message: ClientMessage) -> Message {
+    Message::Text(message.encode().into())
 }
 
 impl AgentClient {
@@ -153,19 +165,7 @@ impl AgentClient {
     /// background; requests wait for the connection.
     pub fn connect(endpoint: AgentEndpoint, key: SigningKey) -> Self {
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            endpoint,
-            key,
-            next_req: AtomicU64::new(1),
-            pending: Mutex::new(HashMap::new()),
-            subs: Mutex::new(HashMap::new()),
-            outbox,
-            state: watch::channel(LinkState::Connecting).0,
-            welcome: Mutex::new(None),
-            reconnect: tokio::sync::Notify::new(),
-            shutdown: CancellationToken::new(),
-            resuming: Mutex::new(HashMap::new()),
-        });
+        let shared = Arc::new(Shared::new(endpoint, key, outbox));
         tokio::spawn(driver::drive(Arc::clone(&shared), outbox_rx));
         let life = Arc::new(Lifetime(shared.shutdown.clone()));
         Self {
@@ -229,36 +229,34 @@ impl AgentClient {
     }
 
     /// A request that may safely run twice: retried when the connection drops before the answer.
-    async fn idempotent(
-        &self,
-        build: impl Fn(Req) -> ClientMessage,
-    ) -> Result<AgentMessage, AgentError> {
+    async fn idempotent(&self, body: Request) -> Result<Reply, AgentError> {
         let mut tries = 0;
         loop {
-            match self.request(&build).await {
+            match self.request(body.clone()).await {
                 Err(AgentError::ConnectionLost) if tries < IDEMPOTENT_RETRIES => tries += 1,
                 other => return other,
             }
         }
     }
 
-    async fn request(
-        &self,
-        build: impl FnOnce(Req) -> ClientMessage,
-    ) -> Result<AgentMessage, AgentError> {
+    /// Sends `body` under a fresh request number and waits for the reply with that number.
+    async fn request(&self, body: Request) -> Result<Reply, AgentError> {
         self.wait_connected(REQUEST_TIMEOUT).await?;
-        let req = self.shared.next_req.fetch_add(1, Ordering::Relaxed);
+        let req = self.shared.next_req();
         let (tx, rx) = oneshot::channel();
-        lock(&self.shared.pending).insert(req, tx);
-        if self.shared.outbox.send(text(&build(req))).is_err() {
+        lock(&self.shared.pending).insert(req, Waiter::Caller(tx));
+        if self
+            .shared
+            .outbox
+            .send(text(ClientMessage::request(req, body)))
+            .is_err()
+        {
             lock(&self.shared.pending).remove(&req);
             return Err(AgentError::Closed);
         }
         match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
-            Ok(Ok(AgentMessage::Error { code, message, .. })) => {
-                Err(AgentError::Remote { code, message })
-            }
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok(Ok(Reply::Error { code, message }))) => Err(AgentError::Remote { code, message }),
+            Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(AgentError::ConnectionLost),
             Err(_) => {
                 lock(&self.shared.pending).remove(&req);
@@ -275,18 +273,15 @@ impl AgentClient {
         env: std::collections::BTreeMap<String, String>,
         size: PtySize,
     ) -> Result<StreamInfo, AgentError> {
-        let reply = self
-            .request(|req| ClientMessage::OpenPty {
-                req,
-                command,
-                cwd,
-                env,
-                cols: size.cols,
-                rows: size.rows,
-            })
-            .await?;
-        match reply {
-            AgentMessage::Opened { stream, .. } => Ok(stream),
+        let open = OpenPty {
+            command,
+            cwd,
+            env,
+            cols: size.cols,
+            rows: size.rows,
+        };
+        match self.request(Request::OpenPty(open)).await? {
+            Reply::Opened { stream } => Ok(stream),
             other => Err(unexpected(&other)),
         }
     }
@@ -298,16 +293,9 @@ impl AgentClient {
         cwd: Option<String>,
         env: std::collections::BTreeMap<String, String>,
     ) -> Result<StreamInfo, AgentError> {
-        match self
-            .request(|req| ClientMessage::RunJob {
-                req,
-                command,
-                cwd,
-                env,
-            })
-            .await?
-        {
-            AgentMessage::Opened { stream, .. } => Ok(stream),
+        let job = RunJob { command, cwd, env };
+        match self.request(Request::RunJob(job)).await? {
+            Reply::Opened { stream } => Ok(stream),
             other => Err(unexpected(&other)),
         }
     }
@@ -333,17 +321,12 @@ impl AgentClient {
         if let Some(previous) = lock(&self.shared.subs).insert(stream, Arc::clone(&sub)) {
             let _ = previous.events.send(StreamEvent::Reset);
         }
-        let reply = self
-            .request(|req| ClientMessage::Attach { req, stream, from })
-            .await;
+        let reply = self.request(Request::Attach(Attach { stream, from })).await;
         match reply {
-            Ok(AgentMessage::Attached { stream: info, .. }) => {
+            Ok(Reply::Attached { stream: info }) => {
                 // Input continues where the agent's count is (another client, or an earlier run
                 // of the app, may have typed into this stream).
-                {
-                    let mut state = lock(&sub.state);
-                    state.in_sent = state.in_sent.max(info.in_acked);
-                }
+                sub.on_attached(&info, &self.shared);
                 let handle = StreamHandle {
                     sub,
                     events: rx,
@@ -364,24 +347,20 @@ impl AgentClient {
 
     /// Resizes a PTY.
     pub async fn resize(&self, stream: u32, size: PtySize) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::Resize {
-            req,
+        self.expect_ok(Request::Resize(Resize {
             stream,
             cols: size.cols,
             rows: size.rows,
-        })
+        }))
         .await
     }
 
     /// Ends a stream's process and forgets the stream. A stream that is already gone counts as
     /// closed (a retry after a dropped connection may find the first attempt succeeded).
     pub async fn close_stream(&self, stream: u32) -> Result<(), AgentError> {
-        match self
-            .expect_ok(|req| ClientMessage::Close { req, stream })
-            .await
-        {
+        match self.expect_ok(Request::Close(Close { stream })).await {
             Err(AgentError::Remote {
-                code: sam_protocol::message::ErrorCode::UnknownStream,
+                code: ErrorCode::UnknownStream,
                 ..
             }) => Ok(()),
             other => other,
@@ -390,37 +369,36 @@ impl AgentClient {
 
     /// Every stream.
     pub async fn list(&self) -> Result<Vec<StreamInfo>, AgentError> {
-        match self.idempotent(|req| ClientMessage::List { req }).await? {
-            AgentMessage::Streams { streams, .. } => Ok(streams),
+        match self.idempotent(Request::List).await? {
+            Reply::Streams { streams } => Ok(streams),
             other => Err(unexpected(&other)),
         }
     }
 
     /// Explicit activity.
     pub async fn keep_alive(&self) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::KeepAlive { req }).await
+        self.expect_ok(Request::KeepAlive).await
     }
 
     /// Marks a named activity source busy or idle.
     pub async fn set_busy(&self, source: &str, busy: bool) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::Busy {
-            req,
+        self.expect_ok(Request::Busy(Busy {
             source: source.to_owned(),
             busy,
-        })
+        }))
         .await
     }
 
     /// Sets the idle policy the agent enforces.
     pub async fn set_idle_policy(&self, policy: IdlePolicy) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::SetIdlePolicy { req, policy })
+        self.expect_ok(Request::SetIdlePolicy(SetIdlePolicy { policy }))
             .await
     }
 
     /// Activity and idle state.
     pub async fn status(&self) -> Result<AgentStatus, AgentError> {
-        match self.idempotent(|req| ClientMessage::Status { req }).await? {
-            AgentMessage::Status { status, .. } => Ok(status),
+        match self.idempotent(Request::Status).await? {
+            Reply::Status { status } => Ok(status),
             other => Err(unexpected(&other)),
         }
     }
@@ -432,59 +410,48 @@ impl AgentClient {
         value: &str,
         expires_at: Option<i64>,
     ) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::PushSecret {
-            req,
+        self.expect_ok(Request::PushSecret(PushSecret {
             name: name.to_owned(),
             value: value.to_owned(),
             expires_at,
-        })
+        }))
         .await
     }
 
     /// Makes the agent forget a secret.
     pub async fn revoke_secret(&self, name: &str) -> Result<(), AgentError> {
-        self.expect_ok(|req| ClientMessage::RevokeSecret {
-            req,
+        self.expect_ok(Request::RevokeSecret(RevokeSecret {
             name: name.to_owned(),
-        })
+        }))
         .await
     }
 
     /// Ends every process and syncs disks; returns how many processes were ended.
     pub async fn prepare_stop(&self) -> Result<u32, AgentError> {
-        match self
-            .idempotent(|req| ClientMessage::PrepareStop { req })
-            .await?
-        {
-            AgentMessage::StopPrepared { closed_streams, .. } => Ok(closed_streams),
+        match self.idempotent(Request::PrepareStop).await? {
+            Reply::StopPrepared { closed_streams } => Ok(closed_streams),
             other => Err(unexpected(&other)),
         }
     }
 
     /// A folder's entries.
     pub async fn fs_list(&self, path: &str) -> Result<Vec<FsEntry>, AgentError> {
-        match self
-            .idempotent(|req| ClientMessage::FsList {
-                req,
-                path: path.to_owned(),
-            })
-            .await?
-        {
-            AgentMessage::FsEntries { entries, .. } => Ok(entries),
+        let list = FsList {
+            path: path.to_owned(),
+        };
+        match self.idempotent(Request::FsList(list)).await? {
+            Reply::FsEntries { entries } => Ok(entries),
             other => Err(unexpected(&other)),
         }
     }
 
     /// One path's description.
     pub async fn fs_stat(&self, path: &str) -> Result<FsEntry, AgentError> {
-        match self
-            .idempotent(|req| ClientMessage::FsStat {
-                req,
-                path: path.to_owned(),
-            })
-            .await?
-        {
-            AgentMessage::FsStat { entry, .. } => Ok(entry),
+        let stat = FsStat {
+            path: path.to_owned(),
+        };
+        match self.idempotent(Request::FsStat(stat)).await? {
+            Reply::FsStat { entry } => Ok(entry),
             other => Err(unexpected(&other)),
         }
     }
@@ -497,16 +464,13 @@ impl AgentClient {
         length: u64,
     ) -> Result<(Vec<u8>, bool), AgentError> {
         use base64::Engine;
-        match self
-            .idempotent(|req| ClientMessage::FsRead {
-                req,
-                path: path.to_owned(),
-                offset,
-                length,
-            })
-            .await?
-        {
-            AgentMessage::FsData { data, eof, .. } => base64::engine::general_purpose::STANDARD
+        let read = FsRead {
+            path: path.to_owned(),
+            offset,
+            length,
+        };
+        match self.idempotent(Request::FsRead(read)).await? {
+            Reply::FsData { data, eof, .. } => base64::engine::general_purpose::STANDARD
                 .decode(data)
                 .map(|bytes| (bytes, eof))
                 .map_err(|err| AgentError::Protocol(format!("fs_data is not base64: {err}"))),
@@ -515,23 +479,47 @@ impl AgentClient {
     }
 
     /// Requests answered by `ok` are all idempotent (setting state, not creating it).
-    async fn expect_ok(&self, build: impl Fn(Req) -> ClientMessage) -> Result<(), AgentError> {
-        match self.idempotent(build).await? {
-            AgentMessage::Ok { .. } => Ok(()),
+    async fn expect_ok(&self, body: Request) -> Result<(), AgentError> {
+        match self.idempotent(body).await? {
+            Reply::Ok => Ok(()),
             other => Err(unexpected(&other)),
         }
     }
 }
 
 impl Shared {
+    fn new(
+        endpoint: AgentEndpoint,
+        key: SigningKey,
+        outbox: mpsc::UnboundedSender<Message>,
+    ) -> Self {
+        Self {
+            endpoint,
+            key,
+            next_req: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+            outbox,
+            state: watch::channel(LinkState::Connecting).0,
+            welcome: Mutex::new(None),
+            reconnect: tokio::sync::Notify::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
     /// Sends a data frame if connected; otherwise the resume logic delivers it later.
     fn send_frame(&self, frame: &DataFrame) {
         if matches!(*self.state.borrow(), LinkState::Connected { .. }) {
             let _ = self.outbox.send(Message::Binary(frame.encode().into()));
         }
     }
+
+    /// A request number not used before on this client.
+    fn next_req(&self) -> Req {
+        self.next_req.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
-fn unexpected(message: &AgentMessage) -> AgentError {
-    AgentError::Protocol(format!("unexpected answer {message:?}"))
+fn unexpected(reply: &Reply) -> AgentError {
+    AgentError::Protocol(format!("unexpected answer {reply:?}"))
 }

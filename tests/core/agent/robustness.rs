@@ -5,9 +5,9 @@ use futures_util::{SinkExt, StreamExt};
 use sam_core::agent_client::dial::AgentSocket;
 use sam_core::agent_client::tls::PinVerifier;
 use sam_core::agent_client::{dial, enroll};
-use sam_protocol::SESSION_PATH;
-use sam_protocol::message::{AgentMessage, ErrorCode};
+use sam_protocol::message::{AgentMessage, Envelope, ErrorCode, Event, Reply};
 use sam_protocol::token::Audience;
+use sam_protocol::{PROTOCOL_VERSION, SESSION_PATH};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -51,7 +51,11 @@ async fn send(socket: &mut AgentSocket, text: &str) {
 
 async fn expect_error(socket: &mut AgentSocket, expected: ErrorCode) {
     match next_reply(socket).await {
-        AgentMessage::Error { code, .. } => assert_eq!(code, expected),
+        AgentMessage::Event(Event::Error { code, .. })
+        | AgentMessage::Reply(Envelope {
+            body: Reply::Error { code, .. },
+            ..
+        }) => assert_eq!(code, expected),
         other => panic!("expected an error, got {other:?}"),
     }
 }
@@ -65,7 +69,7 @@ async fn expect_close(socket: &mut AgentSocket, expected: CloseCode) {
 
 async fn next_reply(socket: &mut AgentSocket) -> AgentMessage {
     match next_message(socket).await {
-        Message::Text(text) => serde_json::from_str(text.as_str()).expect("a protocol message"),
+        Message::Text(text) => AgentMessage::decode(text.as_str()).expect("a protocol message"),
         other => panic!("expected text, got {other:?}"),
     }
 }
@@ -80,11 +84,10 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Error {
+        AgentMessage::Event(Event::Error {
             code: ErrorCode::BadFrame,
-            req: None,
             ..
-        }
+        })
     ));
     socket
         .send(Message::Text(r#"{"type":"format_disk","req":41}"#.into()))
@@ -92,21 +95,23 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Error {
-            code: ErrorCode::BadMessage,
-            req: Some(41),
-            ..
-        }
+        AgentMessage::Reply(Envelope {
+            req: 41,
+            body: Reply::Error {
+                code: ErrorCode::BadMessage,
+                ..
+            }
+        })
     ));
     socket
         .send(Message::Text(
-            r#"{"type":"hello","protocol":1,"client":"test"}"#.into(),
+            format!(r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"client":"test"}}"#).into(),
         ))
         .await
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Welcome { .. }
+        AgentMessage::Event(Event::Welcome { .. })
     ));
     socket
         .send(Message::Text(r#"{"type":"list","req":2}"#.into()))
@@ -114,7 +119,10 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         .expect("sends");
     assert!(matches!(
         next_reply(&mut socket).await,
-        AgentMessage::Streams { req: 2, .. }
+        AgentMessage::Reply(Envelope {
+            req: 2,
+            body: Reply::Streams { .. }
+        })
     ));
 }
 
@@ -157,6 +165,30 @@ async fn a_request_before_hello_closes_with_4000_and_a_wrong_protocol_with_4002(
     )
     .await;
     expect_error(&mut socket, ErrorCode::UnsupportedProtocol).await;
+    expect_close(&mut socket, CloseCode::Library(4002)).await;
+}
+
+/// Protocol 2 moved `req` into the envelope; a client of protocol 1 must still be told plainly
+/// which version the agent speaks rather than get a stream of `bad_message` errors.
+#[tokio::test]
+async fn a_client_of_protocol_1_is_told_which_version_the_agent_speaks() {
+    let agent = TestAgent::start(&[]);
+    let mut socket = raw_session(&agent).await;
+    send(
+        &mut socket,
+        r#"{"type":"hello","protocol":1,"client":"old"}"#,
+    )
+    .await;
+    match next_reply(&mut socket).await {
+        AgentMessage::Event(Event::Error {
+            code: ErrorCode::UnsupportedProtocol,
+            message,
+        }) => assert_eq!(
+            message,
+            format!("this agent speaks protocol {PROTOCOL_VERSION}, not 1")
+        ),
+        other => panic!("expected unsupported_protocol, got {other:?}"),
+    }
     expect_close(&mut socket, CloseCode::Library(4002)).await;
 }
 

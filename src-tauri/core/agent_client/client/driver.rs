@@ -1,13 +1,18 @@
 //! The driver task: connect, say hello, serve the socket, reconnect with backoff — until the
 //! client is closed.
+//!
+//! While serving, a reply goes to whoever waits for its request number (a caller, or the
+//! driver's own resuming `attach`), whatever its type; an event goes to its stream.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sam_protocol::frame::{DataFrame, FrameKind};
-use sam_protocol::message::{AgentMessage, ClientMessage};
+use sam_protocol::message::request::Attach;
+use sam_protocol::message::{
+    AgentMessage, ClientMessage, DecodeError, Envelope, Event, Notice, Reply, Req, Request,
+};
 use sam_protocol::token::Audience;
 use sam_protocol::{PROTOCOL_VERSION, SESSION_PATH};
 use tokio::sync::mpsc;
@@ -17,8 +22,8 @@ use super::super::dial::{AgentSocket, CONNECT_TIMEOUT, Caller, dial};
 use super::super::error::AgentError;
 use super::super::tls::PinVerifier;
 use super::{
-    BACKOFF_MAX, BACKOFF_START, LinkState, SILENCE_TIMEOUT, Shared, StreamEvent, Sub, Welcome,
-    lock, text,
+    BACKOFF_MAX, BACKOFF_START, LinkState, SILENCE_TIMEOUT, Shared, StreamEvent, Sub, Waiter,
+    Welcome, lock, text,
 };
 
 /// The driver: connect, serve, reconnect — until shutdown.
@@ -41,7 +46,6 @@ pub(super) async fn drive(shared: Arc<Shared>, mut outbox: mpsc::UnboundedReceiv
                 // Anything queued for the old connection is void; requests sent on it fail.
                 while outbox.try_recv().is_ok() {}
                 lock(&shared.pending).clear();
-                lock(&shared.resuming).clear();
                 if shared.shutdown.is_cancelled() {
                     break;
                 }
@@ -83,26 +87,27 @@ async fn open_session(shared: &Shared) -> Result<(AgentSocket, Welcome), AgentEr
         &caller.token(Audience::Session),
     )
     .await?;
-    let hello = ClientMessage::Hello {
+    let hello = Notice::Hello {
         protocol: PROTOCOL_VERSION,
         client: format!("sam-desktop/{}", env!("CARGO_PKG_VERSION")),
     };
     socket
-        .send(text(&hello))
+        .send(text(hello.into()))
         .await
         .map_err(|_| AgentError::ConnectionLost)?;
     let welcome = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Text(body))) => {
-                    return match serde_json::from_str::<AgentMessage>(body.as_str()) {
-                        Ok(AgentMessage::Welcome {
+                    return match AgentMessage::decode(body.as_str()) {
+                        Ok(AgentMessage::Event(Event::Welcome {
                             epoch,
                             streams,
                             protocol,
                             ..
-                        }) if protocol == PROTOCOL_VERSION => Ok(Welcome { epoch, streams }),
-                        Ok(AgentMessage::Error { message, .. }) => {
+                        })) if protocol == PROTOCOL_VERSION => Ok(Welcome { epoch, streams }),
+                        // An agent of another protocol version says so in an error event.
+                        Ok(AgentMessage::Event(Event::Error { message, .. })) => {
                             Err(AgentError::Protocol(message))
                         }
                         _ => Err(AgentError::Protocol("expected welcome".into())),
@@ -132,13 +137,15 @@ fn start_connection(shared: &Shared, welcome: &Welcome) {
     let subs: Vec<Arc<Sub>> = lock(&shared.subs).values().cloned().collect();
     for sub in subs {
         let from = lock(&sub.state).received;
-        let req = shared.next_req.fetch_add(1, Ordering::Relaxed);
-        lock(&shared.resuming).insert(req, sub.id);
-        let _ = shared.outbox.send(text(&ClientMessage::Attach {
-            req,
+        let req = shared.next_req();
+        lock(&shared.pending).insert(req, Waiter::Resume(sub.id));
+        let attach = Attach {
             stream: sub.id,
             from,
-        }));
+        };
+        let _ = shared
+            .outbox
+            .send(text(ClientMessage::request(req, Request::Attach(attach))));
     }
 }
 
@@ -199,74 +206,77 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Result<(), AgentError> {
 }
 
 fn on_message(shared: &Shared, body: &str) -> Result<(), AgentError> {
-    let message: AgentMessage = match serde_json::from_str(body) {
-        Ok(message) => message,
-        Err(err) => {
-            tracing::warn!(%err, "unreadable message from the agent");
-            return Ok(());
+    match AgentMessage::decode(body) {
+        Ok(AgentMessage::Reply(Envelope { req, body })) => on_reply(shared, req, Ok(body)),
+        Ok(AgentMessage::Event(event)) => on_event(shared, event)?,
+        Err(DecodeError { req, kind }) => {
+            tracing::warn!(%kind, "unreadable message from the agent");
+            // A reply that cannot be read still ends its request, at once rather than by timeout.
+            if let Some(req) = req {
+                let err = AgentError::Protocol(format!("unreadable answer: {kind}"));
+                on_reply(shared, req, Err(err));
+            }
         }
-    };
+    }
+    Ok(())
+}
+
+/// Hands a reply to whoever waits for its request number.
+fn on_reply(shared: &Shared, req: Req, reply: Result<Reply, AgentError>) {
+    let waiter = lock(&shared.pending).remove(&req);
+    match waiter {
+        Some(Waiter::Caller(caller)) => {
+            let _ = caller.send(reply);
+        }
+        Some(Waiter::Resume(id)) => on_resumed(shared, id, reply),
+        // Nobody waits for a request that timed out, or for the detach of a dropped handle.
+        None => {}
+    }
+}
+
+/// The answer to an `attach` the driver sent itself after reconnecting: resend the input the
+/// agent lacks, or reset a stream that vanished.
+fn on_resumed(shared: &Shared, id: u32, reply: Result<Reply, AgentError>) {
+    match reply {
+        Ok(Reply::Attached { stream }) => {
+            let sub = lock(&shared.subs).get(&id).cloned();
+            if let Some(sub) = sub {
+                sub.on_attached(&stream, shared);
+            }
+        }
+        Ok(Reply::Error { code, message }) => {
+            tracing::info!(stream = id, ?code, %message, "a stream could not be resumed");
+            if let Some(sub) = lock(&shared.subs).remove(&id) {
+                let _ = sub.events.send(StreamEvent::Reset);
+            }
+        }
+        other => tracing::warn!(stream = id, ?other, "unexpected answer to a resumed attach"),
+    }
+}
+
+/// Events belong to streams, except a second `welcome`, which breaks the protocol.
+fn on_event(shared: &Shared, event: Event) -> Result<(), AgentError> {
     let sub_of = |id: u32| lock(&shared.subs).get(&id).cloned();
-    let req = match &message {
-        AgentMessage::Attached { req, stream } => {
-            if let Some(sub) = sub_of(stream.stream) {
-                sub.on_attached(stream, shared);
-            }
-            Some(*req)
-        }
-        AgentMessage::Gap { stream, from, base } => {
-            if let Some(sub) = sub_of(*stream) {
-                sub.on_gap(*from, *base);
-            }
-            None
-        }
-        AgentMessage::InputAck { stream, acked } => {
-            if let Some(sub) = sub_of(*stream) {
-                sub.on_input_ack(*acked);
-            }
-            None
-        }
-        AgentMessage::Exit { stream, status } => {
-            if let Some(sub) = sub_of(*stream) {
-                let _ = sub.events.send(StreamEvent::Exit(*status));
-            }
-            None
-        }
-        AgentMessage::Error { req, code, message } => {
-            if req.is_none() {
-                tracing::debug!(?code, %message, "agent reported an error");
-            }
-            *req
-        }
-        AgentMessage::Welcome { .. } => {
-            return Err(AgentError::Protocol("a second welcome".into()));
-        }
-        AgentMessage::Opened { req, .. }
-        | AgentMessage::Ok { req }
-        | AgentMessage::Streams { req, .. }
-        | AgentMessage::Status { req, .. }
-        | AgentMessage::StopPrepared { req, .. }
-        | AgentMessage::FsEntries { req, .. }
-        | AgentMessage::FsStat { req, .. }
-        | AgentMessage::FsData { req, .. } => Some(*req),
-    };
-    if let Some(req) = req {
-        let waiter = lock(&shared.pending).remove(&req);
-        match waiter {
-            Some(waiter) => {
-                let _ = waiter.send(message);
-            }
-            None => {
-                // A resumed attach the driver sent itself: a stream that vanished is reset.
-                let resumed = lock(&shared.resuming).remove(&req);
-                if let (Some(id), AgentMessage::Error { code, message, .. }) = (resumed, &message) {
-                    tracing::info!(stream = id, ?code, %message, "a stream could not be resumed");
-                    if let Some(sub) = lock(&shared.subs).remove(&id) {
-                        let _ = sub.events.send(StreamEvent::Reset);
-                    }
-                }
+    match event {
+        Event::Gap { stream, from, base } => {
+            if let Some(sub) = sub_of(stream) {
+                sub.on_gap(from, base);
             }
         }
+        Event::InputAck { stream, acked } => {
+            if let Some(sub) = sub_of(stream) {
+                sub.on_input_ack(acked);
+            }
+        }
+        Event::Exit { stream, status } => {
+            if let Some(sub) = sub_of(stream) {
+                let _ = sub.events.send(StreamEvent::Exit(status));
+            }
+        }
+        Event::Error { code, message } => {
+            tracing::debug!(?code, %message, "agent reported an error");
+        }
+        Event::Welcome { .. } => return Err(AgentError::Protocol("a second welcome".into())),
     }
     Ok(())
 }
@@ -280,4 +290,141 @@ fn backoff(attempt: u32) -> Duration {
     let _ = getrandom::fill(&mut byte);
     let jitter = 0.8 + 0.4 * f64::from(byte[0]) / 255.0;
     base.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use ed25519_dalek::SigningKey;
+    use sam_protocol::message::{ErrorCode, ExitStatus};
+    use tokio::sync::oneshot;
+
+    use super::super::stream::SubState;
+    use super::super::{AgentEndpoint, Shared};
+    use super::*;
+
+    fn shared() -> (Shared, mpsc::UnboundedReceiver<Message>) {
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let endpoint = AgentEndpoint {
+            addr: "127.0.0.1:1".into(),
+            workspace: "abcdefghijkm".into(),
+            pin: String::new(),
+        };
+        let shared = Shared::new(endpoint, SigningKey::from_bytes(&[7; 32]), outbox);
+        (shared, outbox_rx)
+    }
+
+    fn wait(shared: &Shared, req: Req) -> oneshot::Receiver<Result<Reply, AgentError>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&shared.pending).insert(req, Waiter::Caller(tx));
+        rx
+    }
+
+    fn subscribe(shared: &Shared, id: u32) -> mpsc::UnboundedReceiver<StreamEvent> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let sub = Sub {
+            id,
+            events,
+            state: Mutex::new(SubState::default()),
+        };
+        lock(&shared.subs).insert(id, Arc::new(sub));
+        rx
+    }
+
+    #[test]
+    fn a_reply_of_any_type_reaches_the_request_with_its_number() {
+        let (shared, _outbox) = shared();
+        let mut first = wait(&shared, 1);
+        let mut second = wait(&shared, 2);
+        on_message(
+            &shared,
+            r#"{"req":2,"type":"stop_prepared","closed_streams":3}"#,
+        )
+        .expect("not fatal");
+        on_message(
+            &shared,
+            r#"{"req":1,"type":"error","code":"not_found","message":"no"}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(
+            second.try_recv().expect("answered"),
+            Ok(Reply::StopPrepared { closed_streams: 3 })
+        );
+        assert!(matches!(
+            first.try_recv().expect("answered"),
+            Ok(Reply::Error {
+                code: ErrorCode::NotFound,
+                ..
+            })
+        ));
+        assert!(lock(&shared.pending).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_reply_fails_its_request_at_once() {
+        let (shared, _outbox) = shared();
+        let mut waiting = wait(&shared, 5);
+        on_message(&shared, r#"{"req":5,"type":"from_the_future"}"#).expect("not fatal");
+        assert!(matches!(
+            waiting.try_recv().expect("answered"),
+            Err(AgentError::Protocol(_))
+        ));
+        on_message(&shared, r#"{"type":"from_the_future"}"#).expect("an unknown event is ignored");
+    }
+
+    #[test]
+    fn a_stream_that_cannot_be_resumed_is_reset() {
+        let (shared, _outbox) = shared();
+        let mut events = subscribe(&shared, 4);
+        lock(&shared.pending).insert(9, Waiter::Resume(4));
+        on_message(
+            &shared,
+            r#"{"req":9,"type":"error","code":"unknown_stream","message":"gone"}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(events.try_recv(), Ok(StreamEvent::Reset));
+        assert!(!lock(&shared.subs).contains_key(&4));
+    }
+
+    #[test]
+    fn events_go_to_their_stream_and_a_second_welcome_is_fatal() {
+        let (shared, _outbox) = shared();
+        let mut events = subscribe(&shared, 4);
+        on_message(&shared, r#"{"type":"gap","stream":4,"from":0,"base":10}"#).expect("not fatal");
+        on_message(
+            &shared,
+            r#"{"type":"exit","stream":4,"status":{"code":0,"signal":null}}"#,
+        )
+        .expect("not fatal");
+        assert_eq!(
+            events.try_recv(),
+            Ok(StreamEvent::Gap { from: 0, base: 10 })
+        );
+        let status = ExitStatus {
+            code: Some(0),
+            signal: None,
+        };
+        assert_eq!(events.try_recv(), Ok(StreamEvent::Exit(status)));
+        let welcome = Event::Welcome {
+            protocol: PROTOCOL_VERSION,
+            agent_version: "0".into(),
+            epoch: "e".into(),
+            workspace: "w".into(),
+            streams: Vec::new(),
+            limits: sam_protocol::message::Limits {
+                max_frame: 0,
+                max_text_frame: 0,
+                max_streams: 0,
+                ring_bytes: 0,
+                window_bytes: 0,
+                max_read: 0,
+            },
+        };
+        let text = AgentMessage::from(welcome).encode();
+        assert!(matches!(
+            on_message(&shared, &text),
+            Err(AgentError::Protocol(_))
+        ));
+    }
 }

@@ -2,11 +2,11 @@
 //! driver keeps to resume it exactly.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use sam_protocol::frame::{DataFrame, MAX_PAYLOAD};
-use sam_protocol::message::{ClientMessage, StreamInfo};
+use sam_protocol::message::request::Detach;
+use sam_protocol::message::{ClientMessage, Notice, Request, StreamInfo};
 use tokio::sync::mpsc;
 
 use super::super::error::AgentError;
@@ -63,10 +63,11 @@ impl StreamHandle {
                 })
             };
             if let Some(applied) = ack {
-                let _ = self.client.shared.outbox.send(text(&ClientMessage::Ack {
+                let ack = Notice::Ack {
                     stream: self.sub.id,
                     applied,
-                }));
+                };
+                let _ = self.client.shared.outbox.send(text(ack.into()));
             }
         }
         Some(event)
@@ -144,11 +145,15 @@ impl Drop for StreamHandle {
             .is_some_and(|current| Arc::ptr_eq(current, &self.sub))
         {
             subs.remove(&self.sub.id);
-            let req = self.client.shared.next_req.fetch_add(1, Ordering::Relaxed);
-            let _ = self.client.shared.outbox.send(text(&ClientMessage::Detach {
-                req,
+            let req = self.client.shared.next_req();
+            let detach = Detach {
                 stream: self.sub.id,
-            }));
+            };
+            let _ = self
+                .client
+                .shared
+                .outbox
+                .send(text(ClientMessage::request(req, Request::Detach(detach))));
         }
     }
 }
