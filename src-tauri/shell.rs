@@ -17,6 +17,7 @@ use sam_core::config::Config;
 use sam_core::error::SamError;
 use sam_core::logging;
 use sam_core::paths::AppPaths;
+use sam_core::store::Setting;
 
 /// How long the core's tasks get to end when the app exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -128,14 +129,14 @@ pub(crate) fn show_window(app: &tauri::AppHandle) {
 
 /// The first time the window closes into the tray, says where SAM went.
 fn explain_tray_once(core: &Core) {
-    const KEY: &str = "tray.close_explained";
+    const EXPLAINED: Setting<bool> = Setting::new("tray.close_explained");
     // Said once, when the user hears it: not under "do not disturb".
-    if core.store().setting(KEY).ok().flatten().is_some()
+    if core.store().get(&EXPLAINED).ok().flatten().is_some()
         || core.store().do_not_disturb().unwrap_or(false)
     {
         return;
     }
-    if let Err(err) = core.store().set_setting(KEY, "true") {
+    if let Err(err) = core.store().put(&EXPLAINED, &true) {
         tracing::warn!(%err, "remembering the tray explanation failed");
     }
     notify::tell(

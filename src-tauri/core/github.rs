@@ -36,16 +36,16 @@ use crate::config::GitHubConfig;
 use crate::error::{ErrorCategory, SamError};
 use crate::installation::KeyStore;
 use crate::redact::Secret;
-use crate::store::Store;
+use crate::store::{Setting, Store};
 
 /// The keyring entry of the GitHub tokens (access, refresh, and their expiry, as JSON).
 pub const TOKEN_ENTRY: &str = "github/access-token";
 /// The keyring entry of the user's own GitHub app's client secret.
 pub const CLIENT_SECRET_ENTRY: &str = "github/client-secret";
 /// The setting holding the signed-in account.
-const ACCOUNT_KEY: &str = "github.account";
+const ACCOUNT: Setting<GitHubAccount> = Setting::new("github.account");
 /// The setting holding the user's own app's client id (not secret).
-const OWN_APP_KEY: &str = "github.app";
+const OWN_APP: Setting<OwnApp> = Setting::new("github.app");
 /// The app official builds sign in as; the environment or the user's own app override it.
 const BUILD_CLIENT_ID: Option<&str> = option_env!("SAM_GITHUB_CLIENT_ID");
 const BUILD_CLIENT_SECRET: Option<&str> = option_env!("SAM_GITHUB_CLIENT_SECRET");
@@ -234,9 +234,7 @@ impl GitHubApp {
 
 /// The user's own app, if set.
 fn own_app(store: &Store) -> Result<Option<OwnApp>, SamError> {
-    Ok(store
-        .setting(OWN_APP_KEY)?
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(store.get(&OWN_APP)?)
 }
 
 /// Uses the user's own GitHub app from now on: its client id in SQLite, its secret in the
@@ -266,17 +264,16 @@ pub fn set_own_app(
         ));
     }
     keys.set(CLIENT_SECRET_ENTRY, secret.expose())?;
-    let json = serde_json::to_string(&OwnApp {
+    let own = OwnApp {
         client_id: client_id.to_owned(),
-    })
-    .map_err(|err| SamError::internal("Saving the GitHub app failed.", &err))?;
-    Ok(store.set_setting(OWN_APP_KEY, &json)?)
+    };
+    Ok(store.put(&OWN_APP, &own)?)
 }
 
 /// Stops using the user's own GitHub app (its secret leaves the keyring). Blocking.
 pub fn forget_own_app(store: &Store, keys: &dyn KeyStore) -> Result<(), SamError> {
     keys.delete(CLIENT_SECRET_ENTRY)?;
-    Ok(store.set_setting(OWN_APP_KEY, "null")?)
+    Ok(store.clear(&OWN_APP)?)
 }
 
 /// The user's own app's client id, if set.
@@ -309,9 +306,7 @@ impl GitHubAccount {
 
 /// The signed-in account, if any.
 pub fn account(store: &Store) -> Result<Option<GitHubAccount>, SamError> {
-    Ok(store
-        .setting(ACCOUNT_KEY)?
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(store.get(&ACCOUNT)?)
 }
 
 /// Keeps a sign-in: the tokens in the keyring, the account and the session facts in SQLite.
@@ -323,9 +318,7 @@ pub fn keep_sign_in(
     account: &GitHubAccount,
     session: &Session,
 ) -> Result<(), SamError> {
-    let json = serde_json::to_string(account)
-        .map_err(|err| SamError::internal("Saving the GitHub account failed.", &err))?;
-    store.set_setting(ACCOUNT_KEY, &json)?;
+    store.put(&ACCOUNT, account)?;
     keep_tokens(keys, store, tokens, session)
 }
 
@@ -343,7 +336,7 @@ pub fn keep_tokens(
 /// Forgets the GitHub sign-in here (keyring and SQLite). Blocking.
 pub fn sign_out(keys: &dyn KeyStore, store: &Store) -> Result<(), SamError> {
     keys.delete(TOKEN_ENTRY)?;
-    store.set_setting(ACCOUNT_KEY, "null")?;
+    store.clear(&ACCOUNT)?;
     tokens::clear_session(store)
 }
 

@@ -13,11 +13,11 @@ use ed25519_dalek::SigningKey;
 
 use crate::error::{ErrorCategory, SamError};
 use crate::redact::Secret;
-use crate::store::Store;
+use crate::store::{Setting, Store};
 
 /// The keyring service name SAM's entries live under.
 pub const KEYRING_SERVICE: &str = "sam-desktop";
-const ID_SETTING: &str = "installation_id";
+const ID: Setting<String> = Setting::text("installation_id");
 
 /// Where secrets are kept.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
@@ -123,11 +123,11 @@ impl std::fmt::Debug for Installation {
 impl Installation {
     /// Loads the id from the store and the key from `keys`, creating both on first use.
     pub fn load_or_create(store: &Store, keys: &dyn KeyStore) -> Result<Self, SamError> {
-        let id = match store.setting(ID_SETTING)? {
+        let id = match store.get(&ID)? {
             Some(id) => id,
             None => {
                 let id = hex(&random::<8>()?);
-                store.set_setting(ID_SETTING, &id)?;
+                store.put(&ID, &id)?;
                 id
             }
         };

@@ -204,16 +204,17 @@ impl Notices {
 }
 
 /// The setting that silences desktop notifications ("do not disturb").
-const DO_NOT_DISTURB_KEY: &str = "notifications.do_not_disturb";
+const DO_NOT_DISTURB: crate::store::Setting<bool> =
+    crate::store::Setting::new("notifications.do_not_disturb");
 
 impl crate::store::Store {
     /// Whether desktop notifications are silenced.
     pub fn do_not_disturb(&self) -> Result<bool, crate::store::StoreError> {
-        Ok(self.setting(DO_NOT_DISTURB_KEY)?.as_deref() == Some("true"))
+        Ok(self.get(&DO_NOT_DISTURB)?.unwrap_or(false))
     }
 
     /// Silences desktop notifications, or lets them through again.
     pub fn set_do_not_disturb(&self, on: bool) -> Result<(), crate::store::StoreError> {
-        self.set_setting(DO_NOT_DISTURB_KEY, if on { "true" } else { "false" })
+        self.put(&DO_NOT_DISTURB, &on)
     }
 }

@@ -11,6 +11,7 @@ mod billing;
 mod idle;
 mod migrations;
 mod operations;
+mod settings;
 mod tabs;
 mod workspaces;
 
@@ -25,6 +26,7 @@ use crate::error::{ErrorCategory, SamError};
 pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;
 pub use operations::{Operation, OperationKind};
+pub use settings::Setting;
 
 /// How long a writer waits for another process (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,10 +14,11 @@ use crate::error::SamError;
 use crate::github;
 use crate::redact::Secret;
 use crate::repo::RepoUrl;
+use crate::store::Setting;
 use crate::workspace::{EventLevel, Workspace, WorkspaceStatus};
 
 /// The setting listing the hosts that have a token (JSON array of host names).
-const HOSTS_KEY: &str = "git.token_hosts";
+const HOSTS: Setting<Vec<String>> = Setting::new("git.token_hosts");
 
 /// The keyring entry of `host`'s token.
 fn entry(host: &str) -> String {
@@ -57,18 +58,11 @@ impl GitCredentials {
 
     /// The git hosts SAM has a token for.
     pub fn token_hosts(&self) -> Result<Vec<String>, SamError> {
-        Ok(self
-            .ctx
-            .store()
-            .setting(HOSTS_KEY)?
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default())
+        Ok(self.ctx.store().get(&HOSTS)?.unwrap_or_default())
     }
 
     fn set_token_hosts(&self, hosts: &[String]) -> Result<(), SamError> {
-        let json = serde_json::to_string(hosts)
-            .map_err(|err| SamError::internal("Saving the git hosts failed.", &err))?;
-        Ok(self.ctx.store().set_setting(HOSTS_KEY, &json)?)
+        Ok(self.ctx.store().put(&HOSTS, &hosts.to_vec())?)
     }
 
     /// Keeps `token` for `host` in the keyring, and hands it to the running workspaces of that

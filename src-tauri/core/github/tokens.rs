@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{GitHubApp, GitHubTokenResponse, caller, failed, http, token_error};
 use crate::error::{ErrorCategory, SamError};
 use crate::redact::Secret;
-use crate::store::Store;
+use crate::store::{Setting, Store};
 
 /// The setting holding the session facts.
-const SESSION_KEY: &str = "github.session";
+const SESSION: Setting<Session> = Setting::new("github.session");
 
 /// How the user signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,19 +213,15 @@ impl GitHubApp {
 
 /// The session facts, if signed in.
 pub fn session(store: &Store) -> Result<Option<Session>, SamError> {
-    Ok(store
-        .setting(SESSION_KEY)?
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(store.get(&SESSION)?)
 }
 
 pub(super) fn save_session(store: &Store, session: &Session) -> Result<(), SamError> {
-    let json = serde_json::to_string(session)
-        .map_err(|err| SamError::internal("Saving the GitHub session failed.", &err))?;
-    Ok(store.set_setting(SESSION_KEY, &json)?)
+    Ok(store.put(&SESSION, session)?)
 }
 
 pub(super) fn clear_session(store: &Store) -> Result<(), SamError> {
-    Ok(store.set_setting(SESSION_KEY, "null")?)
+    Ok(store.clear(&SESSION)?)
 }
 
 #[cfg(test)]

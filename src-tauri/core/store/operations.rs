@@ -235,25 +235,6 @@ impl Store {
         let rows = stmt.query_map([now_ms()], read)?;
         rows.map(|row| decode(row?)).collect()
     }
-
-    /// A setting's value.
-    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .lock()
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
-    }
-
-    /// Sets a setting.
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-            params![key, value],
-        )?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -317,14 +298,5 @@ mod tests {
                 .expect("takes over")
         );
         assert!(store.orphaned_operations().expect("lists").is_empty());
-    }
-
-    #[test]
-    fn settings_round_trip() {
-        let store = Store::in_memory().expect("opens");
-        assert_eq!(store.setting("k").expect("reads"), None);
-        store.set_setting("k", "v1").expect("sets");
-        store.set_setting("k", "v2").expect("sets");
-        assert_eq!(store.setting("k").expect("reads").as_deref(), Some("v2"));
     }
 }

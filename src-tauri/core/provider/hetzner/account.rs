@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sam_protocol::message::SELF_DELETE_SECRET;
 
-use super::catalog::{Catalog, PREFERENCES_KEY, Preferences};
+use super::catalog::{Catalog, PREFERENCES, Preferences};
 use super::client::{self, ClientOptions, HetznerClient, TOKEN_ENTRY};
 use super::error::HetznerError;
 use super::provider::{HetznerProvider, HetznerSettings, resource_name};
@@ -39,13 +39,14 @@ use crate::installation::KeyStore;
 use crate::provider::registry::Registration;
 use crate::provider::{Drift, Placement, Placements, Provider, Reconcile, SelfDelete, Source};
 use crate::redact::Secret;
+use crate::store::{Setting, StoreError};
 use crate::workspace::{ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
 
 /// The idle timeout of a Hetzner workspace unless the user picks another: the roadmap's 30 min.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// The setting: `true` when servers may delete themselves.
-const SELF_DELETE_KEY: &str = "hetzner.self_delete";
+const SELF_DELETE: Setting<bool> = Setting::new("hetzner.self_delete");
 
 /// The Hetzner account of one process.
 #[derive(Debug, Clone)]
@@ -313,31 +314,32 @@ impl HetznerAccount {
 
     /// The user's ordered location and server type preferences (the defaults until saved).
     pub fn preferences(&self) -> Result<Preferences, SamError> {
-        match self.ctx.store().setting(PREFERENCES_KEY)? {
-            Some(json) => Preferences::parse(&json),
-            None => Ok(Preferences::default()),
+        match self.ctx.store().get(&PREFERENCES) {
+            Ok(preferences) => Ok(preferences.unwrap_or_default()),
+            Err(StoreError::Corrupt { detail, .. }) => Err(SamError::new(
+                ErrorCategory::Configuration,
+                format!("The saved Hetzner preferences are unreadable: {detail}."),
+                "Choose locations and server types again in Settings → Hetzner.",
+            )),
+            Err(err) => Err(err.into()),
         }
     }
 
     /// Checks `preferences` against the catalogue and saves them.
     pub async fn set_preferences(&self, preferences: &Preferences) -> Result<(), SamError> {
         preferences.check(&*self.catalog().await?)?;
-        let json = serde_json::to_string(preferences)
-            .map_err(|err| SamError::internal("Saving the preferences failed.", &err))?;
-        self.ctx.store().set_setting(PREFERENCES_KEY, &json)?;
+        self.ctx.store().put(&PREFERENCES, preferences)?;
         Ok(())
     }
 
     /// Whether idle servers delete themselves instead of powering off.
     pub fn self_delete(&self) -> Result<bool, SamError> {
-        Ok(self.ctx.store().setting(SELF_DELETE_KEY)?.as_deref() == Some("true"))
+        Ok(self.ctx.store().get(&SELF_DELETE)?.unwrap_or(false))
     }
 
     /// Turns self-deletion on or off, and tells every running Hetzner workspace's agent.
     pub async fn set_self_delete(&self, on: bool) -> Result<(), SamError> {
-        self.ctx
-            .store()
-            .set_setting(SELF_DELETE_KEY, if on { "true" } else { "false" })?;
+        self.ctx.store().put(&SELF_DELETE, &on)?;
         for workspace in self.ctx.store().workspaces()? {
             if workspace.provider == ProviderKind::Hetzner
                 && workspace.status == WorkspaceStatus::Running

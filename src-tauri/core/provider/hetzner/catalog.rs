@@ -11,9 +11,10 @@ use super::client::HetznerClient;
 use super::model::{Architecture, Pricing};
 use crate::error::{ErrorCategory, SamError};
 use crate::provider::Placement;
+use crate::store::Setting;
 
 /// The settings key the preferences are stored under (JSON).
-pub const PREFERENCES_KEY: &str = "hetzner.preferences";
+pub const PREFERENCES: Setting<Preferences> = Setting::new("hetzner.preferences");
 
 /// What may be chosen, with prices.
 #[derive(Debug, Clone, Default, Serialize)]
