@@ -169,6 +169,9 @@ fn a_hetzner_workspace_is_priced_retried_stopped_restarted_and_deleted_and_an_or
             .click()
             .await
             .expect("opens the workspace");
+        // What the confirmation lists comes with the machine's details: wait for them (their
+        // card also moves the buttons down as it appears, under a click aimed before it did).
+        app.find("machine").await;
         app.click("action-delete").await;
         let confirmation = app.text("delete-confirmation").await;
         for named in [

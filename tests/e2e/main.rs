@@ -98,8 +98,13 @@ fn a_local_workspace_is_created_stopped_started_with_its_files_and_deleted() {
     let prepare = |paths: &sam_core::paths::AppPaths| (source_repo(paths), paths.data_dir.clone());
     harness::run_with("local-lifecycle", prepare, async |app, (repo, data_dir)| {
         app.create_local_workspace(&repo).await;
-        let log = app.text("event-log").await;
-        assert!(log.contains("cloned"), "{log}");
+        // The status and the log arrive in separate answers: wait for the log's line.
+        harness::until(
+            "the clone in the log",
+            async || app.text("event-log").await,
+            |log| log.contains("cloned"),
+        )
+        .await;
 
         // Work that is not committed anywhere must survive a stop.
         let folder = only_workspace_folder(&data_dir);

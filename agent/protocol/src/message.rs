@@ -120,6 +120,61 @@ pub enum DecodeErrorKind {
     },
 }
 
+/// One side's text frames: a numbered message (with `req`) or a plain one (without). Both sides
+/// decode the same way; this trait says what each side's two kinds are.
+trait Framed: Sized + Serialize {
+    /// What a message with `req` carries.
+    type Numbered: DeserializeOwned;
+    /// What a message without `req` is.
+    type Plain: DeserializeOwned;
+    /// The names of the two, for error messages.
+    const NUMBERED: &'static str;
+    const PLAIN: &'static str;
+
+    fn numbered(envelope: Envelope<Self::Numbered>) -> Self;
+    fn plain(plain: Self::Plain) -> Self;
+
+    fn from_object(object: Map<String, Value>) -> Result<Self, DecodeError> {
+        match split_req(object)? {
+            (Some(req), body) => Ok(Self::numbered(Envelope {
+                req,
+                body: parse_body(Some(req), body, Self::NUMBERED)?,
+            })),
+            (None, body) => Ok(Self::plain(parse_body(None, body, Self::PLAIN)?)),
+        }
+    }
+}
+
+impl Framed for ClientMessage {
+    type Numbered = Request;
+    type Plain = Notice;
+    const NUMBERED: &'static str = "request";
+    const PLAIN: &'static str = "notice (a message without \"req\")";
+
+    fn numbered(envelope: Envelope<Request>) -> Self {
+        Self::Request(envelope)
+    }
+
+    fn plain(notice: Notice) -> Self {
+        Self::Notice(notice)
+    }
+}
+
+impl Framed for AgentMessage {
+    type Numbered = Reply;
+    type Plain = Event;
+    const NUMBERED: &'static str = "reply";
+    const PLAIN: &'static str = "event (a message without \"req\")";
+
+    fn numbered(envelope: Envelope<Reply>) -> Self {
+        Self::Reply(envelope)
+    }
+
+    fn plain(event: Event) -> Self {
+        Self::Event(event)
+    }
+}
+
 impl ClientMessage {
     /// A request numbered `req`.
     pub fn request(req: Req, body: Request) -> Self {
@@ -134,17 +189,6 @@ impl ClientMessage {
     /// The text frame for this message.
     pub fn encode(&self) -> String {
         to_json(self)
-    }
-
-    fn from_object(object: Map<String, Value>) -> Result<Self, DecodeError> {
-        match split_req(object)? {
-            (Some(req), body) => Ok(Self::request(req, parse_body(Some(req), body, "request")?)),
-            (None, body) => Ok(Self::Notice(parse_body(
-                None,
-                body,
-                "notice (a message without \"req\")",
-            )?)),
-        }
     }
 }
 
@@ -169,17 +213,6 @@ impl AgentMessage {
     pub fn encode(&self) -> String {
         to_json(self)
     }
-
-    fn from_object(object: Map<String, Value>) -> Result<Self, DecodeError> {
-        match split_req(object)? {
-            (Some(req), body) => Ok(Self::reply(req, parse_body(Some(req), body, "reply")?)),
-            (None, body) => Ok(Self::Event(parse_body(
-                None,
-                body,
-                "event (a message without \"req\")",
-            )?)),
-        }
-    }
 }
 
 impl From<Event> for AgentMessage {
@@ -190,16 +223,21 @@ impl From<Event> for AgentMessage {
 
 impl<'de> Deserialize<'de> for ClientMessage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let object = Map::deserialize(deserializer)?;
-        Self::from_object(object).map_err(serde::de::Error::custom)
+        deserialize_framed(deserializer)
     }
 }
 
 impl<'de> Deserialize<'de> for AgentMessage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let object = Map::deserialize(deserializer)?;
-        Self::from_object(object).map_err(serde::de::Error::custom)
+        deserialize_framed(deserializer)
     }
+}
+
+fn deserialize_framed<'de, T: Framed, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    let object = Map::deserialize(deserializer)?;
+    T::from_object(object).map_err(serde::de::Error::custom)
 }
 
 fn to_json<T: Serialize>(message: &T) -> String {
