@@ -62,6 +62,8 @@ async fn a_private_github_repository_clones_commits_pushes_and_keeps_a_fresh_tok
     bare_repo(root.path(), "octo-user/project-003.git");
     let fake = FakeGitHub::start(900, TTL as u32, Some(root.path()));
     let (dir, keys, core) = core_for(&fake, Some(SECRET));
+    // The workspace stays running to the end; its agent ends with the test, failed or not.
+    let _agents = sam_test_support::AgentsUnder::new(dir.path());
     let lifecycle = core.workspaces();
     browser_sign_in(&fake, &core).await;
     let tokens = || StoredTokens::parse(&keys.get(TOKEN_ENTRY).expect("keyring").expect("tokens"));

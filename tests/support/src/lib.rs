@@ -134,6 +134,24 @@ pub fn kill_agents_under(dir: &Path) {
     }
 }
 
+/// Kills, when dropped, every agent whose workspace is under a folder: Local workspaces a test
+/// made and did not delete (or could not, having failed half-way) end with the test.
+#[derive(Debug)]
+pub struct AgentsUnder(PathBuf);
+
+impl AgentsUnder {
+    /// Guards the agents of workspaces under `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for AgentsUnder {
+    fn drop(&mut self) {
+        kill_agents_under(&self.0);
+    }
+}
+
 /// Every file under `dir`, recursively (to check that no secret reached any of them).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
