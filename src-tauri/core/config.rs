@@ -75,6 +75,10 @@ pub struct Config {
     pub browser: Option<OsString>,
     /// Hooks for the integration tests.
     pub hooks: TestHooks,
+    /// The names of the variables in SAM's environment that look like secrets (`HCLOUD_TOKEN`,
+    /// `SAM_GITHUB_CLIENT_SECRET`, any `…_TOKEN`, `…_SECRET…`, `…PASSWORD…`, `…_API_KEY`): the
+    /// programs SAM starts on the desktop (the browser) do not inherit them.
+    pub inherited_secrets: Vec<OsString>,
 }
 
 /// An agent binary of the developer's own, for cloud servers to download.
@@ -127,7 +131,12 @@ impl Config {
     /// Reads this process's environment. Fails with a configuration error naming the variable
     /// when a value cannot be used.
     pub fn from_env() -> Result<Self, SamError> {
-        Self::from_lookup(|name| std::env::var_os(name))
+        let mut config = Self::from_lookup(|name| std::env::var_os(name))?;
+        config.inherited_secrets = std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(|name| is_secret_name(&name.to_string_lossy()))
+            .collect();
+        Ok(config)
     }
 
     /// Reads the variables through `lookup` (tests pass a map).
@@ -197,6 +206,7 @@ impl Config {
                 client_secret: text(vars::GITHUB_CLIENT_SECRET)?.map(Secret::new),
             },
             browser: lookup(vars::BROWSER).filter(|program| !program.is_empty()),
+            inherited_secrets: Vec::new(),
             hooks: TestHooks {
                 fault_hold_before_step: text(vars::FAULT_HOLD_BEFORE_STEP)?,
                 lease: secs(vars::LEASE_SECS)?,
@@ -262,6 +272,23 @@ impl HetznerConfig {
             .as_deref()
             .unwrap_or(crate::provider::hetzner::client::DEFAULT_ENDPOINT)
     }
+}
+
+/// Whether an environment variable's name says it holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
 }
 
 fn absolute(path: PathBuf) -> Result<PathBuf, SamError> {
@@ -354,6 +381,30 @@ mod tests {
         assert!(err.message.contains(vars::DATA_DIR));
         let config = config(&[(vars::DATA_DIR, "relative/data")]).expect("relative");
         assert!(config.data_dir.expect("set").is_absolute());
+    }
+
+    #[test]
+    fn secret_shaped_names_are_recognised() {
+        for secret in [
+            "HCLOUD_TOKEN",
+            "SAM_GITHUB_CLIENT_SECRET",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "OPENAI_API_KEY",
+            "PGPASSWORD",
+            "gh_token",
+        ] {
+            assert!(is_secret_name(secret), "{secret}");
+        }
+        for plain in [
+            "PATH",
+            "HOME",
+            "DISPLAY",
+            "SAM_BROWSER",
+            "SAM_TEST_SECOND_LAUNCH",
+        ] {
+            assert!(!is_secret_name(plain), "{plain}");
+        }
     }
 
     #[test]

@@ -238,7 +238,14 @@ impl Core {
     /// Opens `url` (http or https only) in the configured browser (`SAM_BROWSER`) or the
     /// desktop's default, without waiting for it.
     pub fn open_url(&self, url: &str) -> Result<(), SamError> {
-        opener::open_url(url, self.config().browser.as_deref())
+        let config = self.config();
+        opener::open_url(
+            url,
+            opener::Browser {
+                program: config.browser.as_deref(),
+                withheld: &config.inherited_secrets,
+            },
+        )
     }
 
     /// The database.

@@ -7,7 +7,7 @@
 //! be opened, and it suits machines without a desktop. The program gets the address as its only
 //! argument, without a shell.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::process::{Command, Stdio};
 
 use crate::config::vars;
@@ -24,8 +24,19 @@ pub fn is_openable_link(uri: &str) -> bool {
         && !uri.chars().any(char::is_control)
 }
 
-/// Opens `url` with `browser` (or the desktop's default browser) without waiting for it.
-pub fn open_url(url: &str, browser: Option<&OsStr>) -> Result<(), SamError> {
+/// How the browser is started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser<'a> {
+    /// The program that opens addresses (`SAM_BROWSER`); the desktop's default when `None`.
+    pub program: Option<&'a OsStr>,
+    /// Variables of SAM's own environment the browser must not inherit (tokens, secrets): see
+    /// [`Config::inherited_secrets`](crate::config::Config::inherited_secrets).
+    pub withheld: &'a [OsString],
+}
+
+/// Opens `url` in `browser` without waiting for it. The browser never inherits a secret from
+/// SAM's environment.
+pub fn open_url(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
     if !is_openable_link(url) {
         return Err(SamError::new(
             ErrorCategory::InvalidInput,
@@ -46,22 +57,42 @@ pub fn open_url(url: &str, browser: Option<&OsStr>) -> Result<(), SamError> {
             ),
         )
     };
-    match browser.filter(|program| !program.is_empty()) {
+    let candidates = match browser.program.filter(|program| !program.is_empty()) {
         Some(program) => {
-            let mut child = Command::new(program)
-                .arg(url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|err| failed(&err, &program.to_string_lossy()))?;
-            // Reaped in the background, so a browser that outlives the app never lingers.
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-            Ok(())
+            let mut command = Command::new(program);
+            command.arg(url);
+            vec![(program.to_string_lossy().into_owned(), command)]
         }
-        None => open::that_detached(url).map_err(|err| failed(&err, "the default browser")),
+        // The desktop's ways of opening an address, in the order the `open` crate tries them.
+        None => open::commands(url)
+            .into_iter()
+            .map(|command| ("the default browser".to_owned(), command))
+            .collect(),
+    };
+    let mut last = None;
+    for (name, mut command) in candidates {
+        for variable in browser.withheld {
+            command.env_remove(variable);
+        }
+        // Its own process group: a Ctrl-C to SAM does not reach the browser.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        match command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(mut child) => {
+                // Reaped in the background, so a browser that outlives the app never lingers.
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+                return Ok(());
+            }
+            Err(err) => last = Some(failed(&err, &name)),
+        }
     }
+    Err(last.unwrap_or_else(|| failed(&"no way to open addresses is known", "the default browser")))
 }
 
 /// At most 80 characters of `text`, for messages.
@@ -94,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_refused_address_is_an_invalid_input_naming_it() {
-        let err = open_url("file:///etc/passwd", None).expect_err("refused");
+        let err = open_url("file:///etc/passwd", Browser::default()).expect_err("refused");
         assert_eq!(err.category, ErrorCategory::InvalidInput);
         assert!(
             err.message.contains("file:///etc/passwd"),

@@ -39,6 +39,10 @@ fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
             "SAM_TEST_SECOND_LAUNCH".to_owned(),
             binary("sam-desktop").to_string_lossy().into_owned(),
         ),
+        (
+            "HCLOUD_TOKEN".to_owned(),
+            "hcloud-token-the-browser-must-not-see".to_owned(),
+        ),
     ];
     harness::run_with_env(
         "github-sign-in",
@@ -67,6 +71,16 @@ fn github_sign_in_comes_back_through_a_second_launch_of_the_app() {
             )
             .await;
             assert!(log.contains("exit 0"), "{log}");
+
+            // The browser SAM started inherited none of SAM's secrets.
+            let browser_env = app.home_file(harness::BROWSER_ENV);
+            assert!(
+                browser_env.contains("SAM_TEST_SECOND_LAUNCH="),
+                "the browser's environment was recorded: {browser_env}"
+            );
+            for secret in ["hcloud-token-the-browser-must-not-see", "sam-test-secret"] {
+                assert!(!browser_env.contains(secret), "the browser got {secret}");
+            }
 
             // The same callback again (a replay): refused as used, still signed in.
             let callback = app.home_file(CALLBACK_LINKS);

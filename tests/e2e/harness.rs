@@ -389,6 +389,9 @@ impl Drop for AgentReaper {
 /// Where the test's browser writes the addresses it was asked to open, one a line.
 const OPENED_LINKS: &str = "opened-links.txt";
 
+/// Where the stand-in browser writes the environment it was started with (the last time).
+pub const BROWSER_ENV: &str = "browser-env.txt";
+
 /// Where the stand-in browser writes the `sam://` links GitHub sent it back to.
 pub const CALLBACK_LINKS: &str = "callback-links.txt";
 
@@ -400,7 +403,7 @@ fn fake_browser(home: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = home.join("browser.sh");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{opened}'\n\
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{opened}'\nenv > '{env}'\n\
          case \"$1\" in */login/oauth/authorize*)\n\
            [ -n \"$SAM_TEST_SECOND_LAUNCH\" ] || exit 0\n\
            link=$(curl -s -o /dev/null -D - \"$1\" | sed -n 's/^[Ll]ocation: *//p' | tr -d '\\r')\n\
@@ -409,6 +412,7 @@ fn fake_browser(home: &Path) -> PathBuf {
            echo \"exit $?\" >> '{log}';;\n\
          esac\n",
         opened = home.join(OPENED_LINKS).display(),
+        env = home.join(BROWSER_ENV).display(),
         callbacks = home.join(CALLBACK_LINKS).display(),
         log = home.join("second-launch.log").display(),
     );
