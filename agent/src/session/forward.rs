@@ -23,11 +23,14 @@ pub(super) async fn forward(
     cancel: CancellationToken,
 ) {
     let mut head = stream.subscribe();
+    // Bytes a gap skipped are never sent, so they await no acknowledgement: after a gap the
+    // window starts at its base, whatever the client acknowledged before.
+    let mut skipped_to = 0;
     loop {
         head.borrow_and_update();
         let exited = stream.exit();
         loop {
-            let acked = *applied.borrow_and_update();
+            let acked = (*applied.borrow_and_update()).max(skipped_to);
             let room = WINDOW_BYTES.saturating_sub(from.saturating_sub(acked));
             if room == 0 {
                 break;
@@ -46,6 +49,7 @@ pub(super) async fn forward(
                         return;
                     }
                     from = base;
+                    skipped_to = base;
                 }
                 Read::Bytes(bytes) if bytes.is_empty() => {
                     if let Some(status) = exited {

@@ -139,6 +139,50 @@ async fn a_client_that_fell_behind_the_ring_gets_a_gap_then_the_rest() {
     assert_eq!(rest, expected_seq()[expected_seq().len() - 65536..]);
 }
 
+/// A regression: with the skipped bytes counted as unacknowledged, a gap wider than the credit
+/// window left the window closed for good, and the stream sent nothing after the `gap`.
+#[tokio::test]
+async fn a_gap_wider_than_the_credit_window_is_followed_by_the_rest() {
+    const MANY: u32 = 400_000; // about 2.7 MB: more than the 2 MiB window past the 64 KiB ring
+    let expected: Vec<u8> = (1..=MANY)
+        .map(|n| format!("{n}\n"))
+        .collect::<String>()
+        .into_bytes();
+    let agent = TestAgent::start(&["--ring-bytes", "65536"]);
+    let client = agent.client().await;
+    let info = client
+        .run_job(
+            vec!["seq".into(), "1".into(), MANY.to_string()],
+            None,
+            BTreeMap::new(),
+        )
+        .await
+        .expect("starts");
+    let head = client
+        .list()
+        .await
+        .expect("lists")
+        .iter()
+        .find(|s| s.stream == info.stream)
+        .expect("listed")
+        .out_head;
+    let (mut watcher, _) = client.attach(info.stream, head).await.expect("watches");
+    while !matches!(watcher.next().await.expect("event"), StreamEvent::Exit(_)) {}
+    drop(watcher);
+    let (mut job, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let base = match job.next().await.expect("event") {
+        StreamEvent::Gap { from: 0, base } => base,
+        other => panic!("expected a gap from 0, got {other:?}"),
+    };
+    assert!(
+        base > 2 * 1024 * 1024,
+        "the gap ({base} bytes) is wider than the window"
+    );
+    let (rest, status) = read_to_exit(&mut job).await;
+    assert_eq!(status.code, Some(0));
+    assert_eq!(rest, expected[expected.len() - 65536..]);
+}
+
 #[tokio::test]
 async fn an_agent_restart_resets_streams_and_the_client_reconnects_by_itself() {
     let mut agent = TestAgent::start(&[]);
