@@ -458,3 +458,25 @@ async fn a_run_beyond_the_budget_slows_down_instead_of_failing() {
         .await
         .expect("waited for the budget");
 }
+
+#[tokio::test]
+async fn a_spent_budget_says_when_to_come_back() {
+    let cloud = cloud_with("t", |o| {
+        o.rate_limit = 10;
+        o.refill_per_sec = 0.01;
+    })
+    .await;
+    let mut options = fast(cloud.fake.base_url());
+    options.retries = 0; // The 429 itself is what is under test.
+    let client = HetznerClient::new(Secret::new("t"), options).expect("client");
+    cloud.fake.set_faults(Faults {
+        rate_limited: 1,
+        ..Faults::default()
+    });
+    let err = client.locations().await.expect_err("refused");
+    let shown = sam_core::error::SamError::from(err.clone());
+    assert_eq!(shown.category, ErrorCategory::Transient, "{err:?}");
+    assert!(shown.retryable);
+    let after = shown.retry_after_secs.expect("when to come back");
+    assert!(after >= 1, "{after}");
+}

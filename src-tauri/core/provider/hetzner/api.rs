@@ -165,6 +165,7 @@ impl HetznerClient {
             code: "resource_unavailable".to_owned(),
             message: "no server type and location to try".to_owned(),
             details: serde_json::Value::Null,
+            retry_after_secs: None,
         }))
     }
 

@@ -222,13 +222,21 @@ impl HetznerClient {
             .await
             .map_err(|err| HetznerError::Network(describe(&err)))?;
         let status = response.status();
-        {
+        let retry_after_secs = {
             let headers = response.headers();
             let mut budget = self.budget.lock().await;
             budget.limit = header_u64(headers, "ratelimit-limit").or(budget.limit);
             budget.remaining = header_u64(headers, "ratelimit-remaining");
             budget.reset = header_u64(headers, "ratelimit-reset");
-        }
+            // A spent budget says when it refills: the user is told when to come back.
+            (status == StatusCode::TOO_MANY_REQUESTS)
+                .then(|| {
+                    header_u64(headers, "retry-after")
+                        .or_else(|| budget.reset.map(|reset| reset.saturating_sub(unix_now())))
+                })
+                .flatten()
+                .map(|secs| u32::try_from(secs.max(1)).unwrap_or(u32::MAX))
+        };
         let bytes = response
             .bytes()
             .await
@@ -249,6 +257,7 @@ impl HetznerClient {
                 .as_str()
                 .map_or_else(|| status.to_string(), str::to_owned),
             details: error["details"].clone(),
+            retry_after_secs,
         })
     }
 

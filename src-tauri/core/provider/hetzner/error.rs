@@ -19,6 +19,9 @@ pub enum HetznerError {
         message: String,
         /// Hetzner's `details` (fields at fault, limits).
         details: serde_json::Value,
+        /// When the request budget refills, in seconds from the answer (a `429`'s
+        /// `Retry-After`, or its `RateLimit-Reset`).
+        retry_after_secs: Option<u32>,
     },
     /// No answer: DNS, connection, TLS, timeout.
     #[error("Hetzner could not be reached: {0}")]
@@ -117,7 +120,14 @@ impl HetznerError {
                 "See the details in the log; try again, and report it if it keeps happening.",
             ),
         };
-        SamError::new(category, self.to_string(), next_step)
+        let err = SamError::new(category, self.to_string(), next_step);
+        match self {
+            Self::Api {
+                retry_after_secs: Some(secs),
+                ..
+            } => err.with_retry_after(*secs),
+            _ => err,
+        }
     }
 }
 

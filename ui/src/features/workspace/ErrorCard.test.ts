@@ -47,4 +47,9 @@ describe("the error card", () => {
     expect(screen.queryByTestId("retry")).toBeNull();
     expect(screen.getByTestId("retry-count").textContent).toContain(`Retried ${MAX_RETRIES} of ${MAX_RETRIES} times, the most SAM allows`);
   });
+
+  it("says when to try again when the core knows (a spent rate limit)", () => {
+    render(ErrorCard, { error: { ...noCapacity, retry_after_secs: 300 }, retries: 0, onRetry: () => {} });
+    expect(screen.getByTestId("retry-after").textContent).toMatch(/^Try again in about 5 minutes/);
+  });
 });
