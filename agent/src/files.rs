@@ -13,7 +13,7 @@ use cap_std::fs::{Dir, Metadata};
 use sam_protocol::message::{ErrorCode, FsEntry, FsKind};
 
 /// The largest single read.
-pub const MAX_READ: u64 = 1024 * 1024;
+pub const MAX_READ: u64 = sam_protocol::MAX_READ;
 
 /// A refused or failed file operation.
 #[derive(Debug, PartialEq, Eq)]

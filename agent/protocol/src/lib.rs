@@ -29,8 +29,18 @@ pub const SESSION_PATH: &str = "/v1/session";
 /// seconds, so a client can report clock skew precisely.
 pub const AGENT_TIME_HEADER: &str = "x-sam-agent-time";
 
-/// The largest text (control) frame either side accepts, in bytes.
+/// The largest text (control) frame the agent accepts from a client, in bytes.
 pub const MAX_TEXT_FRAME: usize = 256 * 1024;
+
+/// The most bytes one `fs_read` returns.
+pub const MAX_READ: u64 = 1024 * 1024;
+
+/// The largest text frame a client must accept from the agent: an `fs_data` reply carries up to
+/// [`MAX_READ`] bytes in base64 (4 characters for every 3 bytes), beside a little JSON.
+pub const MAX_AGENT_TEXT_FRAME: usize = 2 * 1024 * 1024;
+
+// An `fs_data` reply of the largest read fits what a client accepts, with room for its JSON.
+const _: () = assert!((MAX_READ as usize).div_ceil(3) * 4 + 4096 <= MAX_AGENT_TEXT_FRAME);
 
 /// The stream that carries the agent's own event log.
 pub const LOG_STREAM: u32 = 0;

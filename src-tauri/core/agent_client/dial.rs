@@ -8,7 +8,7 @@ use ed25519_dalek::SigningKey;
 use rustls::pki_types::ServerName;
 use sam_protocol::enroll::{EXPORTER_LABEL, EXPORTER_LEN};
 use sam_protocol::token::{self, Audience};
-use sam_protocol::{AGENT_TIME_HEADER, ENROLL_PATH, MAX_TEXT_FRAME};
+use sam_protocol::{AGENT_TIME_HEADER, ENROLL_PATH, MAX_AGENT_TEXT_FRAME};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -111,7 +111,9 @@ async fn dial_inner(
     let bearer = HeaderValue::from_str(&format!("Bearer {bearer}"))
         .map_err(|err| AgentError::Protocol(err.to_string()))?;
     request.headers_mut().insert("authorization", bearer);
-    let frame_limit = MAX_TEXT_FRAME.max(sam_protocol::frame::MAX_FRAME);
+    // What the agent sends: its largest text frame (an `fs_data` of the largest read) and its
+    // output frames.
+    let frame_limit = MAX_AGENT_TEXT_FRAME.max(sam_protocol::frame::MAX_FRAME);
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(frame_limit))
         .max_frame_size(Some(frame_limit));

@@ -38,3 +38,21 @@ async fn list_stat_and_read_inside_and_refusals_outside() {
         other => panic!("expected not_found, got {other:?}"),
     }
 }
+
+/// A regression: the largest read's reply (1 MiB in base64, about 1.4 MB of JSON) was larger than
+/// the client accepted, and the connection dropped instead of the file arriving.
+#[tokio::test]
+async fn the_largest_read_arrives_whole() {
+    let agent = TestAgent::start(&[]);
+    let content: Vec<u8> = (0..sam_protocol::MAX_READ)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    std::fs::write(agent.workspace_root().join("big.bin"), &content).expect("write");
+    let client = agent.client().await;
+    let (bytes, eof) = client
+        .fs_read("big.bin", 0, sam_protocol::MAX_READ)
+        .await
+        .expect("reads");
+    assert!(eof);
+    assert!(bytes == content, "the bytes differ");
+}
