@@ -86,11 +86,6 @@ impl Tasks {
         });
     }
 
-    /// A token that is cancelled when the tasks shut down, for work that watches it itself.
-    pub fn cancelled(&self) -> CancellationToken {
-        self.cancel.child_token()
-    }
-
     /// How many tasks are running.
     pub fn running(&self) -> usize {
         self.tracker.len()

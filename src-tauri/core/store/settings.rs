@@ -44,11 +44,6 @@ impl<T> Setting<T> {
             value: PhantomData,
         }
     }
-
-    /// Its key in the `settings` table.
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
 }
 
 impl Setting<String> {

@@ -11,10 +11,39 @@ use super::harness::{TestAgent, contains, read_to_exit, read_until, shell_after}
 const LINES: u32 = 120_000;
 
 fn expected_seq() -> Vec<u8> {
-    (1..=LINES)
+    seq_output(LINES)
+}
+
+/// What `seq 1 lines` prints.
+fn seq_output(lines: u32) -> Vec<u8> {
+    (1..=lines)
         .map(|n| format!("{n}\n"))
         .collect::<String>()
         .into_bytes()
+}
+
+/// Runs `seq 1 lines` as a job and waits for it to end without taking its output (watching
+/// from the current head); returns the stream, whose ring now holds the end of the output.
+async fn finished_seq(client: &AgentClient, lines: u32) -> u32 {
+    let info = client
+        .run_job(
+            vec!["seq".into(), "1".into(), lines.to_string()],
+            None,
+            BTreeMap::new(),
+        )
+        .await
+        .expect("starts");
+    let head = client
+        .list()
+        .await
+        .expect("lists")
+        .iter()
+        .find(|s| s.stream == info.stream)
+        .expect("listed")
+        .out_head;
+    let (mut watcher, _) = client.attach(info.stream, head).await.expect("watches");
+    while !matches!(watcher.next().await.expect("event"), StreamEvent::Exit(_)) {}
+    info.stream
 }
 
 async fn collect_with_cuts(client: &AgentClient, mut cuts: Vec<usize>) -> Vec<u8> {
@@ -106,27 +135,8 @@ async fn typed_input_during_outages_is_neither_lost_nor_doubled() {
 async fn a_client_that_fell_behind_the_ring_gets_a_gap_then_the_rest() {
     let agent = TestAgent::start(&["--ring-bytes", "65536"]);
     let client = agent.client().await;
-    let info = client
-        .run_job(
-            vec!["seq".into(), "1".into(), LINES.to_string()],
-            None,
-            BTreeMap::new(),
-        )
-        .await
-        .expect("starts");
-    // Wait for the exit without taking the output: watch from the current head.
-    let head = client
-        .list()
-        .await
-        .expect("lists")
-        .iter()
-        .find(|s| s.stream == info.stream)
-        .expect("listed")
-        .out_head;
-    let (mut watcher, _) = client.attach(info.stream, head).await.expect("watches");
-    while !matches!(watcher.next().await.expect("event"), StreamEvent::Exit(_)) {}
-    drop(watcher);
-    let (mut job, attached) = client.attach(info.stream, 0).await.expect("attaches");
+    let stream = finished_seq(&client, LINES).await;
+    let (mut job, attached) = client.attach(stream, 0).await.expect("attaches");
     assert_eq!(attached.out_head, expected_seq().len() as u64);
     match job.next().await.expect("event") {
         StreamEvent::Gap { from, base } => {
@@ -144,32 +154,11 @@ async fn a_client_that_fell_behind_the_ring_gets_a_gap_then_the_rest() {
 #[tokio::test]
 async fn a_gap_wider_than_the_credit_window_is_followed_by_the_rest() {
     const MANY: u32 = 400_000; // about 2.7 MB: more than the 2 MiB window past the 64 KiB ring
-    let expected: Vec<u8> = (1..=MANY)
-        .map(|n| format!("{n}\n"))
-        .collect::<String>()
-        .into_bytes();
+    let expected = seq_output(MANY);
     let agent = TestAgent::start(&["--ring-bytes", "65536"]);
     let client = agent.client().await;
-    let info = client
-        .run_job(
-            vec!["seq".into(), "1".into(), MANY.to_string()],
-            None,
-            BTreeMap::new(),
-        )
-        .await
-        .expect("starts");
-    let head = client
-        .list()
-        .await
-        .expect("lists")
-        .iter()
-        .find(|s| s.stream == info.stream)
-        .expect("listed")
-        .out_head;
-    let (mut watcher, _) = client.attach(info.stream, head).await.expect("watches");
-    while !matches!(watcher.next().await.expect("event"), StreamEvent::Exit(_)) {}
-    drop(watcher);
-    let (mut job, _) = client.attach(info.stream, 0).await.expect("attaches");
+    let stream = finished_seq(&client, MANY).await;
+    let (mut job, _) = client.attach(stream, 0).await.expect("attaches");
     let base = match job.next().await.expect("event") {
         StreamEvent::Gap { from: 0, base } => base,
         other => panic!("expected a gap from 0, got {other:?}"),
