@@ -1,36 +1,52 @@
-//! Accepting connections: TLS, then the WebSocket upgrade with its token check, then either
-//! enrollment or a session.
+//! Accepting connections: admission, TLS, the upgrade request with its token check, then
+//! either enrollment or a session.
 //!
-//! Every refusal happens before the upgrade, as a bare HTTP status with no detail (the agent's
-//! log has the reason): 401 for any token problem — with `Date` and `x-sam-agent-time` headers
-//! so the client can tell the user that their clock is off — 404 for an unknown path, 409 for
-//! enrolling twice or opening a session before enrollment, 503 when too many connections are
-//! open.
+//! A connection is *pending* until its request has shown a valid token: it holds a place in the
+//! admission pool ([`admission`]) and must finish the TLS handshake within [`TLS_DEADLINE`] and
+//! send its request head within [`HEAD_DEADLINE`] after that. Only then does it take one of the
+//! [`MAX_SESSIONS`] session places, which strangers therefore cannot fill.
+//!
+//! Every refusal after TLS is a complete HTTP response with no detail (the agent's log has the
+//! reason): 400, 405, 408, 426 or 431 for a request that is not a proper upgrade ([`http`]), 404
+//! for an unknown path, 401 for any token problem, 409 for enrolling twice or opening a session
+//! before enrollment, 503 when every session place is taken. Each carries `Date` and
+//! `x-sam-agent-time`, so the client can tell the user that their clock is off.
+
+mod admission;
+mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use sam_protocol::enroll::{EXPORTER_LABEL, EXPORTER_LEN};
 use sam_protocol::message::EnrollMessage;
 use sam_protocol::token::{self, Audience};
-use sam_protocol::{AGENT_TIME_HEADER, ENROLL_PATH, MAX_TEXT_FRAME, SESSION_PATH};
+use sam_protocol::{ENROLL_PATH, MAX_TEXT_FRAME, SESSION_PATH};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+pub use admission::{BURST, MAX_PENDING, NEW_PER_SECOND, PENDING_PER_SOURCE};
+pub use http::{MAX_HEAD, MAX_HEADERS};
 
 use crate::agent::Agent;
 use crate::session;
+use admission::Admission;
+use http::{Head, Refusal};
 
-/// How many connections may be open at once.
-pub const MAX_CONNECTIONS: usize = 32;
-/// How long the TLS and WebSocket handshakes may take together.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub use sam_protocol::MAX_SESSIONS;
+/// How long the TLS handshake may take, from the moment the connection is accepted.
+pub const TLS_DEADLINE: Duration = Duration::from_secs(5);
+/// How long the request head may take to arrive, once TLS is up.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// How long an enrolling client may take to confirm the agent's proof.
+const CONFIRM_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What an accepted upgrade is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +63,8 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener) -> std::io::Result<
             .server_config()
             .map_err(std::io::Error::other)?,
     );
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
+    let admission = Arc::new(Admission::default());
     loop {
         let (tcp, peer) = tokio::select! {
             () = agent.shutdown.cancelled() => return Ok(()),
@@ -61,45 +78,53 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener) -> std::io::Result<
                 }
             },
         };
+        let Some(ticket) = admission.admit(peer.ip(), Instant::now()) else {
+            tracing::debug!(%peer, "closed: too many new connections from this source");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let permit = Arc::clone(&slots).try_acquire_owned().ok();
         let agent = Arc::clone(&agent);
         let tls = tls.clone();
+        let sessions = Arc::clone(&sessions);
         tokio::spawn(async move {
-            let overloaded = permit.is_none();
-            let outcome = tokio::time::timeout(
-                HANDSHAKE_TIMEOUT,
-                handshake(&agent, &tls, tcp, peer, overloaded),
-            )
-            .await;
-            match outcome {
-                Ok(Some((route, ws, exporter))) => match route {
-                    Route::Enroll => enroll(&agent, ws, &exporter).await,
-                    Route::Session => session::run(agent, ws).await,
-                },
-                Ok(None) => {}
-                Err(_) => tracing::debug!(%peer, "handshake timed out"),
+            let admitted = tokio::select! {
+                () = ticket.evicted.cancelled() => {
+                    tracing::debug!(%peer, "pending connection pushed out by newer ones");
+                    return;
+                }
+                admitted = handshake(&agent, &tls, tcp, peer, &sessions) => admitted,
+            };
+            drop(ticket);
+            let Some((route, ws, exporter, place)) = admitted else {
+                return;
+            };
+            match route {
+                Route::Enroll => enroll(&agent, ws, &exporter).await,
+                Route::Session => session::run(agent, ws).await,
             }
-            drop(permit);
+            drop(place);
         });
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
+type Ws = WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
 
-// The upgrade callback's signature (and its large error type) is tungstenite's.
-#[allow(clippy::result_large_err)]
+/// TLS, the request head and its checks: the route and a session place, or nothing (answered).
 async fn handshake(
     agent: &Agent,
     tls: &TlsAcceptor,
     tcp: TcpStream,
     peer: SocketAddr,
-    overloaded: bool,
-) -> Option<(Route, Ws, [u8; EXPORTER_LEN])> {
-    let stream = match tls.accept(tcp).await {
-        Ok(stream) => stream,
-        Err(err) => {
+    sessions: &Arc<Semaphore>,
+) -> Option<(Route, Ws, [u8; EXPORTER_LEN], OwnedSemaphorePermit)> {
+    let mut stream = match tokio::time::timeout(TLS_DEADLINE, tls.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
             tracing::debug!(%peer, %err, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
             return None;
         }
     };
@@ -112,84 +137,92 @@ async fn handshake(
         tracing::warn!(%peer, %err, "TLS exporter unavailable");
         return None;
     }
-    let mut route = None;
-    let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        if overloaded {
-            return Err(refusal(StatusCode::SERVICE_UNAVAILABLE));
-        }
-        let decided = authorize(agent, request);
-        if let Err(reason) = &decided.1 {
-            tracing::info!(%peer, path = request.uri().path(), %reason, "connection refused");
-        }
-        match decided {
-            (_, Err(_)) => Err(refusal(decided.0)),
-            (_, Ok(accepted)) => {
-                route = Some(accepted);
-                Ok(response)
-            }
+    let head = tokio::time::timeout(HEAD_DEADLINE, http::read(&mut stream))
+        .await
+        .unwrap_or_else(|_| {
+            Head::Refused(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request head too slow",
+            ))
+        });
+    let upgrade = match head {
+        Head::Upgrade(upgrade) => upgrade,
+        Head::Gone => return None,
+        Head::Refused(refusal) => {
+            tracing::info!(%peer, status = refusal.status.as_u16(), reason = %refusal.reason, "request refused");
+            http::refuse(&mut stream, &refusal).await;
+            return None;
         }
     };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_TEXT_FRAME.max(sam_protocol::frame::MAX_FRAME)))
-        .max_frame_size(Some(MAX_TEXT_FRAME.max(sam_protocol::frame::MAX_FRAME)));
-    match tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await {
-        Ok(ws) => route.map(|route| (route, ws, exporter)),
-        Err(err) => {
-            tracing::debug!(%peer, %err, "upgrade refused");
-            None
+    let admitted =
+        authorize(agent, &upgrade.path, upgrade.authorization.as_deref()).and_then(|route| {
+            match Arc::clone(sessions).try_acquire_owned() {
+                Ok(place) => Ok((route, place)),
+                Err(_) => Err(Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("all {MAX_SESSIONS} session places are taken"),
+                )),
+            }
+        });
+    let (route, place) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            tracing::info!(%peer, path = %upgrade.path, status = refusal.status.as_u16(), reason = %refusal.reason, "connection refused");
+            http::refuse(&mut stream, &refusal).await;
+            return None;
         }
+    };
+    if let Err(err) = http::accept(&mut stream, &upgrade).await {
+        tracing::debug!(%peer, %err, "upgrade answer failed");
+        return None;
     }
+    let limit = MAX_TEXT_FRAME.max(sam_protocol::frame::MAX_FRAME);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let ws =
+        WebSocketStream::from_partially_read(stream, upgrade.leftover, Role::Server, Some(config))
+            .await;
+    Some((route, ws, exporter, place))
 }
 
-/// Decides what a request may open: the status to refuse with, or the route.
-fn authorize(agent: &Agent, request: &Request) -> (StatusCode, Result<Route, String>) {
-    let (route, audience) = match request.uri().path() {
+/// Decides what a request may open, from its path and `Authorization` header.
+fn authorize(agent: &Agent, path: &str, authorization: Option<&str>) -> Result<Route, Refusal> {
+    let (route, audience) = match path {
         ENROLL_PATH => (Route::Enroll, Audience::Enroll),
         SESSION_PATH => (Route::Session, Audience::Session),
-        other => return (StatusCode::NOT_FOUND, Err(format!("unknown path {other}"))),
+        other => {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown path {other}"),
+            ));
+        }
     };
-    let bearer = request
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let Some(bearer) = bearer else {
-        return (StatusCode::UNAUTHORIZED, Err("no bearer token".to_owned()));
+    let Some(bearer) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
+        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "no bearer token"));
     };
-    let now = unix_now();
     if let Err(err) = token::verify(
         &agent.config.public_key,
         bearer,
         audience,
         &agent.config.workspace_id,
-        now,
+        unix_now(),
     ) {
-        return (
+        return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
-            Err(format!("token refused: {err}")),
-        );
+            format!("token refused: {err}"),
+        ));
     }
     let enrolled = agent.identity.is_enrolled();
     match route {
-        Route::Enroll if enrolled => (StatusCode::CONFLICT, Err("already enrolled".to_owned())),
-        Route::Enroll if agent.config.enrollment_key.is_none() => (
+        Route::Enroll if enrolled => Err(Refusal::new(StatusCode::CONFLICT, "already enrolled")),
+        Route::Enroll if agent.config.enrollment_key.is_none() => Err(Refusal::new(
             StatusCode::CONFLICT,
-            Err("no enrollment secret configured".to_owned()),
-        ),
-        Route::Session if !enrolled => (StatusCode::CONFLICT, Err("not enrolled yet".to_owned())),
-        _ => (StatusCode::SWITCHING_PROTOCOLS, Ok(route)),
+            "no enrollment secret configured",
+        )),
+        Route::Session if !enrolled => Err(Refusal::new(StatusCode::CONFLICT, "not enrolled yet")),
+        _ => Ok(route),
     }
-}
-
-fn refusal(status: StatusCode) -> ErrorResponse {
-    let mut response = ErrorResponse::new(status.canonical_reason().map(str::to_owned));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
-        headers.insert("date", date);
-    }
-    headers.insert(AGENT_TIME_HEADER, HeaderValue::from(unix_now()));
-    response
 }
 
 fn unix_now() -> i64 {
@@ -211,7 +244,7 @@ async fn enroll(agent: &Agent, mut ws: Ws, exporter: &[u8; EXPORTER_LEN]) {
         return;
     }
     let confirmed = matches!(
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.next()).await,
+        tokio::time::timeout(CONFIRM_DEADLINE, ws.next()).await,
         Ok(Some(Ok(Message::Text(text))))
             if matches!(serde_json::from_str(text.as_str()), Ok(EnrollMessage::EnrollConfirm))
     );

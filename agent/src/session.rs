@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
@@ -90,7 +91,14 @@ where
                 session.close(CloseCode::Away, "no traffic").await;
                 break;
             }
-            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                if let Some((code, reason)) = violation(&err) {
+                    tracing::info!(%err, "closing a connection that broke the WebSocket protocol");
+                    session.close(code, reason).await;
+                }
+                break;
+            }
             Ok(Some(Ok(message))) => message,
         };
         let keep_going = match message {
@@ -109,6 +117,18 @@ where
     cancel.cancel();
     drop(session);
     let _ = writer.await;
+}
+
+/// The RFC 6455 close code for a read error the client caused; `None` when the connection is
+/// simply gone and there is no one to tell.
+fn violation(err: &WsError) -> Option<(CloseCode, &'static str)> {
+    match err {
+        WsError::Capacity(_) => Some((CloseCode::Size, "message too big")),
+        WsError::Utf8(_) => Some((CloseCode::Invalid, "text is not UTF-8")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(_) => Some((CloseCode::Protocol, "WebSocket protocol violation")),
+        _ => None,
+    }
 }
 
 async fn write_loop<S>(

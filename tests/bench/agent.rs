@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use harness::TestAgent;
 use sam_core::agent_client::{AgentClient, PtySize, StreamEvent, StreamHandle};
+use sam_test_support::rss_kib;
 
 const PAYLOAD_MIB: usize = 64;
 const ROUNDS: usize = 3;
@@ -231,13 +232,4 @@ async fn keystroke_round_trips(client: &AgentClient) -> (f64, f64) {
         samples[samples.len() / 2],
         samples[samples.len() * 99 / 100],
     )
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }

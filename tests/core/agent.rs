@@ -1,5 +1,6 @@
 //! The real `sam-agent` binary on loopback, driven by the app's own `AgentClient`.
 
+mod admission;
 mod auth;
 mod backstop;
 mod credentials;
@@ -7,6 +8,8 @@ mod enrollment;
 mod files;
 pub mod harness;
 mod pty;
+mod raw;
+mod refusals;
 mod resume;
 mod robustness;
 mod terminal;

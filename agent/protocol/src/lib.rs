@@ -25,9 +25,17 @@ pub const ENROLL_PATH: &str = "/v1/enroll";
 /// The WebSocket path for a session.
 pub const SESSION_PATH: &str = "/v1/session";
 
-/// The response header (besides `Date`) in which a 401 carries the agent's clock, in Unix
+/// The response header (besides `Date`) in which every refusal carries the agent's clock, in Unix
 /// seconds, so a client can report clock skew precisely.
 pub const AGENT_TIME_HEADER: &str = "x-sam-agent-time";
+
+/// How many connections that proved a token (sessions and enrollments) an agent holds at once;
+/// one more gets 503.
+pub const MAX_SESSIONS: usize = 32;
+
+/// How many connections one source (an IPv4 address or an IPv6 /64) may have waiting for their
+/// handshake; a newer one pushes out that source's oldest.
+pub const PENDING_PER_SOURCE: usize = 16;
 
 /// The largest text (control) frame the agent accepts from a client, in bytes.
 pub const MAX_TEXT_FRAME: usize = 256 * 1024;

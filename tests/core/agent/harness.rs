@@ -118,11 +118,17 @@ impl TestAgent {
 
     /// Enrolls, checks the pin against what the agent printed, and connects.
     pub async fn client(&self) -> AgentClient {
+        let pin = self.enroll().await;
+        self.connect(&pin).await
+    }
+
+    /// Enrolls and checks the pin against what the agent printed.
+    pub async fn enroll(&self) -> String {
         let pin = enroll(&self.addr, &self.caller(), &self.secret)
             .await
             .expect("enrollment");
         assert_eq!(pin, self.fingerprint);
-        self.connect(&pin).await
+        pin
     }
 
     /// Connects with a known pin.

@@ -239,12 +239,12 @@ async fn a_large_cat_through_a_terminal_arrives_byte_for_byte() {
 }
 
 #[tokio::test]
-#[allow(clippy::print_stderr)]
 async fn shells_run_as_the_configured_unprivileged_user() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: switching users needs root");
-        return;
-    }
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root, as the whole suite does: the agent switches to the user nobody \
+         (run ./scripts/test as root)"
+    );
     let agent = TestAgent::start(&["--run-as", "nobody"]);
     // The unprivileged user must be able to enter the workspace.
     use std::os::unix::fs::PermissionsExt;

@@ -196,6 +196,16 @@ pub fn start_fake(script: &str, args: &[&str]) -> (KillOnDrop, String) {
     (child, line.trim().to_owned())
 }
 
+/// The resident memory of a process, in KiB (for benchmarks).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
