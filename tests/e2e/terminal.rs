@@ -236,23 +236,45 @@ fn a_dropped_connection_loses_and_repeats_nothing_on_screen() {
                 "the connection was cut and made again ({cut} cuts)"
             );
             let done = wait_row(app, |row| row == "streamed").await;
-            let rows = mirror(app).await;
             // Above "streamed": consecutive rows ending at 300 — nothing lost, nothing twice.
-            let numbers: Vec<u32> = rows[..done]
-                .iter()
-                .filter_map(|row| row.strip_prefix("row ").and_then(|n| n.parse().ok()))
-                .collect();
-            assert!(numbers.len() >= 10, "{rows:?}");
-            let last = *numbers.last().expect("rows");
-            assert_eq!(last, 300, "{rows:?}");
-            let expected: Vec<u32> = (last + 1 - numbers.len() as u32..=last).collect();
-            assert_eq!(numbers, expected, "{rows:?}");
+            assert_counts_up_to(&mirror(app).await[..done], "row ", 300);
             // The link came back, and typing still works.
             shell_ready(app).await;
             type_line(app, "echo after-cut-$((3 + 4))").await;
             wait_row(app, |row| row == "after-cut-7").await;
         },
     );
+}
+
+/// Asserts that the numbered rows (`prefix` then a number) among `rows` are at least ten
+/// consecutive numbers ending at `last`: nothing lost, nothing twice, the right end.
+fn assert_counts_up_to(rows: &[String], prefix: &str, last: u32) {
+    let numbers: Vec<u32> = rows
+        .iter()
+        .filter_map(|row| row.strip_prefix(prefix).and_then(|n| n.parse().ok()))
+        .collect();
+    assert!(numbers.len() >= 10, "{rows:?}");
+    assert_eq!(numbers.last(), Some(&last), "{rows:?}");
+    let expected: Vec<u32> = (last + 1 - numbers.len() as u32..=last).collect();
+    assert_eq!(numbers, expected, "{rows:?}");
+}
+
+#[test]
+fn a_flood_larger_than_the_agents_ring_ends_on_the_right_screen_and_takes_input() {
+    let prepare = |paths: &sam_core::paths::AppPaths| source_repo(paths);
+    harness::run_with("terminal-flood", prepare, async |app, repo| {
+        app.create_local_workspace(&repo).await;
+        shell_ready(app).await;
+        // 2 000 000 numbered rows, 15.9 MB: almost four times the agent's 4 MiB ring, so any
+        // stretch where the window falls behind the program is skipped as a gap.
+        type_line(app, "seq 1 2000000 | sed 's/^/n /'; echo flood-$((40 + 2))").await;
+        let done = wait_row(app, |row| row == "flood-42").await;
+        assert_counts_up_to(&mirror(app).await[..done], "n ", 2_000_000);
+        // Still live, and keys reach the shell.
+        shell_ready(app).await;
+        type_line(app, "echo after-flood-$((6 * 7))").await;
+        wait_row(app, |row| row == "after-flood-42").await;
+    });
 }
 
 #[test]
