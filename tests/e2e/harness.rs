@@ -212,7 +212,12 @@ impl App {
     pub async fn restart(&mut self) {
         let _ = self.client.clone().close().await;
         let home = self.home.take().expect("the test's home");
-        // The old driver (and anything it left running) goes when the old `App` is dropped.
+        // The old app must be gone, bus name and all, before the new one starts: a SAM that
+        // finds another SAM of the same data folder hands over its arguments and exits (the
+        // single-instance rule), which under load left the test talking to a closed session.
+        self._driver.stop();
+        let data_dir = AppPaths::under(home.path().join("data")).data_dir;
+        wait_until_released(&single_instance_name(&data_dir)).await;
         *self = Self::launch(
             home,
             std::mem::take(&mut self.env),
@@ -491,13 +496,64 @@ impl Driver {
     }
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group: the driver and any app it left behind.
+impl Driver {
+    /// Stops the whole group: the driver and any app it left behind. Idempotent.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The D-Bus name a running SAM of `data_dir` holds (the single-instance plugin's).
+fn single_instance_name(data_dir: &Path) -> String {
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sam_test_support::repo_root().join("tauri.conf.json"))
+            .expect("tauri.conf.json"),
+    )
+    .expect("tauri.conf.json is JSON");
+    let identifier = config["identifier"].as_str().expect("identifier");
+    format!(
+        "{}.SingleInstance",
+        sam_desktop::shell::deep_link::instance_id(identifier, data_dir)
+    )
+}
+
+/// Waits (bounded, polling: the bus announces the release only to its subscribers) until no
+/// process owns `name` on the session bus.
+async fn wait_until_released(name: &str) {
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        let output = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .output()
+            .expect("dbus-send runs");
+        let reply = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() && reply.contains("boolean false") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed app still holds {name}: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
