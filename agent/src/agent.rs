@@ -117,8 +117,7 @@ impl Agent {
     /// Appends a line to the agent's event log (stream 0) and to its process log.
     pub fn event(&self, message: &str) {
         tracing::info!("{message}");
-        let stamp = httpdate::fmt_http_date(std::time::SystemTime::now());
-        self.log.append(format!("{stamp} {message}\n").as_bytes());
+        log_line(&self.log, message);
     }
 
     /// Every stream.
@@ -193,6 +192,36 @@ impl Agent {
         }
         self.start("job", command, cwd, env, |id, launch| {
             Stream::spawn_job(id, launch, self.config.ring_bytes)
+        })
+    }
+
+    /// Starts a coding agent that speaks ACP on stdin and stdout. `secret_env` names held
+    /// secrets to put in its environment (variable → secret); its stderr goes to the log.
+    pub fn open_acp(
+        &self,
+        command: Vec<String>,
+        cwd: Option<&str>,
+        env: &BTreeMap<String, String>,
+        secret_env: &BTreeMap<String, String>,
+    ) -> Result<StreamInfo, Failure> {
+        if command.is_empty() {
+            return Err(Failure::new(ErrorCode::InvalidArgument, "empty command"));
+        }
+        let now = crate::activity::now_ms() / 1000;
+        let mut env = env.clone();
+        for (variable, secret) in secret_env {
+            let value = self.secret(secret, now).ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::InvalidArgument,
+                    format!("secret {secret:?} for {variable} is not held; push it first"),
+                )
+            })?;
+            env.insert(variable.clone(), value);
+        }
+        let log = Arc::clone(&self.log);
+        self.start("coding agent", command, cwd, &env, |id, launch| {
+            let stderr = move |line: &str| log_line(&log, &format!("coding agent {id}: {line}"));
+            Stream::spawn_acp(id, launch, self.config.ring_bytes, stderr)
         })
     }
 
@@ -330,6 +359,12 @@ impl Agent {
             .filter(|held| held.expires_at.is_none_or(|at| at > now_secs))
             .map(|held| held.value.clone())
     }
+}
+
+/// Appends a time-stamped line to the agent's log stream.
+fn log_line(log: &Stream, message: &str) {
+    let stamp = httpdate::fmt_http_date(std::time::SystemTime::now());
+    log.append(format!("{stamp} {message}\n").as_bytes());
 }
 
 #[cfg(test)]

@@ -358,6 +358,7 @@ impl Session {
             // Streams: `streams.rs`.
             Request::OpenPty(open) => self.open_pty(open, answer).await,
             Request::RunJob(job) => self.run_job(job, answer).await,
+            Request::OpenAcp(open) => self.open_acp(open, answer).await,
             Request::Attach(attach) => self.attach(attach, answer).await,
             Request::Detach(detach) => self.detach(detach, answer).await,
             Request::Resize(resize) => self.resize(resize, answer).await,

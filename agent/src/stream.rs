@@ -1,4 +1,5 @@
-//! Streams: the agent's log, PTYs and jobs, each an output ring with a process behind it.
+//! Streams: the agent's log, PTYs, jobs and coding agents (ACP), each an output ring with a
+//! process behind it.
 //!
 //! A stream's reader task drains the process into the ring as fast as the process writes — it
 //! never waits for a client or the network — and announces the new head on a `watch` channel.
@@ -25,10 +26,13 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The longest line of an ACP agent's stderr kept in the agent's log, in characters.
+const MAX_STDERR_LINE: usize = 1000;
+
 /// How long output may keep arriving after the process exited before the exit is reported.
 const EXIT_DRAIN: Duration = Duration::from_secs(1);
 
-/// What goes to a PTY's writer task.
+/// What goes to a process's writer task (a PTY's, or an ACP agent's stdin).
 enum PtyCommand {
     Write(Vec<u8>),
     Resize(PtySize),
@@ -71,7 +75,7 @@ impl std::fmt::Debug for PtyCommand {
 /// Why input was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum InputError {
-    /// The stream takes no input (log, job).
+    /// The stream takes no input (log, job), or no resize (anything but a PTY).
     NotATerminal,
     /// The frame starts past `in_acked`: bytes in between were never received.
     Hole {
@@ -205,28 +209,7 @@ impl Stream {
 
     /// Starts `launch` as a job: no terminal, stdout and stderr both feed the output.
     pub fn spawn_job(id: u32, launch: Launch<'_>, ring_bytes: usize) -> std::io::Result<Arc<Self>> {
-        let (program, args) = split(&launch.command)?;
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .current_dir(launch.cwd)
-            .envs(launch.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        for name in agent_variables() {
-            command.env_remove(name);
-        }
-        if let Some(user) = launch.run_as {
-            command
-                .uid(user.uid)
-                .gid(user.gid)
-                .env("HOME", &user.home)
-                .env("USER", &user.name);
-        }
-        let mut child = command.spawn()?;
+        let mut child = piped_command(&launch)?.spawn()?;
         let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
         let mut readers: Vec<Box<dyn AsyncRead + Send + Unpin>> = Vec::new();
         if let Some(stdout) = child.stdout.take() {
@@ -244,6 +227,60 @@ impl Stream {
             None,
             pid,
         ));
+        tokio::spawn(Arc::clone(&stream).pump(readers, child));
+        Ok(stream)
+    }
+
+    /// Starts `launch` as a coding agent speaking ACP: stdout is the output, input goes to
+    /// stdin, and each line of stderr goes to `stderr_line` (the agent's log).
+    pub fn spawn_acp(
+        id: u32,
+        launch: Launch<'_>,
+        ring_bytes: usize,
+        stderr_line: impl Fn(&str) + Send + 'static,
+    ) -> std::io::Result<Arc<Self>> {
+        let mut command = piped_command(&launch)?;
+        command.stdin(Stdio::piped());
+        let mut child = command.spawn()?;
+        let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
+        let (input_tx, mut input_rx) = mpsc::channel::<PtyCommand>(64);
+        let stream = Arc::new(Self::new(
+            id,
+            StreamKind::Acp,
+            launch.command.clone(),
+            ring_bytes,
+            None,
+            Some(input_tx),
+            pid,
+        ));
+        if let Some(mut stdin) = child.stdin.take() {
+            tokio::spawn(async move {
+                while let Some(command) = input_rx.recv().await {
+                    let PtyCommand::Write(bytes) = command else {
+                        continue;
+                    };
+                    if let Err(err) = stdin.write_all(&bytes).await {
+                        tracing::debug!(%err, "ACP agent's stdin closed");
+                        break;
+                    }
+                }
+            });
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut lines = tokio::io::BufReader::new(stderr).split(b'\n');
+                while let Ok(Some(line)) = lines.next_segment().await {
+                    let line = String::from_utf8_lossy(&line);
+                    let line: String = line.trim_end().chars().take(MAX_STDERR_LINE).collect();
+                    stderr_line(&line);
+                }
+            });
+        }
+        let mut readers: Vec<Box<dyn AsyncRead + Send + Unpin>> = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            readers.push(Box::new(stdout));
+        }
         tokio::spawn(Arc::clone(&stream).pump(readers, child));
         Ok(stream)
     }
@@ -366,6 +403,9 @@ impl Stream {
 
     /// Resizes a PTY.
     pub async fn resize(&self, size: PtySize) -> Result<(), InputError> {
+        if self.kind != StreamKind::Pty {
+            return Err(InputError::NotATerminal);
+        }
         let sender = self.input.as_ref().ok_or(InputError::NotATerminal)?;
         self.lock().size = Some(size);
         sender
@@ -437,6 +477,33 @@ fn agent_variables() -> Vec<std::ffi::OsString> {
         .map(|(name, _)| name)
         .filter(|name| name.to_string_lossy().starts_with("SAM_AGENT_"))
         .collect()
+}
+
+/// A process without a terminal: stdout and stderr piped, stdin closed (callers may pipe it),
+/// in its own process group, as the configured user, without the agent's own settings.
+fn piped_command(launch: &Launch<'_>) -> std::io::Result<tokio::process::Command> {
+    let (program, args) = split(&launch.command)?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(launch.cwd)
+        .envs(launch.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for name in agent_variables() {
+        command.env_remove(name);
+    }
+    if let Some(user) = launch.run_as {
+        command
+            .uid(user.uid)
+            .gid(user.gid)
+            .env("HOME", &user.home)
+            .env("USER", &user.name);
+    }
+    Ok(command)
 }
 
 fn split(command: &[String]) -> std::io::Result<(&String, &[String])> {

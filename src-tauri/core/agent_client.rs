@@ -13,6 +13,7 @@ pub use client::{AgentClient, AgentEndpoint, LinkState, StreamEvent, StreamHandl
 pub use dial::{Caller, dial};
 pub use enroll::enroll;
 pub use error::AgentError;
+pub use sam_protocol::message::request::OpenAcp;
 pub use sam_protocol::message::{
     BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, PtySize, StreamInfo, StreamKind,
 };

@@ -1,5 +1,6 @@
 //! The real `sam-agent` binary on loopback, driven by the app's own `AgentClient`.
 
+mod acp;
 mod admission;
 mod auth;
 mod backstop;

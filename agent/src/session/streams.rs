@@ -1,11 +1,11 @@
-//! Streams on one connection: opening PTYs and jobs, attaching and detaching (with the
+//! Streams on one connection: opening PTYs, jobs and coding agents, attaching and detaching (with the
 //! forwarder that sends output), resizing, closing, listing, and the client's input and output
 //! acknowledgements.
 
 use std::sync::Arc;
 
 use sam_protocol::frame::DataFrame;
-use sam_protocol::message::request::{Attach, Close, Detach, OpenPty, Resize, RunJob};
+use sam_protocol::message::request::{Attach, Close, Detach, OpenAcp, OpenPty, Resize, RunJob};
 use sam_protocol::message::{ErrorCode, Event, PtySize, Reply, StreamInfo};
 use tokio::sync::watch;
 
@@ -32,6 +32,18 @@ impl Session {
         let opened = self
             .agent
             .run_job(job.command, job.cwd.as_deref(), &job.env);
+        answer
+            .send(opened.map(|stream| Reply::Opened { stream }))
+            .await;
+    }
+
+    pub(super) async fn open_acp(&mut self, open: OpenAcp, answer: Answer) {
+        let opened = self.agent.open_acp(
+            open.command,
+            open.cwd.as_deref(),
+            &open.env,
+            &open.secret_env,
+        );
         answer
             .send(opened.map(|stream| Reply::Opened { stream }))
             .await;

@@ -16,8 +16,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use sam_protocol::frame::DataFrame;
 use sam_protocol::message::request::{
-    Attach, Busy, Close, FsList, FsRead, FsStat, OpenPty, PushSecret, Resize, RevokeSecret, RunJob,
-    SetIdlePolicy,
+    Attach, Busy, Close, FsList, FsRead, FsStat, OpenAcp, OpenPty, PushSecret, Resize,
+    RevokeSecret, RunJob, SetIdlePolicy,
 };
 use sam_protocol::message::{
     AgentStatus, ClientMessage, ErrorCode, ExitStatus, FsEntry, IdlePolicy, PtySize, Reply, Req,
@@ -295,6 +295,15 @@ impl AgentClient {
     ) -> Result<StreamInfo, AgentError> {
         let job = RunJob { command, cwd, env };
         match self.request(Request::RunJob(job)).await? {
+            Reply::Opened { stream } => Ok(stream),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Starts a coding agent speaking ACP on its stdin and stdout (see `OpenAcp`); the stream's
+    /// output is the agent's messages, its input the client's.
+    pub async fn open_acp(&self, open: OpenAcp) -> Result<StreamInfo, AgentError> {
+        match self.request(Request::OpenAcp(open)).await? {
             Reply::Opened { stream } => Ok(stream),
             other => Err(unexpected(&other)),
         }

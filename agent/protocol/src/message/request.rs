@@ -20,6 +20,8 @@ pub enum Request {
     OpenPty(OpenPty),
     /// Answered by `opened`.
     RunJob(RunJob),
+    /// Answered by `opened`.
+    OpenAcp(OpenAcp),
     /// Answered by `attached`, then output.
     Attach(Attach),
     /// Answered by `ok`.
@@ -82,6 +84,25 @@ pub struct RunJob {
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+}
+
+/// Start a coding agent that speaks the Agent Client Protocol (newline-delimited JSON-RPC) on
+/// its standard input and output: the stream's output is its stdout, the stream's input goes to
+/// its stdin, and its stderr goes to the agent's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenAcp {
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Working folder relative to the workspace root.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables whose values are secrets the agent holds (`push_secret`): variable
+    /// name → secret name. They exist only in this process's environment.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
 }
 
 /// Start receiving a stream's output from byte offset `from`.

@@ -12,6 +12,8 @@ pub enum StreamKind {
     Pty,
     /// A command without a terminal.
     Job,
+    /// A coding agent speaking ACP: output is its stdout, input its stdin.
+    Acp,
 }
 
 /// A stream's state.

@@ -1,0 +1,154 @@
+//! A scripted ACP agent. It answers `initialize`, `session/new` and `session/prompt`, and each
+//! prompt's text is a command:
+//!
+//! - `count N`: N `agent_message_chunk` updates (`chunk 1` … `chunk N`), then `end_turn`;
+//! - `ask`: a `session/request_permission` for a `touch x` tool call with the options `allow`
+//!   (allow_once) and `deny` (reject_once); once answered, a chunk `permission: <option>` (or
+//!   `permission: cancelled`), then `end_turn`;
+//! - `env NAME`: a chunk `NAME=<value>` (or `NAME unset`), then `end_turn`;
+//! - `crash`: exits with status 3 in the middle of the turn.
+//!
+//! It writes `fake-acp: ready` to stderr at start, for the host's log.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, Write};
+
+use serde_json::{Value, json};
+
+/// The id of the one request this agent sends.
+const PERMISSION_ID: u64 = 1000;
+
+fn main() {
+    eprintln!("fake-acp: ready");
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut sessions = 0u32;
+    while let Some(Ok(line)) = lines.next() {
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            send(
+                &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}),
+            );
+            continue;
+        };
+        let id = message.get("id").cloned();
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let params = message.get("params").cloned().unwrap_or(Value::Null);
+        let result = match method {
+            "initialize" => json!({
+                "protocolVersion": 1,
+                "agentCapabilities": {"loadSession": false},
+                "authMethods": [],
+            }),
+            "session/new" => {
+                sessions += 1;
+                json!({"sessionId": format!("fake-{sessions}")})
+            }
+            "session/prompt" => {
+                let session = params["sessionId"].as_str().unwrap_or("").to_owned();
+                let text = params["prompt"][0]["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                turn(&session, &text, &mut lines)
+            }
+            // Notifications (a cancel outside a permission wait has nothing to stop).
+            _ if id.is_none() => continue,
+            other => {
+                send(
+                    &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("no method {other}")}}),
+                );
+                continue;
+            }
+        };
+        send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+    }
+}
+
+/// Plays one prompt; returns the prompt's result.
+fn turn(
+    session: &str,
+    text: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Value {
+    let (command, argument) = text.split_once(' ').unwrap_or((text, ""));
+    match command {
+        "count" => {
+            let n: u32 = argument.trim().parse().unwrap_or(0);
+            for i in 1..=n {
+                chunk(session, &format!("chunk {i}\n"));
+            }
+        }
+        "ask" => {
+            send(&json!({
+                "jsonrpc": "2.0",
+                "id": PERMISSION_ID,
+                "method": "session/request_permission",
+                "params": {
+                    "sessionId": session,
+                    "toolCall": {
+                        "toolCallId": "call-1",
+                        "title": "touch x",
+                        "kind": "execute",
+                        "rawInput": {"command": "touch x"},
+                    },
+                    "options": [
+                        {"optionId": "allow", "name": "Allow", "kind": "allow_once"},
+                        {"optionId": "deny", "name": "Deny", "kind": "reject_once"},
+                    ],
+                },
+            }));
+            let outcome = wait_for_answer(lines);
+            chunk(session, &format!("permission: {outcome}\n"));
+        }
+        "env" => {
+            let name = argument.trim();
+            let value = std::env::var(name)
+                .map_or_else(|_| format!("{name} unset"), |v| format!("{name}={v}"));
+            chunk(session, &format!("{value}\n"));
+        }
+        "crash" => {
+            chunk(session, "about to crash\n");
+            std::process::exit(3);
+        }
+        _ => chunk(session, &format!("unknown command {command:?}\n")),
+    }
+    json!({"stopReason": "end_turn"})
+}
+
+/// Reads until the client answers the permission request; other messages wait their turn
+/// (this agent is single-threaded and has one request in flight).
+fn wait_for_answer(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    while let Some(Ok(line)) = lines.next() {
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if message.get("id").and_then(Value::as_u64) == Some(PERMISSION_ID) {
+            let outcome = &message["result"]["outcome"];
+            return match outcome["outcome"].as_str() {
+                Some("selected") => outcome["optionId"].as_str().unwrap_or("?").to_owned(),
+                Some(other) => other.to_owned(),
+                None => "invalid".to_owned(),
+            };
+        }
+    }
+    // The client went away for good.
+    std::process::exit(0);
+}
+
+fn chunk(session: &str, text: &str) {
+    send(&json!({
+        "jsonrpc": "2.0",
+        "method": "session/update",
+        "params": {
+            "sessionId": session,
+            "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}},
+        },
+    }));
+}
+
+fn send(message: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{message}");
+    let _ = out.flush();
+}
