@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod acp;
 pub mod agent_client;
 pub mod agent_release;
 pub mod clock;

@@ -1,6 +1,7 @@
 //! Headless integration tests of the app's core and IPC layer: real SQLite files, real log
 //! files, the real `sam-desktop` binary — no window.
 
+mod acp;
 mod agent;
 mod architecture;
 mod bindings;

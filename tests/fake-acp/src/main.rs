@@ -6,7 +6,11 @@
 //!   (allow_once) and `deny` (reject_once); once answered, a chunk `permission: <option>` (or
 //!   `permission: cancelled`), then `end_turn`;
 //! - `env NAME`: a chunk `NAME=<value>` (or `NAME unset`), then `end_turn`;
-//! - `crash`: exits with status 3 in the middle of the turn.
+//! - `crash`: exits with status 3 in the middle of the turn;
+//! - `noise`: a line that is not JSON, a vendor's `_vendor/status` notification, an answer to
+//!   no request, then a chunk `after noise`.
+//!
+//! A turn whose permission request was answered `cancelled` ends with `cancelled`.
 //!
 //! It writes `fake-acp: ready` to stderr at start, for the host's log.
 
@@ -100,6 +104,15 @@ fn turn(
             }));
             let outcome = wait_for_answer(lines);
             chunk(session, &format!("permission: {outcome}\n"));
+            if outcome == "cancelled" {
+                return json!({"stopReason": "cancelled"});
+            }
+        }
+        "noise" => {
+            println!("this is not json");
+            send(&json!({"jsonrpc": "2.0", "method": "_vendor/status", "params": {"busy": true}}));
+            send(&json!({"jsonrpc": "2.0", "id": 424242, "result": {}}));
+            chunk(session, "after noise\n");
         }
         "env" => {
             let name = argument.trim();

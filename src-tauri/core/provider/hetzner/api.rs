@@ -164,7 +164,7 @@ impl HetznerClient {
             status: 412,
             code: "resource_unavailable".to_owned(),
             message: "no server type and location to try".to_owned(),
-            details: serde_json::Value::Null,
+            details: Box::new(serde_json::Value::Null),
             retry_after_secs: None,
         }))
     }

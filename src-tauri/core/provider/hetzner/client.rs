@@ -256,7 +256,7 @@ impl HetznerClient {
             message: error["message"]
                 .as_str()
                 .map_or_else(|| status.to_string(), str::to_owned),
-            details: error["details"].clone(),
+            details: Box::new(error["details"].clone()),
             retry_after_secs,
         })
     }

@@ -18,7 +18,7 @@ pub enum HetznerError {
         /// Hetzner's message.
         message: String,
         /// Hetzner's `details` (fields at fault, limits).
-        details: serde_json::Value,
+        details: Box<serde_json::Value>,
         /// When the request budget refills, in seconds from the answer (a `429`'s
         /// `Retry-After`, or its `RateLimit-Reset`).
         retry_after_secs: Option<u32>,

@@ -1,0 +1,229 @@
+//! The desktop's side of a coding agent's conversation: ACP (the Agent Client Protocol,
+//! newline-delimited JSON-RPC) over an `acp` stream of the workspace's agent.
+//!
+//! [`AcpConnection`] sends requests and matches their answers, turns what the coding agent sends
+//! into typed [`AcpEvent`]s, and never decides anything itself: a permission request is an event
+//! that waits until someone calls [`AcpConnection::answer`] (or [`AcpConnection::cancel`], which
+//! answers every waiting request of the session `cancelled`, as ACP requires). The stream gives
+//! the bytes their guarantees (offsets, exact resume); this module gives them meaning.
+
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agent_client_protocol_schema::ProtocolVersion;
+use agent_client_protocol_schema::v1::{
+    AGENT_METHOD_NAMES, CancelNotification, ContentBlock, InitializeRequest, InitializeResponse,
+    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, SessionId, SessionNotification, TextContent,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent_client::{AgentClient, AgentError, ExitStatus, StreamInput};
+
+/// What the coding agent sent that the desktop must see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AcpEvent {
+    /// A `session/update`: message chunks, thoughts, tool calls, plans, modes…
+    Update(Box<SessionNotification>),
+    /// A `session/request_permission`, waiting for [`AcpConnection::answer`].
+    Permission(Box<PermissionAsk>),
+    /// A line that is not JSON-RPC, a known message of the wrong shape, or output lost to a
+    /// gap: skipped, and said.
+    Malformed(String),
+    /// The coding agent's process ended.
+    Exited(ExitStatus),
+}
+
+/// A permission request and the JSON-RPC id to answer it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionAsk {
+    /// The request's id, as the coding agent sent it.
+    pub id: Value,
+    /// What it asks.
+    pub request: RequestPermissionRequest,
+}
+
+/// Why an ACP call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AcpError {
+    /// The coding agent answered with a JSON-RPC error.
+    #[error("the coding agent refused {method}: {message} ({code})")]
+    Rpc {
+        /// The method called.
+        method: String,
+        /// JSON-RPC's error code.
+        code: i64,
+        /// The coding agent's message.
+        message: String,
+    },
+    /// The coding agent's answer did not have the shape ACP gives it.
+    #[error("the coding agent's answer to {method} is not valid ACP: {detail}")]
+    BadAnswer {
+        /// The method called.
+        method: String,
+        /// What did not fit.
+        detail: String,
+    },
+    /// The coding agent speaks another ACP version.
+    #[error("the coding agent speaks ACP version {0}; SAM speaks version 1")]
+    Version(u16),
+    /// The process ended, or the stream is gone, before the answer came.
+    #[error("the coding agent ended before it answered {0}")]
+    Gone(String),
+    /// The workspace's agent refused or lost the stream.
+    #[error(transparent)]
+    Link(#[from] AgentError),
+}
+
+/// One coding agent's conversation; clones share it (a prompt can run on one task while
+/// another answers permission requests).
+#[derive(Debug, Clone)]
+pub struct AcpConnection {
+    input: StreamInput,
+    shared: Arc<Shared>,
+}
+
+/// The events of one [`AcpConnection`], in the order the coding agent sent them.
+#[derive(Debug)]
+pub struct AcpEvents(mpsc::UnboundedReceiver<AcpEvent>);
+
+impl AcpEvents {
+    /// The next event; `None` once the stream is gone and every event was taken.
+    pub async fn next(&mut self) -> Option<AcpEvent> {
+        self.0.recv().await
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    next_id: AtomicU64,
+    /// Our requests awaiting their answers, by id.
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Permission requests awaiting the user, by their id's JSON text, with their session.
+    asks: Mutex<HashMap<String, (Value, SessionId)>>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    method: String,
+    reply: oneshot::Sender<Result<Value, AcpError>>,
+}
+
+impl AcpConnection {
+    /// Attaches to the `acp` stream `stream` from output offset `from` and starts reading.
+    pub async fn attach(
+        client: &AgentClient,
+        stream: u32,
+        from: u64,
+    ) -> Result<(Self, AcpEvents), AcpError> {
+        let (handle, _) = client.attach(stream, from).await?;
+        let input = handle.input();
+        let shared = Arc::new(Shared {
+            next_id: AtomicU64::new(1),
+            ..Shared::default()
+        });
+        let (events, rx) = mpsc::unbounded_channel();
+        tokio::spawn(wire::read(
+            handle,
+            Arc::clone(&shared),
+            input.clone(),
+            events,
+        ));
+        Ok((Self { input, shared }, AcpEvents(rx)))
+    }
+
+    /// `initialize`, offering no client capabilities (no file system, no terminals).
+    pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {
+        let method = AGENT_METHOD_NAMES.initialize;
+        let response: InitializeResponse = self
+            .request(method, InitializeRequest::new(ProtocolVersion::V1))
+            .await?;
+        if response.protocol_version != ProtocolVersion::V1 {
+            return Err(AcpError::Version(response.protocol_version.as_u16()));
+        }
+        Ok(response)
+    }
+
+    /// `session/new` in `cwd` (a path on the workspace's machine).
+    pub async fn new_session(&self, cwd: &str) -> Result<NewSessionResponse, AcpError> {
+        self.request(AGENT_METHOD_NAMES.session_new, NewSessionRequest::new(cwd))
+            .await
+    }
+
+    /// `session/prompt` with `text`; updates arrive as events while it runs.
+    pub async fn prompt(
+        &self,
+        session: &SessionId,
+        text: &str,
+    ) -> Result<PromptResponse, AcpError> {
+        let prompt = vec![ContentBlock::Text(TextContent::new(text))];
+        self.request(
+            AGENT_METHOD_NAMES.session_prompt,
+            PromptRequest::new(session.clone(), prompt),
+        )
+        .await
+    }
+
+    /// Answers a waiting permission request. Answering one that is not waiting (answered
+    /// already, or cancelled) does nothing and says so.
+    pub fn answer(&self, id: &Value, outcome: RequestPermissionOutcome) -> bool {
+        if lock(&self.shared.asks).remove(&id.to_string()).is_none() {
+            return false;
+        }
+        wire::respond(&self.input, id, &serde_json::json!({"outcome": outcome}));
+        true
+    }
+
+    /// `session/cancel`, then `cancelled` for every permission request of the session that
+    /// still waits.
+    pub fn cancel(&self, session: &SessionId) {
+        let method = AGENT_METHOD_NAMES.session_cancel;
+        wire::notify(
+            &self.input,
+            method,
+            &CancelNotification::new(session.clone()),
+        );
+        let waiting: Vec<Value> = lock(&self.shared.asks)
+            .values()
+            .filter(|(_, of)| of == session)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in waiting {
+            self.answer(&id, RequestPermissionOutcome::Cancelled);
+        }
+    }
+
+    async fn request<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: impl Serialize,
+    ) -> Result<R, AcpError> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        lock(&self.shared.pending).insert(
+            id,
+            Pending {
+                method: method.to_owned(),
+                reply,
+            },
+        );
+        wire::call(&self.input, id, method, &params);
+        let result = answer
+            .await
+            .unwrap_or_else(|_| Err(AcpError::Gone(method.to_owned())))?;
+        serde_json::from_value(result).map_err(|err| AcpError::BadAnswer {
+            method: method.to_owned(),
+            detail: err.to_string(),
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,182 @@
+//! ACP's wire: writing JSON-RPC lines to the coding agent's stdin, and reading its stdout line
+//! by line into answers and events.
+
+use std::sync::Arc;
+
+use agent_client_protocol_schema::v1::{
+    CLIENT_METHOD_NAMES, RequestPermissionRequest, SessionNotification,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{AcpError, AcpEvent, PermissionAsk, Shared, lock};
+use crate::agent_client::{StreamEvent, StreamHandle, StreamInput};
+
+/// JSON-RPC's "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC's "invalid params".
+const INVALID_PARAMS: i64 = -32602;
+
+/// Sends a request.
+pub(super) fn call(input: &StreamInput, id: u64, method: &str, params: &impl Serialize) {
+    send(
+        input,
+        &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+    );
+}
+
+/// Sends a notification.
+pub(super) fn notify(input: &StreamInput, method: &str, params: &impl Serialize) {
+    send(
+        input,
+        &json!({"jsonrpc": "2.0", "method": method, "params": params}),
+    );
+}
+
+/// Answers one of the coding agent's requests.
+pub(super) fn respond(input: &StreamInput, id: &Value, result: &Value) {
+    send(
+        input,
+        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    );
+}
+
+fn refuse(input: &StreamInput, id: &Value, code: i64, message: &str) {
+    send(
+        input,
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+    );
+}
+
+fn send(input: &StreamInput, message: &Value) {
+    input.write(format!("{message}\n").as_bytes(), false);
+}
+
+/// Reads the stream until it ends: whole lines are dispatched, answers complete requests, and
+/// everything else becomes an event. When it ends, every request still waiting fails.
+pub(super) async fn read(
+    mut handle: StreamHandle,
+    shared: Arc<Shared>,
+    input: StreamInput,
+    events: mpsc::UnboundedSender<AcpEvent>,
+) {
+    let mut partial: Vec<u8> = Vec::new();
+    while let Some(event) = handle.next().await {
+        match event {
+            StreamEvent::Output { bytes, .. } => {
+                partial.extend_from_slice(&bytes);
+                while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=end).collect();
+                    if let Some(event) = dispatch(&line, &shared, &input) {
+                        let _ = events.send(event);
+                    }
+                }
+            }
+            StreamEvent::Gap { from, base } => {
+                partial.clear();
+                let lost = base.saturating_sub(from);
+                let _ = events.send(AcpEvent::Malformed(format!(
+                    "{lost} bytes of the coding agent's messages were lost (the desktop fell behind)"
+                )));
+            }
+            StreamEvent::Exit(status) => {
+                let _ = events.send(AcpEvent::Exited(status));
+                break;
+            }
+            StreamEvent::Reset => break,
+        }
+    }
+    for (_, pending) in lock(&shared.pending).drain() {
+        let _ = pending.reply.send(Err(AcpError::Gone(pending.method)));
+    }
+}
+
+/// One line: an answer (delivered, no event), a request or notification (an event, or a
+/// refusal written back), or something else (`Malformed`).
+fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Option<AcpEvent> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
+        return Some(AcpEvent::Malformed(format!("not JSON-RPC: {}", clip(text))));
+    };
+    let id = message.get("id").cloned();
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    match (message.get("method").and_then(Value::as_str), id) {
+        (Some(method), Some(id)) if method == CLIENT_METHOD_NAMES.session_request_permission => {
+            match serde_json::from_value::<RequestPermissionRequest>(params) {
+                Ok(request) => {
+                    lock(&shared.asks)
+                        .insert(id.to_string(), (id.clone(), request.session_id.clone()));
+                    Some(AcpEvent::Permission(Box::new(PermissionAsk {
+                        id,
+                        request,
+                    })))
+                }
+                Err(err) => {
+                    refuse(input, &id, INVALID_PARAMS, &err.to_string());
+                    Some(AcpEvent::Malformed(format!(
+                        "a permission request SAM cannot read: {err}"
+                    )))
+                }
+            }
+        }
+        // File system and terminal access are not offered (initialize says so).
+        (Some(method), Some(id)) => {
+            refuse(
+                input,
+                &id,
+                METHOD_NOT_FOUND,
+                &format!("SAM does not offer {method}"),
+            );
+            None
+        }
+        (Some(method), None) if method == CLIENT_METHOD_NAMES.session_update => {
+            match serde_json::from_value::<SessionNotification>(params) {
+                Ok(update) => Some(AcpEvent::Update(Box::new(update))),
+                Err(err) => Some(AcpEvent::Malformed(format!(
+                    "an update SAM cannot read: {err}"
+                ))),
+            }
+        }
+        // Other notifications (vendors' `_…` ones among them) are not SAM's business.
+        (Some(_), None) => None,
+        (None, Some(id)) => {
+            let Some(pending) = id.as_u64().and_then(|n| lock(&shared.pending).remove(&n)) else {
+                return Some(AcpEvent::Malformed(format!(
+                    "an answer to no request: {id}"
+                )));
+            };
+            let outcome = match (message.get("result"), message.get("error")) {
+                (_, Some(error)) => Err(AcpError::Rpc {
+                    method: pending.method,
+                    code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+                    message: error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no message")
+                        .to_owned(),
+                }),
+                (Some(result), None) => Ok(result.clone()),
+                (None, None) => Err(AcpError::BadAnswer {
+                    method: pending.method,
+                    detail: "neither result nor error".to_owned(),
+                }),
+            };
+            let _ = pending.reply.send(outcome);
+            None
+        }
+        (None, None) => Some(AcpEvent::Malformed(format!("not JSON-RPC: {}", clip(text)))),
+    }
+}
+
+fn clip(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
