@@ -25,11 +25,13 @@ use sam_core::provider::hetzner::account::HetznerAccount;
 use sam_core::store::OperationKind;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
+mod agent;
 mod git;
 mod github;
 mod hetzner;
 mod idle;
 mod terminal;
+use agent::AgentCommand;
 use git::GitCommand;
 use github::GitHubCommand;
 use hetzner::HetznerCommand;
@@ -78,6 +80,9 @@ enum Top {
     /// Signing in with GitHub.
     #[command(subcommand)]
     Github(GitHubCommand),
+    /// The coding agents SAM knows how to start.
+    #[command(subcommand)]
+    Agent(AgentCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +253,7 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
             Top::Idle(command) => idle::run(&core, command, cli.json).await,
             Top::Git(command) => git::run(&core, command, cli.json).await,
             Top::Github(command) => github::run(&core, command, cli.json).await,
+            Top::Agent(command) => agent::run(&core, command, cli.json),
             Top::Workspace(command) => workspace(&core, command, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),

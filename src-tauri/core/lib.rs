@@ -12,6 +12,7 @@ pub mod acp;
 pub mod agent_client;
 pub mod agent_release;
 pub mod clock;
+pub mod coding_agents;
 pub mod config;
 pub mod context;
 pub mod deep_link;

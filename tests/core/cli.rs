@@ -514,3 +514,71 @@ fn sam_github_keeps_your_own_apps_secret_in_the_keyring_and_refuses_bad_ids() {
         "{err}"
     );
 }
+
+#[test]
+fn the_agent_catalogue_lists_built_in_agents_and_keeps_the_users_own() {
+    let sam = Sam::new();
+    let (code, listed) = sam.json(&["agent", "catalog", "--json"]);
+    assert_eq!(code, Some(0), "{listed}");
+    let ids: Vec<&str> = listed["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["claude-code", "codex", "gemini", "opencode"]);
+    assert_eq!(listed["agents"][0]["origin"], "built_in");
+    assert_eq!(listed["agents"][0]["keyEnv"][0], "ANTHROPIC_API_KEY");
+
+    let add = [
+        "agent",
+        "add",
+        "my-agent",
+        "--command",
+        "my-agent --acp 'two words'",
+        "--env",
+        "MODE=fast",
+        "--key-env",
+        "MINE_KEY",
+        "--json",
+    ];
+    let (code, added) = sam.json(&add);
+    assert_eq!(code, Some(0), "{added}");
+    let mine = &added["agents"][4];
+    assert_eq!(mine["origin"], "custom");
+    assert_eq!(
+        mine["distribution"]["command"],
+        serde_json::json!({"command": "my-agent", "args": ["--acp", "two words"], "env": {"MODE": "fast"}})
+    );
+
+    // Bad input is refused with exit code 2, and nothing is stored.
+    for (args, says) in [
+        (vec!["agent", "add", "codex", "--command", "x"], "built-in"),
+        (
+            vec!["agent", "add", "Bad Id", "--command", "x"],
+            "not valid",
+        ),
+        (
+            vec!["agent", "add", "x", "--command", "x 'open"],
+            "cannot be read",
+        ),
+        (
+            vec!["agent", "add", "x", "--command", "x", "--env", "TOKEN=abc"],
+            "looks like a secret",
+        ),
+        (vec!["agent", "remove", "nobody"], "no coding agent"),
+    ] {
+        let output = sam.run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+
+    let (code, removed) = sam.json(&["agent", "remove", "my-agent", "--json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(removed["agents"].as_array().map(Vec::len), Some(4));
+    let text = sam.run(&["agent", "catalog"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Claude Code: npm @agentclientprotocol/claude-agent-acp@0.101.0, Node.js 22 or later; key: ANTHROPIC_API_KEY"), "{text}");
+    assert!(text.contains("not available yet"), "{text}");
+}

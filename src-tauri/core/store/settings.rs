@@ -18,6 +18,7 @@
 //! | `hetzner.self_delete` | bool | `provider::hetzner::account` |
 //! | `git.token_hosts` | list of hosts | `account::git` |
 //! | `github.account`, `github.session`, `github.app` | objects | `github` |
+//! | `agents.custom` | list of `AgentSpec` | `coding_agents` |
 
 use std::marker::PhantomData;
 

@@ -1,0 +1,152 @@
+//! `sam agent …`: the coding agents SAM knows how to start.
+
+use std::collections::BTreeMap;
+
+use clap::Subcommand;
+
+use super::{print_json, print_text};
+use sam_core::Core;
+use sam_core::coding_agents::{self, AgentSpec, Distribution, Entry, Origin};
+use sam_core::error::SamError;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum AgentCommand {
+    /// The coding agents SAM knows: built-in ones and your own.
+    Catalog,
+    /// Add (or replace) your own coding agent: any program that speaks ACP on its standard
+    /// input and output.
+    Add {
+        /// A short id: lowercase letters, digits and dashes.
+        id: String,
+        /// The program and its arguments, as one string: "my-agent --acp".
+        #[arg(long)]
+        command: String,
+        /// What to call it (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// One line about it.
+        #[arg(long)]
+        description: Option<String>,
+        /// An environment variable for it, NAME=VALUE (repeatable; never a secret).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// The environment variable it reads its API key from (repeatable).
+        #[arg(long = "key-env", value_name = "NAME")]
+        key_env: Vec<String>,
+    },
+    /// Remove one of your own coding agents.
+    Remove {
+        /// Its id.
+        id: String,
+    },
+}
+
+pub(super) fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), SamError> {
+    let store = core.store();
+    match command {
+        AgentCommand::Catalog => {}
+        AgentCommand::Add {
+            id,
+            command,
+            name,
+            description,
+            env,
+            key_env,
+        } => {
+            let spec = AgentSpec {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                description: description.unwrap_or_default(),
+                distribution: command_distribution(&command, &env)?,
+                key_env,
+            };
+            coding_agents::add_custom(store, spec)?;
+        }
+        AgentCommand::Remove { id } => {
+            if !coding_agents::remove_custom(store, &id)? {
+                return Err(SamError::invalid_input(
+                    format!("You have no coding agent \"{id}\"."),
+                    "See your agents with: sam agent catalog",
+                ));
+            }
+        }
+    }
+    let entries = coding_agents::catalogue(store)?;
+    if json {
+        print_json(&serde_json::json!({ "agents": entries }));
+    } else {
+        print_text(&table(&entries));
+    }
+    Ok(())
+}
+
+fn command_distribution(command: &str, env: &[String]) -> Result<Distribution, SamError> {
+    let words = shell_words::split(command).map_err(|err| {
+        SamError::invalid_input(
+            format!("The command {command:?} cannot be read: {err}."),
+            "Quote arguments with spaces, and close every quote.",
+        )
+    })?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(SamError::invalid_input(
+            "The command is empty.",
+            "Give the program and its arguments: --command \"my-agent --acp\".",
+        ));
+    };
+    let mut vars = BTreeMap::new();
+    for pair in env {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(SamError::invalid_input(
+                format!("--env {pair:?} is not NAME=VALUE."),
+                "Write each variable as NAME=VALUE.",
+            ));
+        };
+        vars.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(Distribution::Command {
+        command: program.clone(),
+        args: args.to_vec(),
+        env: vars,
+    })
+}
+
+fn table(entries: &[Entry]) -> String {
+    let mut lines = Vec::new();
+    for entry in entries {
+        let spec = &entry.spec;
+        let how = match &spec.distribution {
+            Distribution::Npx {
+                package,
+                args,
+                node_min,
+            } => {
+                let mut how = format!("npm {package}");
+                if !args.is_empty() {
+                    how.push_str(&format!(" ({})", args.join(" ")));
+                }
+                if let Some(node) = node_min {
+                    how.push_str(&format!(", Node.js {node} or later"));
+                }
+                how
+            }
+            Distribution::Command { command, args, .. } => std::iter::once(command.as_str())
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let key = if spec.key_env.is_empty() {
+            String::new()
+        } else {
+            format!("; key: {}", spec.key_env.join(" or "))
+        };
+        let mine = if entry.origin == Origin::Custom {
+            " (yours)"
+        } else {
+            ""
+        };
+        lines.push(format!("{:<14} {}{mine}: {how}{key}", spec.id, spec.name));
+    }
+    lines.push(String::new());
+    lines.push("Installing and starting these in a workspace is not available yet.".to_owned());
+    lines.join("\n")
+}
