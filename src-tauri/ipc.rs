@@ -5,6 +5,7 @@
 //! from the definitions here by [`export_bindings`]; a test fails when the checked-in file is
 //! stale.
 
+mod agents;
 mod commands;
 mod desktop;
 mod git;
@@ -60,6 +61,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             desktop::clipboard_write,
             desktop::clipboard_read,
             desktop::tray_status,
+            agents::agents_catalog,
+            agents::agents_add,
+            agents::agents_remove,
             git::git_token_hosts,
             git::git_set_token,
             git::git_remove_token,

@@ -1,12 +1,10 @@
 //! `sam agent …`: the coding agents SAM knows how to start.
 
-use std::collections::BTreeMap;
-
 use clap::Subcommand;
 
 use super::{print_json, print_text};
 use sam_core::Core;
-use sam_core::coding_agents::{self, AgentSpec, Distribution, Entry, Origin};
+use sam_core::coding_agents::{self, Distribution, Entry, Origin};
 use sam_core::error::SamError;
 
 #[derive(Debug, Subcommand)]
@@ -53,13 +51,9 @@ pub(super) fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), 
             env,
             key_env,
         } => {
-            let spec = AgentSpec {
-                name: name.unwrap_or_else(|| id.clone()),
-                id,
-                description: description.unwrap_or_default(),
-                distribution: command_distribution(&command, &env)?,
-                key_env,
-            };
+            let mut spec =
+                coding_agents::from_command_line(&id, name.as_deref(), &command, &env, key_env)?;
+            spec.description = description.unwrap_or_default();
             coding_agents::add_custom(store, spec)?;
         }
         AgentCommand::Remove { id } => {
@@ -78,36 +72,6 @@ pub(super) fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), 
         print_text(&table(&entries));
     }
     Ok(())
-}
-
-fn command_distribution(command: &str, env: &[String]) -> Result<Distribution, SamError> {
-    let words = shell_words::split(command).map_err(|err| {
-        SamError::invalid_input(
-            format!("The command {command:?} cannot be read: {err}."),
-            "Quote arguments with spaces, and close every quote.",
-        )
-    })?;
-    let Some((program, args)) = words.split_first() else {
-        return Err(SamError::invalid_input(
-            "The command is empty.",
-            "Give the program and its arguments: --command \"my-agent --acp\".",
-        ));
-    };
-    let mut vars = BTreeMap::new();
-    for pair in env {
-        let Some((name, value)) = pair.split_once('=') else {
-            return Err(SamError::invalid_input(
-                format!("--env {pair:?} is not NAME=VALUE."),
-                "Write each variable as NAME=VALUE.",
-            ));
-        };
-        vars.insert(name.to_owned(), value.to_owned());
-    }
-    Ok(Distribution::Command {
-        command: program.clone(),
-        args: args.to_vec(),
-        env: vars,
-    })
 }
 
 fn table(entries: &[Entry]) -> String {

@@ -15,6 +15,7 @@ use crate::store::{Setting, Store};
 pub const CUSTOM_AGENTS: Setting<Vec<AgentSpec>> = Setting::new("agents.custom");
 
 /// How to start one coding agent.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentSpec {
@@ -33,8 +34,13 @@ pub struct AgentSpec {
 }
 
 /// How a coding agent is installed and started.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Distribution {
     /// An npm package whose command is run with `args` (the registry's `npx`).
     Npx {
@@ -61,6 +67,7 @@ pub enum Distribution {
 }
 
 /// Where an entry comes from.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
@@ -71,6 +78,7 @@ pub enum Origin {
 }
 
 /// One catalogue entry.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Where it comes from.
@@ -161,6 +169,61 @@ pub fn add_custom(store: &Store, spec: AgentSpec) -> Result<(), SamError> {
     custom.push(spec);
     store.put(&CUSTOM_AGENTS, &custom)?;
     Ok(())
+}
+
+/// One of the user's agents from a command line as a shell would split it (`my-agent --acp
+/// 'two words'`) and `NAME=VALUE` environment pairs; checked as [`add_custom`] checks.
+pub fn from_command_line(
+    id: &str,
+    name: Option<&str>,
+    command_line: &str,
+    env: &[String],
+    key_env: Vec<String>,
+) -> Result<AgentSpec, SamError> {
+    let words = shell_words::split(command_line).map_err(|err| {
+        SamError::invalid_input(
+            format!("The command {command_line:?} cannot be read: {err}."),
+            "Quote arguments with spaces, and close every quote.",
+        )
+    })?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(SamError::invalid_input(
+            "The command is empty.",
+            "Give the program and its arguments, such as: my-agent --acp",
+        ));
+    };
+    let mut vars = BTreeMap::new();
+    for pair in env {
+        let Some((variable, value)) = pair.split_once('=') else {
+            return Err(SamError::invalid_input(
+                format!("The environment entry {pair:?} is not NAME=VALUE."),
+                "Write each variable as NAME=VALUE.",
+            ));
+        };
+        vars.insert(variable.trim().to_owned(), value.to_owned());
+    }
+    let spec = AgentSpec {
+        id: id.trim().to_owned(),
+        name: name
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(id)
+            .trim()
+            .to_owned(),
+        description: String::new(),
+        distribution: Distribution::Command {
+            command: program.clone(),
+            args: args.to_vec(),
+            env: vars,
+        },
+        key_env: key_env
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
+    };
+    validate(&spec)?;
+    Ok(spec)
 }
 
 /// Removes one of the user's agents; whether it was there.

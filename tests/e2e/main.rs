@@ -5,6 +5,7 @@ mod harness;
 mod hetzner;
 mod hetzner_workspace;
 mod idle;
+mod settings;
 mod terminal;
 mod terminal_desktop;
 mod tray;

@@ -66,6 +66,12 @@ export const commands = {
 	clipboardRead: () => typedError<string, SamError>(__TAURI_INVOKE("clipboard_read")),
 	/**  Whether the tray icon is shown, and why not. */
 	trayStatus: () => typedError<TrayStatus, SamError>(__TAURI_INVOKE("tray_status")),
+	/**  Every coding agent SAM knows: built-in ones, then the user's. */
+	agentsCatalog: () => typedError<Entry[], SamError>(__TAURI_INVOKE("agents_catalog")),
+	/**  Adds (or replaces) one of the user's agents from its command line; returns the catalogue. */
+	agentsAdd: (id: string, name: string, command: string, keyEnv: string[]) => typedError<Entry[], SamError>(__TAURI_INVOKE("agents_add", { id, name, command, keyEnv })),
+	/**  Removes one of the user's agents; returns the catalogue. */
+	agentsRemove: (id: string) => typedError<Entry[], SamError>(__TAURI_INVOKE("agents_remove", { id })),
 	/**  The git hosts SAM keeps a token for. */
 	gitTokenHosts: () => typedError<string[], SamError>(__TAURI_INVOKE("git_token_hosts")),
 	/**  Keeps `token` for `host` in the keyring; returns the hosts. */
@@ -137,6 +143,20 @@ export const events = {
 export const MAX_RETRIES = 3 as const;
 
 /* Types */
+/**  How to start one coding agent. */
+export type AgentSpec = {
+	/**  A short id: lowercase letters, digits and dashes, at most 32 characters. */
+	id: string,
+	/**  What the user sees. */
+	name: string,
+	/**  One line about it. */
+	description?: string,
+	/**  How it is installed and started. */
+	distribution: Distribution,
+	/**  The environment variables it reads a vendor API key from, in the order it prefers them. */
+	keyEnv?: string[],
+};
+
 /**  Facts about this installation that the UI shows in its about/settings screens. */
 export type AppInfo = {
 	/**  SAM's version. */
@@ -229,6 +249,33 @@ export type CreateWorkspace = {
 	/**  Idle timeout; absent is the provider's default. */
 	idle: IdleChoice | null,
 };
+
+/**  How a coding agent is installed and started. */
+export type Distribution = 
+/**  An npm package whose command is run with `args` (the registry's `npx`). */
+({ npx: {
+	/**  The package, with its version (`@agentclientprotocol/codex-acp@2.6.0`). */
+	package: string,
+	/**  Arguments after the package's command. */
+	args?: string[],
+	/**  The Node.js major version it needs at least. */
+	nodeMin?: number | null,
+} }) & { command?: never } | 
+/**  A program that is already on the machine. */
+({ command: {
+	/**  The program. */
+	command: string,
+	/**  Its arguments. */
+	args?: string[],
+	/**  Extra environment variables (never secrets: those are keys, in the keyring). */
+	env?: { [key in string]: string },
+} }) & { npx?: never };
+
+/**  One catalogue entry. */
+export type Entry = {
+	/**  Where it comes from. */
+	origin: Origin,
+} & AgentSpec;
 
 /**
  *  What kind of failure this is. The UI and the CLI branch on it; never on message text.
@@ -434,6 +481,13 @@ export type OpenWorkspace = {
 	/**  The workspace. */
 	id: WorkspaceId,
 };
+
+/**  Where an entry comes from. */
+export type Origin = 
+/**  Shipped with SAM. */
+"built_in" | 
+/**  Added by the user. */
+"custom";
 
 /**
  *  A machine size in a place, for providers that offer a choice (Hetzner: a server type in a
