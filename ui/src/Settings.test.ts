@@ -56,7 +56,7 @@ describe("GitHub sign-in", () => {
 });
 
 describe("the settings page", () => {
-  it("has a section each for the Hetzner account, credentials and notifications, with the settings in them", async () => {
+  it("has a section each for the Hetzner account, credentials, coding agents and notifications, with the settings in them", async () => {
     mockBackend((cmd) => {
       if (cmd === "hetzner_account") return { connected: false, source: null };
       return [];
@@ -69,6 +69,7 @@ describe("the settings page", () => {
     expect(sections.map((s) => s.querySelector("h2")?.textContent)).toEqual([
       "Hetzner account",
       "Credentials for private repositories",
+      "Coding agents",
       "Notifications",
     ]);
     const within = (section: string, testid: string) =>
@@ -77,10 +78,11 @@ describe("the settings page", () => {
     expect(within("settings-hetzner", "hetzner-token")).toBe(true);
     expect(within("settings-credentials", "credentials-settings")).toBe(true);
     expect(within("settings-credentials", "github")).toBe(true);
+    expect(within("settings-agents", "agents-settings")).toBe(true);
     expect(within("settings-notifications", "notification-settings")).toBe(true);
     expect(within("settings-notifications", "do-not-disturb")).toBe(true);
     const contents = [...page.querySelectorAll("nav a")].map((a) => a.getAttribute("href"));
-    expect(contents).toEqual(["#settings-hetzner", "#settings-credentials", "#settings-notifications"]);
+    expect(contents).toEqual(["#settings-hetzner", "#settings-credentials", "#settings-agents", "#settings-notifications"]);
   });
 
   it("is where Connect Hetzner leads, and Back returns to the workspaces", async () => {
