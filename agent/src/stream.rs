@@ -53,6 +53,8 @@ pub struct Stream {
     input: Option<mpsc::Sender<PtyCommand>>,
     /// The process group to signal, once started.
     pgid: Option<i32>,
+    /// The folder the process started in.
+    cwd: Option<String>,
 }
 
 #[derive(Debug)]
@@ -105,7 +107,7 @@ impl Stream {
         Arc::new(Self::new(
             sam_protocol::LOG_STREAM,
             StreamKind::Log,
-            Vec::new(),
+            None,
             ring_bytes,
             None,
             None,
@@ -113,10 +115,11 @@ impl Stream {
         ))
     }
 
+    /// A stream of `kind`; `launch` is the process behind it (none for the log).
     fn new(
         id: u32,
         kind: StreamKind,
-        command: Vec<String>,
+        launch: Option<&Launch<'_>>,
         ring_bytes: usize,
         size: Option<PtySize>,
         input: Option<mpsc::Sender<PtyCommand>>,
@@ -125,7 +128,7 @@ impl Stream {
         Self {
             id,
             kind,
-            command,
+            command: launch.map(|l| l.command.clone()).unwrap_or_default(),
             state: Mutex::new(State {
                 ring: Ring::new(ring_bytes),
                 in_acked: 0,
@@ -135,6 +138,7 @@ impl Stream {
             head: watch::channel(0).0,
             input,
             pgid,
+            cwd: launch.map(|l| l.cwd.display().to_string()),
         }
     }
 
@@ -182,7 +186,7 @@ impl Stream {
         let stream = Arc::new(Self::new(
             id,
             StreamKind::Pty,
-            launch.command.clone(),
+            Some(&launch),
             ring_bytes,
             Some(size),
             Some(input_tx),
@@ -221,7 +225,7 @@ impl Stream {
         let stream = Arc::new(Self::new(
             id,
             StreamKind::Job,
-            launch.command.clone(),
+            Some(&launch),
             ring_bytes,
             None,
             None,
@@ -247,7 +251,7 @@ impl Stream {
         let stream = Arc::new(Self::new(
             id,
             StreamKind::Acp,
-            launch.command.clone(),
+            Some(&launch),
             ring_bytes,
             None,
             Some(input_tx),
@@ -370,6 +374,7 @@ impl Stream {
             in_acked: state.in_acked,
             size: state.size,
             exit: state.exit,
+            cwd: self.cwd.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use super::agent_sessions::SessionCommand;
 use super::{print_json, print_text};
 use sam_core::Core;
 use sam_core::coding_agents::{self, Distribution, Entry, Origin};
@@ -37,11 +38,16 @@ pub(super) enum AgentCommand {
         /// Its id.
         id: String,
     },
+    #[command(flatten)]
+    Session(SessionCommand),
 }
 
-pub(super) fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), SamError> {
+pub(super) async fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), SamError> {
     let store = core.store();
     match command {
+        AgentCommand::Session(command) => {
+            return super::agent_sessions::run(core, command, json).await;
+        }
         AgentCommand::Catalog => {}
         AgentCommand::Add {
             id,

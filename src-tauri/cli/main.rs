@@ -26,6 +26,7 @@ use sam_core::store::OperationKind;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
 mod agent;
+mod agent_sessions;
 mod git;
 mod github;
 mod hetzner;
@@ -253,7 +254,7 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
             Top::Idle(command) => idle::run(&core, command, cli.json).await,
             Top::Git(command) => git::run(&core, command, cli.json).await,
             Top::Github(command) => github::run(&core, command, cli.json).await,
-            Top::Agent(command) => agent::run(&core, command, cli.json),
+            Top::Agent(command) => agent::run(&core, command, cli.json).await,
             Top::Workspace(command) => workspace(&core, command, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),
@@ -590,4 +591,18 @@ fn print_json(value: &impl Serialize) {
 #[allow(clippy::print_stdout)]
 fn print_text(text: &str) {
     println!("{text}");
+}
+
+/// Text that continues on the same line (a streamed message), shown at once.
+#[allow(clippy::print_stdout)]
+fn print_partial(text: &str) {
+    use std::io::Write;
+    print!("{text}");
+    let _ = std::io::stdout().flush();
+}
+
+/// A remark beside the output, on standard error.
+#[allow(clippy::print_stderr)]
+fn print_note(text: &str) {
+    eprintln!("{text}");
 }

@@ -9,6 +9,9 @@
 
 mod wire;
 
+/// ACP's types, for the clients of this module.
+pub use agent_client_protocol_schema::v1 as schema;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,6 +101,11 @@ impl AcpEvents {
     pub async fn next(&mut self) -> Option<AcpEvent> {
         self.0.recv().await
     }
+
+    /// The next event if one is queued already.
+    pub fn try_next(&mut self) -> Option<AcpEvent> {
+        self.0.try_recv().ok()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,8 +132,11 @@ impl AcpConnection {
     ) -> Result<(Self, AcpEvents), AcpError> {
         let (handle, _) = client.attach(stream, from).await?;
         let input = handle.input();
+        // Ids unique across processes: a request of an earlier process that died unanswered
+        // must not match one of ours when its answer finally comes.
+        let first_id = u64::try_from(crate::clock::now_ms()).unwrap_or(1) * 1000;
         let shared = Arc::new(Shared {
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
             ..Shared::default()
         });
         let (events, rx) = mpsc::unbounded_channel();
@@ -178,6 +189,13 @@ impl AcpConnection {
         }
         wire::respond(&self.input, id, &serde_json::json!({"outcome": outcome}));
         true
+    }
+
+    /// Answers permission request `id` whether or not this connection saw it (one asked of an
+    /// earlier process, answered since): the caller vouches that it is answered once.
+    pub fn deliver(&self, id: &Value, outcome: RequestPermissionOutcome) {
+        lock(&self.shared.asks).remove(&id.to_string());
+        wire::respond(&self.input, id, &serde_json::json!({"outcome": outcome}));
     }
 
     /// `session/cancel`, then `cancelled` for every permission request of the session that

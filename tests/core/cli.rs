@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::lifecycle::{agent_processes_for as agents_for, source_repo};
 
-struct Sam {
-    dir: tempfile::TempDir,
+pub(crate) struct Sam {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Drop for Sam {
@@ -23,13 +23,13 @@ impl Drop for Sam {
 }
 
 impl Sam {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("dir"),
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary("sam"));
         command
             .args(args)
@@ -38,14 +38,14 @@ impl Sam {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args)
             .stdin(Stdio::null())
             .output()
             .expect("sam runs")
     }
 
-    fn json(&self, args: &[&str]) -> (Option<i32>, Value) {
+    pub(crate) fn json(&self, args: &[&str]) -> (Option<i32>, Value) {
         let output = self.run(args);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
@@ -57,7 +57,22 @@ impl Sam {
         (output.status.code(), value)
     }
 
-    fn store(&self) -> Store {
+    /// Creates a Local workspace named `name` from a fresh source repository and waits for it.
+    pub(crate) fn create(&self, name: &str) -> (Option<i32>, Value) {
+        let repo = source_repo(self.dir.path());
+        self.json(&[
+            "--json",
+            "workspace",
+            "create",
+            "--repo",
+            &repo,
+            "--name",
+            name,
+            "--wait",
+        ])
+    }
+
+    pub(crate) fn store(&self) -> Store {
         Store::open(&self.dir.path().join("data/sam.sqlite3")).expect("store")
     }
 
@@ -81,17 +96,7 @@ impl Sam {
 #[test]
 fn json_shapes_and_exit_codes() {
     let sam = Sam::new();
-    let repo = source_repo(sam.dir.path());
-    let (code, created) = sam.json(&[
-        "--json",
-        "workspace",
-        "create",
-        "--repo",
-        &repo,
-        "--name",
-        "demo",
-        "--wait",
-    ]);
+    let (code, created) = sam.create("demo");
     assert_eq!(code, Some(0), "{created}");
     for key in ["id", "name", "status", "provider", "repo"] {
         assert!(created.get(key).is_some(), "{key} missing in {created}");

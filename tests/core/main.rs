@@ -6,6 +6,7 @@ mod agent;
 mod architecture;
 mod bindings;
 mod cli;
+mod cli_agents;
 mod cloud_init;
 mod git_server;
 mod github;

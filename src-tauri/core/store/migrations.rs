@@ -51,6 +51,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "billing history of cloud resources",
         sql: include_str!("migrations/0006_billing.sql"),
     },
+    Migration {
+        version: 7,
+        name: "coding agents' sessions and their permission requests",
+        sql: include_str!("migrations/0007_agent_sessions.sql"),
+    },
 ];
 
 /// The version this build writes.

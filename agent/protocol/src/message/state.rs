@@ -39,6 +39,10 @@ pub struct StreamInfo {
     /// How the process ended, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitStatus>,
+    /// The folder its process started in: an absolute path on the workspace's machine (absent
+    /// for the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
 }
 
 /// A terminal's size in cells.

@@ -271,6 +271,7 @@ fn stream_info() -> impl Strategy<Value = StreamInfo> {
                 in_acked,
                 size: size.map(|(cols, rows)| PtySize { cols, rows }),
                 exit,
+                cwd: None,
             },
         )
 }

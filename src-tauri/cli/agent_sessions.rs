@@ -1,0 +1,194 @@
+//! `sam agent start|sessions|prompt|pending|answer`: coding agents' sessions in a workspace.
+
+use clap::Subcommand;
+use sam_core::acp::schema::{ContentBlock, SessionUpdate, StopReason};
+
+use super::{find, print_json, print_note, print_partial, print_text};
+use sam_core::Core;
+use sam_core::coding_agents::sessions::{self, AgentChoice, TurnEvent};
+use sam_core::error::SamError;
+use sam_core::store::PermissionRow;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SessionCommand {
+    /// Start a coding agent in a running workspace; prints the session's id.
+    Start {
+        /// The workspace (id or name).
+        workspace: String,
+        /// A catalogue agent's id (see `sam agent catalog`).
+        #[arg(long, conflicts_with = "command", required_unless_present = "command")]
+        agent: Option<String>,
+        /// A command line instead, for an agent that is not in the catalogue.
+        #[arg(long)]
+        command: Option<String>,
+    },
+    /// A workspace's coding agent sessions.
+    Sessions {
+        /// The workspace (id or name).
+        workspace: String,
+    },
+    /// Send a prompt and follow the turn until the agent ends it (exit 0 when it ends the turn
+    /// normally, 1 otherwise). Permission requests wait for `sam agent answer`.
+    Prompt {
+        /// The session's id.
+        session: String,
+        /// What to ask.
+        text: String,
+    },
+    /// Permission requests that wait for an answer, with the agent's options.
+    Pending,
+    /// Answer a permission request with one of its options.
+    Answer {
+        /// The request's number (see `sam agent pending`).
+        request: i64,
+        /// The option's id.
+        option: String,
+    },
+}
+
+pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Result<(), SamError> {
+    match command {
+        SessionCommand::Start {
+            workspace,
+            agent,
+            command,
+        } => {
+            let workspace = find(core, &workspace)?;
+            let choice = match (agent, command) {
+                (Some(agent), _) => AgentChoice::Catalogue(agent),
+                (None, Some(command)) => AgentChoice::Command(command),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let session = sessions::start(core, &workspace, &choice).await?;
+            if json {
+                print_json(&serde_json::json!({ "session": session }));
+            } else {
+                print_text(&format!(
+                    "Started {} in {}: session {}\nPrompt it with: sam agent prompt {} \"…\"",
+                    session.agent, workspace.name, session.id, session.id
+                ));
+            }
+        }
+        SessionCommand::Sessions { workspace } => {
+            let workspace = find(core, &workspace)?;
+            let list = core.store().agent_sessions(&workspace.id)?;
+            if json {
+                print_json(&serde_json::json!({ "sessions": list }));
+            } else if list.is_empty() {
+                print_text(&format!("No coding agent sessions in {}.", workspace.name));
+            } else {
+                for s in &list {
+                    print_text(&format!("{}  {:<12} {}", s.id, s.agent, s.state));
+                }
+            }
+        }
+        SessionCommand::Prompt { session, text } => {
+            let stop =
+                sessions::prompt(core, &session, &text, |event| report(&event, json)).await?;
+            if json {
+                print_json(&serde_json::json!({ "type": "done", "stopReason": stop }));
+            } else {
+                print_text(&format!("\n[turn ended: {}]", stop_text(stop)));
+            }
+            if stop != StopReason::EndTurn {
+                std::process::exit(1);
+            }
+        }
+        SessionCommand::Pending => {
+            let waiting = core.store().permissions(true)?;
+            if json {
+                print_json(&serde_json::json!({ "pending": waiting }));
+            } else if waiting.is_empty() {
+                print_text("No coding agent waits for an answer.");
+            } else {
+                for row in &waiting {
+                    print_text(&describe(row));
+                }
+            }
+        }
+        SessionCommand::Answer { request, option } => {
+            let row = sessions::answer(core, request, &option, "cli")?;
+            if json {
+                print_json(&serde_json::json!({ "answered": row }));
+            } else {
+                print_text(&format!(
+                    "Answered request {request}: {option}. The turn's process hands it to the coding agent."
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line per event: JSON lines with `--json`, readable text otherwise.
+fn report(event: &TurnEvent, json: bool) {
+    if json {
+        let line = match event {
+            TurnEvent::Update(update) => serde_json::json!({"type": "update", "update": update}),
+            TurnEvent::Permission(row) => {
+                serde_json::json!({"type": "permission", "permission": row})
+            }
+            TurnEvent::Answered(row) => serde_json::json!({"type": "answered", "permission": row}),
+            TurnEvent::Malformed(what) => serde_json::json!({"type": "malformed", "detail": what}),
+        };
+        print_json(&line);
+        return;
+    }
+    match event {
+        TurnEvent::Update(update) => match &update.update {
+            SessionUpdate::AgentMessageChunk(chunk) => {
+                if let ContentBlock::Text(text) = &chunk.content {
+                    print_partial(&text.text);
+                }
+            }
+            SessionUpdate::ToolCall(call) => print_text(&format!("\n[tool] {}", call.title)),
+            _ => {}
+        },
+        TurnEvent::Permission(row) => print_text(&format!("\n{}", describe(row))),
+        TurnEvent::Answered(row) => print_text(&format!(
+            "[request {} answered: {}]",
+            row.id,
+            row.answer.as_deref().unwrap_or("?")
+        )),
+        TurnEvent::Malformed(what) => print_note(&format!("[not ACP] {what}")),
+    }
+}
+
+fn describe(row: &PermissionRow) -> String {
+    let title = row.request["toolCall"]["title"]
+        .as_str()
+        .unwrap_or("(no title)");
+    let options: Vec<String> = row.request["options"]
+        .as_array()
+        .map(|options| {
+            options
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} ({})",
+                        o["optionId"].as_str().unwrap_or("?"),
+                        o["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "Permission request {} (session {}): {title}\n  options: {}\n  answer with: sam agent answer {} OPTION",
+        row.id,
+        row.session_id,
+        options.join(", "),
+        row.id
+    )
+}
+
+fn stop_text(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "done",
+        StopReason::MaxTokens => "the model's token limit",
+        StopReason::MaxTurnRequests => "the agent's request limit",
+        StopReason::Refusal => "the agent refused",
+        StopReason::Cancelled => "cancelled",
+        _ => "stopped",
+    }
+}

@@ -1,0 +1,320 @@
+//! Coding agents' sessions: started on a workspace's agent, prompted, and asked for permission.
+//! Every permission request waits for a person: it is recorded in the store (with its exact
+//! input), answered from wherever the person is (`sam agent answer`, later the app), and the
+//! answer reaches the coding agent through the process running the turn — or the next one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::acp::schema::{
+    RequestPermissionOutcome, SelectedPermissionOutcome, SessionId, SessionNotification, StopReason,
+};
+use serde_json::Value;
+
+use super::{Distribution, catalogue};
+use crate::Core;
+use crate::acp::{AcpConnection, AcpError, AcpEvent};
+use crate::agent_client::{AgentClient, OpenAcp};
+use crate::error::{ErrorCategory, SamError};
+use crate::store::{AgentSessionRow, PermissionRow};
+use crate::workspace::{Workspace, WorkspaceStatus};
+
+/// How long a coding agent may take to answer `initialize` and `session/new` (an `npx` agent
+/// downloads itself on its first start).
+const HANDSHAKE: Duration = Duration::from_secs(300);
+/// How often a running turn looks for answers given elsewhere.
+const ANSWER_POLL: Duration = Duration::from_millis(250);
+
+/// Which coding agent to start.
+#[derive(Debug, Clone)]
+pub enum AgentChoice {
+    /// A catalogue entry, by id.
+    Catalogue(String),
+    /// A command line, for a one-off agent not in the catalogue.
+    Command(String),
+}
+
+/// What happens during a turn, in order.
+#[derive(Debug, Clone)]
+pub enum TurnEvent {
+    /// A `session/update` from the coding agent.
+    Update(Box<SessionNotification>),
+    /// The coding agent asks for permission; it waits until someone answers request `number`.
+    Permission(PermissionRow),
+    /// An answer reached the coding agent.
+    Answered(PermissionRow),
+    /// Something the coding agent sent that is not ACP.
+    Malformed(String),
+}
+
+/// Starts a coding agent in a running workspace and opens an ACP session in its repository.
+pub async fn start(
+    core: &Core,
+    workspace: &Workspace,
+    choice: &AgentChoice,
+) -> Result<AgentSessionRow, SamError> {
+    if workspace.status != WorkspaceStatus::Running {
+        return Err(SamError::invalid_input(
+            format!("The workspace {} is not running.", workspace.name),
+            "Start it first: sam workspace start",
+        ));
+    }
+    let (agent, open) = resolve(core, choice)?;
+    let client = core.workspaces().connect(workspace).await?;
+    let info = client
+        .open_acp(open.clone())
+        .await
+        .map_err(SamError::from)?;
+    let begun = handshake(&client, info.stream, info.cwd.as_deref().unwrap_or("/")).await;
+    let acp_session = match begun {
+        Ok(session) => session,
+        Err(err) => {
+            let _ = client.close_stream(info.stream).await;
+            return Err(coding_agent_error(&agent, &err));
+        }
+    };
+    let row = AgentSessionRow {
+        id: new_id()?,
+        workspace_id: workspace.id.to_string(),
+        agent,
+        command: open.command,
+        stream: info.stream,
+        epoch: client.epoch().unwrap_or_default(),
+        acp_session: acp_session.0.to_string(),
+        state: "idle".to_owned(),
+        created_at_ms: crate::clock::now_ms(),
+    };
+    core.store().insert_agent_session(&row)?;
+    Ok(row)
+}
+
+async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<SessionId, AcpError> {
+    let (acp, _events) = AcpConnection::attach(client, stream, 0).await?;
+    let steps = async {
+        acp.initialize().await?;
+        Ok(acp.new_session(cwd).await?.session_id)
+    };
+    tokio::time::timeout(HANDSHAKE, steps)
+        .await
+        .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))
+}
+
+/// The agent's id and how to start it.
+fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp), SamError> {
+    let open = |command: Vec<String>, env: BTreeMap<String, String>| OpenAcp {
+        command,
+        cwd: None,
+        env,
+        secret_env: BTreeMap::new(),
+    };
+    match choice {
+        AgentChoice::Command(line) => {
+            let spec = super::from_command_line("custom", None, line, &[], Vec::new())?;
+            let Distribution::Command { command, args, env } = spec.distribution else {
+                unreachable!("a command line makes a command");
+            };
+            Ok((
+                "custom".to_owned(),
+                open([vec![command], args].concat(), env),
+            ))
+        }
+        AgentChoice::Catalogue(id) => {
+            let entries = catalogue(core.store())?;
+            let Some(entry) = entries.into_iter().find(|entry| entry.spec.id == *id) else {
+                return Err(SamError::invalid_input(
+                    format!("There is no coding agent {id:?}."),
+                    "See the catalogue with: sam agent catalog",
+                ));
+            };
+            let command = match entry.spec.distribution {
+                Distribution::Npx { package, args, .. } => {
+                    [vec!["npx".to_owned(), "--yes".to_owned(), package], args].concat()
+                }
+                Distribution::Command { command, args, env } => {
+                    return Ok((id.clone(), open([vec![command], args].concat(), env)));
+                }
+            };
+            Ok((id.clone(), open(command, BTreeMap::new())))
+        }
+    }
+}
+
+/// Runs one prompt turn, reporting what happens to `on` in order, until the coding agent ends
+/// the turn. Permission requests wait for an answer recorded in the store.
+pub async fn prompt(
+    core: &Core,
+    session_id: &str,
+    text: &str,
+    mut on: impl FnMut(TurnEvent),
+) -> Result<StopReason, SamError> {
+    let store = core.store();
+    let session = store.agent_session(session_id)?;
+    let workspace = store.workspace(&session.workspace_id.parse()?)?;
+    let client = core.workspaces().connect(&workspace).await?;
+    if client.epoch().unwrap_or_default() != session.epoch {
+        store.set_agent_session_state(&session.id, "ended")?;
+        return Err(ended(
+            &session,
+            "the workspace's agent restarted since it started",
+        ));
+    }
+    let streams = client.list().await.map_err(SamError::from)?;
+    let Some(info) = streams.iter().find(|s| s.stream == session.stream) else {
+        store.set_agent_session_state(&session.id, "ended")?;
+        return Err(ended(&session, "its process is gone"));
+    };
+    if let Some(exit) = info.exit {
+        store.set_agent_session_state(&session.id, "ended")?;
+        return Err(ended(&session, &format!("its process ended ({exit:?})")));
+    }
+    // Earlier turns' output is history; this turn reads from here on.
+    let (acp, mut events) = AcpConnection::attach(&client, session.stream, info.out_head)
+        .await
+        .map_err(|err| coding_agent_error(&session.agent, &err))?;
+    deliver_answers(core, &acp, &session.id, &mut on)?;
+    store.set_agent_session_state(&session.id, "working")?;
+    let acp_session = SessionId::new(session.acp_session.clone());
+    let mut turn = tokio::spawn({
+        let (acp, text) = (acp.clone(), text.to_owned());
+        async move { acp.prompt(&acp_session, &text).await }
+    });
+    let mut poll = tokio::time::interval(ANSWER_POLL);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            event = events.next() => match event {
+                Some(event) => handle(core, &session, event, &mut on)?,
+                None => break None,
+            },
+            _ = poll.tick() => deliver_answers(core, &acp, &session.id, &mut on)?,
+            finished = &mut turn => break Some(finished),
+        }
+    };
+    // What came before the answer is already queued: report it all.
+    while let Some(event) = events.try_next() {
+        handle(core, &session, event, &mut on)?;
+    }
+    let result = match outcome {
+        Some(Ok(Ok(response))) => Ok(response.stop_reason),
+        Some(Ok(Err(err))) => Err(coding_agent_error(&session.agent, &err)),
+        Some(Err(join)) => Err(SamError::internal("The turn's task failed.", &join)),
+        None => Err(ended(&session, "its stream closed")),
+    };
+    let state = if result.is_ok() { "idle" } else { "ended" };
+    store.set_agent_session_state(&session.id, state)?;
+    result
+}
+
+fn handle(
+    core: &Core,
+    session: &AgentSessionRow,
+    event: AcpEvent,
+    on: &mut impl FnMut(TurnEvent),
+) -> Result<(), SamError> {
+    let store = core.store();
+    match event {
+        AcpEvent::Update(update) => on(TurnEvent::Update(update)),
+        AcpEvent::Permission(ask) => {
+            let request = serde_json::to_value(&ask.request).unwrap_or(Value::Null);
+            let number = store.insert_permission(&session.id, &ask.id.to_string(), &request)?;
+            store.set_agent_session_state(&session.id, "waiting")?;
+            on(TurnEvent::Permission(store.permission(number)?));
+        }
+        AcpEvent::Malformed(what) => on(TurnEvent::Malformed(what)),
+        AcpEvent::Exited(_) => store.set_agent_session_state(&session.id, "ended")?,
+    }
+    Ok(())
+}
+
+/// Hands the coding agent every answer given for this session that has not reached it yet.
+fn deliver_answers(
+    core: &Core,
+    acp: &AcpConnection,
+    session: &str,
+    on: &mut impl FnMut(TurnEvent),
+) -> Result<(), SamError> {
+    let store = core.store();
+    for row in store.undelivered_answers(session)? {
+        let Ok(id) = serde_json::from_str::<Value>(&row.rpc_id) else {
+            continue;
+        };
+        let outcome = match row.answer.as_deref() {
+            Some("cancelled") | None => RequestPermissionOutcome::Cancelled,
+            Some(option) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
+                option.to_owned(),
+            )),
+        };
+        acp.deliver(&id, outcome);
+        store.mark_permission_delivered(row.id)?;
+        store.set_agent_session_state(session, "working")?;
+        on(TurnEvent::Answered(store.permission(row.id)?));
+    }
+    Ok(())
+}
+
+/// Records a person's answer to permission request `number`: one of the options the coding
+/// agent offered, once. The turn's process hands it over.
+pub fn answer(core: &Core, number: i64, option: &str, by: &str) -> Result<PermissionRow, SamError> {
+    let store = core.store();
+    let row = store.permission(number)?;
+    if let Some(given) = &row.answer {
+        return Err(SamError::invalid_input(
+            format!(
+                "Permission request {number} was answered already: {given} (by {}).",
+                row.answered_by.as_deref().unwrap_or("someone")
+            ),
+            "See what still waits with: sam agent pending",
+        ));
+    }
+    let options: Vec<&str> = row.request["options"]
+        .as_array()
+        .map(|options| {
+            options
+                .iter()
+                .filter_map(|o| o["optionId"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !options.contains(&option) {
+        return Err(SamError::invalid_input(
+            format!("{option:?} is not one of the coding agent's options for request {number}."),
+            format!("Answer with one of: {}", options.join(", ")),
+        ));
+    }
+    if !store.answer_permission(number, option, by)? {
+        return Err(SamError::invalid_input(
+            format!("Permission request {number} was answered a moment ago."),
+            "See what still waits with: sam agent pending",
+        ));
+    }
+    Ok(store.permission(number)?)
+}
+
+fn ended(session: &AgentSessionRow, why: &str) -> SamError {
+    SamError::new(
+        ErrorCategory::InvalidInput,
+        format!("The coding agent session {} has ended: {why}.", session.id),
+        "Start a new one: sam agent start",
+    )
+}
+
+fn coding_agent_error(agent: &str, err: &AcpError) -> SamError {
+    SamError::new(
+        ErrorCategory::Agent,
+        format!("The coding agent {agent} failed: {err}."),
+        "Its messages are in the workspace's agent log (what it wrote to stderr).",
+    )
+}
+
+/// `ag` and ten random lowercase letters and digits.
+fn new_id() -> Result<String, SamError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes)
+        .map_err(|err| SamError::internal("No randomness for a session id.", &err))?;
+    let tail: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    Ok(format!("ag{tail}"))
+}

@@ -1,0 +1,224 @@
+//! Coding agents' sessions and their permission requests (the audit log of every decision).
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, StoreError};
+use crate::clock::now_ms;
+use crate::workspace::WorkspaceId;
+
+/// A coding agent's session as SAM recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentSessionRow {
+    /// SAM's id for it.
+    pub id: String,
+    /// Its workspace.
+    pub workspace_id: String,
+    /// The catalogue id of the agent (or `custom`).
+    pub agent: String,
+    /// The command line it runs.
+    pub command: Vec<String>,
+    /// Its `acp` stream on the workspace's agent.
+    pub stream: u32,
+    /// The workspace agent's epoch when it started (the stream is gone once that changes).
+    pub epoch: String,
+    /// The coding agent's own session id.
+    pub acp_session: String,
+    /// `idle`, `working`, `waiting` (for a person) or `ended`.
+    pub state: String,
+    /// When it started, Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// A permission request, with its answer once given.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PermissionRow {
+    /// SAM's number for it, what `sam agent answer` takes.
+    pub id: i64,
+    /// Its session.
+    pub session_id: String,
+    /// The JSON-RPC id to answer by, as JSON text.
+    pub rpc_id: String,
+    /// The request exactly as the coding agent sent it (its tool call and options).
+    pub request: serde_json::Value,
+    /// When it was asked, Unix milliseconds.
+    pub asked_at_ms: i64,
+    /// The chosen option's id, or `cancelled`; `None` while it waits.
+    pub answer: Option<String>,
+    /// Who answered: `cli`, `app`, `cancel`.
+    pub answered_by: Option<String>,
+    /// Whether the answer reached the coding agent.
+    pub delivered: bool,
+}
+
+impl Store {
+    /// Records a new session.
+    pub fn insert_agent_session(&self, row: &AgentSessionRow) -> Result<(), StoreError> {
+        let command = serde_json::to_string(&row.command).unwrap_or_default();
+        self.lock().execute(
+            "INSERT INTO agent_sessions (id, workspace_id, agent, command, stream, epoch, \
+             acp_session, state, created_at_ms, updated_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                row.id,
+                row.workspace_id,
+                row.agent,
+                command,
+                row.stream,
+                row.epoch,
+                row.acp_session,
+                row.state,
+                row.created_at_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One session.
+    pub fn agent_session(&self, id: &str) -> Result<AgentSessionRow, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE id = ?1"),
+                [id],
+                session_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "coding agent session",
+                id: id.to_owned(),
+            })
+    }
+
+    /// A workspace's sessions, oldest first.
+    pub fn agent_sessions(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<AgentSessionRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE workspace_id = ?1 \
+             ORDER BY created_at_ms, id"
+        ))?;
+        let rows = stmt.query_map([workspace.as_str()], session_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets a session's state.
+    pub fn set_agent_session_state(&self, id: &str, state: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_sessions SET state = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            params![id, state, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a permission request; returns its number.
+    pub fn insert_permission(
+        &self,
+        session: &str,
+        rpc_id: &str,
+        request: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO agent_permissions (session_id, rpc_id, request, asked_at_ms) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![session, rpc_id, request.to_string(), now_ms()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// One permission request.
+    pub fn permission(&self, id: i64) -> Result<PermissionRow, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {PERMISSION_COLUMNS} FROM agent_permissions WHERE id = ?1"),
+                [id],
+                permission_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "permission request",
+                id: id.to_string(),
+            })
+    }
+
+    /// Permission requests: those still waiting (`waiting_only`), or all, oldest first.
+    pub fn permissions(&self, waiting_only: bool) -> Result<Vec<PermissionRow>, StoreError> {
+        let conn = self.lock();
+        let filter = if waiting_only {
+            "WHERE answer IS NULL"
+        } else {
+            ""
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {PERMISSION_COLUMNS} FROM agent_permissions {filter} ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], permission_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an answer, once: false when the request was answered already.
+    pub fn answer_permission(&self, id: i64, answer: &str, by: &str) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE agent_permissions SET answer = ?2, answered_by = ?3, answered_at_ms = ?4 \
+             WHERE id = ?1 AND answer IS NULL",
+            params![id, answer, by, now_ms()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// A session's answers that have not reached the coding agent yet.
+    pub fn undelivered_answers(&self, session: &str) -> Result<Vec<PermissionRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {PERMISSION_COLUMNS} FROM agent_permissions \
+             WHERE session_id = ?1 AND answer IS NOT NULL AND delivered = 0 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([session], permission_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks an answer as delivered.
+    pub fn mark_permission_delivered(&self, id: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_permissions SET delivered = 1 WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+}
+
+const SESSION_COLUMNS: &str =
+    "id, workspace_id, agent, command, stream, epoch, acp_session, state, created_at_ms";
+
+fn session_row(row: &Row<'_>) -> rusqlite::Result<AgentSessionRow> {
+    let command: String = row.get(3)?;
+    Ok(AgentSessionRow {
+        id: row.get(0)?,
+        workspace_id: row.get(1)?,
+        agent: row.get(2)?,
+        command: serde_json::from_str(&command).unwrap_or_default(),
+        stream: row.get(4)?,
+        epoch: row.get(5)?,
+        acp_session: row.get(6)?,
+        state: row.get(7)?,
+        created_at_ms: row.get(8)?,
+    })
+}
+
+const PERMISSION_COLUMNS: &str =
+    "id, session_id, rpc_id, request, asked_at_ms, answer, answered_by, delivered";
+
+fn permission_row(row: &Row<'_>) -> rusqlite::Result<PermissionRow> {
+    let request: String = row.get(3)?;
+    Ok(PermissionRow {
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        rpc_id: row.get(2)?,
+        request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+        asked_at_ms: row.get(4)?,
+        answer: row.get(5)?,
+        answered_by: row.get(6)?,
+        delivered: row.get::<_, i64>(7)? != 0,
+    })
+}

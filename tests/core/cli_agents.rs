@@ -1,0 +1,113 @@
+//! Coding agents' sessions from the `sam` command line, on a Local workspace with the scripted
+//! `fake-acp`: a turn streamed as JSON lines, and a permission request that waits until another
+//! `sam` process answers it with one of the agent's own options.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use sam_test_support::binary;
+use serde_json::Value;
+
+use super::cli::Sam;
+
+/// A running Local workspace with the fake agent in the catalogue; returns a started session.
+fn started(sam: &Sam) -> String {
+    let (code, created) = sam.create("agents");
+    assert_eq!(code, Some(0), "{created}");
+    let fake = binary("fake-acp").to_string_lossy().into_owned();
+    let (code, added) = sam.json(&["--json", "agent", "add", "fake", "--command", &fake]);
+    assert_eq!(code, Some(0), "{added}");
+    let (code, start) = sam.json(&["--json", "agent", "start", "agents", "--agent", "fake"]);
+    assert_eq!(code, Some(0), "{start}");
+    assert_eq!(start["session"]["state"], "idle");
+    start["session"]["id"].as_str().expect("an id").to_owned()
+}
+
+/// The agent message chunks among JSON lines, joined.
+fn chunks(lines: &[Value]) -> String {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "update")
+        .filter_map(|l| l["update"]["update"]["content"]["text"].as_str())
+        .collect()
+}
+
+#[test]
+fn a_turn_streams_as_json_lines_and_ends_with_its_stop_reason() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let output = sam.run(&["--json", "agent", "prompt", &session, "count 3"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(chunks(&lines), "chunk 1\nchunk 2\nchunk 3\n");
+    assert_eq!(lines.last().expect("done")["stopReason"], "end_turn");
+
+    let (code, listed) = sam.json(&["--json", "agent", "sessions", "agents"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(listed["sessions"][0]["id"], session.as_str());
+    assert_eq!(listed["sessions"][0]["state"], "idle");
+}
+
+#[test]
+fn a_permission_request_waits_for_an_answer_from_another_process() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let mut turn = sam
+        .command(&["--json", "agent", "prompt", &session, "ask"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("prompt runs");
+    let mut lines = BufReader::new(turn.stdout.take().expect("stdout")).lines();
+    let mut next = || -> Value {
+        let line = lines.next().expect("a line").expect("readable");
+        serde_json::from_str(&line).expect("a JSON line")
+    };
+    let asked = next();
+    assert_eq!(asked["type"], "permission", "{asked}");
+    let number = asked["permission"]["id"].as_i64().expect("a number");
+    assert_eq!(
+        asked["permission"]["request"]["toolCall"]["rawInput"]["command"],
+        "touch x"
+    );
+
+    let (code, pending) = sam.json(&["--json", "agent", "pending"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(pending["pending"][0]["id"], number);
+    let n = number.to_string();
+
+    // Only the agent's own options, and only once.
+    let wrong = sam.run(&["agent", "answer", &n, "yes-always"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("allow, deny"));
+    let (code, answered) = sam.json(&["--json", "agent", "answer", &n, "deny"]);
+    assert_eq!(code, Some(0), "{answered}");
+    let again = sam.run(&["agent", "answer", &n, "allow"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("answered already: deny"));
+
+    let mut rest = Vec::new();
+    loop {
+        let line = next();
+        let done = line["type"] == "done";
+        rest.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(rest[0]["type"], "answered");
+    assert_eq!(chunks(&rest), "permission: deny\n");
+    assert_eq!(rest.last().expect("done")["stopReason"], "end_turn");
+    assert!(turn.wait().expect("exits").success());
+
+    // The audit log keeps the request with its answer, who gave it, and that it was delivered.
+    let (_, pending) = sam.json(&["--json", "agent", "pending"]);
+    assert_eq!(pending["pending"].as_array().map(Vec::len), Some(0));
+    let row = sam.store().permission(number).expect("kept");
+    assert_eq!(row.answer.as_deref(), Some("deny"));
+    assert_eq!(row.answered_by.as_deref(), Some("cli"));
+    assert!(row.delivered);
+}
