@@ -38,6 +38,17 @@ pub(super) enum AgentCommand {
         /// Its id.
         id: String,
     },
+    /// Keep the API key of a catalogue agent (read from standard input) in the keyring: its
+    /// sessions get it in their environment, under the variable the catalogue names.
+    SetKey {
+        /// The agent's id.
+        id: String,
+    },
+    /// Forget an agent's API key.
+    RemoveKey {
+        /// The agent's id.
+        id: String,
+    },
     #[command(flatten)]
     Session(SessionCommand),
 }
@@ -62,6 +73,10 @@ pub(super) async fn run(core: &Core, command: AgentCommand, json: bool) -> Resul
             spec.description = description.unwrap_or_default();
             coding_agents::add_custom(store, spec)?;
         }
+        AgentCommand::SetKey { id } => {
+            coding_agents::keys::set_key(core, &id, &super::git::secret_from_stdin()?).await?;
+        }
+        AgentCommand::RemoveKey { id } => coding_agents::keys::remove_key(core, &id).await?,
         AgentCommand::Remove { id } => {
             if !coding_agents::remove_custom(store, &id)? {
                 return Err(SamError::invalid_input(
@@ -72,15 +87,16 @@ pub(super) async fn run(core: &Core, command: AgentCommand, json: bool) -> Resul
         }
     }
     let entries = coding_agents::catalogue(store)?;
+    let keyed = coding_agents::keys::keyed(core)?;
     if json {
-        print_json(&serde_json::json!({ "agents": entries }));
+        print_json(&serde_json::json!({ "agents": entries, "keyed": keyed }));
     } else {
-        print_text(&table(&entries));
+        print_text(&table(&entries, &keyed));
     }
     Ok(())
 }
 
-fn table(entries: &[Entry]) -> String {
+fn table(entries: &[Entry], keyed: &[String]) -> String {
     let mut lines = Vec::new();
     for entry in entries {
         let spec = &entry.spec;
@@ -107,7 +123,12 @@ fn table(entries: &[Entry]) -> String {
         let key = if spec.key_env.is_empty() {
             String::new()
         } else {
-            format!("; key: {}", spec.key_env.join(" or "))
+            let kept = if keyed.contains(&spec.id) {
+                " (kept in your keyring)"
+            } else {
+                ""
+            };
+            format!("; key: {}{kept}", spec.key_env.join(" or "))
         };
         let mine = if entry.origin == Origin::Custom {
             " (yours)"

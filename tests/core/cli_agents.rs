@@ -111,3 +111,60 @@ fn a_permission_request_waits_for_an_answer_from_another_process() {
     assert_eq!(row.answered_by.as_deref(), Some("cli"));
     assert!(row.delivered);
 }
+
+#[test]
+fn an_agents_key_reaches_only_its_process_and_no_file() {
+    let sam = Sam::new();
+    let (code, created) = sam.create("keys");
+    assert_eq!(code, Some(0), "{created}");
+    let fake = binary("fake-acp").to_string_lossy().into_owned();
+    let add = [
+        "agent",
+        "add",
+        "fake",
+        "--command",
+        &fake,
+        "--key-env",
+        "FAKE_API_KEY",
+    ];
+    assert_eq!(sam.run(&add).status.code(), Some(0));
+
+    let mut set = sam
+        .command(&["agent", "set-key", "fake"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("set-key runs");
+    use std::io::Write;
+    set.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"sk-test-4711\n")
+        .expect("writes");
+    assert!(set.wait().expect("exits").success());
+    let (_, catalog) = sam.json(&["--json", "agent", "catalog"]);
+    assert_eq!(catalog["keyed"], serde_json::json!(["fake"]));
+
+    let (code, start) = sam.json(&["--json", "agent", "start", "keys", "--agent", "fake"]);
+    assert_eq!(code, Some(0), "{start}");
+    let session = start["session"]["id"].as_str().expect("id").to_owned();
+    let output = sam.run(&["--json", "agent", "prompt", &session, "env FAKE_API_KEY"]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(chunks(&lines), "FAKE_API_KEY=sk-test-4711\n");
+
+    // Not in SAM's database, its logs, or the workspace's agent log.
+    for file in sam_test_support::files_under(sam.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let found = bytes.windows(12).any(|w| w == b"sk-test-4711");
+        assert!(!found, "the key is in {}", file.display());
+    }
+    assert_eq!(
+        sam.run(&["agent", "remove-key", "fake"]).status.code(),
+        Some(0)
+    );
+    let (_, catalog) = sam.json(&["--json", "agent", "catalog"]);
+    assert_eq!(catalog["keyed"], serde_json::json!([]));
+}

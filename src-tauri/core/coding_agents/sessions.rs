@@ -59,12 +59,31 @@ pub async fn start(
             "Start it first: sam workspace start",
         ));
     }
-    let (agent, open) = resolve(core, choice)?;
+    let (agent, mut open, key_env) = resolve(core, choice)?;
     let client = core.workspaces().connect(workspace).await?;
-    let info = client
-        .open_acp(open.clone())
-        .await
-        .map_err(SamError::from)?;
+    // The key goes to the workspace's agent only for as long as it takes to start the process
+    // that reads it, and into that process's environment only.
+    let key = if key_env.is_empty() {
+        None
+    } else {
+        super::keys::key(core, &agent).await?
+    };
+    let secret = super::keys::entry(&agent);
+    if let Some(key) = &key {
+        client
+            .push_secret(&secret, key.expose(), None)
+            .await
+            .map_err(SamError::from)?;
+        open.secret_env = key_env
+            .iter()
+            .map(|var| (var.clone(), secret.clone()))
+            .collect();
+    }
+    let opened = client.open_acp(open.clone()).await;
+    if key.is_some() {
+        let _ = client.revoke_secret(&secret).await;
+    }
+    let info = opened.map_err(SamError::from)?;
     let begun = handshake(&client, info.stream, info.cwd.as_deref().unwrap_or("/")).await;
     let acp_session = match begun {
         Ok(session) => session,
@@ -99,8 +118,8 @@ async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<Sessi
         .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))
 }
 
-/// The agent's id and how to start it.
-fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp), SamError> {
+/// The agent's id, how to start it, and the variables it reads its key from.
+fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp, Vec<String>), SamError> {
     let open = |command: Vec<String>, env: BTreeMap<String, String>| OpenAcp {
         command,
         cwd: None,
@@ -116,6 +135,7 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp), SamEr
             Ok((
                 "custom".to_owned(),
                 open([vec![command], args].concat(), env),
+                Vec::new(),
             ))
         }
         AgentChoice::Catalogue(id) => {
@@ -126,15 +146,17 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp), SamEr
                     "See the catalogue with: sam agent catalog",
                 ));
             };
-            let command = match entry.spec.distribution {
-                Distribution::Npx { package, args, .. } => {
-                    [vec!["npx".to_owned(), "--yes".to_owned(), package], args].concat()
-                }
+            let key_env = entry.spec.key_env;
+            let (command, env) = match entry.spec.distribution {
+                Distribution::Npx { package, args, .. } => (
+                    [vec!["npx".to_owned(), "--yes".to_owned(), package], args].concat(),
+                    BTreeMap::new(),
+                ),
                 Distribution::Command { command, args, env } => {
-                    return Ok((id.clone(), open([vec![command], args].concat(), env)));
+                    ([vec![command], args].concat(), env)
                 }
             };
-            Ok((id.clone(), open(command, BTreeMap::new())))
+            Ok((id.clone(), open(command, env), key_env))
         }
     }
 }
