@@ -37,6 +37,12 @@ pub(super) enum SessionCommand {
     },
     /// Permission requests that wait for an answer, with the agent's options.
     Pending,
+    /// Stop a session's turn: waiting permission requests are answered `cancelled`, and the
+    /// process running the turn tells the coding agent.
+    Cancel {
+        /// The session's id.
+        session: String,
+    },
     /// Answer a permission request with one of its options.
     Answer {
         /// The request's number (see `sam agent pending`).
@@ -104,6 +110,16 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 for row in &waiting {
                     print_text(&describe(row));
                 }
+            }
+        }
+        SessionCommand::Cancel { session } => {
+            let answered = sessions::cancel(core, &session)?;
+            if json {
+                print_json(&serde_json::json!({ "answered": answered }));
+            } else {
+                print_text(&format!(
+                    "Cancelling session {session}: {answered} waiting request(s) answered cancelled."
+                ));
             }
         }
         SessionCommand::Answer { request, option } => {

@@ -198,15 +198,20 @@ impl AcpConnection {
         wire::respond(&self.input, id, &serde_json::json!({"outcome": outcome}));
     }
 
-    /// `session/cancel`, then `cancelled` for every permission request of the session that
-    /// still waits.
-    pub fn cancel(&self, session: &SessionId) {
+    /// `session/cancel` alone, for a caller that answers the waiting requests itself.
+    pub fn send_cancel(&self, session: &SessionId) {
         let method = AGENT_METHOD_NAMES.session_cancel;
         wire::notify(
             &self.input,
             method,
             &CancelNotification::new(session.clone()),
         );
+    }
+
+    /// `session/cancel`, then `cancelled` for every permission request of the session that
+    /// still waits.
+    pub fn cancel(&self, session: &SessionId) {
+        self.send_cancel(session);
         let waiting: Vec<Value> = lock(&self.shared.asks)
             .values()
             .filter(|(_, of)| of == session)

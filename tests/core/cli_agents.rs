@@ -23,6 +23,52 @@ fn started(sam: &Sam) -> String {
     start["session"]["id"].as_str().expect("an id").to_owned()
 }
 
+/// A `sam agent prompt --json` running in the background, read line by line.
+struct Turn {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Turn {
+    fn start(sam: &Sam, session: &str, text: &str) -> Self {
+        let mut child = sam
+            .command(&["--json", "agent", "prompt", session, text])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("prompt runs");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Self { child, lines }
+    }
+
+    /// The next JSON line (blocks until the process prints one).
+    fn next(&mut self) -> Value {
+        let line = self.lines.next().expect("a line").expect("readable");
+        serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    /// Every line up to and including `done`.
+    fn rest(&mut self) -> Vec<Value> {
+        let mut rest = Vec::new();
+        loop {
+            let line = self.next();
+            let done = line["type"] == "done";
+            rest.push(line);
+            if done {
+                return rest;
+            }
+        }
+    }
+}
+
+impl Drop for Turn {
+    /// A failing test leaves no turn waiting for an answer.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The agent message chunks among JSON lines, joined.
 fn chunks(lines: &[Value]) -> String {
     lines
@@ -55,18 +101,8 @@ fn a_turn_streams_as_json_lines_and_ends_with_its_stop_reason() {
 fn a_permission_request_waits_for_an_answer_from_another_process() {
     let sam = Sam::new();
     let session = started(&sam);
-    let mut turn = sam
-        .command(&["--json", "agent", "prompt", &session, "ask"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("prompt runs");
-    let mut lines = BufReader::new(turn.stdout.take().expect("stdout")).lines();
-    let mut next = || -> Value {
-        let line = lines.next().expect("a line").expect("readable");
-        serde_json::from_str(&line).expect("a JSON line")
-    };
-    let asked = next();
+    let mut turn = Turn::start(&sam, &session, "ask");
+    let asked = turn.next();
     assert_eq!(asked["type"], "permission", "{asked}");
     let number = asked["permission"]["id"].as_i64().expect("a number");
     assert_eq!(
@@ -89,19 +125,11 @@ fn a_permission_request_waits_for_an_answer_from_another_process() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("answered already: deny"));
 
-    let mut rest = Vec::new();
-    loop {
-        let line = next();
-        let done = line["type"] == "done";
-        rest.push(line);
-        if done {
-            break;
-        }
-    }
+    let rest = turn.rest();
     assert_eq!(rest[0]["type"], "answered");
     assert_eq!(chunks(&rest), "permission: deny\n");
     assert_eq!(rest.last().expect("done")["stopReason"], "end_turn");
-    assert!(turn.wait().expect("exits").success());
+    assert!(turn.child.wait().expect("exits").success());
 
     // The audit log keeps the request with its answer, who gave it, and that it was delivered.
     let (_, pending) = sam.json(&["--json", "agent", "pending"]);
@@ -167,4 +195,24 @@ fn an_agents_key_reaches_only_its_process_and_no_file() {
     );
     let (_, catalog) = sam.json(&["--json", "agent", "catalog"]);
     assert_eq!(catalog["keyed"], serde_json::json!([]));
+}
+
+#[test]
+fn cancel_answers_a_waiting_request_cancelled_and_ends_the_turn() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let mut turn = Turn::start(&sam, &session, "ask");
+    assert_eq!(turn.next()["type"], "permission");
+    let (code, cancelled) = sam.json(&["--json", "agent", "cancel", &session]);
+    assert_eq!(code, Some(0), "{cancelled}");
+    assert_eq!(cancelled["answered"], 1);
+    let rest = turn.rest();
+    assert_eq!(rest[0]["permission"]["answer"], "cancelled");
+    assert_eq!(chunks(&rest), "permission: cancelled\n");
+    assert_eq!(rest.last().expect("done")["stopReason"], "cancelled");
+    assert_eq!(
+        turn.child.wait().expect("exits").code(),
+        Some(1),
+        "a cancelled turn is not a success"
+    );
 }

@@ -208,7 +208,15 @@ pub async fn prompt(
                 Some(event) => handle(core, &session, event, &mut on)?,
                 None => break None,
             },
-            _ = poll.tick() => deliver_answers(core, &acp, &session.id, &mut on)?,
+            _ = poll.tick() => {
+                // A cancel asked elsewhere: tell the coding agent first, then hand over the
+                // `cancelled` answers it recorded, as ACP orders them.
+                if store.agent_session(&session.id)?.state == "cancelling" {
+                    acp.send_cancel(&SessionId::new(session.acp_session.clone()));
+                    store.set_agent_session_state(&session.id, "working")?;
+                }
+                deliver_answers(core, &acp, &session.id, &mut on)?;
+            }
             finished = &mut turn => break Some(finished),
         }
     };
@@ -272,6 +280,20 @@ fn deliver_answers(
         on(TurnEvent::Answered(store.permission(row.id)?));
     }
     Ok(())
+}
+
+/// Asks the coding agent to stop the session's turn: every permission request that waits is
+/// answered `cancelled`, and the process running the turn sends `session/cancel`. Returns how
+/// many requests were answered.
+pub fn cancel(core: &Core, session_id: &str) -> Result<usize, SamError> {
+    let store = core.store();
+    let session = store.agent_session(session_id)?;
+    if session.state == "ended" {
+        return Err(ended(&session, "there is nothing to cancel"));
+    }
+    let answered = store.cancel_waiting_permissions(&session.id)?;
+    store.set_agent_session_state(&session.id, "cancelling")?;
+    Ok(answered)
 }
 
 /// Records a person's answer to permission request `number`: one of the options the coding

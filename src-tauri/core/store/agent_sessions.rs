@@ -167,6 +167,15 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Answers every request of `session` that still waits `cancelled`; returns how many.
+    pub fn cancel_waiting_permissions(&self, session: &str) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "UPDATE agent_permissions SET answer = 'cancelled', answered_by = 'cancel', \
+             answered_at_ms = ?2 WHERE session_id = ?1 AND answer IS NULL",
+            params![session, now_ms()],
+        )?)
+    }
+
     /// A session's answers that have not reached the coding agent yet.
     pub fn undelivered_answers(&self, session: &str) -> Result<Vec<PermissionRow>, StoreError> {
         let conn = self.lock();
