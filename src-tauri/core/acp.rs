@@ -7,6 +7,7 @@
 //! answers every waiting request of the session `cancelled`, as ACP requires). The stream gives
 //! the bytes their guarantees (offsets, exact resume); this module gives them meaning.
 
+mod files;
 mod wire;
 
 /// ACP's types, for the clients of this module.
@@ -18,8 +19,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
-    AGENT_METHOD_NAMES, CancelNotification, ContentBlock, InitializeRequest, InitializeResponse,
-    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
+    AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
+    FileSystemCapabilities, InitializeRequest, InitializeResponse, NewSessionRequest,
+    NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
     RequestPermissionRequest, SessionId, SessionNotification, TextContent,
 };
 use serde::Serialize;
@@ -115,6 +117,8 @@ struct Shared {
     pending: Mutex<HashMap<u64, Pending>>,
     /// Permission requests awaiting the user, by their id's JSON text, with their session.
     asks: Mutex<HashMap<String, (Value, SessionId)>>,
+    /// Where `fs/read_text_file` goes, when the stream says its folder.
+    files: Option<files::Files>,
 }
 
 #[derive(Debug)]
@@ -130,13 +134,18 @@ impl AcpConnection {
         stream: u32,
         from: u64,
     ) -> Result<(Self, AcpEvents), AcpError> {
-        let (handle, _) = client.attach(stream, from).await?;
+        let (handle, info) = client.attach(stream, from).await?;
         let input = handle.input();
         // Ids unique across processes: a request of an earlier process that died unanswered
         // must not match one of ours when its answer finally comes.
         let first_id = u64::try_from(crate::clock::now_ms()).unwrap_or(1) * 1000;
+        let files = info.cwd.map(|root| files::Files {
+            client: client.clone(),
+            root,
+        });
         let shared = Arc::new(Shared {
             next_id: AtomicU64::new(first_id),
+            files,
             ..Shared::default()
         });
         let (events, rx) = mpsc::unbounded_channel();
@@ -149,12 +158,14 @@ impl AcpConnection {
         Ok((Self { input, shared }, AcpEvents(rx)))
     }
 
-    /// `initialize`, offering no client capabilities (no file system, no terminals).
+    /// `initialize`, offering to read text files of the workspace (when the stream says its
+    /// folder); no writing, no terminals.
     pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {
         let method = AGENT_METHOD_NAMES.initialize;
-        let response: InitializeResponse = self
-            .request(method, InitializeRequest::new(ProtocolVersion::V1))
-            .await?;
+        let files = FileSystemCapabilities::new().read_text_file(self.shared.files.is_some());
+        let request = InitializeRequest::new(ProtocolVersion::V1)
+            .client_capabilities(ClientCapabilities::new().fs(files));
+        let response: InitializeResponse = self.request(method, request).await?;
         if response.protocol_version != ProtocolVersion::V1 {
             return Err(AcpError::Version(response.protocol_version.as_u16()));
         }

@@ -178,3 +178,43 @@ async fn a_crash_mid_turn_fails_the_prompt_and_reports_the_exit() {
     };
     assert_eq!(status.code, Some(3));
 }
+
+#[tokio::test]
+async fn a_coding_agent_reads_workspace_files_and_nothing_outside() {
+    let agent = TestAgent::start(&[]);
+    std::fs::write(
+        agent.workspace_root().join("notes.txt"),
+        "one\ntwo\nthree\nfour\n",
+    )
+    .expect("a file");
+    let (_client, acp, mut events, session) = start(&agent).await;
+    let root = agent.workspace_root().canonicalize().expect("root");
+    let inside = root.join("notes.txt").display().to_string();
+    let cases = [
+        (
+            format!("read {inside}"),
+            "read: one\ntwo\nthree\nfour\n".to_owned(),
+        ),
+        (
+            format!("read {inside}#2+2"),
+            "read: two\nthree\n".to_owned(),
+        ),
+        (
+            "read /etc/passwd".to_owned(),
+            format!(
+                "read failed: /etc/passwd is outside the workspace ({})",
+                root.display()
+            ),
+        ),
+        (
+            format!("read {}/missing.txt", root.display()),
+            "read failed:".to_owned(),
+        ),
+    ];
+    for (prompt, expected) in cases {
+        acp.prompt(&session, &prompt).await.expect("a turn");
+        let seen = events_until(&mut events, |e| chunk_text(e).is_some()).await;
+        let text = chunk_text(seen.last().expect("a chunk")).expect("text");
+        assert!(text.starts_with(&expected), "{prompt}: {text}");
+    }
+}

@@ -42,7 +42,7 @@ pub(super) fn respond(input: &StreamInput, id: &Value, result: &Value) {
     );
 }
 
-fn refuse(input: &StreamInput, id: &Value, code: i64, message: &str) {
+pub(super) fn refuse(input: &StreamInput, id: &Value, code: i64, message: &str) {
     send(
         input,
         &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
@@ -124,7 +124,15 @@ fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Option<AcpEven
                 }
             }
         }
-        // File system and terminal access are not offered (initialize says so).
+        (Some(method), Some(id))
+            if method == CLIENT_METHOD_NAMES.fs_read_text_file && shared.files.is_some() =>
+        {
+            if let Some(files) = &shared.files {
+                files.read(input, id, params);
+            }
+            None
+        }
+        // Writing files and terminals are not offered (initialize says so).
         (Some(method), Some(id)) => {
             refuse(
                 input,

@@ -7,6 +7,8 @@
 //!   `permission: cancelled`), then `end_turn`;
 //! - `env NAME`: a chunk `NAME=<value>` (or `NAME unset`), then `end_turn`;
 //! - `crash`: exits with status 3 in the middle of the turn;
+//! - `read PATH`: an `fs/read_text_file` of PATH (lines 2 and 3 when PATH ends in `#2+2`); a
+//!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
 //! - `noise`: a line that is not JSON, a vendor's `_vendor/status` notification, an answer to
 //!   no request, then a chunk `after noise`.
 //!
@@ -20,8 +22,9 @@ use std::io::{BufRead, Write};
 
 use serde_json::{Value, json};
 
-/// The id of the one request this agent sends.
+/// The ids of the requests this agent sends.
 const PERMISSION_ID: u64 = 1000;
+const READ_ID: u64 = 2000;
 
 fn main() {
     eprintln!("fake-acp: ready");
@@ -102,11 +105,39 @@ fn turn(
                     ],
                 },
             }));
-            let outcome = wait_for_answer(lines);
+            let answer = wait_for(PERMISSION_ID, lines);
+            let outcome = &answer["result"]["outcome"];
+            let outcome = match outcome["outcome"].as_str() {
+                Some("selected") => outcome["optionId"].as_str().unwrap_or("?").to_owned(),
+                Some(other) => other.to_owned(),
+                None => "invalid".to_owned(),
+            };
             chunk(session, &format!("permission: {outcome}\n"));
             if outcome == "cancelled" {
                 return json!({"stopReason": "cancelled"});
             }
+        }
+        "read" => {
+            let (path, range) = match argument.split_once('#') {
+                Some((path, _)) => (path, json!({"line": 2, "limit": 2})),
+                None => (argument, json!({})),
+            };
+            let mut params = json!({"sessionId": session, "path": path.trim()});
+            if let (Some(params), Some(range)) = (params.as_object_mut(), range.as_object()) {
+                params.extend(range.clone());
+            }
+            send(
+                &json!({"jsonrpc": "2.0", "id": READ_ID, "method": "fs/read_text_file", "params": params}),
+            );
+            let answer = wait_for(READ_ID, lines);
+            let text = match answer["result"]["content"].as_str() {
+                Some(content) => format!("read: {content}"),
+                None => format!(
+                    "read failed: {}",
+                    answer["error"]["message"].as_str().unwrap_or("?")
+                ),
+            };
+            chunk(session, &text);
         }
         "noise" => {
             println!("this is not json");
@@ -129,20 +160,15 @@ fn turn(
     json!({"stopReason": "end_turn"})
 }
 
-/// Reads until the client answers the permission request; other messages wait their turn
-/// (this agent is single-threaded and has one request in flight).
-fn wait_for_answer(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+/// Reads until the client answers request `id`; other messages wait their turn (this agent is
+/// single-threaded and has one request in flight).
+fn wait_for(id: u64, lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Value {
     while let Some(Ok(line)) = lines.next() {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if message.get("id").and_then(Value::as_u64) == Some(PERMISSION_ID) {
-            let outcome = &message["result"]["outcome"];
-            return match outcome["outcome"].as_str() {
-                Some("selected") => outcome["optionId"].as_str().unwrap_or("?").to_owned(),
-                Some(other) => other.to_owned(),
-                None => "invalid".to_owned(),
-            };
+        if message.get("id").and_then(Value::as_u64) == Some(id) {
+            return message;
         }
     }
     // The client went away for good.

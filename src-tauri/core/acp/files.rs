@@ -1,0 +1,102 @@
+//! `fs/read_text_file`: a coding agent reads a file of the workspace through the workspace
+//! agent's confined file API (never outside the repository, at most `MAX_READ` bytes).
+
+use agent_client_protocol_schema::v1::{ReadTextFileRequest, ReadTextFileResponse};
+use sam_protocol::MAX_READ;
+use serde_json::Value;
+
+use super::wire;
+use crate::agent_client::{AgentClient, StreamInput};
+
+/// JSON-RPC's "invalid params".
+const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC's "internal error", for a read that failed.
+const INTERNAL_ERROR: i64 = -32603;
+
+/// Where a coding agent's file requests go: the workspace's agent, and the folder that the
+/// coding agent's absolute paths must lie in.
+#[derive(Debug, Clone)]
+pub(super) struct Files {
+    pub(super) client: AgentClient,
+    pub(super) root: String,
+}
+
+impl Files {
+    /// Answers one `fs/read_text_file` request, on a task of its own.
+    pub(super) fn read(&self, input: &StreamInput, id: Value, params: Value) {
+        let (files, input) = (self.clone(), input.clone());
+        tokio::spawn(async move {
+            match files.read_text(params).await {
+                Ok(response) => {
+                    let result = serde_json::to_value(response).unwrap_or(Value::Null);
+                    wire::respond(&input, &id, &result);
+                }
+                Err((code, message)) => wire::refuse(&input, &id, code, &message),
+            }
+        });
+    }
+
+    async fn read_text(&self, params: Value) -> Result<ReadTextFileResponse, (i64, String)> {
+        let request: ReadTextFileRequest =
+            serde_json::from_value(params).map_err(|err| (INVALID_PARAMS, err.to_string()))?;
+        let path = request.path.to_string_lossy().into_owned();
+        let relative = self.relative(&path).ok_or_else(|| {
+            (
+                INVALID_PARAMS,
+                format!("{path} is outside the workspace ({})", self.root),
+            )
+        })?;
+        let (bytes, eof) = self
+            .client
+            .fs_read(&relative, 0, MAX_READ)
+            .await
+            .map_err(|err| (INTERNAL_ERROR, err.to_string()))?;
+        if !eof {
+            return Err((
+                INTERNAL_ERROR,
+                format!("{path} is larger than {MAX_READ} bytes"),
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| (INTERNAL_ERROR, format!("{path} is not text")))?;
+        Ok(ReadTextFileResponse::new(lines(
+            &text,
+            request.line,
+            request.limit,
+        )))
+    }
+
+    /// `path` relative to the root, when it lies inside it (the agent confines it again).
+    fn relative(&self, path: &str) -> Option<String> {
+        let root = self.root.trim_end_matches('/');
+        let rest = path.strip_prefix(root)?;
+        if rest.is_empty() {
+            return Some(String::new());
+        }
+        rest.strip_prefix('/').map(str::to_owned)
+    }
+}
+
+/// The lines from `line` (1-based) on, at most `limit` of them.
+fn lines(text: &str, line: Option<u32>, limit: Option<u32>) -> String {
+    if line.is_none() && limit.is_none() {
+        return text.to_owned();
+    }
+    let skip = line.map_or(0, |l| l.saturating_sub(1) as usize);
+    let take = limit.map_or(usize::MAX, |l| l as usize);
+    text.split_inclusive('\n').skip(skip).take(take).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_range_is_cut_by_lines() {
+        let text = "a\nb\nc\nd";
+        assert_eq!(lines(text, None, None), text);
+        assert_eq!(lines(text, Some(2), Some(2)), "b\nc\n");
+        assert_eq!(lines(text, Some(4), None), "d");
+        assert_eq!(lines(text, Some(9), None), "");
+    }
+}
