@@ -314,6 +314,9 @@ impl Agent {
                 StreamKind::Job if stream.is_running() => {
                     Some(format!("job {} is running", stream.id))
                 }
+                StreamKind::Acp if stream.has_running_command() => {
+                    Some(format!("coding agent {} is running a command", stream.id))
+                }
                 _ => None,
             })
             .collect()

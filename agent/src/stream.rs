@@ -438,6 +438,32 @@ impl Stream {
         matches!(tpgid, Some(group) if group > 0 && group != pid)
     }
 
+    /// Whether a coding agent is running a command: another process in its process group (a
+    /// tool it started). Its own process alone — thinking, or waiting for a person — is not.
+    pub fn has_running_command(&self) -> bool {
+        if self.kind != StreamKind::Acp || self.exit().is_some() {
+            return false;
+        }
+        let Some(group) = self.pgid else { return false };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| *pid != group)
+            .any(|pid| {
+                // Field 5 of /proc/<pid>/stat is the process group.
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|stat| {
+                        let after_name = stat.rsplit_once(')')?.1.to_owned();
+                        after_name.split_whitespace().nth(2)?.parse::<i32>().ok()
+                    })
+                    == Some(group)
+            })
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&self) -> bool {
         self.kind != StreamKind::Log && self.exit().is_none()

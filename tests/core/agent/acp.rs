@@ -277,3 +277,40 @@ async fn an_agent_that_crashes_mid_turn_reports_its_exit() {
         .expect("listed");
     assert_eq!(ended.exit.and_then(|exit| exit.code), Some(3));
 }
+
+#[tokio::test]
+async fn a_coding_agent_running_a_command_keeps_the_workspace_active_and_thinking_does_not() {
+    let agent = TestAgent::start(&[]);
+    let client = agent.client().await;
+    let info = client.open_acp(fake_acp()).await.expect("starts");
+    let mut acp = Acp::attach(&client, info.stream, 0).await;
+    let session = acp.start_session().await;
+    let reason = format!("coding agent {} is running a command", info.stream);
+    let status = client.status().await.expect("status");
+    assert!(!status.active_reasons.contains(&reason), "{status:?}");
+
+    acp.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": prompt(&session, "run 5")}));
+    let running = acp.next().await.expect("a chunk");
+    assert_eq!(chunks(&[running]), "running\n");
+    // The tool is started right after the chunk; the status shows it while it runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = client.status().await.expect("status");
+        if status.active_reasons.contains(&reason) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut after = Vec::new();
+    loop {
+        let message = acp.next().await.expect("the turn goes on");
+        if message["id"] == 3 {
+            break;
+        }
+        after.push(message);
+    }
+    assert_eq!(chunks(&after), "ran\n");
+    let status = client.status().await.expect("status");
+    assert!(!status.active_reasons.contains(&reason), "{status:?}");
+}

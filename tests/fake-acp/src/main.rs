@@ -9,6 +9,8 @@
 //! - `crash`: exits with status 3 in the middle of the turn;
 //! - `read PATH`: an `fs/read_text_file` of PATH (lines 2 and 3 when PATH ends in `#2+2`); a
 //!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
+//! - `run SECONDS`: runs `sleep SECONDS` (a tool command), with a chunk `running` before and
+//!   `ran` after;
 //! - `noise`: a line that is not JSON, a vendor's `_vendor/status` notification, an answer to
 //!   no request, then a chunk `after noise`.
 //!
@@ -138,6 +140,13 @@ fn turn(
                 ),
             };
             chunk(session, &text);
+        }
+        "run" => {
+            chunk(session, "running\n");
+            let _ = std::process::Command::new("sleep")
+                .arg(argument.trim())
+                .status();
+            chunk(session, "ran\n");
         }
         "noise" => {
             println!("this is not json");
