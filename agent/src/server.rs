@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use sam_protocol::MAX_TEXT_FRAME;
 use sam_protocol::enroll::{EXPORTER_LABEL, EXPORTER_LEN};
 use sam_protocol::message::EnrollMessage;
 use sam_protocol::token::{self, Audience};
-use sam_protocol::{ENROLL_PATH, MAX_TEXT_FRAME, SESSION_PATH};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -32,13 +32,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-pub use admission::{BURST, MAX_PENDING, NEW_PER_SECOND, PENDING_PER_SOURCE};
-pub use http::{MAX_HEAD, MAX_HEADERS};
-
 use crate::agent::Agent;
 use crate::session;
 use admission::Admission;
-use http::{Head, Refusal};
+use http::{Head, Refusal, Route};
 
 pub use sam_protocol::MAX_SESSIONS;
 /// How long the TLS handshake may take, from the moment the connection is accepted.
@@ -47,13 +44,6 @@ pub const TLS_DEADLINE: Duration = Duration::from_secs(5);
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 /// How long an enrolling client may take to confirm the agent's proof.
 const CONFIRM_DEADLINE: Duration = Duration::from_secs(10);
-
-/// What an accepted upgrade is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Enroll,
-    Session,
-}
 
 /// Serves connections on `listener` until the agent shuts down.
 pub async fn serve(agent: Arc<Agent>, listener: TcpListener) -> std::io::Result<()> {
@@ -148,14 +138,10 @@ async fn handshake(
     let upgrade = match head {
         Head::Upgrade(upgrade) => upgrade,
         Head::Gone => return None,
-        Head::Refused(refusal) => {
-            tracing::info!(%peer, status = refusal.status.as_u16(), reason = %refusal.reason, "request refused");
-            http::refuse(&mut stream, &refusal).await;
-            return None;
-        }
+        Head::Refused(refusal) => return refuse(&mut stream, peer, None, &refusal).await,
     };
     let admitted =
-        authorize(agent, &upgrade.path, upgrade.authorization.as_deref()).and_then(|route| {
+        authorize(agent, upgrade.route, upgrade.authorization.as_deref()).and_then(|route| {
             match Arc::clone(sessions).try_acquire_owned() {
                 Ok(place) => Ok((route, place)),
                 Err(_) => Err(Refusal::new(
@@ -166,11 +152,7 @@ async fn handshake(
         });
     let (route, place) = match admitted {
         Ok(admitted) => admitted,
-        Err(refusal) => {
-            tracing::info!(%peer, path = %upgrade.path, status = refusal.status.as_u16(), reason = %refusal.reason, "connection refused");
-            http::refuse(&mut stream, &refusal).await;
-            return None;
-        }
+        Err(refusal) => return refuse(&mut stream, peer, Some(upgrade.route), &refusal).await,
     };
     if let Err(err) = http::accept(&mut stream, &upgrade).await {
         tracing::debug!(%peer, %err, "upgrade answer failed");
@@ -186,17 +168,23 @@ async fn handshake(
     Some((route, ws, exporter, place))
 }
 
-/// Decides what a request may open, from its path and `Authorization` header.
-fn authorize(agent: &Agent, path: &str, authorization: Option<&str>) -> Result<Route, Refusal> {
-    let (route, audience) = match path {
-        ENROLL_PATH => (Route::Enroll, Audience::Enroll),
-        SESSION_PATH => (Route::Session, Audience::Session),
-        other => {
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown path {other}"),
-            ));
-        }
+/// Logs a refusal (the reason stays in the log) and answers it.
+async fn refuse<T>(
+    stream: &mut tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+    route: Option<Route>,
+    refusal: &Refusal,
+) -> Option<T> {
+    tracing::info!(%peer, ?route, status = refusal.status.as_u16(), reason = %refusal.reason, "connection refused");
+    http::refuse(stream, refusal).await;
+    None
+}
+
+/// Decides whether a request may open `route`, from its `Authorization` header.
+fn authorize(agent: &Agent, route: Route, authorization: Option<&str>) -> Result<Route, Refusal> {
+    let audience = match route {
+        Route::Enroll => Audience::Enroll,
+        Route::Session => Audience::Session,
     };
     let Some(bearer) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
         return Err(Refusal::new(StatusCode::UNAUTHORIZED, "no bearer token"));

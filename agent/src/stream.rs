@@ -427,15 +427,7 @@ impl Stream {
         }
         let Some(pid) = self.pgid else { return false };
         // Field 8 of /proc/<pid>/stat is the terminal's foreground process group.
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let tpgid = after_name
-            .split_whitespace()
-            .nth(5)
-            .and_then(|f| f.parse::<i32>().ok());
-        matches!(tpgid, Some(group) if group > 0 && group != pid)
+        matches!(stat_field(pid, 8), Some(group) if group > 0 && group != pid)
     }
 
     /// Whether a coding agent is running a command: another process in its process group (a
@@ -452,16 +444,8 @@ impl Stream {
             .filter_map(Result::ok)
             .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
             .filter(|pid| *pid != group)
-            .any(|pid| {
-                // Field 5 of /proc/<pid>/stat is the process group.
-                std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .ok()
-                    .and_then(|stat| {
-                        let after_name = stat.rsplit_once(')')?.1.to_owned();
-                        after_name.split_whitespace().nth(2)?.parse::<i32>().ok()
-                    })
-                    == Some(group)
-            })
+            // Field 5 of /proc/<pid>/stat is the process group.
+            .any(|pid| stat_field(pid, 5) == Some(group))
     }
 
     /// Whether the process is still running.
@@ -508,6 +492,19 @@ fn agent_variables() -> Vec<std::ffi::OsString> {
         .map(|(name, _)| name)
         .filter(|name| name.to_string_lossy().starts_with("SAM_AGENT_"))
         .collect()
+}
+
+/// Numeric field `n` (1-based, as `proc(5)` numbers them) of `/proc/<pid>/stat`, counted after
+/// the command name, which may itself hold spaces and parentheses.
+fn stat_field(pid: i32, n: usize) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // Fields 1 and 2 (pid and name) end at the closing parenthesis; field 3 comes first after it.
+    after_name
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
 }
 
 /// A process without a terminal: stdout and stderr piped, stdin closed (callers may pipe it),

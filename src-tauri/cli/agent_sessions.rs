@@ -101,7 +101,7 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
             }
         }
         SessionCommand::Pending => {
-            let waiting = core.store().permissions(true)?;
+            let waiting = core.store().waiting_permissions()?;
             if json {
                 print_json(&serde_json::json!({ "pending": waiting }));
             } else if waiting.is_empty() {

@@ -31,12 +31,14 @@ mod git;
 mod github;
 mod hetzner;
 mod idle;
+mod output;
 mod terminal;
 use agent::AgentCommand;
 use git::GitCommand;
 use github::GitHubCommand;
 use hetzner::HetznerCommand;
 use idle::{IdleCommand, IdleTimeout, parse_idle};
+use output::{print_json, print_note, print_partial, print_text};
 use terminal::TerminalCommand;
 
 #[derive(Debug, Parser)]
@@ -581,28 +583,4 @@ fn event_line(event: &WorkspaceEvent) -> String {
         event.level.as_str(),
         event.message
     )
-}
-
-#[allow(clippy::print_stdout)]
-fn print_json(value: &impl Serialize) {
-    println!("{}", serde_json::to_string(value).unwrap_or_default());
-}
-
-#[allow(clippy::print_stdout)]
-fn print_text(text: &str) {
-    println!("{text}");
-}
-
-/// Text that continues on the same line (a streamed message), shown at once.
-#[allow(clippy::print_stdout)]
-fn print_partial(text: &str) {
-    use std::io::Write;
-    print!("{text}");
-    let _ = std::io::stdout().flush();
-}
-
-/// A remark beside the output, on standard error.
-#[allow(clippy::print_stderr)]
-fn print_note(text: &str) {
-    eprintln!("{text}");
 }

@@ -94,7 +94,9 @@ pub struct AcpConnection {
     shared: Arc<Shared>,
 }
 
-/// The events of one [`AcpConnection`], in the order the coding agent sent them.
+/// The events of one [`AcpConnection`], in the order the coding agent sent them. The connection
+/// reads the coding agent's output while this lives: dropping it detaches from the stream, and
+/// requests still waiting fail.
 #[derive(Debug)]
 pub struct AcpEvents(mpsc::UnboundedReceiver<AcpEvent>);
 

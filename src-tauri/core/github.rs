@@ -257,7 +257,7 @@ pub fn set_own_app(
             "Copy the client id from your app's page at GitHub (it looks like Iv23li… or Ov23li…).",
         ));
     }
-    if secret.expose().trim().is_empty() || secret.expose().chars().any(char::is_whitespace) {
+    if !secret.is_one_word() {
         return Err(SamError::invalid_input(
             "That client secret is empty or contains spaces.",
             "Generate a client secret on your app's page at GitHub and paste it alone.",

@@ -41,6 +41,11 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether it looks like a pasted token or key: something, and no white space in it.
+    pub fn is_one_word(&self) -> bool {
+        !self.0.trim().is_empty() && !self.0.chars().any(char::is_whitespace)
+    }
 }
 
 impl fmt::Debug for Secret {

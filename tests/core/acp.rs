@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use agent_client_protocol_schema::v1::{
-    ContentBlock, PermissionOptionKind, RequestPermissionOutcome, SelectedPermissionOutcome,
-    SessionId, SessionUpdate, StopReason, ToolKind,
+    ContentBlock, PermissionOptionKind, PromptResponse, RequestPermissionOutcome,
+    SelectedPermissionOutcome, SessionId, SessionUpdate, StopReason, ToolKind,
 };
-use sam_core::acp::{AcpConnection, AcpEvent, AcpEvents};
+use sam_core::acp::{AcpConnection, AcpError, AcpEvent, AcpEvents};
 use sam_core::agent_client::{AgentClient, OpenAcp};
 use sam_test_support::binary;
 
@@ -47,6 +47,15 @@ fn chunk_text(event: &AcpEvent) -> Option<String> {
     }
 }
 
+/// A prompt `ask` running on its own task, so the test can answer its permission request.
+fn ask_in_background(
+    acp: &AcpConnection,
+    session: &SessionId,
+) -> tokio::task::JoinHandle<Result<PromptResponse, AcpError>> {
+    let (acp, session) = (acp.clone(), session.clone());
+    tokio::spawn(async move { acp.prompt(&session, "ask").await })
+}
+
 /// Events until one satisfies `done`, which is returned last.
 async fn events_until(events: &mut AcpEvents, done: impl Fn(&AcpEvent) -> bool) -> Vec<AcpEvent> {
     let mut seen = Vec::new();
@@ -82,10 +91,7 @@ async fn a_turn_of_ten_thousand_updates_arrives_typed_in_order_and_once() {
 async fn a_permission_request_waits_for_the_users_answer_with_the_agents_own_options() {
     let agent = TestAgent::start(&[]);
     let (_client, acp, mut events, session) = start(&agent).await;
-    let turn = tokio::spawn({
-        let (acp, session) = (acp.clone(), session.clone());
-        async move { acp.prompt(&session, "ask").await }
-    });
+    let turn = ask_in_background(&acp, &session);
     let seen = events_until(&mut events, |e| matches!(e, AcpEvent::Permission(_))).await;
     let Some(AcpEvent::Permission(ask)) = seen.last() else {
         unreachable!()
@@ -121,10 +127,7 @@ async fn a_permission_request_waits_for_the_users_answer_with_the_agents_own_opt
 async fn cancel_answers_a_waiting_permission_request_cancelled() {
     let agent = TestAgent::start(&[]);
     let (_client, acp, mut events, session) = start(&agent).await;
-    let turn = tokio::spawn({
-        let (acp, session) = (acp.clone(), session.clone());
-        async move { acp.prompt(&session, "ask").await }
-    });
+    let turn = ask_in_background(&acp, &session);
     events_until(&mut events, |e| matches!(e, AcpEvent::Permission(_))).await;
     acp.cancel(&session);
     let after = events_until(&mut events, |e| chunk_text(e).is_some()).await;
@@ -168,10 +171,7 @@ async fn a_crash_mid_turn_fails_the_prompt_and_reports_the_exit() {
     let agent = TestAgent::start(&[]);
     let (_client, acp, mut events, session) = start(&agent).await;
     let err = acp.prompt(&session, "crash").await.expect_err("no answer");
-    assert_eq!(
-        err,
-        sam_core::acp::AcpError::Gone("session/prompt".to_owned())
-    );
+    assert_eq!(err, AcpError::Gone("session/prompt".to_owned()));
     let seen = events_until(&mut events, |e| matches!(e, AcpEvent::Exited(_))).await;
     let Some(AcpEvent::Exited(status)) = seen.last() else {
         unreachable!()

@@ -24,11 +24,20 @@ const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// How long writing an answer may take.
 const WRITE_DEADLINE: Duration = Duration::from_secs(2);
 
+/// What an upgrade asks to open, by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/v1/enroll`.
+    Enroll,
+    /// `/v1/session`.
+    Session,
+}
+
 /// A request that asked for a WebSocket the right way (its token is not checked yet).
 #[derive(Debug)]
 pub struct Upgrade {
-    /// The request target's path, without any query.
-    pub path: String,
+    /// What it asks to open.
+    pub route: Route,
     /// The `Authorization` header's value, when present and printable.
     pub authorization: Option<String>,
     /// The `Sec-WebSocket-Key`, for the accept header.
@@ -147,13 +156,16 @@ fn check(head: &[u8]) -> Result<Upgrade, Refusal> {
         });
     }
     let target = request.path.unwrap_or_default();
-    let path = target.split('?').next().unwrap_or_default().to_owned();
-    if path != sam_protocol::SESSION_PATH && path != sam_protocol::ENROLL_PATH {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            format!("unknown path {path}"),
-        ));
-    }
+    let route = match target.split('?').next().unwrap_or_default() {
+        sam_protocol::SESSION_PATH => Route::Session,
+        sam_protocol::ENROLL_PATH => Route::Enroll,
+        other => {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown path {other}"),
+            ));
+        }
+    };
     let header = |name: &str| {
         request
             .headers
@@ -197,7 +209,7 @@ fn check(head: &[u8]) -> Result<Upgrade, Refusal> {
         ));
     }
     Ok(Upgrade {
-        path,
+        route,
         authorization: header("authorization").map(str::to_owned),
         key: key.to_owned(),
         leftover: Vec::new(),
@@ -312,7 +324,7 @@ mod tests {
     fn a_proper_upgrade_is_accepted_with_its_token() {
         let upgrade =
             check(&request(&upgrade_lines(&["Authorization: Bearer abc"]))).expect("accepted");
-        assert_eq!(upgrade.path, "/v1/session");
+        assert_eq!(upgrade.route, Route::Session);
         assert_eq!(upgrade.authorization.as_deref(), Some("Bearer abc"));
         assert_eq!(upgrade.key, KEY);
     }

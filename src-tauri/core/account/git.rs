@@ -69,7 +69,7 @@ impl GitCredentials {
     /// host's repositories (others get it at their next create or start).
     pub async fn set_token(&self, host: &str, token: &Secret) -> Result<(), SamError> {
         let host = check_host(host)?;
-        if token.expose().trim().is_empty() || token.expose().chars().any(char::is_whitespace) {
+        if !token.is_one_word() {
             return Err(SamError::invalid_input(
                 "That token is empty or contains spaces.",
                 "Paste the token alone, as the host showed it.",

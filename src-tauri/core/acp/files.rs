@@ -5,13 +5,8 @@ use agent_client_protocol_schema::v1::{ReadTextFileRequest, ReadTextFileResponse
 use sam_protocol::MAX_READ;
 use serde_json::Value;
 
-use super::wire;
+use super::wire::{self, INTERNAL_ERROR, INVALID_PARAMS};
 use crate::agent_client::{AgentClient, StreamInput};
-
-/// JSON-RPC's "invalid params".
-const INVALID_PARAMS: i64 = -32602;
-/// JSON-RPC's "internal error", for a read that failed.
-const INTERNAL_ERROR: i64 = -32603;
 
 /// Where a coding agent's file requests go: the workspace's agent, and the folder that the
 /// coding agent's absolute paths must lie in.

@@ -16,7 +16,9 @@ use crate::agent_client::{StreamEvent, StreamHandle, StreamInput};
 /// JSON-RPC's "method not found".
 const METHOD_NOT_FOUND: i64 = -32601;
 /// JSON-RPC's "invalid params".
-const INVALID_PARAMS: i64 = -32602;
+pub(super) const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC's "internal error".
+pub(super) const INTERNAL_ERROR: i64 = -32603;
 
 /// Sends a request.
 pub(super) fn call(input: &StreamInput, id: u64, method: &str, params: &impl Serialize) {
@@ -62,7 +64,15 @@ pub(super) async fn read(
     events: mpsc::UnboundedSender<AcpEvent>,
 ) {
     let mut partial: Vec<u8> = Vec::new();
-    while let Some(event) = handle.next().await {
+    // Reading stops when nobody takes the events any more: dropping `AcpEvents` detaches.
+    loop {
+        let event = tokio::select! {
+            () = events.closed() => break,
+            event = handle.next() => match event {
+                Some(event) => event,
+                None => break,
+            },
+        };
         match event {
             StreamEvent::Output { bytes, .. } => {
                 partial.extend_from_slice(&bytes);

@@ -36,7 +36,7 @@ pub async fn set_key(core: &Core, agent: &str, key: &Secret) -> Result<(), SamEr
             "Add the variable it reads its key from: sam agent add ID --command … --key-env NAME",
         ));
     }
-    if key.expose().trim().is_empty() || key.expose().chars().any(char::is_whitespace) {
+    if !key.is_one_word() {
         return Err(SamError::invalid_input(
             "That key is empty or contains spaces.",
             "Paste the key alone, as the vendor showed it.",

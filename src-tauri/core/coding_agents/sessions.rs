@@ -17,7 +17,7 @@ use crate::acp::{AcpConnection, AcpError, AcpEvent};
 use crate::agent_client::{AgentClient, OpenAcp};
 use crate::error::{ErrorCategory, SamError};
 use crate::store::{AgentSessionRow, PermissionRow};
-use crate::workspace::{Workspace, WorkspaceStatus};
+use crate::workspace::{Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long a coding agent may take to answer `initialize` and `session/new` (an `npx` agent
 /// downloads itself on its first start).
@@ -93,7 +93,8 @@ pub async fn start(
         }
     };
     let row = AgentSessionRow {
-        id: new_id()?,
+        // `ag` and a random id of the workspaces' kind (12 lowercase letters and digits).
+        id: format!("ag{}", WorkspaceId::generate()?.as_str()),
         workspace_id: workspace.id.to_string(),
         agent,
         command: open.command,
@@ -348,17 +349,4 @@ fn coding_agent_error(agent: &str, err: &AcpError) -> SamError {
         format!("The coding agent {agent} failed: {err}."),
         "Its messages are in the workspace's agent log (what it wrote to stderr).",
     )
-}
-
-/// `ag` and ten random lowercase letters and digits.
-fn new_id() -> Result<String, SamError> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 10];
-    getrandom::fill(&mut bytes)
-        .map_err(|err| SamError::internal("No randomness for a session id.", &err))?;
-    let tail: String = bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect();
-    Ok(format!("ag{tail}"))
 }

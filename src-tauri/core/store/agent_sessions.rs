@@ -142,16 +142,11 @@ impl Store {
             })
     }
 
-    /// Permission requests: those still waiting (`waiting_only`), or all, oldest first.
-    pub fn permissions(&self, waiting_only: bool) -> Result<Vec<PermissionRow>, StoreError> {
+    /// Permission requests that still wait for an answer, oldest first.
+    pub fn waiting_permissions(&self) -> Result<Vec<PermissionRow>, StoreError> {
         let conn = self.lock();
-        let filter = if waiting_only {
-            "WHERE answer IS NULL"
-        } else {
-            ""
-        };
         let mut stmt = conn.prepare(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM agent_permissions {filter} ORDER BY id"
+            "SELECT {PERMISSION_COLUMNS} FROM agent_permissions WHERE answer IS NULL ORDER BY id"
         ))?;
         let rows = stmt.query_map([], permission_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
