@@ -5,6 +5,7 @@
 //! from the definitions here by [`export_bindings`]; a test fails when the checked-in file is
 //! stale.
 
+pub mod agent_sessions;
 mod agents;
 mod commands;
 mod desktop;
@@ -64,6 +65,14 @@ pub fn builder() -> Builder<tauri::Wry> {
             agents::agents_catalog,
             agents::agents_add,
             agents::agents_remove,
+            agent_sessions::agent_sessions,
+            agent_sessions::agent_start,
+            agent_sessions::agent_prompt,
+            agent_sessions::agent_answer,
+            agent_sessions::agent_cancel,
+            agent_sessions::agent_pending,
+            agent_sessions::agent_follow,
+            agent_sessions::agent_unfollow,
             git::git_token_hosts,
             git::git_set_token,
             git::git_remove_token,

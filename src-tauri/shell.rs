@@ -71,6 +71,7 @@ fn start() -> Result<(), SamError> {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .manage(ipc::github::StartupLinks::default())
+        .manage(ipc::agent_sessions::Followers::default())
         .invoke_handler(commands.invoke_handler())
         .manage(AppState {
             core: Arc::clone(&core),
@@ -92,6 +93,10 @@ fn start() -> Result<(), SamError> {
             core.tasks().spawn(
                 "change watcher",
                 ipc::watch_changes(app.handle().clone(), Arc::clone(&core)),
+            );
+            core.tasks().spawn(
+                "coding agent turns left behind",
+                ipc::agent_sessions::adopt_orphans(Arc::clone(&core)),
             );
             // What the user should hear about, as desktop notifications.
             let app_handle = app.handle().clone();

@@ -35,6 +35,12 @@ pub(super) enum SessionCommand {
         /// What to ask.
         text: String,
     },
+    /// Follow a turn whose `sam agent prompt` (or app) went away mid-turn, from where it
+    /// stopped, until the coding agent ends it.
+    Follow {
+        /// The session's id.
+        session: String,
+    },
     /// Permission requests that wait for an answer, with the agent's options.
     Pending,
     /// Stop a session's turn: waiting permission requests are answered `cancelled`, and the
@@ -89,16 +95,17 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
             }
         }
         SessionCommand::Prompt { session, text } => {
-            let stop =
-                sessions::prompt(core, &session, &text, |event| report(&event, json)).await?;
-            if json {
-                print_json(&serde_json::json!({ "type": "done", "stopReason": stop }));
-            } else {
-                print_text(&format!("\n[turn ended: {}]", stop_text(stop)));
+            let turn = sessions::begin(core, &session, Some(&text)).await?;
+            turned(core, turn, json).await?;
+        }
+        SessionCommand::Follow { session } => {
+            let state = core.store().agent_session(&session)?.state;
+            if state == "idle" {
+                print_note(&format!("Session {session} has no turn to follow."));
+                return Ok(());
             }
-            if stop != StopReason::EndTurn {
-                std::process::exit(1);
-            }
+            let turn = sessions::begin(core, &session, None).await?;
+            turned(core, turn, json).await?;
         }
         SessionCommand::Pending => {
             let waiting = core.store().waiting_permissions()?;
@@ -132,6 +139,20 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// Follows a turn to its end, printing it; exits 1 unless it ended normally.
+async fn turned(core: &Core, turn: sessions::Turn, json: bool) -> Result<(), SamError> {
+    let stop = turn.run(core, |event| report(&event, json)).await?;
+    if json {
+        print_json(&serde_json::json!({ "type": "done", "stopReason": stop }));
+    } else {
+        print_text(&format!("\n[turn ended: {}]", stop_text(stop)));
+    }
+    if stop != StopReason::EndTurn {
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -41,6 +41,9 @@ pub enum AcpEvent {
     /// A line that is not JSON-RPC, a known message of the wrong shape, or output lost to a
     /// gap: skipped, and said.
     Malformed(String),
+    /// An answer to no request of this connection: one an earlier connection sent (the
+    /// `session/prompt` of a turn a closed desktop started, say), or noise. The whole message.
+    StrayAnswer(Value),
     /// The coding agent's process ended.
     Exited(ExitStatus),
 }
@@ -98,17 +101,38 @@ pub struct AcpConnection {
 /// reads the coding agent's output while this lives: dropping it detaches from the stream, and
 /// requests still waiting fail.
 #[derive(Debug)]
-pub struct AcpEvents(mpsc::UnboundedReceiver<AcpEvent>);
+pub struct AcpEvents {
+    queue: mpsc::UnboundedReceiver<(u64, Option<AcpEvent>)>,
+    position: u64,
+}
 
 impl AcpEvents {
     /// The next event; `None` once the stream is gone and every event was taken.
     pub async fn next(&mut self) -> Option<AcpEvent> {
-        self.0.recv().await
+        loop {
+            let (position, event) = self.queue.recv().await?;
+            self.position = self.position.max(position);
+            if event.is_some() {
+                return event;
+            }
+        }
     }
 
     /// The next event if one is queued already.
     pub fn try_next(&mut self) -> Option<AcpEvent> {
-        self.0.try_recv().ok()
+        loop {
+            let (position, event) = self.queue.try_recv().ok()?;
+            self.position = self.position.max(position);
+            if event.is_some() {
+                return event;
+            }
+        }
+    }
+
+    /// The stream offset just past the last line taken: a reader that attaches there later
+    /// sees nothing twice.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 }
 
@@ -124,7 +148,7 @@ struct Shared {
 }
 
 #[derive(Debug)]
-struct Pending {
+pub(crate) struct Pending {
     method: String,
     reply: oneshot::Sender<Result<Value, AcpError>>,
 }
@@ -157,7 +181,11 @@ impl AcpConnection {
             input.clone(),
             events,
         ));
-        Ok((Self { input, shared }, AcpEvents(rx)))
+        let events = AcpEvents {
+            queue: rx,
+            position: from,
+        };
+        Ok((Self { input, shared }, events))
     }
 
     /// `initialize`, offering to read text files of the workspace (when the stream says its

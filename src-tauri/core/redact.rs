@@ -120,6 +120,34 @@ pub fn forget_secret(secret: &str) {
     known.retain(|s| s != secret);
 }
 
+/// `value` with [`redact`] applied to every string in it (keys and values), so the JSON stays
+/// JSON.
+pub fn redact_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(clean) = redact(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => {
+            let dirty: Vec<String> = map
+                .keys()
+                .filter(|key| matches!(redact(key), Cow::Owned(_)))
+                .cloned()
+                .collect();
+            for key in dirty {
+                if let Some(inner) = map.remove(&key) {
+                    map.insert(redact(&key).into_owned(), inner);
+                }
+            }
+            map.values_mut().for_each(redact_json);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// `text` with every registered secret and every credential-shaped substring replaced.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
@@ -246,6 +274,26 @@ mod tests {
         assert_eq!(format!("{secret} {secret:?}"), "[redacted] [redacted]");
         forget_secret(secret.expose());
         assert!(redact("plain words that are secret").contains("plain words"));
+    }
+
+    #[test]
+    fn json_is_redacted_in_its_strings_and_stays_json() {
+        let secret = Secret::new("json-secret-7788");
+        let mut value = serde_json::json!({
+            "text": "the key is json-secret-7788",
+            "nested": [{"json-secret-7788": "token=abcdef123456"}],
+            "count": 3,
+        });
+        redact_json(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "text": "the key is [redacted]",
+                "nested": [{"[redacted]": "token=[redacted]"}],
+                "count": 3,
+            })
+        );
+        forget_secret(secret.expose());
     }
 
     #[test]

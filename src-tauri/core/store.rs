@@ -7,6 +7,7 @@
 //! The connection sits behind a `std::sync::Mutex`: every operation is a short, local call, and
 //! none holds the lock across an `.await`.
 
+mod agent_events;
 mod agent_sessions;
 mod billing;
 mod idle;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 use crate::error::{ErrorCategory, SamError};
 
+pub use agent_events::{AgentEventRow, TranscriptEntry};
 pub use agent_sessions::{AgentSessionRow, PermissionRow};
 pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;

@@ -145,19 +145,17 @@ async fn lines_that_are_not_acp_are_reported_and_skipped() {
     let (_client, acp, mut events, session) = start(&agent).await;
     acp.prompt(&session, "noise").await.expect("a turn");
     let seen = events_until(&mut events, |e| chunk_text(e).is_some()).await;
-    let malformed: Vec<&str> = seen
+    let malformed: Vec<String> = seen
         .iter()
         .filter_map(|e| match e {
-            AcpEvent::Malformed(what) => Some(what.as_str()),
+            AcpEvent::Malformed(what) => Some(what.clone()),
+            AcpEvent::StrayAnswer(message) => Some(format!("stray answer {}", message["id"])),
             _ => None,
         })
         .collect();
     assert_eq!(
         malformed,
-        [
-            "not JSON-RPC: this is not json",
-            "an answer to no request: 424242"
-        ],
+        ["not JSON-RPC: this is not json", "stray answer 424242"],
         "the vendor's notification is ignored quietly"
     );
     assert_eq!(

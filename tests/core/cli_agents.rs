@@ -31,8 +31,13 @@ struct Turn {
 
 impl Turn {
     fn start(sam: &Sam, session: &str, text: &str) -> Self {
+        Self::spawn(sam, &["--json", "agent", "prompt", session, text])
+    }
+
+    /// `sam ARGS` in the background.
+    fn spawn(sam: &Sam, args: &[&str]) -> Self {
         let mut child = sam
-            .command(&["--json", "agent", "prompt", session, text])
+            .command(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -45,6 +50,13 @@ impl Turn {
     fn next(&mut self) -> Value {
         let line = self.lines.next().expect("a line").expect("readable");
         serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    /// The permission request the next line must be; its number.
+    fn asked(&mut self) -> (i64, Value) {
+        let asked = self.next();
+        assert_eq!(asked["type"], "permission", "{asked}");
+        (asked["permission"]["id"].as_i64().expect("a number"), asked)
     }
 
     /// Every line up to and including `done`.
@@ -102,9 +114,7 @@ fn a_permission_request_waits_for_an_answer_from_another_process() {
     let sam = Sam::new();
     let session = started(&sam);
     let mut turn = Turn::start(&sam, &session, "ask");
-    let asked = turn.next();
-    assert_eq!(asked["type"], "permission", "{asked}");
-    let number = asked["permission"]["id"].as_i64().expect("a number");
+    let (number, asked) = turn.asked();
     assert_eq!(
         asked["permission"]["request"]["toolCall"]["rawInput"]["command"],
         "touch x"
@@ -181,7 +191,9 @@ fn an_agents_key_reaches_only_its_process_and_no_file() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect();
-    assert_eq!(chunks(&lines), "FAKE_API_KEY=sk-test-4711\n");
+    // The agent has the key; quoting it, its words reach the transcript (and this output)
+    // redacted.
+    assert_eq!(chunks(&lines), "FAKE_API_KEY=[redacted]\n");
 
     // Not in SAM's database, its logs, or the workspace's agent log.
     for file in sam_test_support::files_under(sam.dir.path()) {
@@ -215,4 +227,57 @@ fn cancel_answers_a_waiting_request_cancelled_and_ends_the_turn() {
         Some(1),
         "a cancelled turn is not a success"
     );
+}
+
+#[test]
+fn a_turn_whose_follower_died_is_adopted_and_recorded_once() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let mut turn = Turn::start(&sam, &session, "ask");
+    let (number, _) = turn.asked();
+    // The process following the turn dies while the agent waits (an app closed mid-turn).
+    turn.child.kill().expect("killed");
+    turn.child.wait().expect("reaped");
+    let store = sam.store();
+
+    // While its heartbeat is fresh, nobody else takes the turn, and no new prompt starts.
+    let busy = sam.run(&["agent", "follow", &session]);
+    assert_eq!(busy.status.code(), Some(2), "{busy:?}");
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("Another SAM process"));
+    let refused = sam.run(&["agent", "prompt", &session, "count 1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has not finished its turn"));
+
+    // Its heartbeat goes stale (here at once instead of after five seconds).
+    store.release_agent_session(&session).expect("released");
+    let orphans = store.unfollowed_agent_sessions(0).expect("listed");
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].state, "waiting");
+
+    let mut follow = Turn::spawn(&sam, &["--json", "agent", "follow", &session]);
+    let (code, answered) = sam.json(&["--json", "agent", "answer", &number.to_string(), "allow"]);
+    assert_eq!(code, Some(0), "{answered}");
+    let rest = follow.rest();
+    assert_eq!(rest[0]["type"], "answered", "{rest:?}");
+    assert_eq!(chunks(&rest), "permission: allow\n");
+    assert_eq!(rest.last().expect("done")["stopReason"], "end_turn");
+
+    // The transcript holds the turn once: the request is not read again by the adopter.
+    let kinds: Vec<String> = store
+        .transcript(&session, 0, 100)
+        .expect("read")
+        .into_iter()
+        .map(|row| row.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "started",
+            "prompt",
+            "permission",
+            "answered",
+            "update",
+            "turn"
+        ]
+    );
+    assert_eq!(store.agent_session(&session).expect("kept").state, "idle");
 }

@@ -56,14 +56,17 @@ fn send(input: &StreamInput, message: &Value) {
 }
 
 /// Reads the stream until it ends: whole lines are dispatched, answers complete requests, and
-/// everything else becomes an event. When it ends, every request still waiting fails.
+/// everything else becomes an event, sent with the stream offset just past its line (lines that
+/// make no event send the offset alone). When it ends, every request still waiting fails.
 pub(super) async fn read(
     mut handle: StreamHandle,
     shared: Arc<Shared>,
     input: StreamInput,
-    events: mpsc::UnboundedSender<AcpEvent>,
+    events: mpsc::UnboundedSender<(u64, Option<AcpEvent>)>,
 ) {
     let mut partial: Vec<u8> = Vec::new();
+    // The stream offset of `partial[0]`.
+    let mut start = 0u64;
     // Reading stops when nobody takes the events any more: dropping `AcpEvents` detaches.
     loop {
         let event = tokio::select! {
@@ -74,24 +77,39 @@ pub(super) async fn read(
             },
         };
         match event {
-            StreamEvent::Output { bytes, .. } => {
+            StreamEvent::Output { offset, bytes } => {
+                if partial.is_empty() {
+                    start = offset;
+                }
                 partial.extend_from_slice(&bytes);
                 while let Some(end) = partial.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = partial.drain(..=end).collect();
-                    if let Some(event) = dispatch(&line, &shared, &input) {
-                        let _ = events.send(event);
+                    start += line.len() as u64;
+                    match dispatch(&line, &shared, &input) {
+                        Line::Event(event) => {
+                            let _ = events.send((start, event));
+                        }
+                        // The position first: whoever the answer wakes sees the line as read.
+                        Line::Answer(pending, outcome) => {
+                            let _ = events.send((start, None));
+                            let _ = pending.reply.send(outcome);
+                        }
                     }
                 }
             }
             StreamEvent::Gap { from, base } => {
                 partial.clear();
+                start = base;
                 let lost = base.saturating_sub(from);
-                let _ = events.send(AcpEvent::Malformed(format!(
-                    "{lost} bytes of the coding agent's messages were lost (the desktop fell behind)"
-                )));
+                let _ = events.send((
+                    base,
+                    Some(AcpEvent::Malformed(format!(
+                        "{lost} bytes of the coding agent's messages were lost (the desktop fell behind)"
+                    ))),
+                ));
             }
             StreamEvent::Exit(status) => {
-                let _ = events.send(AcpEvent::Exited(status));
+                let _ = events.send((start, Some(AcpEvent::Exited(status))));
                 break;
             }
             StreamEvent::Reset => break,
@@ -102,20 +120,39 @@ pub(super) async fn read(
     }
 }
 
-/// One line: an answer (delivered, no event), a request or notification (an event, or a
+/// What a line was.
+enum Line {
+    /// A request or notification (an event, or nothing when it was answered or ignored), or
+    /// something else (`Malformed`).
+    Event(Option<AcpEvent>),
+    /// The answer to one of our requests, for the reader to deliver.
+    Answer(super::Pending, Result<Value, AcpError>),
+}
+
+/// One line: an answer (to deliver, no event), a request or notification (an event, or a
 /// refusal written back), or something else (`Malformed`).
-fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Option<AcpEvent> {
+fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Line {
+    Line::Event(match classify(line, shared, input) {
+        Ok(event) => event,
+        Err(answer) => return answer,
+    })
+}
+
+fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<AcpEvent>, Line> {
     let text = String::from_utf8_lossy(line);
     let text = text.trim();
     if text.is_empty() {
-        return None;
+        return Ok(None);
     }
     let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
-        return Some(AcpEvent::Malformed(format!("not JSON-RPC: {}", clip(text))));
+        return Ok(Some(AcpEvent::Malformed(format!(
+            "not JSON-RPC: {}",
+            clip(text)
+        ))));
     };
     let id = message.get("id").cloned();
     let params = message.get("params").cloned().unwrap_or(Value::Null);
-    match (message.get("method").and_then(Value::as_str), id) {
+    Ok(match (message.get("method").and_then(Value::as_str), id) {
         (Some(method), Some(id)) if method == CLIENT_METHOD_NAMES.session_request_permission => {
             match serde_json::from_value::<RequestPermissionRequest>(params) {
                 Ok(request) => {
@@ -164,13 +201,12 @@ fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Option<AcpEven
         (Some(_), None) => None,
         (None, Some(id)) => {
             let Some(pending) = id.as_u64().and_then(|n| lock(&shared.pending).remove(&n)) else {
-                return Some(AcpEvent::Malformed(format!(
-                    "an answer to no request: {id}"
-                )));
+                // An answer to a request of an earlier connection (a turn it started), or noise.
+                return Ok(Some(AcpEvent::StrayAnswer(Value::Object(message))));
             };
             let outcome = match (message.get("result"), message.get("error")) {
                 (_, Some(error)) => Err(AcpError::Rpc {
-                    method: pending.method,
+                    method: pending.method.clone(),
                     code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
                     message: error
                         .get("message")
@@ -180,15 +216,14 @@ fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Option<AcpEven
                 }),
                 (Some(result), None) => Ok(result.clone()),
                 (None, None) => Err(AcpError::BadAnswer {
-                    method: pending.method,
+                    method: pending.method.clone(),
                     detail: "neither result nor error".to_owned(),
                 }),
             };
-            let _ = pending.reply.send(outcome);
-            None
+            return Err(Line::Answer(pending, outcome));
         }
         (None, None) => Some(AcpEvent::Malformed(format!("not JSON-RPC: {}", clip(text)))),
-    }
+    })
 }
 
 fn clip(text: &str) -> String {

@@ -3,27 +3,28 @@
 //! input), answered from wherever the person is (`sam agent answer`, later the app), and the
 //! answer reaches the coding agent through the process running the turn — or the next one.
 
+mod turn;
+
+pub use turn::{STALE, Turn, begin};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::acp::schema::{
-    RequestPermissionOutcome, SelectedPermissionOutcome, SessionId, SessionNotification, StopReason,
-};
-use serde_json::Value;
+use crate::acp::schema::{SessionId, SessionNotification, StopReason};
+use serde_json::{Value, json};
 
 use super::{Distribution, catalogue};
 use crate::Core;
 use crate::acp::{AcpConnection, AcpError, AcpEvent};
 use crate::agent_client::{AgentClient, OpenAcp};
 use crate::error::{ErrorCategory, SamError};
+use crate::store::TranscriptEntry;
 use crate::store::{AgentSessionRow, PermissionRow};
 use crate::workspace::{Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long a coding agent may take to answer `initialize` and `session/new` (an `npx` agent
 /// downloads itself on its first start).
 const HANDSHAKE: Duration = Duration::from_secs(300);
-/// How often a running turn looks for answers given elsewhere.
-const ANSWER_POLL: Duration = Duration::from_millis(250);
 
 /// Which coding agent to start.
 #[derive(Debug, Clone)]
@@ -85,8 +86,13 @@ pub async fn start(
     }
     let info = opened.map_err(SamError::from)?;
     let begun = handshake(&client, info.stream, info.cwd.as_deref().unwrap_or("/")).await;
-    let acp_session = match begun {
-        Ok(session) => session,
+    let Handshake {
+        session: acp_session,
+        started,
+        events,
+        position,
+    } = match begun {
+        Ok(done) => done,
         Err(err) => {
             let _ = client.close_stream(info.stream).await;
             return Err(coding_agent_error(&agent, &err));
@@ -103,20 +109,57 @@ pub async fn start(
         acp_session: acp_session.0.to_string(),
         state: "idle".to_owned(),
         created_at_ms: crate::clock::now_ms(),
+        read_offset: 0,
     };
-    core.store().insert_agent_session(&row)?;
-    Ok(row)
+    let store = core.store();
+    store.insert_agent_session(&row)?;
+    // What the coding agent said of itself (capabilities, modes, commands) opens the transcript.
+    let mut entries = vec![TranscriptEntry::Event {
+        kind: "started",
+        body: started,
+    }];
+    entries.extend(events.into_iter().filter_map(|event| match event {
+        AcpEvent::Update(update) => Some(TranscriptEntry::Event {
+            kind: "update",
+            body: serde_json::to_value(&update).unwrap_or(Value::Null),
+        }),
+        _ => None,
+    }));
+    store.append_transcript(&row.id, &entries, Some(position))?;
+    Ok(store.agent_session(&row.id)?)
 }
 
-async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<SessionId, AcpError> {
-    let (acp, _events) = AcpConnection::attach(client, stream, 0).await?;
+/// What `initialize` and `session/new` gave.
+struct Handshake {
+    session: SessionId,
+    /// `{"initialize": …, "session": …}`: the two answers, as the coding agent gave them.
+    started: Value,
+    /// Updates that came with them (the agent's commands, say).
+    events: Vec<AcpEvent>,
+    /// How far into the stream they were read.
+    position: u64,
+}
+
+async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<Handshake, AcpError> {
+    let (acp, mut events) = AcpConnection::attach(client, stream, 0).await?;
     let steps = async {
-        acp.initialize().await?;
-        Ok(acp.new_session(cwd).await?.session_id)
+        let initialize = acp.initialize().await?;
+        let session = acp.new_session(cwd).await?;
+        Ok((initialize, session))
     };
-    tokio::time::timeout(HANDSHAKE, steps)
+    let (initialize, session) = tokio::time::timeout(HANDSHAKE, steps)
         .await
-        .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))
+        .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))?;
+    let mut seen = Vec::new();
+    while let Some(event) = events.try_next() {
+        seen.push(event);
+    }
+    Ok(Handshake {
+        session: session.session_id.clone(),
+        started: json!({ "initialize": initialize, "session": session }),
+        events: seen,
+        position: events.position(),
+    })
 }
 
 /// The agent's id, how to start it, and the variables it reads its key from.
@@ -168,119 +211,19 @@ pub async fn prompt(
     core: &Core,
     session_id: &str,
     text: &str,
-    mut on: impl FnMut(TurnEvent),
+    on: impl FnMut(TurnEvent),
 ) -> Result<StopReason, SamError> {
-    let store = core.store();
-    let session = store.agent_session(session_id)?;
-    let workspace = store.workspace(&session.workspace_id.parse()?)?;
-    let client = core.workspaces().connect(&workspace).await?;
-    if client.epoch().unwrap_or_default() != session.epoch {
-        store.set_agent_session_state(&session.id, "ended")?;
-        return Err(ended(
-            &session,
-            "the workspace's agent restarted since it started",
-        ));
-    }
-    let streams = client.list().await.map_err(SamError::from)?;
-    let Some(info) = streams.iter().find(|s| s.stream == session.stream) else {
-        store.set_agent_session_state(&session.id, "ended")?;
-        return Err(ended(&session, "its process is gone"));
-    };
-    if let Some(exit) = info.exit {
-        store.set_agent_session_state(&session.id, "ended")?;
-        return Err(ended(&session, &format!("its process ended ({exit:?})")));
-    }
-    // Earlier turns' output is history; this turn reads from here on.
-    let (acp, mut events) = AcpConnection::attach(&client, session.stream, info.out_head)
+    begin(core, session_id, Some(text))
+        .await?
+        .run(core, on)
         .await
-        .map_err(|err| coding_agent_error(&session.agent, &err))?;
-    deliver_answers(core, &acp, &session.id, &mut on)?;
-    store.set_agent_session_state(&session.id, "working")?;
-    let acp_session = SessionId::new(session.acp_session.clone());
-    let mut turn = tokio::spawn({
-        let (acp, text) = (acp.clone(), text.to_owned());
-        async move { acp.prompt(&acp_session, &text).await }
-    });
-    let mut poll = tokio::time::interval(ANSWER_POLL);
-    let outcome = loop {
-        tokio::select! {
-            biased;
-            event = events.next() => match event {
-                Some(event) => handle(core, &session, event, &mut on)?,
-                None => break None,
-            },
-            _ = poll.tick() => {
-                // A cancel asked elsewhere: tell the coding agent first, then hand over the
-                // `cancelled` answers it recorded, as ACP orders them.
-                if store.agent_session(&session.id)?.state == "cancelling" {
-                    acp.send_cancel(&SessionId::new(session.acp_session.clone()));
-                    store.set_agent_session_state(&session.id, "working")?;
-                }
-                deliver_answers(core, &acp, &session.id, &mut on)?;
-            }
-            finished = &mut turn => break Some(finished),
-        }
-    };
-    // What came before the answer is already queued: report it all.
-    while let Some(event) = events.try_next() {
-        handle(core, &session, event, &mut on)?;
-    }
-    let result = match outcome {
-        Some(Ok(Ok(response))) => Ok(response.stop_reason),
-        Some(Ok(Err(err))) => Err(coding_agent_error(&session.agent, &err)),
-        Some(Err(join)) => Err(SamError::internal("The turn's task failed.", &join)),
-        None => Err(ended(&session, "its stream closed")),
-    };
-    let state = if result.is_ok() { "idle" } else { "ended" };
-    store.set_agent_session_state(&session.id, state)?;
-    result
 }
 
-fn handle(
-    core: &Core,
-    session: &AgentSessionRow,
-    event: AcpEvent,
-    on: &mut impl FnMut(TurnEvent),
-) -> Result<(), SamError> {
-    let store = core.store();
-    match event {
-        AcpEvent::Update(update) => on(TurnEvent::Update(update)),
-        AcpEvent::Permission(ask) => {
-            let request = serde_json::to_value(&ask.request).unwrap_or(Value::Null);
-            let number = store.insert_permission(&session.id, &ask.id.to_string(), &request)?;
-            store.set_agent_session_state(&session.id, "waiting")?;
-            on(TurnEvent::Permission(store.permission(number)?));
-        }
-        AcpEvent::Malformed(what) => on(TurnEvent::Malformed(what)),
-        AcpEvent::Exited(_) => store.set_agent_session_state(&session.id, "ended")?,
-    }
-    Ok(())
-}
-
-/// Hands the coding agent every answer given for this session that has not reached it yet.
-fn deliver_answers(
-    core: &Core,
-    acp: &AcpConnection,
-    session: &str,
-    on: &mut impl FnMut(TurnEvent),
-) -> Result<(), SamError> {
-    let store = core.store();
-    for row in store.undelivered_answers(session)? {
-        let Ok(id) = serde_json::from_str::<Value>(&row.rpc_id) else {
-            continue;
-        };
-        let outcome = match row.answer.as_deref() {
-            Some("cancelled") | None => RequestPermissionOutcome::Cancelled,
-            Some(option) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
-                option.to_owned(),
-            )),
-        };
-        acp.deliver(&id, outcome);
-        store.mark_permission_delivered(row.id)?;
-        store.set_agent_session_state(session, "working")?;
-        on(TurnEvent::Answered(store.permission(row.id)?));
-    }
-    Ok(())
+/// Sessions whose turn nobody follows any more (the process that did went away: an app closed
+/// mid-turn, a `sam agent prompt` interrupted), for [`begin`] without a prompt to adopt.
+pub fn orphans(core: &Core) -> Result<Vec<AgentSessionRow>, SamError> {
+    let stale = i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX);
+    Ok(core.store().unfollowed_agent_sessions(stale)?)
 }
 
 /// Asks the coding agent to stop the session's turn: every permission request that waits is

@@ -7,6 +7,7 @@ use crate::clock::now_ms;
 use crate::workspace::WorkspaceId;
 
 /// A coding agent's session as SAM recorded it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgentSessionRow {
     /// SAM's id for it.
@@ -27,10 +28,14 @@ pub struct AgentSessionRow {
     pub state: String,
     /// When it started, Unix milliseconds.
     pub created_at_ms: i64,
+    /// How far into its stream the transcript has read.
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub read_offset: u64,
 }
 
 /// A permission request, with its answer once given.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PermissionRow {
     /// SAM's number for it, what `sam agent answer` takes.
     pub id: i64,
@@ -111,22 +116,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records a permission request; returns its number.
-    pub fn insert_permission(
-        &self,
-        session: &str,
-        rpc_id: &str,
-        request: &serde_json::Value,
-    ) -> Result<i64, StoreError> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO agent_permissions (session_id, rpc_id, request, asked_at_ms) \
-             VALUES (?1, ?2, ?3, ?4)",
-            params![session, rpc_id, request.to_string(), now_ms()],
-        )?;
-        Ok(conn.last_insert_rowid())
-    }
-
     /// One permission request.
     pub fn permission(&self, id: i64) -> Result<PermissionRow, StoreError> {
         self.lock()
@@ -152,12 +141,45 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether a session has a permission request that waits for a person.
+    pub fn is_waiting(&self, session: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().query_row(
+            "SELECT EXISTS (SELECT 1 FROM agent_permissions \
+             WHERE session_id = ?1 AND answer IS NULL)",
+            [session],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Sessions in a turn (`working`, `waiting`, `cancelling`) whose follower has not shown a
+    /// heartbeat for `stale_ms`.
+    pub fn unfollowed_agent_sessions(
+        &self,
+        stale_ms: i64,
+    ) -> Result<Vec<AgentSessionRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM agent_sessions \
+             WHERE state IN ('working', 'waiting', 'cancelling') AND driver_seen_ms < ?1 \
+             ORDER BY created_at_ms, id"
+        ))?;
+        let rows = stmt.query_map([now_ms() - stale_ms], session_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records an answer, once: false when the request was answered already.
     pub fn answer_permission(&self, id: i64, answer: &str, by: &str) -> Result<bool, StoreError> {
-        let changed = self.lock().execute(
+        let conn = self.lock();
+        let changed = conn.execute(
             "UPDATE agent_permissions SET answer = ?2, answered_by = ?3, answered_at_ms = ?4 \
              WHERE id = ?1 AND answer IS NULL",
             params![id, answer, by, now_ms()],
+        )?;
+        // The session changed too (what waits on it), for whoever watches the store.
+        conn.execute(
+            "UPDATE agent_sessions SET updated_at_ms = ?2 \
+             WHERE id = (SELECT session_id FROM agent_permissions WHERE id = ?1)",
+            params![id, now_ms()],
         )?;
         Ok(changed == 1)
     }
@@ -192,8 +214,8 @@ impl Store {
     }
 }
 
-const SESSION_COLUMNS: &str =
-    "id, workspace_id, agent, command, stream, epoch, acp_session, state, created_at_ms";
+const SESSION_COLUMNS: &str = "id, workspace_id, agent, command, stream, epoch, acp_session, \
+     state, created_at_ms, read_offset";
 
 fn session_row(row: &Row<'_>) -> rusqlite::Result<AgentSessionRow> {
     let command: String = row.get(3)?;
@@ -207,13 +229,14 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<AgentSessionRow> {
         acp_session: row.get(6)?,
         state: row.get(7)?,
         created_at_ms: row.get(8)?,
+        read_offset: u64::try_from(row.get::<_, i64>(9)?).unwrap_or(0),
     })
 }
 
-const PERMISSION_COLUMNS: &str =
+pub(super) const PERMISSION_COLUMNS: &str =
     "id, session_id, rpc_id, request, asked_at_ms, answer, answered_by, delivered";
 
-fn permission_row(row: &Row<'_>) -> rusqlite::Result<PermissionRow> {
+pub(super) fn permission_row(row: &Row<'_>) -> rusqlite::Result<PermissionRow> {
     let request: String = row.get(3)?;
     Ok(PermissionRow {
         id: row.get(0)?,

@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "coding agents' sessions and their permission requests",
         sql: include_str!("migrations/0007_agent_sessions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "coding agents' transcripts and who follows their turns",
+        sql: include_str!("migrations/0008_agent_transcripts.sql"),
+    },
 ];
 
 /// The version this build writes.

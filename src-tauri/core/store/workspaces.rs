@@ -127,12 +127,14 @@ impl Store {
 
     /// A value that changes whenever any workspace or event changes, in this process or another
     /// (the CLI shares the file): one cheap query for the app's change watcher.
-    pub fn change_stamp(&self) -> Result<(i64, i64, i64), StoreError> {
+    pub fn change_stamp(&self) -> Result<(i64, i64, i64, i64), StoreError> {
         Ok(self.lock().query_row(
             "SELECT coalesce(max(updated_at_ms), 0), count(*), \
-             (SELECT coalesce(max(seq), 0) FROM workspace_events) FROM workspaces",
+             (SELECT coalesce(max(seq), 0) FROM workspace_events), \
+             (SELECT coalesce(max(updated_at_ms), 0) + count(*) FROM agent_sessions) \
+             FROM workspaces",
             [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )?)
     }
 

@@ -1,0 +1,187 @@
+//! Coding agent sessions' transcripts: the desktop's journal of everything a session showed, in
+//! order, with how far into the coding agent's stream it has read.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde_json::Value;
+
+use super::agent_sessions::{PERMISSION_COLUMNS, permission_row};
+use super::{Store, StoreError};
+use crate::clock::now_ms;
+use crate::redact::redact_json;
+
+/// One entry of a transcript as stored.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentEventRow {
+    /// Its place among every transcript's entries (increasing, never reused).
+    pub seq: i64,
+    /// Its session.
+    pub session_id: String,
+    /// `prompt`, `update`, `permission`, `answered`, `malformed`, `turn` or `ended`
+    /// (`docs/agents.md` says what each body holds).
+    pub kind: String,
+    /// What happened, as JSON.
+    pub body: Value,
+    /// When it was recorded, Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// What to append to a transcript.
+#[derive(Debug, Clone)]
+pub enum TranscriptEntry {
+    /// Anything but a permission request.
+    Event {
+        /// Its kind.
+        kind: &'static str,
+        /// Its body.
+        body: Value,
+    },
+    /// A permission request: it joins the audit log too, and the session waits for a person.
+    Permission {
+        /// The JSON-RPC id to answer it by, as JSON text.
+        rpc_id: String,
+        /// The request exactly as the coding agent sent it.
+        request: Value,
+    },
+}
+
+impl Store {
+    /// Appends `entries` to a session's transcript in one transaction, together with how far
+    /// into the coding agent's stream they were read (`read_offset`, when they came from it).
+    /// Secrets SAM knows, and text shaped like one, are redacted first: what a coding agent
+    /// says may quote a key. Returns the rows appended.
+    pub fn append_transcript(
+        &self,
+        session: &str,
+        entries: &[TranscriptEntry],
+        read_offset: Option<u64>,
+    ) -> Result<Vec<AgentEventRow>, StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        let now = now_ms();
+        let mut appended = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (kind, mut body) = match entry {
+                TranscriptEntry::Event { kind, body } => (*kind, body.clone()),
+                TranscriptEntry::Permission { rpc_id, request } => {
+                    let mut request = request.clone();
+                    redact_json(&mut request);
+                    tx.execute(
+                        "INSERT INTO agent_permissions (session_id, rpc_id, request, asked_at_ms) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![session, rpc_id, request.to_string(), now],
+                    )?;
+                    let number = tx.last_insert_rowid();
+                    let row = tx.query_row(
+                        &format!(
+                            "SELECT {PERMISSION_COLUMNS} FROM agent_permissions WHERE id = ?1"
+                        ),
+                        [number],
+                        permission_row,
+                    )?;
+                    tx.execute(
+                        "UPDATE agent_sessions SET state = 'waiting', updated_at_ms = ?2 \
+                         WHERE id = ?1",
+                        params![session, now],
+                    )?;
+                    (
+                        "permission",
+                        serde_json::to_value(row).unwrap_or(Value::Null),
+                    )
+                }
+            };
+            redact_json(&mut body);
+            tx.execute(
+                "INSERT INTO agent_events (session_id, kind, body, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![session, kind, body.to_string(), now],
+            )?;
+            appended.push(AgentEventRow {
+                seq: tx.last_insert_rowid(),
+                session_id: session.to_owned(),
+                kind: kind.to_owned(),
+                body,
+                at_ms: now,
+            });
+        }
+        if let Some(offset) = read_offset {
+            tx.execute(
+                "UPDATE agent_sessions SET read_offset = max(read_offset, ?2) WHERE id = ?1",
+                params![session, i64::try_from(offset).unwrap_or(i64::MAX)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(appended)
+    }
+
+    /// A session's transcript after entry `after`, oldest first, at most `limit` entries.
+    pub fn transcript(
+        &self,
+        session: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AgentEventRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT seq, session_id, kind, body, at_ms FROM agent_events \
+             WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![session, after, limit], event_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest entry's `seq` of a session's transcript (0 when it has none).
+    pub fn transcript_head(&self, session: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT max(seq) FROM agent_events WHERE session_id = ?1",
+                [session],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten()
+            .unwrap_or(0))
+    }
+
+    /// Takes the right to follow a session's turn: granted when nobody has shown a heartbeat
+    /// for `stale_ms` (or `force`, for a process that just started the session). Exactly one of
+    /// two processes asking at once is granted it.
+    pub fn claim_agent_session(&self, session: &str, stale_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let changed = self.lock().execute(
+            "UPDATE agent_sessions SET driver_seen_ms = ?2 WHERE id = ?1 AND driver_seen_ms < ?3",
+            params![session, now, now - stale_ms],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The follower of a session's turn is alive.
+    pub fn heartbeat_agent_session(&self, session: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_sessions SET driver_seen_ms = ?2 WHERE id = ?1",
+            params![session, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The follower of a session's turn lets go (the turn ended, or it stopped following).
+    pub fn release_agent_session(&self, session: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_sessions SET driver_seen_ms = 0 WHERE id = ?1",
+            [session],
+        )?;
+        Ok(())
+    }
+}
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<AgentEventRow> {
+    let body: String = row.get(3)?;
+    Ok(AgentEventRow {
+        seq: row.get(0)?,
+        session_id: row.get(1)?,
+        kind: row.get(2)?,
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        at_ms: row.get(4)?,
+    })
+}
