@@ -353,6 +353,15 @@ impl App {
         .await;
     }
 
+    /// Opens the first workspace of the list on screen.
+    pub async fn open_first_workspace(&self) {
+        self.find_css("[data-testid='workspace-row'] .name button")
+            .await
+            .click()
+            .await
+            .expect("opens the workspace");
+    }
+
     /// The document's title.
     pub async fn title(&self) -> String {
         self.client.title().await.expect("title")

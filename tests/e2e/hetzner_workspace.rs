@@ -164,11 +164,7 @@ fn a_hetzner_workspace_is_priced_retried_stopped_restarted_and_deleted_and_an_or
 
         // Delete names every resource first, then leaves nothing.
         app.click("nav-workspaces").await;
-        app.find_css("[data-testid='workspace-row'] .name button")
-            .await
-            .click()
-            .await
-            .expect("opens the workspace");
+        app.open_first_workspace().await;
         // What the confirmation lists comes with the machine's details: wait for them (their
         // card also moves the buttons down as it appears, under a click aimed before it did).
         app.find("machine").await;

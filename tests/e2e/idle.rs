@@ -132,11 +132,7 @@ fn an_idle_workspace_is_warned_on_its_page_and_by_notification_and_kept_running_
             .await;
         let before = idle_warnings_received(&name);
         app.click("nav-workspaces").await;
-        app.find_css("[data-testid='workspace-row'] .name button")
-            .await
-            .click()
-            .await
-            .expect("open the workspace");
+        app.open_first_workspace().await;
         idle_for_five_minutes(app).await;
         warned(app).await;
         until(

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real app, in its real webview, driven through WebDriver under Xvfb.
 
+mod agents;
 mod github;
 mod harness;
 mod hetzner;

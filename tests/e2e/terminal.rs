@@ -289,11 +289,7 @@ fn closing_and_reopening_the_app_brings_the_terminal_back_with_its_screen() {
         assert_eq!(before.len(), 1, "one terminal before quitting: {before:?}");
 
         app.restart().await;
-        app.find_css("[data-testid='workspace-row'] .name button")
-            .await
-            .click()
-            .await
-            .expect("opens the workspace");
+        app.open_first_workspace().await;
         shell_ready(app).await;
         assert_eq!(tab_ids(app).await, before, "the same tab, no new one");
         // The same shell: its screen is back, and it is still where it was.

@@ -11,6 +11,11 @@
 //!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
 //! - `run SECONDS`: runs `sleep SECONDS` (a tool command), with a chunk `running` before and
 //!   `ran` after;
+//! - `think`: an `agent_thought_chunk`, then a chunk `thought done`;
+//! - `plan`: a `plan` of two entries (one completed, one in progress);
+//! - `edit PATH`: a `tool_call` of kind `edit` with a diff of PATH (`old line` → `new line`),
+//!   its `tool_call_update` to `completed`, then a chunk `edited`;
+//! - `markdown`: one chunk of markdown (a heading, bold, inline code, a fenced block, a list);
 //! - `noise`: a line that is not JSON, a vendor's `_vendor/status` notification, an answer to
 //!   no request, then a chunk `after noise`.
 //!
@@ -164,6 +169,38 @@ fn turn(
             chunk(session, "about to crash\n");
             std::process::exit(3);
         }
+        "think" => {
+            update(
+                session,
+                json!({"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "weighing it"}}),
+            );
+            chunk(session, "thought done\n");
+        }
+        "plan" => update(
+            session,
+            json!({"sessionUpdate": "plan", "entries": [
+                {"content": "Read the code", "priority": "high", "status": "completed"},
+                {"content": "Write the fix", "priority": "medium", "status": "in_progress"},
+            ]}),
+        ),
+        "edit" => {
+            let path = argument.trim();
+            update(
+                session,
+                json!({"sessionUpdate": "tool_call", "toolCallId": "edit-1", "title": format!("Edit {path}"),
+                       "kind": "edit", "status": "pending", "locations": [{"path": path}],
+                       "content": [{"type": "diff", "path": path, "oldText": "old line\n", "newText": "new line\n"}]}),
+            );
+            update(
+                session,
+                json!({"sessionUpdate": "tool_call_update", "toolCallId": "edit-1", "status": "completed"}),
+            );
+            chunk(session, "edited\n");
+        }
+        "markdown" => chunk(
+            session,
+            "# Findings\n\nThe **bug** is in `main.rs`:\n\n```rust\nfn main() {}\n```\n\n- one\n- two\n",
+        ),
         _ => chunk(session, &format!("unknown command {command:?}\n")),
     }
     json!({"stopReason": "end_turn"})
@@ -185,13 +222,17 @@ fn wait_for(id: u64, lines: &mut impl Iterator<Item = std::io::Result<String>>) 
 }
 
 fn chunk(session: &str, text: &str) {
+    update(
+        session,
+        json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}),
+    );
+}
+
+fn update(session: &str, update: Value) {
     send(&json!({
         "jsonrpc": "2.0",
         "method": "session/update",
-        "params": {
-            "sessionId": session,
-            "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}},
-        },
+        "params": {"sessionId": session, "update": update},
     }));
 }
 

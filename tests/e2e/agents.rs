@@ -1,0 +1,166 @@
+//! Coding agents in the window, on a Local workspace with the scripted `fake-acp`: started from
+//! the workspace page, prompted, its reply shown as markdown, its edit as a diff, its plan as a
+//! checklist, a permission request answered from the view — and one that waited while the app
+//! was closed, still there after the restart and answered then, recorded once.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+
+use crate::harness::{self, App, until};
+use crate::source_repo;
+
+const SLOW: Duration = Duration::from_secs(30);
+
+/// The texts of the elements matching `css`.
+async fn texts(app: &App, css: &str) -> Vec<String> {
+    let found = app
+        .script(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);",
+            vec![css.into()],
+        )
+        .await;
+    serde_json::from_value(found).unwrap_or_default()
+}
+
+/// Types a prompt and sends it with Enter.
+async fn prompt(app: &App, text: &str) {
+    app.keys("agent-prompt", &format!("{text}{}", char::from(Key::Enter)))
+        .await;
+}
+
+async fn turns_ended(app: &App, count: usize) {
+    until(
+        "the turn to end",
+        async || texts(app, "[data-testid='item-turn']").await.len(),
+        |n| *n >= count,
+    )
+    .await;
+}
+
+async fn message_with(app: &App, text: &str) {
+    until(
+        "the agent's reply",
+        async || texts(app, "[data-testid='item-message']").await,
+        |found| found.iter().any(|m| m.contains(text)),
+    )
+    .await;
+}
+
+async fn open_session(app: &App) {
+    app.wait_css("[data-testid='agent-session-tab']", SLOW)
+        .await
+        .click()
+        .await
+        .expect("opens the session");
+    app.wait_css("[data-testid='agent-session']", SLOW).await;
+}
+
+#[test]
+fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
+    let prepare = |paths: &sam_core::paths::AppPaths| {
+        let store = sam_core::store::Store::open(&paths.database()).expect("store");
+        let fake = sam_test_support::binary("fake-acp");
+        let spec = sam_core::coding_agents::from_command_line(
+            "fake",
+            Some("Fake agent"),
+            &fake.to_string_lossy(),
+            &[],
+            Vec::new(),
+        )
+        .expect("a command line");
+        sam_core::coding_agents::add_custom(&store, spec).expect("added");
+        source_repo(paths)
+    };
+    harness::run_with("agents", prepare, async |app, repo| {
+        app.create_local_workspace(&repo).await;
+        app.find("agents-panel").await;
+        app.find("agent-choice")
+            .await
+            .select_by_value("fake")
+            .await
+            .expect("the fake agent");
+        app.click("start-agent").await;
+        app.wait_css("[data-testid='agent-session'][data-state='idle']", SLOW)
+            .await;
+
+        // A reply as markdown: a heading, inline code, a highlighted block.
+        prompt(app, "markdown").await;
+        turns_ended(app, 1).await;
+        message_with(app, "Findings").await;
+        let code = texts(app, "[data-testid='item-message'] pre.code").await;
+        assert_eq!(code, ["fn main() {}"]);
+        let keywords = texts(app, "[data-testid='item-message'] pre.code .kw").await;
+        assert_eq!(keywords, ["fn"], "the code is highlighted");
+
+        // An edit as a diff with its path, a plan as a checklist.
+        prompt(app, "edit /src/a.rs").await;
+        turns_ended(app, 2).await;
+        let diff = app
+            .wait_css(
+                "[data-testid='item-tool'][data-status='completed'] [data-testid='tool-diff'][data-path='/src/a.rs']",
+                SLOW,
+            )
+            .await
+            .text()
+            .await
+            .expect("diff text");
+        assert!(
+            diff.contains("- old line") && diff.contains("+ new line"),
+            "{diff}"
+        );
+        prompt(app, "plan").await;
+        turns_ended(app, 3).await;
+        let plan = app
+            .script(
+                "return [...document.querySelectorAll(\"[data-testid='item-plan'] li\")].map((li) => li.dataset.status);",
+                vec![],
+            )
+            .await;
+        assert_eq!(plan, serde_json::json!(["completed", "in_progress"]));
+
+        // A permission request waits for the person, shown with the agent's own options.
+        prompt(app, "ask").await;
+        app.wait_css("[data-testid='agent-session'][data-state='waiting']", SLOW)
+            .await;
+        let options = texts(app, "[data-testid='permission-option']").await;
+        assert_eq!(options, ["Allow", "Deny"]);
+        app.find_css("[data-testid='permission-option'][data-option='allow']")
+            .await
+            .click()
+            .await
+            .expect("allows");
+        message_with(app, "permission: allow").await;
+        turns_ended(app, 4).await;
+        let answer = app.text("permission-answer").await;
+        assert!(
+            answer.contains("Allow") && answer.contains("this window"),
+            "{answer}"
+        );
+
+        // Another request waits while the app is closed; after the restart it is still there,
+        // the app takes the turn back, and the answer reaches the agent.
+        prompt(app, "ask").await;
+        app.wait_css("[data-testid='permission-option']", SLOW)
+            .await;
+        app.restart().await;
+        app.open_first_workspace().await;
+        open_session(app).await;
+        app.wait_css(
+            "[data-testid='agent-session-tab'][data-state='waiting']",
+            SLOW,
+        )
+        .await;
+        app.find_css("[data-testid='permission-option'][data-option='deny']")
+            .await
+            .click()
+            .await
+            .expect("denies");
+        message_with(app, "permission: deny").await;
+        turns_ended(app, 5).await;
+        // Everything once: two requests, five prompts, five turn ends.
+        assert_eq!(texts(app, "[data-testid='item-permission']").await.len(), 2);
+        assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 5);
+        assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 5);
+    });
+}

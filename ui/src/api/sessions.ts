@@ -1,0 +1,49 @@
+// Coding agents' sessions in a workspace: start, prompt, follow the transcript, answer, cancel.
+
+import { Channel } from "@tauri-apps/api/core";
+
+import { commands, type AgentEventRow, type AgentSessionRow, type PermissionRow } from "../bindings";
+import { unwrap } from "./index";
+
+export type { AgentEventRow, AgentSessionRow, PermissionRow };
+
+export async function agentSessions(workspace: string): Promise<AgentSessionRow[]> {
+  return unwrap(await commands.agentSessions(workspace));
+}
+
+export async function startAgent(workspace: string, agent: string): Promise<AgentSessionRow> {
+  return unwrap(await commands.agentStart(workspace, agent));
+}
+
+export async function promptAgent(session: string, text: string): Promise<void> {
+  unwrap(await commands.agentPrompt(session, text));
+}
+
+export async function answerPermission(request: number, option: string): Promise<PermissionRow> {
+  return unwrap(await commands.agentAnswer(request, option));
+}
+
+export async function cancelTurn(session: string): Promise<number> {
+  return unwrap(await commands.agentCancel(session));
+}
+
+export async function pendingPermissions(): Promise<PermissionRow[]> {
+  return unwrap(await commands.agentPending());
+}
+
+/**
+ * Follows a session's transcript from entry `after`: `onRows` gets every entry in order, in
+ * pages, as they are recorded. Resolves to a function that stops following.
+ */
+export async function followTranscript(
+  session: string,
+  after: number,
+  onRows: (rows: AgentEventRow[]) => void,
+): Promise<() => void> {
+  const channel = new Channel<AgentEventRow[]>();
+  channel.onmessage = onRows;
+  const id = unwrap(await commands.agentFollow(session, after, channel));
+  return () => {
+    void commands.agentUnfollow(id);
+  };
+}

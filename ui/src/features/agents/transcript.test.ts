@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+
+import type { AgentEventRow } from "../../api/sessions";
+import { apply, diffLines, emptyTranscript } from "./transcript";
+
+let seq = 0;
+function row(kind: string, body: AgentEventRow["body"]): AgentEventRow {
+  seq += 1;
+  return { seq, session_id: "ag1", kind, body, at_ms: 0 };
+}
+const update = (u: AgentEventRow["body"]) => row("update", { sessionId: "s", update: u });
+const chunk = (text: string) => update({ sessionUpdate: "agent_message_chunk", content: { type: "text", text } });
+
+describe("a transcript", () => {
+  it("joins a reply's chunks and keeps prompts, thoughts and turn ends apart", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      row("prompt", { text: "fix it" }),
+      update({ sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "hmm" } }),
+      chunk("Hello "),
+      chunk("world"),
+      row("turn", { stopReason: "end_turn" }),
+    ]);
+    expect(t.items.map((i) => i.kind)).toEqual(["prompt", "thought", "message", "turn"]);
+    expect(t.items[2]).toMatchObject({ kind: "message", text: "Hello world" });
+  });
+
+  it("applies each entry once, however often it is delivered", () => {
+    const t = emptyTranscript();
+    const rows = [chunk("a"), chunk("b")];
+    apply(t, rows);
+    apply(t, rows);
+    expect(t.items).toHaveLength(1);
+    expect(t.items[0]).toMatchObject({ text: "ab" });
+  });
+
+  it("updates a tool call in place, with its diffs, locations and output", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      update({
+        sessionUpdate: "tool_call",
+        toolCallId: "c1",
+        title: "Edit a.rs",
+        kind: "edit",
+        status: "pending",
+        locations: [{ path: "/w/a.rs", line: 3 }],
+        content: [{ type: "diff", path: "/w/a.rs", oldText: "x\n", newText: "y\n" }],
+      }),
+      update({ sessionUpdate: "tool_call_update", toolCallId: "c1", status: "completed" }),
+    ]);
+    expect(t.items).toHaveLength(1);
+    expect(t.items[0]).toMatchObject({
+      kind: "tool",
+      status: "completed",
+      toolKind: "edit",
+      locations: ["/w/a.rs:3"],
+      diffs: [{ path: "/w/a.rs", oldText: "x\n", newText: "y\n" }],
+    });
+  });
+
+  it("shows a permission request with the agent's options until it is answered", () => {
+    const t = emptyTranscript();
+    const request = {
+      toolCall: { title: "touch x", rawInput: { command: "touch x" } },
+      options: [
+        { optionId: "allow", name: "Allow", kind: "allow_once" },
+        { optionId: "deny", name: "Deny", kind: "reject_once" },
+      ],
+    };
+    apply(t, [row("permission", { id: 7, request, answer: null, answered_by: null })]);
+    expect(t.items[0]).toMatchObject({ kind: "permission", request: 7, detail: "touch x", answer: null });
+    apply(t, [row("answered", { id: 7, request, answer: "deny", answered_by: "cli" })]);
+    expect(t.items[0]).toMatchObject({ answer: "deny", by: "cli" });
+  });
+
+  it("reads the agent's modes, commands and capabilities, and ignores what it does not know", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      row("started", {
+        initialize: { agentCapabilities: { promptCapabilities: { image: true } }, agentInfo: { name: "fake" } },
+        session: { modes: { currentModeId: "ask", availableModes: [{ id: "ask", name: "Ask" }] } },
+      }),
+      update({ sessionUpdate: "available_commands_update", availableCommands: [{ name: "review", description: "Review" }] }),
+      update({ sessionUpdate: "current_mode_update", currentModeId: "code" }),
+      update({ sessionUpdate: "something_new", x: 1 }),
+      row("update", null),
+    ]);
+    expect(t).toMatchObject({ images: true, agentName: "fake", mode: "code" });
+    expect(t.commands).toEqual([{ name: "review", description: "Review" }]);
+    expect(t.items).toEqual([]);
+  });
+});
+
+describe("a diff", () => {
+  it("keeps common lines and marks removed and added ones", () => {
+    expect(diffLines("a\nb\nc\n", "a\nB\nc\n")).toEqual([
+      { sign: " ", text: "a" },
+      { sign: "-", text: "b" },
+      { sign: "+", text: "B" },
+      { sign: " ", text: "c" },
+    ]);
+  });
+
+  it("shows a new file as all added", () => {
+    expect(diffLines(null, "x\ny")).toEqual([
+      { sign: "+", text: "x" },
+      { sign: "+", text: "y" },
+    ]);
+  });
+});

@@ -1,0 +1,293 @@
+// A coding agent session's transcript folded into what the session view shows: the person's
+// prompts, the agent's messages and thoughts (consecutive chunks joined), tool calls (updated in
+// place by id, with their diffs, locations and output), plans, permission requests with their
+// answers, and the ends of turns. Entries are applied in order, once each (by `seq`).
+
+import type { AgentEventRow } from "../../api/sessions";
+
+export interface Diff {
+  path: string;
+  oldText: string | null;
+  newText: string;
+}
+
+export interface PermissionOption {
+  optionId: string;
+  name: string;
+  kind: string;
+}
+
+export interface PlanEntry {
+  content: string;
+  status: string;
+  priority: string;
+}
+
+export type Item =
+  | { kind: "prompt"; seq: number; text: string }
+  | { kind: "message"; seq: number; text: string }
+  | { kind: "thought"; seq: number; text: string }
+  | {
+      kind: "tool";
+      seq: number;
+      id: string;
+      title: string;
+      toolKind: string;
+      status: string;
+      locations: string[];
+      diffs: Diff[];
+      output: string;
+    }
+  | { kind: "plan"; seq: number; entries: PlanEntry[] }
+  | {
+      kind: "permission";
+      seq: number;
+      request: number;
+      title: string;
+      detail: string;
+      options: PermissionOption[];
+      answer: string | null;
+      by: string | null;
+    }
+  | { kind: "turn"; seq: number; stopReason: string }
+  | { kind: "ended"; seq: number; reason: string }
+  | { kind: "note"; seq: number; text: string };
+
+export interface Mode {
+  id: string;
+  name: string;
+}
+
+export interface Command {
+  name: string;
+  description: string;
+}
+
+export interface Transcript {
+  items: Item[];
+  /** The last entry applied. */
+  seq: number;
+  mode: string | null;
+  modes: Mode[];
+  commands: Command[];
+  /** Whether the agent accepts images in prompts. */
+  images: boolean;
+  agentName: string | null;
+}
+
+export function emptyTranscript(): Transcript {
+  return { items: [], seq: 0, mode: null, modes: [], commands: [], images: false, agentName: null };
+}
+
+type Json = Record<string, unknown>;
+
+const obj = (value: unknown): Json => (value && typeof value === "object" ? (value as Json) : {});
+const str = (value: unknown): string => (typeof value === "string" ? value : "");
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** The text of an ACP content block (`text`, or a short stand-in for other kinds). */
+export function contentText(block: unknown): string {
+  const b = obj(block);
+  switch (b.type) {
+    case "text":
+      return str(b.text);
+    case "resource_link":
+      return `[${str(b.name) || str(b.uri)}]`;
+    case "image":
+      return "[image]";
+    case "resource":
+      return str(obj(b.resource).text);
+    default:
+      return "";
+  }
+}
+
+/** Applies `rows` (in order; ones applied already are skipped). */
+export function apply(t: Transcript, rows: AgentEventRow[]): void {
+  for (const row of rows) {
+    if (row.seq <= t.seq) continue;
+    t.seq = row.seq;
+    applyOne(t, row);
+  }
+}
+
+function applyOne(t: Transcript, row: AgentEventRow): void {
+  const body = obj(row.body);
+  switch (row.kind) {
+    case "started":
+      started(t, body);
+      break;
+    case "prompt":
+      t.items.push({ kind: "prompt", seq: row.seq, text: str(body.text) });
+      break;
+    case "update":
+      update(t, row.seq, obj(body.update));
+      break;
+    case "permission":
+      t.items.push(permission(row.seq, body));
+      break;
+    case "answered": {
+      const item = t.items.find((i) => i.kind === "permission" && i.request === body.id);
+      if (item && item.kind === "permission") {
+        item.answer = str(body.answer) || null;
+        item.by = str(body.answered_by) || null;
+      }
+      break;
+    }
+    case "turn":
+      t.items.push({ kind: "turn", seq: row.seq, stopReason: str(body.stopReason) });
+      break;
+    case "ended":
+      t.items.push({ kind: "ended", seq: row.seq, reason: str(body.reason) });
+      break;
+    case "malformed":
+      t.items.push({ kind: "note", seq: row.seq, text: str(body.detail) });
+      break;
+  }
+}
+
+function started(t: Transcript, body: Json): void {
+  const initialize = obj(body.initialize);
+  const capabilities = obj(obj(initialize.agentCapabilities).promptCapabilities);
+  t.images = capabilities.image === true;
+  const info = obj(initialize.agentInfo);
+  t.agentName = str(info.title) || str(info.name) || null;
+  const modes = obj(obj(body.session).modes);
+  t.mode = str(modes.currentModeId) || null;
+  t.modes = list(modes.availableModes).map((m) => ({ id: str(obj(m).id), name: str(obj(m).name) }));
+}
+
+function update(t: Transcript, seq: number, u: Json): void {
+  switch (u.sessionUpdate) {
+    case "agent_message_chunk":
+      appendText(t, "message", seq, contentText(u.content));
+      break;
+    case "agent_thought_chunk":
+      appendText(t, "thought", seq, contentText(u.content));
+      break;
+    case "user_message_chunk":
+      t.items.push({ kind: "prompt", seq, text: contentText(u.content) });
+      break;
+    case "tool_call":
+    case "tool_call_update":
+      tool(t, seq, u);
+      break;
+    case "plan":
+      t.items.push({
+        kind: "plan",
+        seq,
+        entries: list(u.entries).map((e) => ({
+          content: str(obj(e).content),
+          status: str(obj(e).status),
+          priority: str(obj(e).priority),
+        })),
+      });
+      break;
+    case "available_commands_update":
+      t.commands = list(u.availableCommands).map((c) => ({
+        name: str(obj(c).name),
+        description: str(obj(c).description),
+      }));
+      break;
+    case "current_mode_update":
+      t.mode = str(u.currentModeId) || t.mode;
+      break;
+  }
+}
+
+function appendText(t: Transcript, kind: "message" | "thought", seq: number, text: string): void {
+  const last = t.items.at(-1);
+  if (last && last.kind === kind) last.text += text;
+  else t.items.push({ kind, seq, text });
+}
+
+function tool(t: Transcript, seq: number, u: Json): void {
+  const id = str(u.toolCallId);
+  let item = t.items.find((i) => i.kind === "tool" && i.id === id);
+  if (!item || item.kind !== "tool") {
+    item = { kind: "tool", seq, id, title: "", toolKind: "other", status: "pending", locations: [], diffs: [], output: "" };
+    t.items.push(item);
+  }
+  if (typeof u.title === "string") item.title = u.title;
+  if (typeof u.kind === "string") item.toolKind = u.kind;
+  if (typeof u.status === "string") item.status = u.status;
+  if (Array.isArray(u.locations)) {
+    item.locations = u.locations.map((l) => {
+      const at = obj(l);
+      return typeof at.line === "number" ? `${str(at.path)}:${at.line}` : str(at.path);
+    });
+  }
+  if (Array.isArray(u.content)) {
+    item.diffs = [];
+    item.output = "";
+    for (const part of u.content) {
+      const p = obj(part);
+      if (p.type === "diff") {
+        item.diffs.push({ path: str(p.path), oldText: typeof p.oldText === "string" ? p.oldText : null, newText: str(p.newText) });
+      } else if (p.type === "content") {
+        item.output += contentText(p.content);
+      }
+    }
+  }
+}
+
+function permission(seq: number, row: Json): Item {
+  const request = obj(row.request);
+  const call = obj(request.toolCall);
+  const input = obj(call.rawInput);
+  const detail = str(input.command) || str(input.path) || str(input.file_path) || "";
+  return {
+    kind: "permission",
+    seq,
+    request: typeof row.id === "number" ? row.id : 0,
+    title: str(call.title) || "The agent asks to act",
+    detail,
+    options: list(request.options).map((o) => ({
+      optionId: str(obj(o).optionId),
+      name: str(obj(o).name),
+      kind: str(obj(o).kind),
+    })),
+    answer: str(row.answer) || null,
+    by: str(row.answered_by) || null,
+  };
+}
+
+type DiffLine = { sign: " " | "-" | "+"; text: string };
+
+/** Lines of a diff: unchanged, removed and added, by a longest common subsequence of lines. */
+export function diffLines(oldText: string | null, newText: string): DiffLine[] {
+  const a = oldText === null || oldText === "" ? [] : oldText.replace(/\n$/, "").split("\n");
+  const b = newText === "" ? [] : newText.replace(/\n$/, "").split("\n");
+  const removed = (text: string): DiffLine => ({ sign: "-", text });
+  const added = (text: string): DiffLine => ({ sign: "+", text });
+  // Large files: no alignment, everything old out and new in (quadratic tables cost too much).
+  if (a.length * b.length > 4_000_000) return [...a.map(removed), ...b.map(added)];
+  // lcs[i * width + j]: the longest common run of a[i..] and b[j..].
+  const width = b.length + 1;
+  const lcs = new Uint32Array((a.length + 1) * width);
+  const at = (i: number, j: number) => lcs[i * width + j] ?? 0;
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      lcs[i * width + j] = a[i] === b[j] ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1));
+    }
+  }
+  const out: DiffLine[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x !== undefined && y !== undefined && x === y) {
+      out.push({ sign: " ", text: x });
+      i++;
+      j++;
+    } else if (y !== undefined && (x === undefined || at(i, j + 1) > at(i + 1, j))) {
+      out.push(added(y));
+      j++;
+    } else {
+      out.push(removed(x ?? ""));
+      i++;
+    }
+  }
+  return out;
+}
