@@ -1,6 +1,7 @@
 //! The desktop shell: window, IPC wiring, notifications and start-up. Thin by design; the work
 //! is in the core.
 
+pub mod agent_notices;
 pub mod deep_link;
 pub mod notify;
 pub mod tray;
@@ -93,6 +94,10 @@ fn start() -> Result<(), SamError> {
             core.tasks().spawn(
                 "change watcher",
                 ipc::watch_changes(app.handle().clone(), Arc::clone(&core)),
+            );
+            core.tasks().spawn(
+                "coding agents that need you",
+                agent_notices::watch(app.handle().clone(), Arc::clone(&core)),
             );
             core.tasks().spawn(
                 "coding agent turns left behind",

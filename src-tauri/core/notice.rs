@@ -27,6 +27,8 @@ pub enum Notice {
         stop_at_ms: i64,
         /// How long nothing has happened in it, in minutes.
         idle_minutes: u32,
+        /// Coding agents in it that wait for an answer (their catalogue ids).
+        waiting_agents: Vec<String>,
     },
     /// The workspace was stopped by its idle policy.
     IdleStopped {
@@ -65,6 +67,36 @@ pub enum Notice {
         /// What the server cost from its creation to its deletion, as text ("€0.42").
         cost: Option<String>,
     },
+    /// A coding agent asks for permission and waits for the person.
+    AgentWaiting {
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// Its name.
+        name: String,
+        /// The coding agent (its catalogue id).
+        agent: String,
+        /// The permission request's number.
+        request: i64,
+        /// What it asks to do.
+        title: String,
+        /// The agent's option that allows (once), if it offers one: its id and words.
+        allow: Option<(String, String)>,
+        /// The agent's option that refuses (once), if it offers one.
+        deny: Option<(String, String)>,
+    },
+    /// A coding agent ended its turn.
+    AgentDone {
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// Its name.
+        name: String,
+        /// The coding agent (its catalogue id).
+        agent: String,
+        /// The session.
+        session: String,
+        /// Why the turn ended, in words ("done", "cancelled", …).
+        outcome: String,
+    },
 }
 
 /// What a notice offers to do.
@@ -76,6 +108,10 @@ pub enum NoticeAction {
     KeepRunning,
     /// "Stop now".
     StopNow,
+    /// The coding agent's own "allow" option.
+    Allow,
+    /// The coding agent's own "deny" option.
+    Deny,
 }
 
 impl NoticeAction {
@@ -85,6 +121,8 @@ impl NoticeAction {
             Self::Open => "default",
             Self::KeepRunning => "keep-running",
             Self::StopNow => "stop-now",
+            Self::Allow => "allow",
+            Self::Deny => "deny",
         }
     }
 
@@ -94,14 +132,22 @@ impl NoticeAction {
             Self::Open => "Open",
             Self::KeepRunning => "Keep running 1 h",
             Self::StopNow => "Stop now",
+            Self::Allow => "Allow",
+            Self::Deny => "Deny",
         }
     }
 
     /// The action named `key`, if it is one of ours.
     pub fn from_key(key: &str) -> Option<Self> {
-        [Self::Open, Self::KeepRunning, Self::StopNow]
-            .into_iter()
-            .find(|action| action.key() == key)
+        [
+            Self::Open,
+            Self::KeepRunning,
+            Self::StopNow,
+            Self::Allow,
+            Self::Deny,
+        ]
+        .into_iter()
+        .find(|action| action.key() == key)
     }
 }
 
@@ -113,7 +159,23 @@ impl Notice {
             | Self::IdleStopped { workspace, .. }
             | Self::Created { workspace, .. }
             | Self::CreateFailed { workspace, .. }
-            | Self::BackstopStopped { workspace, .. } => workspace,
+            | Self::BackstopStopped { workspace, .. }
+            | Self::AgentWaiting { workspace, .. }
+            | Self::AgentDone { workspace, .. } => workspace,
+        }
+    }
+
+    /// Which notification on screen this one replaces: the latest news of a workspace replaces
+    /// the one before, while each permission request and each session has its own.
+    pub fn slot(&self) -> String {
+        match self {
+            Self::AgentWaiting {
+                workspace, request, ..
+            } => format!("{workspace}/request/{request}"),
+            Self::AgentDone {
+                workspace, session, ..
+            } => format!("{workspace}/session/{session}"),
+            other => other.workspace().to_string(),
         }
     }
 
@@ -127,6 +189,15 @@ impl Notice {
             Self::BackstopStopped { name, .. } => {
                 format!("{name} was powered off while SAM was closed")
             }
+            Self::AgentWaiting { agent, name, .. } => {
+                format!("{agent} in {name} waits for your answer")
+            }
+            Self::AgentDone {
+                agent,
+                name,
+                outcome,
+                ..
+            } => format!("{agent} in {name} finished its turn ({outcome})"),
         }
     }
 
@@ -136,13 +207,22 @@ impl Notice {
             Self::IdleWarning {
                 stop_at_ms,
                 idle_minutes,
+                waiting_agents,
                 ..
             } => {
                 let minutes = (stop_at_ms - now_ms).max(0) / 60_000;
+                let waiting = match waiting_agents.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" The coding agent {one} waits for your answer."),
+                    many => format!(
+                        " The coding agents {} wait for your answers.",
+                        many.join(", ")
+                    ),
+                };
                 format!(
                     "Nothing has happened for {idle_minutes} min: no typing, no running command, \
                      no busy agent. It stops in {minutes} min (its disk is kept) unless you keep \
-                     it running."
+                     it running.{waiting}"
                 )
             }
             Self::IdleStopped { idle_minutes, .. } => format!(
@@ -153,6 +233,10 @@ impl Notice {
             Self::CreateFailed {
                 category, message, ..
             } => format!("{category} error: {message}"),
+            Self::AgentWaiting { title, .. } => {
+                format!("It asks: {title}. Answer here, in the window, or with sam agent answer.")
+            }
+            Self::AgentDone { .. } => "Open the workspace to see what it did.".to_owned(),
             Self::BackstopStopped { cost, .. } => {
                 let cost = cost
                     .as_deref()
@@ -166,10 +250,26 @@ impl Notice {
         }
     }
 
+    /// The words on `action`'s button: the coding agent's own for its options.
+    pub fn action_label(&self, action: NoticeAction) -> String {
+        match (self, action) {
+            (Self::AgentWaiting { allow: Some(o), .. }, NoticeAction::Allow)
+            | (Self::AgentWaiting { deny: Some(o), .. }, NoticeAction::Deny) => o.1.clone(),
+            _ => action.label().to_owned(),
+        }
+    }
+
     /// The buttons it offers, besides clicking it (which opens the workspace).
     pub fn actions(&self) -> &'static [NoticeAction] {
         match self {
             Self::IdleWarning { .. } => &[NoticeAction::KeepRunning, NoticeAction::StopNow],
+            Self::AgentWaiting {
+                allow: Some(_),
+                deny: Some(_),
+                ..
+            } => &[NoticeAction::Allow, NoticeAction::Deny],
+            Self::AgentWaiting { allow: Some(_), .. } => &[NoticeAction::Allow],
+            Self::AgentWaiting { deny: Some(_), .. } => &[NoticeAction::Deny],
             _ => &[],
         }
     }

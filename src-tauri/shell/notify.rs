@@ -13,6 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use sam_core::Core;
 use sam_core::clock::now_ms;
+use sam_core::coding_agents::sessions;
 use sam_core::notice::{Notice, NoticeAction};
 use sam_core::store::OperationKind;
 use sam_core::workspace::WorkspaceId;
@@ -23,11 +24,12 @@ pub const KEEP_RUNNING: Duration = Duration::from_secs(60 * 60);
 /// What opens a workspace in the window.
 pub type Opener = Arc<dyn Fn(WorkspaceId) + Send + Sync>;
 
-/// The notification on screen for each workspace, and which showing of it is current: a newer
-/// notice about the same workspace replaces it rather than piling up (a second idle warning, the
+/// The notification on screen for each slot ([`Notice::slot`]: a workspace, or one of its coding
+/// agents' requests), and which showing of it is current: a newer notice for the same slot
+/// replaces it rather than piling up (a second idle warning, the
 /// stop after it). A replaced notification keeps its id, so the waiter for the replaced showing
 /// hears the answer too and must leave it to the current one.
-type OnScreen = Arc<Mutex<HashMap<WorkspaceId, (u32, u64)>>>;
+type OnScreen = Arc<Mutex<HashMap<String, (u32, u64)>>>;
 
 /// Numbers each showing.
 static SHOWINGS: AtomicU64 = AtomicU64::new(0);
@@ -63,12 +65,13 @@ fn deliver(core: &Arc<Core>, notice: Notice, open: &Opener, on_screen: &OnScreen
     let on_screen = Arc::clone(on_screen);
     let tasks = core.tasks().clone();
     tasks.spawn("notification", async move {
-        let id = notice.workspace().clone();
+        let shown_notice = notice.clone();
         // Showing is a D-Bus call and waiting for the answer blocks until the user acts or the
         // notification closes: both off the async workers.
-        let shown = tauri::async_runtime::spawn_blocking(move || show(&notice, &on_screen)).await;
+        let shown =
+            tauri::async_runtime::spawn_blocking(move || show(&shown_notice, &on_screen)).await;
         match shown {
-            Ok(Ok(Some(action))) => act(&core, &id, action, &open).await,
+            Ok(Ok(Some(action))) => answer(&core, &notice, action, &open).await,
             Ok(Ok(None)) => {}
             Ok(Err(err)) => tracing::warn!(%err, "showing a desktop notification failed"),
             Err(err) => tracing::warn!(%err, "the notification task failed"),
@@ -82,9 +85,9 @@ fn show(
     on_screen: &OnScreen,
 ) -> Result<Option<NoticeAction>, notify_rust::error::Error> {
     let lock = || on_screen.lock().unwrap_or_else(PoisonError::into_inner);
-    let workspace = notice.workspace();
+    let slot = notice.slot();
     let mut notification = Notification::new();
-    if let Some((previous, _)) = lock().get(workspace) {
+    if let Some((previous, _)) = lock().get(&slot) {
         notification.id(*previous);
     }
     notification
@@ -93,7 +96,7 @@ fn show(
         .body(&notice.body(now_ms()))
         .action(NoticeAction::Open.key(), NoticeAction::Open.label());
     for action in notice.actions() {
-        notification.action(action.key(), action.label());
+        notification.action(action.key(), &notice.action_label(*action));
     }
     if let Notice::IdleWarning { stop_at_ms, .. } = notice {
         // It stays until answered, or until the stop it announces makes it moot.
@@ -104,12 +107,12 @@ fn show(
     }
     let handle = notification.show()?;
     let shown_as = (handle.id(), SHOWINGS.fetch_add(1, Ordering::Relaxed));
-    lock().insert(workspace.clone(), shown_as);
+    lock().insert(slot.clone(), shown_as);
     let mut chosen = None;
     handle.wait_for_action(|key| chosen = NoticeAction::from_key(key));
     // Replaced: the current showing answers. (The entry stays: a server that keeps answered
     // notifications on screen gets the next one about this workspace in the same place.)
-    let current = lock().get(workspace) == Some(&shown_as);
+    let current = lock().get(&slot) == Some(&shown_as);
     Ok(chosen.filter(|_| current))
 }
 
@@ -129,6 +132,23 @@ pub fn tell(summary: &str, body: &str) {
     });
 }
 
+/// Carries out what the user picked from `notice`: a coding agent's option goes to its
+/// permission request, anything else to the workspace.
+async fn answer(core: &Core, notice: &Notice, action: NoticeAction, open: &Opener) {
+    let option = match (notice, action) {
+        (Notice::AgentWaiting { allow: Some(o), .. }, NoticeAction::Allow)
+        | (Notice::AgentWaiting { deny: Some(o), .. }, NoticeAction::Deny) => &o.0,
+        _ => return act(core, notice.workspace(), action, open).await,
+    };
+    let Notice::AgentWaiting { request, .. } = notice else {
+        return;
+    };
+    if let Err(err) = sessions::answer(core, *request, option, "notification") {
+        tracing::warn!(request, %err, "answering from the notification failed");
+        tell("The answer was not given", &err.message);
+    }
+}
+
 /// Carries out `action` on workspace `id` (from a notification or the tray).
 pub async fn act(core: &Core, id: &WorkspaceId, action: NoticeAction, open: &Opener) {
     let lifecycle = core.workspaces();
@@ -139,6 +159,8 @@ pub async fn act(core: &Core, id: &WorkspaceId, action: NoticeAction, open: &Ope
                 tracing::warn!(workspace = %id, %err, "keeping the workspace running failed");
             }
         }
+        // A coding agent's options are answered with their notice (above).
+        NoticeAction::Allow | NoticeAction::Deny => open(id.clone()),
         NoticeAction::StopNow => {
             core.terminals().forget(id);
             match lifecycle.begin(id, OperationKind::Stop) {

@@ -1,7 +1,8 @@
 //! The tray: an icon whose colour says whether anything runs (grey: nothing, green: running,
-//! amber: a workspace is about to stop for idleness), a title saying how many run, and a menu
-//! with each workspace — its status, idle warning and cost so far — with Open and Stop, then
-//! "Open SAM" and "Quit SAM".
+//! amber: a workspace is about to stop for idleness, or a coding agent waits for an answer), a
+//! title saying how many run and how many agents wait, and a menu with each waiting agent's
+//! request (opening its workspace), each workspace — its status, idle warning and cost so far —
+//! with Open and Stop, then "Open SAM" and "Quit SAM".
 //!
 //! It speaks StatusNotifierItem over D-Bus (Tauri's tray with `ksni`). Where the desktop has no
 //! tray host (no `org.kde.StatusNotifierWatcher`), building it fails; the app then keeps its
@@ -65,12 +66,15 @@ struct Model {
     running: usize,
     warned: bool,
     title: String,
+    /// Coding agents waiting for an answer: the workspace to open, and what waits.
+    waiting: Vec<(WorkspaceId, String)>,
     entries: Vec<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     id: WorkspaceId,
+    name: String,
     label: String,
     running: bool,
 }
@@ -213,18 +217,42 @@ fn model(core: &Core, now_ms: i64) -> Result<Model, sam_core::error::SamError> {
         }
         entries.push(Entry {
             id: workspace.id,
+            name: workspace.name,
             label,
             running: is_running,
         });
     }
-    let title = match running {
+    let mut waiting = Vec::new();
+    for request in core.store().waiting_permissions()? {
+        let Some(entry) = entries
+            .iter()
+            .find(|e| e.id.as_str() == request.workspace_id)
+        else {
+            continue;
+        };
+        let name = &entry.name;
+        let asks = request.request["toolCall"]["title"]
+            .as_str()
+            .unwrap_or("to act");
+        waiting.push((
+            entry.id.clone(),
+            format!("{} in {name} waits: {asks}", request.agent),
+        ));
+    }
+    let mut title = match running {
         0 => "SAM".to_owned(),
         n => format!("SAM — {n} running"),
     };
+    match waiting.len() {
+        0 => {}
+        1 => title.push_str(" · 1 agent waits for you"),
+        n => title.push_str(&format!(" · {n} agents wait for you")),
+    }
     Ok(Model {
         running,
-        warned,
+        warned: warned || !waiting.is_empty(),
         title,
+        waiting,
         entries,
     })
 }
@@ -232,6 +260,18 @@ fn model(core: &Core, now_ms: i64) -> Result<Model, sam_core::error::SamError> {
 /// Puts `model` on the tray.
 fn show(app: &AppHandle, tray: &TrayIcon, model: &Model) -> tauri::Result<()> {
     let menu = Menu::new(app)?;
+    for (number, (workspace, what)) in model.waiting.iter().enumerate() {
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("open:{workspace}:{number}"),
+            what,
+            true,
+            None::<&str>,
+        )?)?;
+    }
+    if !model.waiting.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+    }
     for entry in &model.entries {
         let open = MenuItem::with_id(
             app,
@@ -300,7 +340,9 @@ fn on_menu(app: &AppHandle, core: &Arc<Core>, open: &Opener, event: &MenuEvent) 
                 Some(("stop", workspace)) => (NoticeAction::StopNow, workspace),
                 _ => return,
             };
-            let Ok(workspace) = action.1.parse::<WorkspaceId>() else {
+            // A waiting agent's item carries its place after the workspace.
+            let workspace = action.1.split(':').next().unwrap_or_default();
+            let Ok(workspace) = workspace.parse::<WorkspaceId>() else {
                 return;
             };
             let (tasks, core, open) = (core.tasks().clone(), Arc::clone(core), Arc::clone(open));

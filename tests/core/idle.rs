@@ -15,14 +15,12 @@ use crate::lifecycle::{Fixture, source_repo};
 
 const MIN: i64 = 60_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() {
-    let fixture = Fixture::new();
+/// A running Local workspace that idles out after 30 minutes.
+async fn idle_after_30_minutes(fixture: &Fixture) -> sam_core::workspace::Workspace {
     let lifecycle = fixture.core.workspaces();
-    let repo = source_repo(fixture.dir.path());
     let (_, operation) = lifecycle
         .begin_create(&CreateRequest {
-            repo,
+            repo: source_repo(fixture.dir.path()),
             name: None,
             branch: None,
             provider: ProviderKind::Local,
@@ -30,11 +28,17 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
             placement: None,
         })
         .expect("begun");
-    let workspace = lifecycle
+    lifecycle
         .run(operation)
         .await
         .expect("created")
-        .expect("a workspace");
+        .expect("a workspace")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() {
+    let fixture = Fixture::new();
+    let workspace = idle_after_30_minutes(&fixture).await;
     let id = workspace.id.clone();
     let start = now_ms();
 
@@ -116,7 +120,9 @@ async fn an_idle_workspace_is_warned_kept_running_on_request_and_then_stopped() 
             .expect("tick")
             .is_empty()
     );
-    let client = lifecycle
+    let client = fixture
+        .core
+        .workspaces()
         .connect(&fixture.core.store().workspace(&id).expect("record"))
         .await
         .expect("connected");
@@ -238,5 +244,48 @@ async fn a_changed_timeout_reaches_the_agent_and_forgets_the_warning() {
             .await
             .expect("tick")
             .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_working_coding_agent_keeps_its_workspace_and_a_waiting_one_is_named_in_the_warning() {
+    let fixture = Fixture::new();
+    let workspace = idle_after_30_minutes(&fixture).await;
+    let store = fixture.core.store();
+    // A session whose turn this desktop follows (its heartbeat is fresh).
+    store
+        .insert_agent_session(&sam_core::store::AgentSessionRow {
+            id: "agsession1".to_owned(),
+            workspace_id: workspace.id.to_string(),
+            agent: "claude-code".to_owned(),
+            command: vec!["claude-agent-acp".to_owned()],
+            stream: 9,
+            epoch: "e".to_owned(),
+            acp_session: "s".to_owned(),
+            state: "working".to_owned(),
+            created_at_ms: now_ms(),
+            read_offset: 0,
+        })
+        .expect("recorded");
+    assert!(store.claim_agent_session("agsession1", 0).expect("claims"));
+    let start = now_ms();
+
+    // Well past the warning time, but the agent works: nothing to say.
+    let idle = fixture.core.idle();
+    assert!(idle.tick(start + 26 * MIN).await.expect("tick").is_empty());
+
+    // It waits for an answer: that is not work, and the warning names it.
+    store
+        .set_agent_session_state("agsession1", "waiting")
+        .expect("waits");
+    let notices = idle.tick(start + 52 * MIN).await.expect("tick");
+    let [Notice::IdleWarning { waiting_agents, .. }] = notices.as_slice() else {
+        panic!("one warning: {notices:?}");
+    };
+    assert_eq!(waiting_agents, &["claude-code"]);
+    let body = notices[0].body(start + 52 * MIN);
+    assert!(
+        body.contains("The coding agent claude-code waits for your answer."),
+        "{body}"
     );
 }

@@ -56,23 +56,25 @@ async fn open_session(app: &App) {
     app.wait_css("[data-testid='agent-session']", SLOW).await;
 }
 
+/// Puts `fake-acp` in the catalogue as `fake`; returns a repository to create workspaces from.
+fn with_fake_agent(paths: &sam_core::paths::AppPaths) -> String {
+    let store = sam_core::store::Store::open(&paths.database()).expect("store");
+    let fake = sam_test_support::binary("fake-acp");
+    let spec = sam_core::coding_agents::from_command_line(
+        "fake",
+        Some("Fake agent"),
+        &fake.to_string_lossy(),
+        &[],
+        Vec::new(),
+    )
+    .expect("a command line");
+    sam_core::coding_agents::add_custom(&store, spec).expect("added");
+    source_repo(paths)
+}
+
 #[test]
 fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
-    let prepare = |paths: &sam_core::paths::AppPaths| {
-        let store = sam_core::store::Store::open(&paths.database()).expect("store");
-        let fake = sam_test_support::binary("fake-acp");
-        let spec = sam_core::coding_agents::from_command_line(
-            "fake",
-            Some("Fake agent"),
-            &fake.to_string_lossy(),
-            &[],
-            Vec::new(),
-        )
-        .expect("a command line");
-        sam_core::coding_agents::add_custom(&store, spec).expect("added");
-        source_repo(paths)
-    };
-    harness::run_with("agents", prepare, async |app, repo| {
+    harness::run_with("agents", with_fake_agent, async |app, repo| {
         app.create_local_workspace(&repo).await;
         app.find("agents-panel").await;
         app.find("agent-choice")
@@ -162,5 +164,72 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         assert_eq!(texts(app, "[data-testid='item-permission']").await.len(), 2);
         assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 5);
         assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 5);
+    });
+}
+
+/// `sam ARGS` against the app's data folder.
+fn sam(data_dir: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(sam_test_support::binary("sam"));
+    command.args(args).env("SAM_DATA_DIR", data_dir);
+    command
+}
+
+/// Waits until the notification daemon has received a notification whose summary is `summary`.
+async fn notified(summary: &str) {
+    until(
+        summary,
+        async || crate::dunst::read("received"),
+        |received| received.lines().any(|line| line.contains(summary)),
+    )
+    .await;
+}
+
+#[test]
+fn a_coding_agent_that_waits_is_answered_from_a_desktop_notification() {
+    let prepare = |paths: &sam_core::paths::AppPaths| {
+        let repo = with_fake_agent(paths);
+        (repo, paths.data_dir.clone())
+    };
+    harness::run_with("agent-notice", prepare, async |app, (repo, data_dir)| {
+        app.create_local_workspace(&repo).await;
+        let name = app.text("workspace-name").await;
+        let started = sam(
+            &data_dir,
+            &["--json", "agent", "start", &name, "--agent", "fake"],
+        )
+        .output()
+        .expect("sam runs");
+        let started: serde_json::Value =
+            serde_json::from_slice(&started.stdout).expect("a JSON answer");
+        let session = started["session"]["id"].as_str().expect("an id").to_owned();
+
+        // The user turns to another program; a turn started from the command line asks.
+        crate::x11::Display::open().focus_nothing();
+        let turn = sam(&data_dir, &["--json", "agent", "prompt", &session, "ask"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("prompt runs");
+        let waits = format!("fake in {name} waits for your answer");
+        notified(&waits).await;
+        let offered = crate::dunst::read("offered");
+        crate::dunst::pick_from_notification(&format!("#Allow ({waits}"));
+        let output = turn.wait_with_output().expect("the turn ends");
+        let lines = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{lines}");
+        assert!(lines.contains("permission: allow"), "{lines}");
+        notified(&format!("fake in {name} finished its turn (done)")).await;
+
+        // The agent's own options were offered, and the audit log says where the answer came from.
+        let offered = crate::dunst::read("offered") + &offered;
+        assert!(offered.contains("#Deny ("), "{offered}");
+        let store = sam_core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
+        let answered: Vec<_> = store
+            .transcript(&session, 0, 100)
+            .expect("read")
+            .into_iter()
+            .filter(|row| row.kind == "answered")
+            .collect();
+        assert_eq!(answered.len(), 1);
+        assert_eq!(answered[0].body["answered_by"], "notification");
     });
 }

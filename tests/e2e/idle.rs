@@ -5,26 +5,13 @@
 //! the deadline; clicking the notification opens the workspace; "do not disturb" keeps
 //! notifications away while the page still warns.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use crate::dunst::{pick_from_notification, read};
 use crate::harness::{self, App, until};
 use crate::source_repo;
 
 const WARNING: Duration = Duration::from_secs(30);
-
-/// The daemon's folder: what the tests choose, what it offered, what it received.
-fn dunst_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var_os("SAM_DUNST_DIR")
-            .expect("SAM_DUNST_DIR: run the end-to-end tests through scripts/test"),
-    )
-}
-
-fn read(name: &str) -> String {
-    std::fs::read_to_string(dunst_dir().join(name)).unwrap_or_default()
-}
 
 /// What dunst received about workspace `name`'s idleness: one line per notification.
 fn idle_warnings_received(name: &str) -> usize {
@@ -43,16 +30,6 @@ async fn on_the_desktop(name: &str, count: usize) {
         |received| *received >= count,
     )
     .await;
-}
-
-/// Opens dunst's menu and picks the first offer containing `choice`, as a user would.
-fn pick_from_notification(choice: &str) {
-    std::fs::write(dunst_dir().join("choose"), choice).expect("choice");
-    let status = Command::new("dunstctl")
-        .arg("context")
-        .status()
-        .expect("dunstctl");
-    assert!(status.success(), "dunstctl context: {status}");
 }
 
 /// Sets the page's idle timeout to never and then to 5 minutes: a fresh deadline, warned at once.

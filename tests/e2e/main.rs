@@ -1,6 +1,7 @@
 //! End-to-end tests: the real app, in its real webview, driven through WebDriver under Xvfb.
 
 mod agents;
+mod dunst;
 mod github;
 mod harness;
 mod hetzner;

@@ -3,7 +3,7 @@
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState, Window,
+    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, InputFocus, MapState, Window,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -60,6 +60,14 @@ impl Display {
                 .send_event(false, window, EventMask::NO_EVENT, event)
                 .expect("send");
         }
+        self.conn.flush().expect("flush");
+    }
+
+    /// Takes the keyboard focus from every window, as when the user turns to another program.
+    pub fn focus_nothing(&self) {
+        self.conn
+            .set_input_focus(InputFocus::NONE, x11rb::NONE, x11rb::CURRENT_TIME)
+            .expect("set focus");
         self.conn.flush().expect("flush");
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::coding_agents::sessions::STALE;
 use crate::context::Context;
 use crate::error::SamError;
 use crate::idle::{self, Activity, IdleAction};
@@ -133,9 +134,25 @@ impl IdleWatch {
             let Ok(status) = status else {
                 continue;
             };
+            let store = self.ctx.store();
+            let mut active_reasons = status.active_reasons;
+            // A turn the desktop follows (its heartbeat is fresh, by the wall clock) is work,
+            // even while the coding agent only thinks or streams its reply.
+            let followed_since =
+                crate::clock::now_ms() - i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX);
+            let working = store.agents_in_state(
+                workspace.id.as_str(),
+                &["working", "cancelling"],
+                Some(followed_since),
+            )?;
+            active_reasons.extend(
+                working
+                    .iter()
+                    .map(|agent| format!("the coding agent {agent} is working")),
+            );
             let activity = Activity {
                 last_ms: status.last_activity_ms,
-                active_reasons: status.active_reasons,
+                active_reasons,
             };
             let state = self.ctx.store().idle_state(&workspace.id)?;
             let (action, next) = idle::decide(now_ms, Some(timeout), &activity, state);
@@ -150,12 +167,19 @@ impl IdleWatch {
                     let stop_in = minutes(Duration::from_millis(
                         u64::try_from(stop_at_ms - now_ms).unwrap_or(0),
                     ));
+                    let waiting_agents =
+                        store.agents_in_state(workspace.id.as_str(), &["waiting"], None)?;
+                    let waits = if waiting_agents.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; waiting for your answer: {}", waiting_agents.join(", "))
+                    };
                     self.ctx.log(
                         &workspace.id,
                         "idle",
                         EventLevel::Warn,
                         &format!(
-                            "nothing has happened for {idle_minutes} min (no typing, no running command, no busy agent): stopping in {stop_in} min unless you keep it running"
+                            "nothing has happened for {idle_minutes} min (no typing, no running command, no busy agent): stopping in {stop_in} min unless you keep it running{waits}"
                         ),
                     );
                     notices.push(Notice::IdleWarning {
@@ -163,6 +187,7 @@ impl IdleWatch {
                         name: workspace.name.clone(),
                         stop_at_ms,
                         idle_minutes,
+                        waiting_agents,
                     });
                 }
                 IdleAction::Stop { idle_for } => {

@@ -156,6 +156,33 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The agents of a workspace's sessions in `states` (`working`, `waiting`, …), one entry
+    /// per session; with `followed_since_ms`, only sessions whose follower showed a heartbeat
+    /// since then.
+    pub fn agents_in_state(
+        &self,
+        workspace: &str,
+        states: &[&str],
+        followed_since_ms: Option<i64>,
+    ) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT agent, state FROM agent_sessions WHERE workspace_id = ?1 \
+             AND driver_seen_ms >= ?2 ORDER BY created_at_ms, id",
+        )?;
+        let rows = stmt.query_map(params![workspace, followed_since_ms.unwrap_or(0)], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut agents = Vec::new();
+        for row in rows {
+            let (agent, state) = row?;
+            if states.contains(&state.as_str()) {
+                agents.push(agent);
+            }
+        }
+        Ok(agents)
+    }
+
     /// The follower of a session's turn is alive.
     pub fn heartbeat_agent_session(&self, session: &str) -> Result<(), StoreError> {
         self.lock().execute(

@@ -53,6 +53,12 @@ pub struct PermissionRow {
     pub answered_by: Option<String>,
     /// Whether the answer reached the coding agent.
     pub delivered: bool,
+    /// Its session's workspace.
+    #[serde(default)]
+    pub workspace_id: String,
+    /// Its session's coding agent (catalogue id).
+    #[serde(default)]
+    pub agent: String,
 }
 
 impl Store {
@@ -233,8 +239,9 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<AgentSessionRow> {
     })
 }
 
-pub(super) const PERMISSION_COLUMNS: &str =
-    "id, session_id, rpc_id, request, asked_at_ms, answer, answered_by, delivered";
+pub(super) const PERMISSION_COLUMNS: &str = "id, session_id, rpc_id, request, asked_at_ms, answer, answered_by, delivered, \
+     (SELECT workspace_id FROM agent_sessions s WHERE s.id = agent_permissions.session_id), \
+     (SELECT agent FROM agent_sessions s WHERE s.id = agent_permissions.session_id)";
 
 pub(super) fn permission_row(row: &Row<'_>) -> rusqlite::Result<PermissionRow> {
     let request: String = row.get(3)?;
@@ -247,5 +254,7 @@ pub(super) fn permission_row(row: &Row<'_>) -> rusqlite::Result<PermissionRow> {
         answer: row.get(5)?,
         answered_by: row.get(6)?,
         delivered: row.get::<_, i64>(7)? != 0,
+        workspace_id: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+        agent: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
     })
 }
