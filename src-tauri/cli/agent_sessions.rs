@@ -21,6 +21,17 @@ pub(super) enum SessionCommand {
         /// A command line instead, for an agent that is not in the catalogue.
         #[arg(long)]
         command: Option<String>,
+        /// The session's mode (one the agent offers); a catalogue agent otherwise starts in
+        /// the mode in which it asks before it acts.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Set a session's mode (one the agent offers).
+    Mode {
+        /// The session's id.
+        session: String,
+        /// The mode's id.
+        mode: String,
     },
     /// A workspace's coding agent sessions.
     Sessions {
@@ -64,6 +75,7 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
             workspace,
             agent,
             command,
+            mode,
         } => {
             let workspace = find(core, &workspace)?;
             let choice = match (agent, command) {
@@ -71,7 +83,7 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 (None, Some(command)) => AgentChoice::Command(command),
                 (None, None) => unreachable!("clap requires one"),
             };
-            let session = sessions::start(core, &workspace, &choice).await?;
+            let session = sessions::start(core, &workspace, &choice, mode.as_deref()).await?;
             if json {
                 print_json(&serde_json::json!({ "session": session }));
             } else {
@@ -79,6 +91,14 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                     "Started {} in {}: session {}\nPrompt it with: sam agent prompt {} \"…\"",
                     session.agent, workspace.name, session.id, session.id
                 ));
+            }
+        }
+        SessionCommand::Mode { session, mode } => {
+            sessions::set_mode(core, &session, &mode, "cli").await?;
+            if json {
+                print_json(&serde_json::json!({ "mode": mode }));
+            } else {
+                print_text(&format!("Session {session} is in mode {mode}."));
             }
         }
         SessionCommand::Sessions { workspace } => {

@@ -22,7 +22,8 @@ use agent_client_protocol_schema::v1::{
     AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
     FileSystemCapabilities, InitializeRequest, InitializeResponse, NewSessionRequest,
     NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, SessionId, SessionNotification, TextContent,
+    RequestPermissionRequest, SessionId, SessionNotification, SetSessionModeRequest,
+    SetSessionModeResponse, TextContent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -206,6 +207,17 @@ impl AcpConnection {
     pub async fn new_session(&self, cwd: &str) -> Result<NewSessionResponse, AcpError> {
         self.request(AGENT_METHOD_NAMES.session_new, NewSessionRequest::new(cwd))
             .await
+    }
+
+    /// `session/set_mode`: the session's mode, one of those `session/new` offered.
+    pub async fn set_mode(&self, session: &SessionId, mode: &str) -> Result<(), AcpError> {
+        let _: SetSessionModeResponse = self
+            .request(
+                AGENT_METHOD_NAMES.session_set_mode,
+                SetSessionModeRequest::new(session.clone(), mode.to_owned()),
+            )
+            .await?;
+        Ok(())
     }
 
     /// `session/prompt` with `text`; updates arrive as events while it runs.

@@ -34,6 +34,10 @@ pub struct AgentSpec {
     /// The environment variables it reads a vendor API key from, in the order it prefers them.
     #[serde(default)]
     pub key_env: Vec<String>,
+    /// The session mode SAM sets when a session starts: one in which the agent asks before it
+    /// acts (some adapters' default modes decide permissions themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 /// How a coding agent is installed and started.
@@ -104,25 +108,39 @@ pub fn built_in() -> Vec<AgentSpec> {
         description: description.to_owned(),
         distribution,
         key_env: keys.iter().map(|k| (*k).to_owned()).collect(),
+        mode: None,
+    };
+    let with_mode = |spec: AgentSpec, mode: &str| AgentSpec {
+        mode: Some(mode.to_owned()),
+        ..spec
     };
     vec![
-        spec(
-            "claude-code",
-            "Claude Code",
-            "Anthropic's coding agent, through its ACP adapter.",
-            npx(
-                "@agentclientprotocol/claude-agent-acp@0.101.0",
-                &[],
-                Some(22),
+        // Its `default` mode asks before edits and commands.
+        with_mode(
+            spec(
+                "claude-code",
+                "Claude Code",
+                "Anthropic's coding agent, through its ACP adapter.",
+                npx(
+                    "@agentclientprotocol/claude-agent-acp@0.101.0",
+                    &[],
+                    Some(22),
+                ),
+                &["ANTHROPIC_API_KEY"],
             ),
-            &["ANTHROPIC_API_KEY"],
+            "default",
         ),
-        spec(
-            "codex",
-            "Codex",
-            "OpenAI's coding agent, through its ACP adapter.",
-            npx("@agentclientprotocol/codex-acp@2.6.0", &[], Some(20)),
-            &["OPENAI_API_KEY", "CODEX_API_KEY"],
+        // Its default mode (`agent`) reviews escalations itself; `workspace-write` asks (wave 2
+        // research, measured with codex-acp 2.6.0).
+        with_mode(
+            spec(
+                "codex",
+                "Codex",
+                "OpenAI's coding agent, through its ACP adapter.",
+                npx("@agentclientprotocol/codex-acp@2.6.0", &[], Some(20)),
+                &["OPENAI_API_KEY", "CODEX_API_KEY"],
+            ),
+            "workspace-write",
         ),
         spec(
             "gemini",
@@ -224,6 +242,7 @@ pub fn from_command_line(
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty())
             .collect(),
+        mode: None,
     };
     validate(&spec)?;
     Ok(spec)
@@ -313,6 +332,7 @@ mod tests {
                 env: BTreeMap::new(),
             },
             key_env: Vec::new(),
+            mode: None,
         }
     }
 

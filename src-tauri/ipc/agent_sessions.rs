@@ -56,7 +56,18 @@ pub async fn agent_start(
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
     let workspace = core.store().workspace(&id)?;
-    sessions::start(core, &workspace, &AgentChoice::Catalogue(agent)).await
+    sessions::start(core, &workspace, &AgentChoice::Catalogue(agent), None).await
+}
+
+/// Sets a session's mode to one the coding agent offered.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_set_mode(
+    state: State<'_, AppState>,
+    session: String,
+    mode: String,
+) -> Result<(), SamError> {
+    sessions::set_mode(&state.core, &session, &mode, "app").await
 }
 
 /// Sends a prompt; the app follows the turn in the background (its progress is in the

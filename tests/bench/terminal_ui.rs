@@ -7,6 +7,9 @@
 #![allow(clippy::print_stdout)]
 
 #[allow(dead_code)]
+#[path = "../e2e/dunst.rs"]
+mod dunst;
+#[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
 

@@ -281,3 +281,72 @@ fn a_turn_whose_follower_died_is_adopted_and_recorded_once() {
     );
     assert_eq!(store.agent_session(&session).expect("kept").state, "idle");
 }
+
+#[test]
+fn a_session_starts_in_the_mode_asked_for_and_changes_it_on_request() {
+    let sam = Sam::new();
+    let (code, created) = sam.create("modes");
+    assert_eq!(code, Some(0), "{created}");
+    let fake = binary("fake-acp").to_string_lossy().into_owned();
+    assert_eq!(
+        sam.run(&["agent", "add", "fake", "--command", &fake])
+            .status
+            .code(),
+        Some(0)
+    );
+    let mode_now = |session: &str| {
+        let output = sam.run(&["--json", "agent", "prompt", session, "mode"]);
+        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        chunks(&lines)
+    };
+
+    // A mode the agent does not offer is refused with the ones it does.
+    let wrong = sam.run(&[
+        "agent", "start", "modes", "--agent", "fake", "--mode", "yolo",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("It offers: auto, ask"));
+
+    let (code, start) = sam.json(&[
+        "--json", "agent", "start", "modes", "--agent", "fake", "--mode", "ask",
+    ]);
+    assert_eq!(code, Some(0), "{start}");
+    let session = start["session"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(mode_now(&session), "mode: ask\n");
+
+    let (code, set) = sam.json(&["--json", "agent", "mode", &session, "auto"]);
+    assert_eq!(code, Some(0), "{set}");
+    assert_eq!(mode_now(&session), "mode: auto\n");
+
+    // During a turn another process follows, the change goes through that follower (the one
+    // process that writes to the agent) and is answered once it has handed it over.
+    let mut turn = Turn::start(&sam, &session, "ask");
+    let (number, _) = turn.asked();
+    let (code, set) = sam.json(&["--json", "agent", "mode", &session, "ask"]);
+    assert_eq!(code, Some(0), "{set}");
+    let (code, _) = sam.json(&["--json", "agent", "answer", &number.to_string(), "allow"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(chunks(&turn.rest()), "permission: allow\n");
+    assert_eq!(mode_now(&session), "mode: ask\n");
+
+    // The transcript says who set which mode, and the stray answers stay out of it.
+    let modes: Vec<Value> = sam
+        .store()
+        .transcript(&session, 0, 100)
+        .expect("read")
+        .into_iter()
+        .filter(|row| row.kind == "mode")
+        .map(|row| row.body)
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            serde_json::json!({"currentModeId": "ask", "by": "sam"}),
+            serde_json::json!({"currentModeId": "auto", "by": "cli"}),
+            serde_json::json!({"currentModeId": "ask", "by": "cli"}),
+        ]
+    );
+}

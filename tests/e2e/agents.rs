@@ -95,9 +95,23 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         let keywords = texts(app, "[data-testid='item-message'] pre.code .kw").await;
         assert_eq!(keywords, ["fn"], "the code is highlighted");
 
+        // The header shows the agent's mode; choosing another reaches the agent.
+        app.find("session-mode")
+            .await
+            .select_by_value("ask")
+            .await
+            .expect("the ask mode");
+        // The agent's answer shows in the header; a prompt sent meanwhile would find the
+        // session busy with the change.
+        app.wait_css("[data-testid='session-mode'][data-mode='ask']", SLOW)
+            .await;
+        prompt(app, "mode").await;
+        turns_ended(app, 2).await;
+        message_with(app, "mode: ask").await;
+
         // An edit as a diff with its path, a plan as a checklist.
         prompt(app, "edit /src/a.rs").await;
-        turns_ended(app, 2).await;
+        turns_ended(app, 3).await;
         let diff = app
             .wait_css(
                 "[data-testid='item-tool'][data-status='completed'] [data-testid='tool-diff'][data-path='/src/a.rs']",
@@ -112,7 +126,7 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
             "{diff}"
         );
         prompt(app, "plan").await;
-        turns_ended(app, 3).await;
+        turns_ended(app, 4).await;
         let plan = app
             .script(
                 "return [...document.querySelectorAll(\"[data-testid='item-plan'] li\")].map((li) => li.dataset.status);",
@@ -133,7 +147,7 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
             .await
             .expect("allows");
         message_with(app, "permission: allow").await;
-        turns_ended(app, 4).await;
+        turns_ended(app, 5).await;
         let answer = app.text("permission-answer").await;
         assert!(
             answer.contains("Allow") && answer.contains("this window"),
@@ -159,11 +173,11 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
             .await
             .expect("denies");
         message_with(app, "permission: deny").await;
-        turns_ended(app, 5).await;
-        // Everything once: two requests, five prompts, five turn ends.
+        turns_ended(app, 6).await;
+        // Everything once: two requests, six prompts, six turn ends.
         assert_eq!(texts(app, "[data-testid='item-permission']").await.len(), 2);
-        assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 5);
-        assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 5);
+        assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 6);
+        assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 6);
     });
 }
 
@@ -204,32 +218,52 @@ fn a_coding_agent_that_waits_is_answered_from_a_desktop_notification() {
         let session = started["session"]["id"].as_str().expect("an id").to_owned();
 
         // The user turns to another program; a turn started from the command line asks.
-        crate::x11::Display::open().focus_nothing();
-        let turn = sam(&data_dir, &["--json", "agent", "prompt", &session, "ask"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("prompt runs");
+        let elsewhere = crate::x11::Display::open();
+        elsewhere.focus_elsewhere();
+        // The web view learns of it after the window does.
+        until(
+            "the window losing the focus",
+            async || app.script("return document.hasFocus();", vec![]).await,
+            |focused| focused == &serde_json::Value::Bool(false),
+        )
+        .await;
+        let mut turn = sam_test_support::KillOnDrop(
+            sam(&data_dir, &["--json", "agent", "prompt", &session, "ask"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("prompt runs"),
+        );
         let waits = format!("fake in {name} waits for your answer");
         notified(&waits).await;
         let offered = crate::dunst::read("offered");
         crate::dunst::pick_from_notification(&format!("#Allow ({waits}"));
-        let output = turn.wait_with_output().expect("the turn ends");
-        let lines = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{lines}");
+        let store = sam_core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
+        let answered = async || {
+            store
+                .transcript(&session, 0, 100)
+                .expect("read")
+                .into_iter()
+                .filter(|row| row.kind == "answered")
+                .map(|row| row.body)
+                .collect::<Vec<_>>()
+        };
+        let answered = until("the answer from the notification", answered, |rows| {
+            !rows.is_empty()
+        })
+        .await;
+        assert_eq!(answered.len(), 1, "{answered:?}");
+        assert_eq!(answered[0]["answered_by"], "notification");
+        let mut lines = String::new();
+        std::io::Read::read_to_string(&mut turn.0.stdout.take().expect("piped"), &mut lines)
+            .expect("the turn's output");
+        let status = turn.0.wait().expect("the turn ends");
+        assert!(status.success(), "{lines}");
         assert!(lines.contains("permission: allow"), "{lines}");
         notified(&format!("fake in {name} finished its turn (done)")).await;
+        drop(elsewhere);
 
-        // The agent's own options were offered, and the audit log says where the answer came from.
+        // The agent's own options were offered.
         let offered = crate::dunst::read("offered") + &offered;
         assert!(offered.contains("#Deny ("), "{offered}");
-        let store = sam_core::store::Store::open(&data_dir.join("sam.sqlite3")).expect("store");
-        let answered: Vec<_> = store
-            .transcript(&session, 0, 100)
-            .expect("read")
-            .into_iter()
-            .filter(|row| row.kind == "answered")
-            .collect();
-        assert_eq!(answered.len(), 1);
-        assert_eq!(answered[0].body["answered_by"], "notification");
     });
 }

@@ -27,3 +27,17 @@ pub(crate) fn pick_from_notification(choice: &str) {
         .expect("dunstctl");
     assert!(status.success(), "dunstctl context: {status}");
 }
+
+/// Closes every notification on screen and forgets what the daemon received and offered: a
+/// test starts without the notifications of the one before (an action picked from one of
+/// those would go to an app that is gone).
+pub(crate) fn forget_all() {
+    let status = Command::new("dunstctl")
+        .arg("close-all")
+        .status()
+        .expect("dunstctl");
+    assert!(status.success(), "dunstctl close-all: {status}");
+    for name in ["received", "offered", "choose"] {
+        std::fs::write(dunst_dir().join(name), "").expect("a fresh file");
+    }
+}

@@ -118,6 +118,7 @@ fn run_launched<T>(
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
         "the end-to-end tests need a display; run them through scripts/test (Xvfb)"
     );
+    crate::dunst::forget_all();
     let home = tempfile::tempdir().expect("temp dir");
     let paths = AppPaths::under(home.path().join("data"));
     let prepared = prepare(&paths);
@@ -296,9 +297,23 @@ impl App {
             .expect("find_all")
     }
 
-    /// The visible text of the element with `data-testid`.
+    /// The visible text of the element with `data-testid`, once it appears. It is read in the
+    /// page in one step: an element the view re-renders between a lookup and a read would be a
+    /// stale reference to WebDriver.
     pub async fn text(&self, testid: &str) -> String {
-        self.find(testid).await.text().await.expect("element text")
+        let css = format!("[data-testid='{testid}']");
+        loop {
+            self.find_css(&css).await;
+            let text = self
+                .script(
+                    "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                    vec![css.clone().into()],
+                )
+                .await;
+            if let Some(text) = text.as_str() {
+                return text.to_owned();
+            }
+        }
     }
 
     /// Clicks the element with `data-testid`.

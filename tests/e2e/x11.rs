@@ -1,9 +1,13 @@
 //! The app's window as the X server sees it: closing it the way a window manager's close button
 //! does (a `WM_DELETE_WINDOW` message, which the app may refuse), and whether it is shown.
 
+use x11rb::COPY_DEPTH_FROM_PARENT;
+use x11rb::COPY_FROM_PARENT;
 use x11rb::connection::Connection;
+use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, InputFocus, MapState, Window,
+    AtomEnum, ClientMessageEvent, ConnectionExt, CreateWindowAux, EventMask, InputFocus, MapState,
+    Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -63,12 +67,41 @@ impl Display {
         self.conn.flush().expect("flush");
     }
 
-    /// Takes the keyboard focus from every window, as when the user turns to another program.
-    pub fn focus_nothing(&self) {
+    /// Gives the keyboard focus to a window of another program, as when the user turns to it:
+    /// a small window this connection maps (it goes when the `Display` is dropped, so keep it
+    /// while the app should stay in the background).
+    pub fn focus_elsewhere(&self) {
+        let window = self.conn.generate_id().expect("an id");
+        let attributes = CreateWindowAux::new().event_mask(EventMask::STRUCTURE_NOTIFY);
         self.conn
-            .set_input_focus(InputFocus::NONE, x11rb::NONE, x11rb::CURRENT_TIME)
-            .expect("set focus");
+            .create_window(
+                COPY_DEPTH_FROM_PARENT,
+                window,
+                self.root,
+                0,
+                0,
+                10,
+                10,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                COPY_FROM_PARENT,
+                &attributes,
+            )
+            .expect("create a window");
+        self.conn.map_window(window).expect("map it");
         self.conn.flush().expect("flush");
+        // Only a viewable window can take the focus.
+        loop {
+            match self.conn.wait_for_event().expect("an X event") {
+                Event::MapNotify(event) if event.window == window => break,
+                _ => {}
+            }
+        }
+        self.conn
+            .set_input_focus(InputFocus::PARENT, window, x11rb::CURRENT_TIME)
+            .expect("set focus")
+            .check()
+            .expect("the focus moved");
     }
 
     /// Whether a window titled `title` is on screen.

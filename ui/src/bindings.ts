@@ -84,6 +84,8 @@ export const commands = {
 	 *  transcript). Fails at once when the session cannot take a prompt.
 	 */
 	agentPrompt: (session: string, text: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_prompt", { session, text })),
+	/**  Sets a session's mode to one the coding agent offered. */
+	agentSetMode: (session: string, mode: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_mode", { session, mode })),
 	/**  Answers permission request `request` with one of the coding agent's options. */
 	agentAnswer: (request: number, option: string) => typedError<PermissionRow, SamError>(__TAURI_INVOKE("agent_answer", { request, option })),
 	/**  Stops a session's turn: waiting requests are answered `cancelled`. */
@@ -221,6 +223,11 @@ export type AgentSpec = {
 	distribution: Distribution,
 	/**  The environment variables it reads a vendor API key from, in the order it prefers them. */
 	keyEnv?: string[],
+	/**
+	 *  The session mode SAM sets when a session starts: one in which the agent asks before it
+	 *  acts (some adapters' default modes decide permissions themselves).
+	 */
+	mode?: string | null,
 };
 
 /**  Facts about this installation that the UI shows in its about/settings screens. */
@@ -573,6 +580,10 @@ export type PermissionRow = {
 	answered_by: string | null,
 	/**  Whether the answer reached the coding agent. */
 	delivered: boolean,
+	/**  Its session's workspace. */
+	workspace_id?: string,
+	/**  Its session's coding agent (catalogue id). */
+	agent?: string,
 };
 
 /**

@@ -3,8 +3,10 @@
 //! input), answered from wherever the person is (`sam agent answer`, later the app), and the
 //! answer reaches the coding agent through the process running the turn — or the next one.
 
+mod mode;
 mod turn;
 
+pub use mode::set_mode;
 pub use turn::{STALE, Turn, begin};
 
 use std::collections::BTreeMap;
@@ -49,10 +51,13 @@ pub enum TurnEvent {
 }
 
 /// Starts a coding agent in a running workspace and opens an ACP session in its repository.
+/// The session's mode is `mode` when given (it must be one the agent offers), else the
+/// catalogue's mode for the agent when it offers that one.
 pub async fn start(
     core: &Core,
     workspace: &Workspace,
     choice: &AgentChoice,
+    mode: Option<&str>,
 ) -> Result<AgentSessionRow, SamError> {
     if workspace.status != WorkspaceStatus::Running {
         return Err(SamError::invalid_input(
@@ -60,7 +65,16 @@ pub async fn start(
             "Start it first: sam workspace start",
         ));
     }
-    let (agent, mut open, key_env) = resolve(core, choice)?;
+    let Resolved {
+        agent,
+        mut open,
+        key_env,
+        mode: usual_mode,
+    } = resolve(core, choice)?;
+    let wanted = match mode {
+        Some(mode) => Some(Wanted::Asked(mode.to_owned())),
+        None => usual_mode.map(Wanted::Usual),
+    };
     let client = core.workspaces().connect(workspace).await?;
     // The key goes to the workspace's agent only for as long as it takes to start the process
     // that reads it, and into that process's environment only.
@@ -85,17 +99,19 @@ pub async fn start(
         let _ = client.revoke_secret(&secret).await;
     }
     let info = opened.map_err(SamError::from)?;
-    let begun = handshake(&client, info.stream, info.cwd.as_deref().unwrap_or("/")).await;
+    let cwd = info.cwd.as_deref().unwrap_or("/");
+    let begun = handshake(&client, &agent, info.stream, cwd, wanted.as_ref()).await;
     let Handshake {
         session: acp_session,
         started,
         events,
         position,
+        mode,
     } = match begun {
         Ok(done) => done,
         Err(err) => {
             let _ = client.close_stream(info.stream).await;
-            return Err(coding_agent_error(&agent, &err));
+            return Err(err);
         }
     };
     let row = AgentSessionRow {
@@ -118,6 +134,7 @@ pub async fn start(
         kind: "started",
         body: started,
     }];
+    entries.extend(mode.map(|body| TranscriptEntry::Event { kind: "mode", body }));
     entries.extend(events.into_iter().filter_map(|event| match event {
         AcpEvent::Update(update) => Some(TranscriptEntry::Event {
             kind: "update",
@@ -138,10 +155,29 @@ struct Handshake {
     events: Vec<AcpEvent>,
     /// How far into the stream they were read.
     position: u64,
+    /// The mode SAM set, as a transcript body, or why it set none.
+    mode: Option<Value>,
 }
 
-async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<Handshake, AcpError> {
-    let (acp, mut events) = AcpConnection::attach(client, stream, 0).await?;
+/// The mode a session should start in.
+enum Wanted {
+    /// The person asked for it: refused when the agent does not offer it.
+    Asked(String),
+    /// The catalogue's: set when the agent offers it, said when it does not.
+    Usual(String),
+}
+
+async fn handshake(
+    client: &AgentClient,
+    agent: &str,
+    stream: u32,
+    cwd: &str,
+    wanted: Option<&Wanted>,
+) -> Result<Handshake, SamError> {
+    let failed = |err: AcpError| coding_agent_error(agent, &err);
+    let (acp, mut events) = AcpConnection::attach(client, stream, 0)
+        .await
+        .map_err(failed)?;
     let steps = async {
         let initialize = acp.initialize().await?;
         let session = acp.new_session(cwd).await?;
@@ -149,7 +185,44 @@ async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<Hands
     };
     let (initialize, session) = tokio::time::timeout(HANDSHAKE, steps)
         .await
-        .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))?;
+        .unwrap_or_else(|_| Err(AcpError::Gone("initialize (no answer in time)".to_owned())))
+        .map_err(failed)?;
+    let offered: Vec<String> = session
+        .modes
+        .as_ref()
+        .map(|modes| {
+            modes
+                .available_modes
+                .iter()
+                .map(|m| m.id.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mode = match wanted {
+        Some(Wanted::Asked(mode) | Wanted::Usual(mode)) if offered.contains(mode) => {
+            acp.set_mode(&session.session_id, mode)
+                .await
+                .map_err(failed)?;
+            Some(json!({ "currentModeId": mode, "by": "sam" }))
+        }
+        Some(Wanted::Asked(mode)) => {
+            return Err(SamError::invalid_input(
+                format!("The coding agent {agent} has no mode {mode:?}."),
+                if offered.is_empty() {
+                    "It offers no modes: start it without --mode.".to_owned()
+                } else {
+                    format!("It offers: {}", offered.join(", "))
+                },
+            ));
+        }
+        Some(Wanted::Usual(mode)) => Some(json!({
+            "note": format!(
+                "SAM starts {agent} in its mode {mode:?}, in which it asks before it acts, but \
+                 this version does not offer it: check what its current mode decides on its own."
+            )
+        })),
+        None => None,
+    };
     let mut seen = Vec::new();
     while let Some(event) = events.try_next() {
         seen.push(event);
@@ -159,11 +232,23 @@ async fn handshake(client: &AgentClient, stream: u32, cwd: &str) -> Result<Hands
         started: json!({ "initialize": initialize, "session": session }),
         events: seen,
         position: events.position(),
+        mode,
     })
 }
 
-/// The agent's id, how to start it, and the variables it reads its key from.
-fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp, Vec<String>), SamError> {
+/// What starting a coding agent takes.
+struct Resolved {
+    /// Its catalogue id (or `custom`).
+    agent: String,
+    /// How to start it.
+    open: OpenAcp,
+    /// The variables it reads its key from.
+    key_env: Vec<String>,
+    /// The catalogue's mode for it.
+    mode: Option<String>,
+}
+
+fn resolve(core: &Core, choice: &AgentChoice) -> Result<Resolved, SamError> {
     let open = |command: Vec<String>, env: BTreeMap<String, String>| OpenAcp {
         command,
         cwd: None,
@@ -176,11 +261,12 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp, Vec<St
             let Distribution::Command { command, args, env } = spec.distribution else {
                 unreachable!("a command line makes a command");
             };
-            Ok((
-                "custom".to_owned(),
-                open([vec![command], args].concat(), env),
-                Vec::new(),
-            ))
+            Ok(Resolved {
+                agent: "custom".to_owned(),
+                open: open([vec![command], args].concat(), env),
+                key_env: Vec::new(),
+                mode: None,
+            })
         }
         AgentChoice::Catalogue(id) => {
             let entries = catalogue(core.store())?;
@@ -190,7 +276,7 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp, Vec<St
                     "See the catalogue with: sam agent catalog",
                 ));
             };
-            let key_env = entry.spec.key_env;
+            let (key_env, mode) = (entry.spec.key_env, entry.spec.mode);
             let (command, env) = match entry.spec.distribution {
                 Distribution::Npx { package, args, .. } => (
                     [vec!["npx".to_owned(), "--yes".to_owned(), package], args].concat(),
@@ -200,7 +286,12 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<(String, OpenAcp, Vec<St
                     ([vec![command], args].concat(), env)
                 }
             };
-            Ok((id.clone(), open(command, env), key_env))
+            Ok(Resolved {
+                agent: id.clone(),
+                open: open(command, env),
+                key_env,
+                mode,
+            })
         }
     }
 }

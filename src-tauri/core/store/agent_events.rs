@@ -192,6 +192,58 @@ impl Store {
         Ok(())
     }
 
+    /// Asks the follower of a session's turn to set its mode to `mode` (replacing a change
+    /// asked earlier that it has not handed over yet).
+    pub fn request_agent_mode(
+        &self,
+        session: &str,
+        mode: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_sessions SET mode_request = ?2, mode_request_by = ?3 WHERE id = ?1",
+            params![session, mode, by],
+        )?;
+        Ok(())
+    }
+
+    /// Withdraws the mode change `mode` if nobody has taken it; whether it was still there.
+    pub fn withdraw_agent_mode(&self, session: &str, mode: &str) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE agent_sessions SET mode_request = NULL, mode_request_by = NULL \
+             WHERE id = ?1 AND mode_request = ?2",
+            params![session, mode],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Takes the mode change asked for a session, if any: the mode and who asked.
+    pub fn take_agent_mode(&self, session: &str) -> Result<Option<(String, String)>, StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        let asked = tx
+            .query_row(
+                "SELECT mode_request, mode_request_by FROM agent_sessions \
+                 WHERE id = ?1 AND mode_request IS NOT NULL",
+                [session],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    ))
+                },
+            )
+            .optional()?;
+        if asked.is_some() {
+            tx.execute(
+                "UPDATE agent_sessions SET mode_request = NULL, mode_request_by = NULL WHERE id = ?1",
+                [session],
+            )?;
+        }
+        tx.commit()?;
+        Ok(asked)
+    }
+
     /// The follower of a session's turn lets go (the turn ended, or it stopped following).
     pub fn release_agent_session(&self, session: &str) -> Result<(), StoreError> {
         self.lock().execute(

@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "coding agents' transcripts and who follows their turns",
         sql: include_str!("migrations/0008_agent_transcripts.sql"),
     },
+    Migration {
+        version: 9,
+        name: "mode changes for the follower of a coding agent's turn to hand over",
+        sql: include_str!("migrations/0009_agent_mode_requests.sql"),
+    },
 ];
 
 /// The version this build writes.

@@ -1,6 +1,7 @@
-//! A scripted ACP agent. It answers `initialize`, `session/new` and `session/prompt`, and each
-//! prompt's text is a command:
+//! A scripted ACP agent. It answers `initialize`, `session/new`, `session/set_mode` (its modes
+//! are `auto`, its default, and `ask`) and `session/prompt`, and each prompt's text is a command:
 //!
+//! - `mode`: a chunk `mode: <current mode>`, then `end_turn`;
 //! - `count N`: N `agent_message_chunk` updates (`chunk 1` … `chunk N`), then `end_turn`;
 //! - `ask`: a `session/request_permission` for a `touch x` tool call with the options `allow`
 //!   (allow_once) and `deny` (reject_once); once answered, a chunk `permission: <option>` (or
@@ -35,6 +36,7 @@ const READ_ID: u64 = 2000;
 
 fn main() {
     eprintln!("fake-acp: ready");
+    *MODE.lock().expect("mode") = "auto".to_owned();
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut sessions = 0u32;
@@ -56,7 +58,17 @@ fn main() {
             }),
             "session/new" => {
                 sessions += 1;
-                json!({"sessionId": format!("fake-{sessions}")})
+                json!({
+                    "sessionId": format!("fake-{sessions}"),
+                    "modes": {"currentModeId": *MODE.lock().expect("mode"), "availableModes": [
+                        {"id": "auto", "name": "Auto", "description": "Decides on its own"},
+                        {"id": "ask", "name": "Ask", "description": "Asks before it acts"},
+                    ]},
+                })
+            }
+            "session/set_mode" => {
+                set_mode(&message);
+                continue;
             }
             "session/prompt" => {
                 let session = params["sessionId"].as_str().unwrap_or("").to_owned();
@@ -64,7 +76,17 @@ fn main() {
                     .as_str()
                     .unwrap_or("")
                     .to_owned();
-                turn(&session, &text, &mut lines)
+                if text == "mode" {
+                    send(
+                        &json!({"jsonrpc": "2.0", "method": "session/update", "params": {
+                            "sessionId": session,
+                            "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": format!("mode: {}\n", MODE.lock().expect("mode"))}},
+                        }}),
+                    );
+                    json!({"stopReason": "end_turn"})
+                } else {
+                    turn(&session, &text, &mut lines)
+                }
             }
             // Notifications (a cancel outside a permission wait has nothing to stop).
             _ if id.is_none() => continue,
@@ -216,9 +238,30 @@ fn wait_for(id: u64, lines: &mut impl Iterator<Item = std::io::Result<String>>) 
         if message.get("id").and_then(Value::as_u64) == Some(id) {
             return message;
         }
+        // A mode change is answered at once, as agents do mid-turn.
+        if message.get("method").and_then(Value::as_str) == Some("session/set_mode") {
+            set_mode(&message);
+        }
     }
     // The client went away for good.
     std::process::exit(0);
+}
+
+/// Its sessions' mode: `auto` until `session/set_mode` says otherwise.
+static MODE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Answers a `session/set_mode` request: `auto` and `ask` are its modes.
+fn set_mode(message: &Value) {
+    let id = message.get("id").cloned();
+    match message["params"]["modeId"].as_str() {
+        Some(mode @ ("auto" | "ask")) => {
+            *MODE.lock().expect("mode") = mode.to_owned();
+            send(&json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+        }
+        _ => send(
+            &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "no such mode"}}),
+        ),
+    }
 }
 
 fn chunk(session: &str, text: &str) {

@@ -166,9 +166,10 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A process killed (and reaped) when dropped: a test's fake server.
+/// A process killed (and reaped) when dropped: a test's fake server, or a command a failing test
+/// would otherwise leave running.
 #[derive(Debug)]
-pub struct KillOnDrop(std::process::Child);
+pub struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

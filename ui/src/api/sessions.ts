@@ -19,6 +19,10 @@ export async function promptAgent(session: string, text: string): Promise<void> 
   unwrap(await commands.agentPrompt(session, text));
 }
 
+export async function setMode(session: string, mode: string): Promise<void> {
+  unwrap(await commands.agentSetMode(session, mode));
+}
+
 export async function answerPermission(request: number, option: string): Promise<PermissionRow> {
   return unwrap(await commands.agentAnswer(request, option));
 }

@@ -202,6 +202,7 @@ impl Turn {
                         store.set_agent_session_state(&id, "working")?;
                     }
                     self.deliver_answers(core, on)?;
+                    super::mode::hand_over(core, &self.session, &self.acp)?;
                 }
                 finished = async { self.request.as_mut().expect("guarded").await },
                     if self.request.is_some() =>
@@ -260,10 +261,8 @@ impl Turn {
                             )
                         }));
                     }
-                    _ => entries.push(event_entry(
-                        "malformed",
-                        json!({ "detail": format!("an answer to no request: {}", message["id"]) }),
-                    )),
+                    // Another process's request (a mode set from elsewhere), or noise.
+                    _ => tracing::debug!(id = %message["id"], "an answer to no request of ours"),
                 },
                 AcpEvent::Exited(status) => {
                     finish.get_or_insert_with(|| {

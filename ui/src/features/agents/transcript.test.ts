@@ -86,6 +86,8 @@ describe("a transcript", () => {
       row("update", null),
     ]);
     expect(t).toMatchObject({ images: true, agentName: "fake", mode: "code" });
+    apply(t, [row("mode", { currentModeId: "ask", by: "app" })]);
+    expect(t.mode).toBe("ask");
     expect(t.commands).toEqual([{ name: "review", description: "Review" }]);
     expect(t.items).toEqual([]);
   });

@@ -56,6 +56,7 @@ export type Item =
 export interface Mode {
   id: string;
   name: string;
+  description: string;
 }
 
 export interface Command {
@@ -141,7 +142,11 @@ function applyOne(t: Transcript, row: AgentEventRow): void {
       t.items.push({ kind: "ended", seq: row.seq, reason: str(body.reason) });
       break;
     case "malformed":
-      t.items.push({ kind: "note", seq: row.seq, text: str(body.detail) });
+      t.items.push({ kind: "note", seq: row.seq, text: `Not understood: ${str(body.detail)}` });
+      break;
+    case "mode":
+      if (typeof body.currentModeId === "string") t.mode = body.currentModeId;
+      if (typeof body.note === "string") t.items.push({ kind: "note", seq: row.seq, text: body.note });
       break;
   }
 }
@@ -154,7 +159,11 @@ function started(t: Transcript, body: Json): void {
   t.agentName = str(info.title) || str(info.name) || null;
   const modes = obj(obj(body.session).modes);
   t.mode = str(modes.currentModeId) || null;
-  t.modes = list(modes.availableModes).map((m) => ({ id: str(obj(m).id), name: str(obj(m).name) }));
+  t.modes = list(modes.availableModes).map((m) => ({
+    id: str(obj(m).id),
+    name: str(obj(m).name),
+    description: str(obj(m).description),
+  }));
 }
 
 function update(t: Transcript, seq: number, u: Json): void {
