@@ -136,8 +136,18 @@ fn table(entries: &[Entry], keyed: &[String]) -> String {
             ""
         };
         lines.push(format!("{:<14} {}{mine}: {how}{key}", spec.id, spec.name));
+        if let Some(login) = &spec.login {
+            lines.push(format!(
+                "{:<14} or log in, in a terminal of the workspace: {login}",
+                ""
+            ));
+        }
     }
     lines.push(String::new());
-    lines.push("Installing and starting these in a workspace is not available yet.".to_owned());
+    lines.push(
+        "An npm agent starts with npx --yes on the workspace's machine, which needs Node.js and \
+         npm: SAM does not install them yet."
+            .to_owned(),
+    );
     lines.join("\n")
 }

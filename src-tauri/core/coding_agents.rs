@@ -38,6 +38,10 @@ pub struct AgentSpec {
     /// acts (some adapters' default modes decide permissions themselves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// How to log in with an account instead of an API key, for an agent that offers that: a
+    /// command to run in one of the workspace's terminals (as the user the agent runs as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
 /// How a coding agent is installed and started.
@@ -109,52 +113,72 @@ pub fn built_in() -> Vec<AgentSpec> {
         distribution,
         key_env: keys.iter().map(|k| (*k).to_owned()).collect(),
         mode: None,
+        login: None,
     };
     let with_mode = |spec: AgentSpec, mode: &str| AgentSpec {
         mode: Some(mode.to_owned()),
         ..spec
     };
+    // The vendors' own log-in commands for a machine without a browser (each prints a link
+    // to open on the desktop and asks for the code it shows); not exercised by SAM's tests,
+    // which cannot reach the vendors.
+    let with_login = |spec: AgentSpec, login: &str| AgentSpec {
+        login: Some(login.to_owned()),
+        ..spec
+    };
     vec![
         // Its `default` mode asks before edits and commands.
-        with_mode(
-            spec(
-                "claude-code",
-                "Claude Code",
-                "Anthropic's coding agent, through its ACP adapter.",
-                npx(
-                    "@agentclientprotocol/claude-agent-acp@0.101.0",
-                    &[],
-                    Some(22),
+        with_login(
+            with_mode(
+                spec(
+                    "claude-code",
+                    "Claude Code",
+                    "Anthropic's coding agent, through its ACP adapter.",
+                    npx(
+                        "@agentclientprotocol/claude-agent-acp@0.101.0",
+                        &[],
+                        Some(22),
+                    ),
+                    &["ANTHROPIC_API_KEY"],
                 ),
-                &["ANTHROPIC_API_KEY"],
+                "default",
             ),
-            "default",
+            "npx --yes @anthropic-ai/claude-code, then /login",
         ),
         // Its default mode (`agent`) reviews escalations itself; `workspace-write` asks (wave 2
         // research, measured with codex-acp 2.6.0).
-        with_mode(
-            spec(
-                "codex",
-                "Codex",
-                "OpenAI's coding agent, through its ACP adapter.",
-                npx("@agentclientprotocol/codex-acp@2.6.0", &[], Some(20)),
-                &["OPENAI_API_KEY", "CODEX_API_KEY"],
+        with_login(
+            with_mode(
+                spec(
+                    "codex",
+                    "Codex",
+                    "OpenAI's coding agent, through its ACP adapter.",
+                    npx("@agentclientprotocol/codex-acp@2.6.0", &[], Some(20)),
+                    &["OPENAI_API_KEY", "CODEX_API_KEY"],
+                ),
+                "workspace-write",
             ),
-            "workspace-write",
+            "npx --yes @openai/codex login --device-auth",
         ),
-        spec(
-            "gemini",
-            "Gemini CLI",
-            "Google's coding agent, which speaks ACP itself (gemini --acp).",
-            npx("@google/gemini-cli", &["--acp"], Some(20)),
-            &["GEMINI_API_KEY"],
+        with_login(
+            spec(
+                "gemini",
+                "Gemini CLI",
+                "Google's coding agent, which speaks ACP itself (gemini --acp).",
+                npx("@google/gemini-cli", &["--acp"], Some(20)),
+                &["GEMINI_API_KEY"],
+            ),
+            "NO_BROWSER=true npx --yes @google/gemini-cli, then sign in with Google",
         ),
-        spec(
-            "opencode",
-            "OpenCode",
-            "The open-source coding agent, which speaks ACP itself (opencode acp).",
-            npx("opencode-ai", &["acp"], None),
-            &[],
+        with_login(
+            spec(
+                "opencode",
+                "OpenCode",
+                "The open-source coding agent, which speaks ACP itself (opencode acp).",
+                npx("opencode-ai", &["acp"], None),
+                &[],
+            ),
+            "npx --yes opencode-ai auth login",
         ),
     ]
 }
@@ -243,6 +267,7 @@ pub fn from_command_line(
             .filter(|k| !k.is_empty())
             .collect(),
         mode: None,
+        login: None,
     };
     validate(&spec)?;
     Ok(spec)
@@ -333,6 +358,7 @@ mod tests {
             },
             key_env: Vec::new(),
             mode: None,
+            login: None,
         }
     }
 

@@ -5,6 +5,7 @@ use tauri::State;
 use super::AppState;
 use sam_core::coding_agents::{self, Entry};
 use sam_core::error::SamError;
+use sam_core::redact::Secret;
 
 /// Every coding agent SAM knows: built-in ones, then the user's.
 #[tauri::command]
@@ -36,4 +37,34 @@ pub async fn agents_remove(state: State<'_, AppState>, id: String) -> Result<Vec
     let store = state.core.store();
     coding_agents::remove_custom(store, &id)?;
     coding_agents::catalogue(store)
+}
+
+/// The agents whose API key SAM keeps in the keyring (never the keys).
+#[tauri::command]
+#[specta::specta]
+pub async fn agents_keyed(state: State<'_, AppState>) -> Result<Vec<String>, SamError> {
+    coding_agents::keys::keyed(&state.core)
+}
+
+/// Keeps a catalogue agent's API key in the keyring; returns the keyed agents.
+#[tauri::command]
+#[specta::specta]
+pub async fn agents_set_key(
+    state: State<'_, AppState>,
+    agent: String,
+    key: String,
+) -> Result<Vec<String>, SamError> {
+    coding_agents::keys::set_key(&state.core, &agent, &Secret::new(key)).await?;
+    coding_agents::keys::keyed(&state.core)
+}
+
+/// Forgets an agent's API key (in the keyring too); returns the keyed agents.
+#[tauri::command]
+#[specta::specta]
+pub async fn agents_remove_key(
+    state: State<'_, AppState>,
+    agent: String,
+) -> Result<Vec<String>, SamError> {
+    coding_agents::keys::remove_key(&state.core, &agent).await?;
+    coding_agents::keys::keyed(&state.core)
 }

@@ -585,5 +585,9 @@ fn the_agent_catalogue_lists_built_in_agents_and_keeps_the_users_own() {
     let text = sam.run(&["agent", "catalog"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Claude Code: npm @agentclientprotocol/claude-agent-acp@0.101.0, Node.js 22 or later; key: ANTHROPIC_API_KEY"), "{text}");
-    assert!(text.contains("not available yet"), "{text}");
+    assert!(
+        text.contains("or log in, in a terminal of the workspace: npx --yes @openai/codex login"),
+        "{text}"
+    );
+    assert!(text.contains("SAM does not install them yet"), "{text}");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fantoccini::key::Key;
 
-use crate::harness::{self, App, until};
+use crate::harness::{self, App, sam, until};
 use crate::source_repo;
 
 const SLOW: Duration = Duration::from_secs(30);
@@ -179,13 +179,6 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 6);
         assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 6);
     });
-}
-
-/// `sam ARGS` against the app's data folder.
-fn sam(data_dir: &std::path::Path, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(sam_test_support::binary("sam"));
-    command.args(args).env("SAM_DATA_DIR", data_dir);
-    command
 }
 
 /// Waits until the notification daemon has received a notification whose summary is `summary`.

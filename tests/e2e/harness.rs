@@ -33,6 +33,13 @@ const ELEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// `sam ARGS` against an app's data folder.
+pub fn sam(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(binary("sam"));
+    command.args(args).env("SAM_DATA_DIR", data_dir);
+    command
+}
+
 /// How long [`until`] waits.
 const UNTIL_TIMEOUT: Duration = Duration::from_secs(60);
 

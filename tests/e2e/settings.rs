@@ -1,7 +1,17 @@
-//! Settings → Coding agents in the window: the catalogue, and the user's own agent added,
-//! refused with a reason when wrong, kept across a restart, and removed.
+//! Settings → Coding agents in the window: the catalogue with how to log in, an API key kept in
+//! the keyring and forgotten, and the user's own agent added, refused with a reason when wrong,
+//! kept across a restart, and removed.
 
-use crate::harness::{self, App, until};
+use crate::harness::{self, App, sam, until};
+
+/// The agents whose key SAM keeps, as `sam agent catalog` says.
+fn keyed(data_dir: &std::path::Path) -> serde_json::Value {
+    let output = sam(data_dir, &["--json", "agent", "catalog"])
+        .output()
+        .expect("sam runs");
+    let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    catalog["keyed"].clone()
+}
 
 /// The ids of the agent rows on screen.
 async fn agent_ids(app: &App) -> Vec<String> {
@@ -24,10 +34,10 @@ async fn row_text(app: &App, id: &str) -> String {
 
 #[test]
 fn the_agents_settings_list_the_catalogue_and_keep_the_users_own_agent() {
-    harness::run(
+    harness::run_with(
         "settings-agents",
-        |_| (),
-        async |app| {
+        |paths| paths.data_dir.clone(),
+        async |app, data_dir| {
             app.click("nav-hetzner").await;
             app.find_css("[data-testid='agent-row'][data-agent='opencode']")
                 .await;
@@ -38,9 +48,43 @@ fn the_agents_settings_list_the_catalogue_and_keep_the_users_own_agent() {
             let claude = row_text(app, "claude-code").await;
             assert!(
                 claude.contains("npm @agentclientprotocol/claude-agent-acp@0.101.0")
-                    && claude.contains("key: ANTHROPIC_API_KEY"),
+                    && claude.contains("ANTHROPIC_API_KEY"),
                 "{claude}"
             );
+            let codex = row_text(app, "codex").await;
+            assert!(
+                codex.contains("in a terminal of the workspace, run npx --yes @openai/codex login"),
+                "{codex}"
+            );
+
+            // An API key goes to the keyring, and never back to the page.
+            let claude_row = "[data-testid='agent-row'][data-agent='claude-code']";
+            let key = "sk-ant-e2e-0123456789";
+            app.find_css(&format!("{claude_row} [data-testid='add-key']"))
+                .await
+                .click()
+                .await
+                .expect("asks for the key");
+            app.type_into("key-input", key).await;
+            app.click("save-key").await;
+            app.find_css(&format!("{claude_row} [data-testid='key-kept']"))
+                .await;
+            assert_eq!(keyed(&data_dir), serde_json::json!(["claude-code"]));
+            let page = app
+                .script("return document.documentElement.outerHTML;", vec![])
+                .await;
+            assert!(
+                !page.to_string().contains(key),
+                "the key is not on the page"
+            );
+            app.find_css(&format!("{claude_row} [data-testid='remove-key']"))
+                .await
+                .click()
+                .await
+                .expect("forgets the key");
+            app.find_css(&format!("{claude_row} [data-testid='add-key']"))
+                .await;
+            assert_eq!(keyed(&data_dir), serde_json::json!([]));
 
             // A wrong id is refused with the reason, and nothing is added.
             app.type_into("agent-id", "Bad Id").await;
@@ -59,7 +103,7 @@ fn the_agents_settings_list_the_catalogue_and_keep_the_users_own_agent() {
             assert!(
                 mine.contains("My agent (yours)")
                     && mine.contains("my-agent --acp")
-                    && mine.contains("key: MY_AGENT_KEY"),
+                    && mine.contains("MY_AGENT_KEY"),
                 "{mine}"
             );
 

@@ -35,6 +35,50 @@ describe("credentials for private repositories", () => {
   });
 });
 
+describe("coding agents' keys", () => {
+  it("keeps an agent's key, shows only that it is kept, forgets it, and says how to log in instead", async () => {
+    const sent: unknown[] = [];
+    const claude = {
+      origin: "built_in",
+      id: "claude-code",
+      name: "Claude Code",
+      description: "",
+      distribution: { npx: { package: "@agentclientprotocol/claude-agent-acp@0.101.0", args: [], nodeMin: 22 } },
+      keyEnv: ["ANTHROPIC_API_KEY"],
+      login: "npx --yes @anthropic-ai/claude-code, then /login",
+    };
+    mockBackend((cmd, args) => {
+      if (cmd === "hetzner_account") return { connected: false, source: null };
+      if (cmd === "agents_catalog") return [claude];
+      if (cmd === "agents_keyed") return [];
+      if (cmd === "agents_set_key") {
+        sent.push(args);
+        return ["claude-code"];
+      }
+      if (cmd === "agents_remove_key") {
+        sent.push(args);
+        return [];
+      }
+      return [];
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId("nav-hetzner"));
+    const login = await screen.findByTestId("agent-login");
+    expect(login.textContent).toContain("npx --yes @anthropic-ai/claude-code, then /login");
+    await fireEvent.click(await screen.findByTestId("add-key"));
+    const key = screen.getByTestId("key-input") as HTMLInputElement;
+    expect(key.type).toBe("password");
+    await fireEvent.input(key, { target: { value: "sk-ant-secret" } });
+    await fireEvent.click(screen.getByTestId("save-key"));
+    const row = await screen.findByTestId("key-kept");
+    expect(row.textContent).toContain("kept in your keyring");
+    expect(document.body.innerHTML).not.toContain("sk-ant-secret");
+    await fireEvent.click(screen.getByTestId("remove-key"));
+    expect(await screen.findByTestId("add-key")).toBeTruthy();
+    expect(sent).toEqual([{ agent: "claude-code", key: "sk-ant-secret" }, { agent: "claude-code" }]);
+  });
+});
+
 describe("GitHub sign-in", () => {
   it("signs in, shows the account, and signs out", async () => {
     const calls: string[] = [];

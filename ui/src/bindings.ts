@@ -72,6 +72,12 @@ export const commands = {
 	agentsAdd: (id: string, name: string, command: string, keyEnv: string[]) => typedError<Entry[], SamError>(__TAURI_INVOKE("agents_add", { id, name, command, keyEnv })),
 	/**  Removes one of the user's agents; returns the catalogue. */
 	agentsRemove: (id: string) => typedError<Entry[], SamError>(__TAURI_INVOKE("agents_remove", { id })),
+	/**  The agents whose API key SAM keeps in the keyring (never the keys). */
+	agentsKeyed: () => typedError<string[], SamError>(__TAURI_INVOKE("agents_keyed")),
+	/**  Keeps a catalogue agent's API key in the keyring; returns the keyed agents. */
+	agentsSetKey: (agent: string, key: string) => typedError<string[], SamError>(__TAURI_INVOKE("agents_set_key", { agent, key })),
+	/**  Forgets an agent's API key (in the keyring too); returns the keyed agents. */
+	agentsRemoveKey: (agent: string) => typedError<string[], SamError>(__TAURI_INVOKE("agents_remove_key", { agent })),
 	/**  A workspace's coding agent sessions, oldest first. */
 	agentSessions: (workspace: string) => typedError<AgentSessionRow[], SamError>(__TAURI_INVOKE("agent_sessions", { workspace })),
 	/**
@@ -228,6 +234,11 @@ export type AgentSpec = {
 	 *  acts (some adapters' default modes decide permissions themselves).
 	 */
 	mode?: string | null,
+	/**
+	 *  How to log in with an account instead of an API key, for an agent that offers that: a
+	 *  command to run in one of the workspace's terminals (as the user the agent runs as).
+	 */
+	login?: string | null,
 };
 
 /**  Facts about this installation that the UI shows in its about/settings screens. */

@@ -378,6 +378,18 @@ fn ended(session: &AgentSessionRow, why: &str) -> SamError {
 }
 
 fn coding_agent_error(agent: &str, err: &AcpError) -> SamError {
+    // ACP's "authentication required".
+    if let AcpError::Rpc { code: -32000, .. } = err {
+        return SamError::new(
+            ErrorCategory::Agent,
+            format!("The coding agent {agent} is not logged in: {err}."),
+            format!(
+                "Give SAM its API key (Settings → Coding agents, or: sam agent set-key {agent}), \
+                 or log in from a terminal of the workspace as Settings → Coding agents shows, \
+                 then start it again."
+            ),
+        );
+    }
     SamError::new(
         ErrorCategory::Agent,
         format!("The coding agent {agent} failed: {err}."),

@@ -17,6 +17,21 @@ export async function removeAgent(id: string): Promise<Entry[]> {
   return unwrap(await commands.agentsRemove(id));
 }
 
+/** The agents whose API key SAM keeps in the keyring (never the keys themselves). */
+export async function keyedAgents(): Promise<string[]> {
+  return unwrap(await commands.agentsKeyed());
+}
+
+/** Keeps `agent`'s API key in the keyring; returns the keyed agents. */
+export async function setAgentKey(agent: string, key: string): Promise<string[]> {
+  return unwrap(await commands.agentsSetKey(agent, key));
+}
+
+/** Forgets `agent`'s API key; returns the keyed agents. */
+export async function removeAgentKey(agent: string): Promise<string[]> {
+  return unwrap(await commands.agentsRemoveKey(agent));
+}
+
 /** How an agent starts, in one line: "npm @scope/pkg@1.2.3 (--acp), Node.js 22 or later", "my-agent --acp". */
 export function howItStarts(distribution: Distribution): string {
   if ("npx" in distribution && distribution.npx) {
