@@ -145,8 +145,8 @@ fn table(entries: &[Entry], keyed: &[String]) -> String {
     }
     lines.push(String::new());
     lines.push(
-        "An npm agent starts with npx --yes on the workspace's machine, which needs Node.js and \
-         npm: SAM does not install them yet."
+        "An npm agent is installed on the workspace's machine when it first starts; the machine \
+         needs npm, and SAM brings a newer Node.js when the agent needs one."
             .to_owned(),
     );
     lines.join("\n")

@@ -83,7 +83,9 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 (None, Some(command)) => AgentChoice::Command(command),
                 (None, None) => unreachable!("clap requires one"),
             };
-            let session = sessions::start(core, &workspace, &choice, mode.as_deref()).await?;
+            let mut progress = |step: &str| print_note(&format!("sam: {step}"));
+            let session =
+                sessions::start(core, &workspace, &choice, mode.as_deref(), &mut progress).await?;
             if json {
                 print_json(&serde_json::json!({ "session": session }));
             } else {

@@ -9,7 +9,9 @@ mod enroll;
 mod error;
 pub mod tls;
 
-pub use client::{AgentClient, AgentEndpoint, LinkState, StreamEvent, StreamHandle, StreamInput};
+pub use client::{
+    AgentClient, AgentEndpoint, JobRun, LinkState, StreamEvent, StreamHandle, StreamInput,
+};
 pub use dial::{Caller, dial};
 pub use enroll::enroll;
 pub use error::AgentError;

@@ -351,7 +351,7 @@ impl Workspaces {
         self.log(&operation.workspace, step, EventLevel::Info, what);
     }
 
-    fn log(&self, id: &WorkspaceId, step: &str, level: EventLevel, message: &str) {
+    pub(crate) fn log(&self, id: &WorkspaceId, step: &str, level: EventLevel, message: &str) {
         self.ctx.log(id, step, level, message);
     }
 

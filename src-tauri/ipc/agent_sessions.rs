@@ -56,7 +56,16 @@ pub async fn agent_start(
     let id: WorkspaceId = workspace.parse()?;
     let core = &state.core;
     let workspace = core.store().workspace(&id)?;
-    sessions::start(core, &workspace, &AgentChoice::Catalogue(agent), None).await
+    // Install steps are in the workspace's log, which its page shows.
+    let mut progress = |_: &str| {};
+    sessions::start(
+        core,
+        &workspace,
+        &AgentChoice::Catalogue(agent),
+        None,
+        &mut progress,
+    )
+    .await
 }
 
 /// Sets a session's mode to one the coding agent offered.

@@ -589,5 +589,8 @@ fn the_agent_catalogue_lists_built_in_agents_and_keeps_the_users_own() {
         text.contains("or log in, in a terminal of the workspace: npx --yes @openai/codex login"),
         "{text}"
     );
-    assert!(text.contains("SAM does not install them yet"), "{text}");
+    assert!(
+        text.contains("installed on the workspace's machine when it first starts"),
+        "{text}"
+    );
 }

@@ -3,6 +3,7 @@
 
 mod acp;
 mod agent;
+mod agent_install;
 mod architecture;
 mod bindings;
 mod cli;

@@ -3,6 +3,7 @@
 //! retries, and a server that boots the real agent.
 
 mod account;
+mod agents;
 mod backstop;
 mod chaos;
 mod choices;

@@ -28,9 +28,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 mod driver;
+mod job;
 mod stream;
 
 use super::error::AgentError;
+pub use job::JobRun;
 pub use stream::{StreamHandle, StreamInput};
 use stream::{Sub, SubState};
 

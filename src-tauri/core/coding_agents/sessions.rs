@@ -24,8 +24,8 @@ use crate::store::TranscriptEntry;
 use crate::store::{AgentSessionRow, PermissionRow};
 use crate::workspace::{Workspace, WorkspaceId, WorkspaceStatus};
 
-/// How long a coding agent may take to answer `initialize` and `session/new` (an `npx` agent
-/// downloads itself on its first start).
+/// How long a coding agent may take to answer `initialize` and `session/new` (a first start
+/// loads a lot of code from disk).
 const HANDSHAKE: Duration = Duration::from_secs(300);
 
 /// Which coding agent to start.
@@ -52,12 +52,14 @@ pub enum TurnEvent {
 
 /// Starts a coding agent in a running workspace and opens an ACP session in its repository.
 /// The session's mode is `mode` when given (it must be one the agent offers), else the
-/// catalogue's mode for the agent when it offers that one.
+/// catalogue's mode for the agent when it offers that one. An agent distributed on npm is
+/// installed first when it is not yet (see [`super::install`]), each step told to `progress`.
 pub async fn start(
     core: &Core,
     workspace: &Workspace,
     choice: &AgentChoice,
     mode: Option<&str>,
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<AgentSessionRow, SamError> {
     if workspace.status != WorkspaceStatus::Running {
         return Err(SamError::invalid_input(
@@ -70,12 +72,21 @@ pub async fn start(
         mut open,
         key_env,
         mode: usual_mode,
+        npm,
     } = resolve(core, choice)?;
     let wanted = match mode {
         Some(mode) => Some(Wanted::Asked(mode.to_owned())),
         None => usual_mode.map(Wanted::Usual),
     };
     let client = core.workspaces().connect(workspace).await?;
+    if let Some((package, node_min)) = &npm {
+        let installed = super::install::ensure(
+            core, workspace, &client, &agent, package, *node_min, progress,
+        )
+        .await?;
+        open.command.insert(0, installed.program);
+        open.env.extend(installed.env);
+    }
     // The key goes to the workspace's agent only for as long as it takes to start the process
     // that reads it, and into that process's environment only.
     let key = if key_env.is_empty() {
@@ -246,6 +257,9 @@ struct Resolved {
     key_env: Vec<String>,
     /// The catalogue's mode for it.
     mode: Option<String>,
+    /// The npm package to install before it starts (its command then comes from the install),
+    /// and the Node.js version it needs.
+    npm: Option<(String, Option<u32>)>,
 }
 
 fn resolve(core: &Core, choice: &AgentChoice) -> Result<Resolved, SamError> {
@@ -266,6 +280,7 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<Resolved, SamError> {
                 open: open([vec![command], args].concat(), env),
                 key_env: Vec::new(),
                 mode: None,
+                npm: None,
             })
         }
         AgentChoice::Catalogue(id) => {
@@ -277,13 +292,15 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<Resolved, SamError> {
                 ));
             };
             let (key_env, mode) = (entry.spec.key_env, entry.spec.mode);
-            let (command, env) = match entry.spec.distribution {
-                Distribution::Npx { package, args, .. } => (
-                    [vec!["npx".to_owned(), "--yes".to_owned(), package], args].concat(),
-                    BTreeMap::new(),
-                ),
+            // An npm agent's program comes from its install; its arguments follow.
+            let (command, env, npm) = match entry.spec.distribution {
+                Distribution::Npx {
+                    package,
+                    args,
+                    node_min,
+                } => (args, BTreeMap::new(), Some((package, node_min))),
                 Distribution::Command { command, args, env } => {
-                    ([vec![command], args].concat(), env)
+                    ([vec![command], args].concat(), env, None)
                 }
             };
             Ok(Resolved {
@@ -291,6 +308,7 @@ fn resolve(core: &Core, choice: &AgentChoice) -> Result<Resolved, SamError> {
                 open: open(command, env),
                 key_env,
                 mode,
+                npm,
             })
         }
     }

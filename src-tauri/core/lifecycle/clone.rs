@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::agent_client::{AgentClient, StreamEvent};
+use crate::agent_client::AgentClient;
 use crate::error::{ErrorCategory, SamError};
 use crate::github;
 use crate::workspace::{EventLevel, Workspace};
@@ -127,54 +127,29 @@ async fn job(
         ("LC_ALL".to_owned(), "C".to_owned()),
     ]);
     let argv = command.iter().map(|s| (*s).to_owned()).collect();
-    let info = client
-        .run_job(argv, None, env)
-        .await
-        .map_err(|err| SamError::from(err).with_step("clone"))?;
-    let (mut handle, _) = client
-        .attach(info.stream, 0)
-        .await
-        .map_err(|err| SamError::from(err).with_step("clone"))?;
-    let mut output = Vec::new();
-    let mut pending = Vec::new();
-    let status = loop {
-        match handle.next().await {
-            Some(StreamEvent::Output { bytes, .. }) => {
-                output.extend_from_slice(&bytes);
-                if record {
-                    pending.extend_from_slice(&bytes);
-                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = pending.drain(..=end).collect();
-                        log_line(lifecycle, workspace, &line);
-                    }
-                }
-            }
-            Some(StreamEvent::Exit(status)) => break status,
-            Some(StreamEvent::Gap { .. }) => {}
-            Some(StreamEvent::Reset) | None => {
-                return Err(SamError::new(
-                    ErrorCategory::Agent,
-                    "The workspace's agent restarted during the clone.",
-                    "Retry the workspace.",
-                )
-                .with_step("clone"));
-            }
+    let mut on_line = |line: &str| {
+        if record {
+            log_line(lifecycle, workspace, line);
         }
     };
-    if record && !pending.is_empty() {
-        log_line(lifecycle, workspace, &pending);
-    }
-    let _ = client.close_stream(info.stream).await;
-    Ok((
-        status.code == Some(0),
-        String::from_utf8_lossy(&output).into_owned(),
-    ))
+    let run = client
+        .run_to_end(argv, None, env, &mut on_line)
+        .await
+        .map_err(|err| SamError::from(err).with_step("clone"))?;
+    let Some(run) = run else {
+        return Err(SamError::new(
+            ErrorCategory::Agent,
+            "The workspace's agent restarted during the clone.",
+            "Retry the workspace.",
+        )
+        .with_step("clone"));
+    };
+    Ok((run.status.code == Some(0), run.output))
 }
 
 /// A progress line keeps only its last carriage-return segment (what a terminal would show).
-fn log_line(lifecycle: &Workspaces, workspace: &Workspace, line: &[u8]) {
-    let text = String::from_utf8_lossy(line);
-    let shown = text
+fn log_line(lifecycle: &Workspaces, workspace: &Workspace, line: &str) {
+    let shown = line
         .trim_end()
         .rsplit('\r')
         .next()

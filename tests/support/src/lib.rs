@@ -207,6 +207,40 @@ pub fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
+/// An npm package, packed into `dir` (`npm pack`), whose one program runs `fake-acp`, and the
+/// catalogue entry (`agent.json`, as JSON text) of agent `id` installed from it. Installing it
+/// fetches nothing from the registry; `node_min` 18 is met by any Node.js that runs npm.
+pub fn npm_fake_agent(dir: &Path, id: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let package = dir.join("package");
+    std::fs::create_dir_all(&package).expect("package dir");
+    std::fs::write(
+        package.join("package.json"),
+        r#"{"name": "sam-fake-npm-agent", "version": "1.0.0", "bin": {"fake-npm-agent": "agent.sh"}}"#,
+    )
+    .expect("package.json");
+    let program = package.join("agent.sh");
+    let fake = binary("fake-acp");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", fake.display()),
+    )
+    .expect("program");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let packed = std::process::Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(dir)
+        .current_dir(&package)
+        .output()
+        .expect("npm pack runs");
+    assert!(packed.status.success(), "{packed:?}");
+    let tarball = dir.join(String::from_utf8_lossy(&packed.stdout).trim());
+    format!(
+        r#"{{"id": "{id}", "name": "npm agent {id}", "distribution": {{"npx": {{"package": "{}", "nodeMin": 18}}}}}}"#,
+        tarball.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
