@@ -8,6 +8,7 @@
 //! the bytes their guarantees (offsets, exact resume); this module gives them meaning.
 
 mod files;
+mod terminals;
 mod wire;
 
 /// ACP's types, for the clients of this module.
@@ -146,6 +147,8 @@ struct Shared {
     asks: Mutex<HashMap<String, (Value, SessionId)>>,
     /// Where `fs/read_text_file` goes, when the stream says its folder.
     files: Option<files::Files>,
+    /// Where `terminal/*` go, when the stream says its folder.
+    terminals: Option<terminals::Terminals>,
 }
 
 #[derive(Debug)]
@@ -166,6 +169,10 @@ impl AcpConnection {
         // Ids unique across processes: a request of an earlier process that died unanswered
         // must not match one of ours when its answer finally comes.
         let first_id = u64::try_from(crate::clock::now_ms()).unwrap_or(1) * 1000;
+        let terminals = info
+            .cwd
+            .clone()
+            .map(|root| terminals::Terminals::new(client.clone(), root));
         let files = info.cwd.map(|root| files::Files {
             client: client.clone(),
             root,
@@ -173,6 +180,7 @@ impl AcpConnection {
         let shared = Arc::new(Shared {
             next_id: AtomicU64::new(first_id),
             files,
+            terminals,
             ..Shared::default()
         });
         let (events, rx) = mpsc::unbounded_channel();
@@ -189,13 +197,15 @@ impl AcpConnection {
         Ok((Self { input, shared }, events))
     }
 
-    /// `initialize`, offering to read text files of the workspace (when the stream says its
-    /// folder); no writing, no terminals.
+    /// `initialize`, offering to read text files of the workspace and to run commands in it as
+    /// terminals (when the stream says its folder); no writing files.
     pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {
         let method = AGENT_METHOD_NAMES.initialize;
         let files = FileSystemCapabilities::new().read_text_file(self.shared.files.is_some());
-        let request = InitializeRequest::new(ProtocolVersion::V1)
-            .client_capabilities(ClientCapabilities::new().fs(files));
+        let capabilities = ClientCapabilities::new()
+            .fs(files)
+            .terminal(self.shared.terminals.is_some());
+        let request = InitializeRequest::new(ProtocolVersion::V1).client_capabilities(capabilities);
         let response: InitializeResponse = self.request(method, request).await?;
         if response.protocol_version != ProtocolVersion::V1 {
             return Err(AcpError::Version(response.protocol_version.as_u16()));

@@ -216,3 +216,26 @@ async fn a_coding_agent_reads_workspace_files_and_nothing_outside() {
         assert!(text.starts_with(&expected), "{prompt}: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_coding_agents_commands_run_as_terminals_in_the_workspace() {
+    let agent = TestAgent::start(&[]);
+    std::fs::create_dir(agent.workspace_root().join("sub")).expect("a folder");
+    let (_client, acp, mut events, session) = start(&agent).await;
+    let cases = [
+        // In the repository, with its output and exit code.
+        ("term pwd; echo out; exit 3", "term 3: "),
+        // Killed while it runs: the signal is its exit.
+        ("termkill", "killed: SIGTERM"),
+    ];
+    let root = agent.workspace_root().canonicalize().expect("root");
+    for (prompt, expected) in cases {
+        acp.prompt(&session, prompt).await.expect("a turn");
+        let seen = events_until(&mut events, |e| chunk_text(e).is_some()).await;
+        let text = chunk_text(seen.last().expect("a chunk")).expect("text");
+        assert!(text.starts_with(expected), "{prompt}: {text}");
+        if prompt.starts_with("term ") {
+            assert_eq!(text, format!("term 3: {}\nout\n", root.display()));
+        }
+    }
+}

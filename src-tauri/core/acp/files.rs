@@ -35,7 +35,7 @@ impl Files {
         let request: ReadTextFileRequest =
             serde_json::from_value(params).map_err(|err| (INVALID_PARAMS, err.to_string()))?;
         let path = request.path.to_string_lossy().into_owned();
-        let relative = self.relative(&path).ok_or_else(|| {
+        let relative = inside(&self.root, &path).ok_or_else(|| {
             (
                 INVALID_PARAMS,
                 format!("{path} is outside the workspace ({})", self.root),
@@ -60,16 +60,16 @@ impl Files {
             request.limit,
         )))
     }
+}
 
-    /// `path` relative to the root, when it lies inside it (the agent confines it again).
-    fn relative(&self, path: &str) -> Option<String> {
-        let root = self.root.trim_end_matches('/');
-        let rest = path.strip_prefix(root)?;
-        if rest.is_empty() {
-            return Some(String::new());
-        }
-        rest.strip_prefix('/').map(str::to_owned)
+/// `path` relative to `root`, when it lies inside it (the agent confines it again).
+pub(super) fn inside(root: &str, path: &str) -> Option<String> {
+    let root = root.trim_end_matches('/');
+    let rest = path.strip_prefix(root)?;
+    if rest.is_empty() {
+        return Some(String::new());
     }
+    rest.strip_prefix('/').map(str::to_owned)
 }
 
 /// The lines from `line` (1-based) on, at most `limit` of them.

@@ -179,7 +179,15 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
             }
             None
         }
-        // Writing files and terminals are not offered (initialize says so).
+        (Some(method), Some(id))
+            if super::terminals::Terminals::handles(method) && shared.terminals.is_some() =>
+        {
+            if let Some(terminals) = &shared.terminals {
+                terminals.answer(input, method, id, params);
+            }
+            None
+        }
+        // Writing files is not offered (initialize says so).
         (Some(method), Some(id)) => {
             refuse(
                 input,

@@ -10,6 +10,11 @@
 //! - `crash`: exits with status 3 in the middle of the turn;
 //! - `read PATH`: an `fs/read_text_file` of PATH (lines 2 and 3 when PATH ends in `#2+2`); a
 //!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
+//! - `term COMMAND`: runs `sh -c COMMAND` in a client terminal (`terminal/create`, then
+//!   `wait_for_exit`, `output`, `release`); a chunk `term <exit code>: <output>` (or
+//!   `term failed: <message>`);
+//! - `termkill`: starts `sleep 30` in a client terminal, kills it, and reports a chunk
+//!   `killed: <signal>` from `wait_for_exit`;
 //! - `run SECONDS`: runs `sleep SECONDS` (a tool command), with a chunk `running` before and
 //!   `ran` after;
 //! - `think`: an `agent_thought_chunk`, then a chunk `thought done`;
@@ -33,6 +38,7 @@ use serde_json::{Value, json};
 /// The ids of the requests this agent sends.
 const PERMISSION_ID: u64 = 1000;
 const READ_ID: u64 = 2000;
+const TERM_ID: u64 = 3000;
 
 fn main() {
     eprintln!("fake-acp: ready");
@@ -168,6 +174,48 @@ fn turn(
             };
             chunk(session, &text);
         }
+        "term" | "termkill" => {
+            let killing = command == "termkill";
+            let script = if killing { "sleep 30" } else { argument.trim() };
+            let create = call(
+                TERM_ID,
+                "terminal/create",
+                json!({"sessionId": session, "command": "sh", "args": ["-c", script]}),
+                lines,
+            );
+            let Some(terminal) = create["result"]["terminalId"].as_str() else {
+                chunk(
+                    session,
+                    &format!("term failed: {}", create["error"]["message"]),
+                );
+                return json!({"stopReason": "end_turn"});
+            };
+            let on = json!({"sessionId": session, "terminalId": terminal});
+            if killing {
+                call(TERM_ID + 1, "terminal/kill", on.clone(), lines);
+            }
+            let exit = call(TERM_ID + 2, "terminal/wait_for_exit", on.clone(), lines);
+            let output = call(TERM_ID + 3, "terminal/output", on.clone(), lines);
+            call(TERM_ID + 4, "terminal/release", on, lines);
+            if killing {
+                chunk(
+                    session,
+                    &format!(
+                        "killed: {}",
+                        exit["result"]["signal"].as_str().unwrap_or("?")
+                    ),
+                );
+            } else {
+                chunk(
+                    session,
+                    &format!(
+                        "term {}: {}",
+                        exit["result"]["exitCode"],
+                        output["result"]["output"].as_str().unwrap_or("?")
+                    ),
+                );
+            }
+        }
         "run" => {
             chunk(session, "running\n");
             let _ = std::process::Command::new("sleep")
@@ -245,6 +293,17 @@ fn wait_for(id: u64, lines: &mut impl Iterator<Item = std::io::Result<String>>) 
     }
     // The client went away for good.
     std::process::exit(0);
+}
+
+/// Sends request `id` to the client and waits for its answer.
+fn call(
+    id: u64,
+    method: &str,
+    params: Value,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Value {
+    send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+    wait_for(id, lines)
 }
 
 /// Its sessions' mode: `auto` until `session/set_mode` says otherwise.
