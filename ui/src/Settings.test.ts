@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 
 import App from "./App.svelte";
-import { mockBackend } from "./testing";
+import { claudeCode, mockBackend } from "./testing";
 
 describe("credentials for private repositories", () => {
   it("keeps a host's token, lists only the host, and forgets the typed token", async () => {
@@ -38,18 +38,9 @@ describe("credentials for private repositories", () => {
 describe("coding agents' keys", () => {
   it("keeps an agent's key, shows only that it is kept, forgets it, and says how to log in instead", async () => {
     const sent: unknown[] = [];
-    const claude = {
-      origin: "built_in",
-      id: "claude-code",
-      name: "Claude Code",
-      description: "",
-      distribution: { npx: { package: "@agentclientprotocol/claude-agent-acp@0.101.0", args: [], nodeMin: 22 } },
-      keyEnv: ["ANTHROPIC_API_KEY"],
-      login: "npx --yes @anthropic-ai/claude-code, then /login",
-    };
     mockBackend((cmd, args) => {
       if (cmd === "hetzner_account") return { connected: false, source: null };
-      if (cmd === "agents_catalog") return [claude];
+      if (cmd === "agents_catalog") return [claudeCode];
       if (cmd === "agents_keyed") return [];
       if (cmd === "agents_set_key") {
         sent.push(args);

@@ -5,9 +5,21 @@ import { cleanup, fireEvent, screen } from "@testing-library/svelte";
 import { afterEach } from "vitest";
 
 import type { Workspace } from "./api";
+import type { Entry } from "./api/agents";
 import type { GitHubAccount } from "./api/git";
 import type { GitHubStatus } from "./api/github";
 import type { IdleView } from "./api/idle";
+
+/** Claude Code's catalogue entry, with its key variable and log-in command. */
+export const claudeCode: Entry = {
+  origin: "built_in",
+  id: "claude-code",
+  name: "Claude Code",
+  description: "",
+  distribution: { npx: { package: "@agentclientprotocol/claude-agent-acp@0.101.0", args: [], nodeMin: 22 } },
+  keyEnv: ["ANTHROPIC_API_KEY"],
+  login: "npx --yes @anthropic-ai/claude-code, then /login",
+};
 
 /** A workspace whose idle policy says nothing. */
 export const quietIdle: IdleView = { timeout_secs: null, deadline_ms: null, stop_at_ms: null, kept_until_ms: null };

@@ -2,22 +2,13 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 
 import type { WorkspaceEvent } from "../../api";
-import { mockBackend } from "../../testing";
+import { claudeCode, mockBackend } from "../../testing";
 import AgentsPanel from "./AgentsPanel.svelte";
-
-const claude = {
-  origin: "built_in",
-  id: "claude-code",
-  name: "Claude Code",
-  description: "",
-  distribution: { npx: { package: "@agentclientprotocol/claude-agent-acp@0.101.0", args: [], nodeMin: 22 } },
-  keyEnv: ["ANTHROPIC_API_KEY"],
-};
 
 describe("starting a coding agent", () => {
   it("shows the install step the workspace's log has since the start, not an older one", async () => {
     mockBackend((cmd) => {
-      if (cmd === "agents_catalog") return [claude];
+      if (cmd === "agents_catalog") return [claudeCode];
       // The start waits while the agent installs.
       if (cmd === "agent_start") return new Promise(() => {});
       return [];
