@@ -69,6 +69,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             agents::agents_set_key,
             agents::agents_remove_key,
             agent_sessions::agent_sessions,
+            agent_sessions::agent_activity,
             agent_sessions::agent_start,
             agent_sessions::agent_prompt,
             agent_sessions::agent_set_mode,

@@ -26,7 +26,7 @@ use rusqlite::Connection;
 use crate::error::{ErrorCategory, SamError};
 
 pub use agent_events::{AgentEventRow, TranscriptEntry};
-pub use agent_sessions::{AgentSessionRow, PermissionRow};
+pub use agent_sessions::{AgentActivity, AgentSessionRow, PermissionRow};
 pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;
 pub use operations::{Operation, OperationKind};

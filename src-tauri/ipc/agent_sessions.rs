@@ -16,7 +16,7 @@ use super::AppState;
 use sam_core::Core;
 use sam_core::coding_agents::sessions::{self, AgentChoice, Turn};
 use sam_core::error::SamError;
-use sam_core::store::{AgentEventRow, AgentSessionRow, PermissionRow};
+use sam_core::store::{AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow};
 use sam_core::workspace::WorkspaceId;
 
 /// How often a followed transcript is looked at for entries another process wrote.
@@ -42,6 +42,13 @@ pub async fn agent_sessions(
 ) -> Result<Vec<AgentSessionRow>, SamError> {
     let id: WorkspaceId = workspace.parse()?;
     Ok(state.core.store().agent_sessions(&id)?)
+}
+
+/// What the coding agents of each workspace with a session in a turn are doing.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_activity(state: State<'_, AppState>) -> Result<Vec<AgentActivity>, SamError> {
+    Ok(state.core.store().agent_activity()?)
 }
 
 /// Starts a catalogue agent in a running workspace (which can take minutes the first time an

@@ -123,6 +123,10 @@ fn a_permission_request_waits_for_an_answer_from_another_process() {
     let (code, pending) = sam.json(&["--json", "agent", "pending"]);
     assert_eq!(code, Some(0));
     assert_eq!(pending["pending"][0]["id"], number);
+    // The workspace list says an agent there waits.
+    let activity = sam.store().agent_activity().expect("activity");
+    assert_eq!(activity.len(), 1);
+    assert_eq!((activity[0].working, activity[0].waiting), (0, 1));
     let n = number.to_string();
 
     // Only the agent's own options, and only once.
@@ -140,6 +144,7 @@ fn a_permission_request_waits_for_an_answer_from_another_process() {
     assert_eq!(chunks(&rest), "permission: deny\n");
     assert_eq!(rest.last().expect("done")["stopReason"], "end_turn");
     assert!(turn.child.wait().expect("exits").success());
+    assert_eq!(sam.store().agent_activity().expect("activity"), []);
 
     // The audit log keeps the request with its answer, who gave it, and that it was delivered.
     let (_, pending) = sam.json(&["--json", "agent", "pending"]);

@@ -80,6 +80,8 @@ export const commands = {
 	agentsRemoveKey: (agent: string) => typedError<string[], SamError>(__TAURI_INVOKE("agents_remove_key", { agent })),
 	/**  A workspace's coding agent sessions, oldest first. */
 	agentSessions: (workspace: string) => typedError<AgentSessionRow[], SamError>(__TAURI_INVOKE("agent_sessions", { workspace })),
+	/**  What the coding agents of each workspace with a session in a turn are doing. */
+	agentActivity: () => typedError<AgentActivity[], SamError>(__TAURI_INVOKE("agent_activity")),
 	/**
 	 *  Starts a catalogue agent in a running workspace (which can take minutes the first time an
 	 *  agent is fetched) and returns its session.
@@ -176,6 +178,19 @@ export const events = {
 export const MAX_RETRIES = 3 as const;
 
 /* Types */
+/**
+ *  What a workspace's coding agents are doing: how many are in a turn, and how many of those
+ *  wait for an answer.
+ */
+export type AgentActivity = {
+	/**  The workspace. */
+	workspace: string,
+	/**  Sessions working on a turn (or cancelling one). */
+	working: number,
+	/**  Sessions waiting for a permission answer. */
+	waiting: number,
+};
+
 /**  One entry of a transcript as stored. */
 export type AgentEventRow = {
 	/**  Its place among every transcript's entries (increasing, never reused). */

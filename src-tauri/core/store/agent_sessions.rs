@@ -6,6 +6,19 @@ use super::{Store, StoreError};
 use crate::clock::now_ms;
 use crate::workspace::WorkspaceId;
 
+/// What a workspace's coding agents are doing: how many are in a turn, and how many of those
+/// wait for an answer.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentActivity {
+    /// The workspace.
+    pub workspace: String,
+    /// Sessions working on a turn (or cancelling one).
+    pub working: u32,
+    /// Sessions waiting for a permission answer.
+    pub waiting: u32,
+}
+
 /// A coding agent's session as SAM recorded it.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +123,27 @@ impl Store {
              ORDER BY created_at_ms, id"
         ))?;
         let rows = stmt.query_map([workspace.as_str()], session_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Per workspace with sessions in a turn: how many work (or are cancelling) and how many
+    /// wait for an answer; workspaces in name order of their ids.
+    pub fn agent_activity(&self) -> Result<Vec<AgentActivity>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT workspace_id, \
+               count(*) FILTER (WHERE state IN ('working', 'cancelling')), \
+               count(*) FILTER (WHERE state = 'waiting') \
+             FROM agent_sessions WHERE state IN ('working', 'cancelling', 'waiting') \
+             GROUP BY workspace_id ORDER BY workspace_id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AgentActivity {
+                workspace: row.get(0)?,
+                working: row.get(1)?,
+                waiting: row.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -2,10 +2,32 @@
 
 import { Channel } from "@tauri-apps/api/core";
 
-import { commands, type AgentEventRow, type AgentSessionRow, type PermissionRow } from "../bindings";
+import {
+  commands,
+  type AgentActivity,
+  type AgentEventRow,
+  type AgentSessionRow,
+  type PermissionRow,
+} from "../bindings";
 import { unwrap } from "./index";
 
-export type { AgentEventRow, AgentSessionRow, PermissionRow };
+export type { AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow };
+
+/** Per workspace with coding agents in a turn: how many work and how many wait for an answer. */
+export async function agentActivity(): Promise<AgentActivity[]> {
+  return unwrap(await commands.agentActivity());
+}
+
+/** What a workspace's coding agents are doing, in a few words ("" when none is in a turn). */
+export function activityText(activity: AgentActivity | undefined): string {
+  if (!activity) return "";
+  const parts = [];
+  if (activity.waiting > 0) parts.push(`${activity.waiting} waiting for you`);
+  if (activity.working > 0) parts.push(`${activity.working} working`);
+  if (parts.length === 0) return "";
+  const agents = activity.waiting + activity.working === 1 ? "agent" : "agents";
+  return `${agents}: ${parts.join(", ")}`;
+}
 
 export async function agentSessions(workspace: string): Promise<AgentSessionRow[]> {
   return unwrap(await commands.agentSessions(workspace));
