@@ -43,6 +43,10 @@ pub struct AgentSpec {
     /// command to run in one of the workspace's terminals (as the user the agent runs as).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+    /// The modes in which it performs some actions without asking (accepting edits, running
+    /// commands): the session header says so while one is current.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acts_alone_in: Vec<String>,
 }
 
 /// How a coding agent is installed and started.
@@ -115,9 +119,11 @@ pub fn built_in() -> Vec<AgentSpec> {
         key_env: keys.iter().map(|k| (*k).to_owned()).collect(),
         mode: None,
         login: None,
+        acts_alone_in: Vec::new(),
     };
-    let with_mode = |spec: AgentSpec, mode: &str| AgentSpec {
+    let with_mode = |spec: AgentSpec, mode: &str, alone: &[&str]| AgentSpec {
         mode: Some(mode.to_owned()),
+        acts_alone_in: alone.iter().map(|m| (*m).to_owned()).collect(),
         ..spec
     };
     // The vendors' own log-in commands for a machine without a browser (each prints a link
@@ -128,7 +134,8 @@ pub fn built_in() -> Vec<AgentSpec> {
         ..spec
     };
     vec![
-        // Its `default` mode asks before edits and commands.
+        // Its `default` mode asks before edits and commands; `acceptEdits` edits and
+        // `bypassPermissions` does everything without asking.
         with_login(
             with_mode(
                 spec(
@@ -143,6 +150,7 @@ pub fn built_in() -> Vec<AgentSpec> {
                     &["ANTHROPIC_API_KEY"],
                 ),
                 "default",
+                &["acceptEdits", "bypassPermissions"],
             ),
             "npx --yes @anthropic-ai/claude-code, then /login",
         ),
@@ -158,6 +166,7 @@ pub fn built_in() -> Vec<AgentSpec> {
                     &["OPENAI_API_KEY", "CODEX_API_KEY"],
                 ),
                 "workspace-write",
+                &["agent", "agent-full-access"],
             ),
             "npx --yes @openai/codex login --device-auth",
         ),
@@ -269,6 +278,7 @@ pub fn from_command_line(
             .collect(),
         mode: None,
         login: None,
+        acts_alone_in: Vec::new(),
     };
     validate(&spec)?;
     Ok(spec)
@@ -360,6 +370,16 @@ mod tests {
             key_env: Vec::new(),
             mode: None,
             login: None,
+            acts_alone_in: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn built_in_agents_start_in_a_mode_in_which_they_ask() {
+        for spec in built_in() {
+            if let Some(mode) = &spec.mode {
+                assert!(!spec.acts_alone_in.contains(mode), "{}: {mode}", spec.id);
+            }
         }
     }
 

@@ -95,6 +95,10 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         let keywords = texts(app, "[data-testid='item-message'] pre.code .kw").await;
         assert_eq!(keywords, ["fn"], "the code is highlighted");
 
+        // A custom agent's modes are its own business: the header says SAM answers nothing.
+        let brake = app.text("brake").await;
+        assert!(brake.contains("SAM never answers for you"), "{brake}");
+
         // The header shows the agent's mode; choosing another reaches the agent.
         app.find("session-mode")
             .await

@@ -254,6 +254,11 @@ export type AgentSpec = {
 	 *  command to run in one of the workspace's terminals (as the user the agent runs as).
 	 */
 	login?: string | null,
+	/**
+	 *  The modes in which it performs some actions without asking (accepting edits, running
+	 *  commands): the session header says so while one is current.
+	 */
+	actsAloneIn?: string[],
 };
 
 /**  Facts about this installation that the UI shows in its about/settings screens. */

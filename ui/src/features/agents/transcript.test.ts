@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { AgentEventRow } from "../../api/sessions";
-import { apply, diffLines, emptyTranscript } from "./transcript";
+import { apply, brake, diffLines, emptyTranscript } from "./transcript";
 
 let seq = 0;
 function row(kind: string, body: AgentEventRow["body"]): AgentEventRow {
@@ -108,5 +108,18 @@ describe("a diff", () => {
       { sign: "+", text: "x" },
       { sign: "+", text: "y" },
     ]);
+  });
+});
+
+describe("who holds the brake", () => {
+  it("says when the current mode lets the agent act alone, and when it asks", () => {
+    const alone = ["acceptEdits", "bypassPermissions"];
+    expect(brake("bypassPermissions", alone)).toEqual({
+      alone: true,
+      text: 'its mode "bypassPermissions" lets it do some things without asking you',
+    });
+    expect(brake("default", alone)).toEqual({ alone: false, text: 'it asks you before it acts (mode "default")' });
+    expect(brake("auto", []).alone).toBe(false);
+    expect(brake(null, alone).text).toContain("its own choice");
   });
 });

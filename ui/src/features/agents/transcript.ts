@@ -300,3 +300,15 @@ export function diffLines(oldText: string | null, newText: string): DiffLine[] {
   }
   return out;
 }
+
+/** Who holds the brake, for the session header: whether the current mode lets the agent act
+ * without asking (`actsAloneIn`, from the catalogue), and that in words. */
+export function brake(mode: string | null, actsAloneIn: string[]): { alone: boolean; text: string } {
+  if (mode && actsAloneIn.includes(mode)) {
+    return { alone: true, text: `its mode "${mode}" lets it do some things without asking you` };
+  }
+  if (mode && actsAloneIn.length > 0) {
+    return { alone: false, text: `it asks you before it acts (mode "${mode}")` };
+  }
+  return { alone: false, text: "SAM never answers for you; what the agent asks about is its own choice" };
+}
