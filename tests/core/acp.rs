@@ -239,3 +239,19 @@ async fn a_coding_agents_commands_run_as_terminals_in_the_workspace() {
         }
     }
 }
+
+#[tokio::test]
+async fn usage_updates_arrive_typed() {
+    let agent = TestAgent::start(&[]);
+    let (_client, acp, mut events, session) = start(&agent).await;
+    acp.prompt(&session, "usage").await.expect("a turn");
+    let seen = events_until(&mut events, |e| chunk_text(e).is_some()).await;
+    let usage = seen.iter().find_map(|event| match event {
+        AcpEvent::Update(note) => match &note.update {
+            SessionUpdate::UsageUpdate(usage) => Some((usage.used, usage.size)),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(usage, Some((24_000, 200_000)), "{seen:?}");
+}

@@ -15,6 +15,7 @@
 //!   `term failed: <message>`);
 //! - `termkill`: starts `sleep 30` in a client terminal, kills it, and reports a chunk
 //!   `killed: <signal>` from `wait_for_exit`;
+//! - `usage`: a `usage_update` (24 000 of 200 000 tokens, 0.42 USD), then a chunk `used`;
 //! - `run SECONDS`: runs `sleep SECONDS` (a tool command), with a chunk `running` before and
 //!   `ran` after;
 //! - `think`: an `agent_thought_chunk`, then a chunk `thought done`;
@@ -238,6 +239,13 @@ fn turn(
         "crash" => {
             chunk(session, "about to crash\n");
             std::process::exit(3);
+        }
+        "usage" => {
+            update(
+                session,
+                json!({"sessionUpdate": "usage_update", "used": 24000, "size": 200000, "cost": {"amount": 0.42, "currency": "USD"}}),
+            );
+            chunk(session, "used");
         }
         "think" => {
             update(

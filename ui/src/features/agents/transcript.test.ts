@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { AgentEventRow } from "../../api/sessions";
-import { apply, brake, diffLines, emptyTranscript } from "./transcript";
+import { apply, brake, diffLines, emptyTranscript, usageText } from "./transcript";
 
 let seq = 0;
 function row(kind: string, body: AgentEventRow["body"]): AgentEventRow {
@@ -121,5 +121,18 @@ describe("who holds the brake", () => {
     expect(brake("default", alone)).toEqual({ alone: false, text: 'it asks you before it acts (mode "default")' });
     expect(brake("auto", []).alone).toBe(false);
     expect(brake(null, alone).text).toContain("its own choice");
+  });
+});
+
+describe("usage", () => {
+  it("keeps the latest context use and cost the agent reports, in a few words", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      update({ sessionUpdate: "usage_update", used: 1000, size: 200000 }),
+      update({ sessionUpdate: "usage_update", used: 24000, size: 200000, cost: { amount: 0.4217, currency: "USD" } }),
+    ]);
+    expect(t.usage).toEqual({ used: 24000, size: 200000, cost: { amount: 0.4217, currency: "USD" } });
+    expect(t.usage && usageText(t.usage)).toBe("context 12% of 200000 tokens · 0.42 USD");
+    expect(usageText({ used: 5, size: 0, cost: null })).toBe("5 tokens");
   });
 });

@@ -74,10 +74,18 @@ export interface Transcript {
   /** Whether the agent accepts images in prompts. */
   images: boolean;
   agentName: string | null;
+  /** The context window's use and the session's cost, when the agent reports them. */
+  usage: Usage | null;
+}
+
+export interface Usage {
+  used: number;
+  size: number;
+  cost: { amount: number; currency: string } | null;
 }
 
 export function emptyTranscript(): Transcript {
-  return { items: [], seq: 0, mode: null, modes: [], commands: [], images: false, agentName: null };
+  return { items: [], seq: 0, mode: null, modes: [], commands: [], images: false, agentName: null, usage: null };
 }
 
 type Json = Record<string, unknown>;
@@ -198,6 +206,18 @@ function update(t: Transcript, seq: number, u: Json): void {
         description: str(obj(c).description),
       }));
       break;
+    case "usage_update": {
+      const cost = obj(u.cost);
+      t.usage = {
+        used: typeof u.used === "number" ? u.used : 0,
+        size: typeof u.size === "number" ? u.size : 0,
+        cost:
+          typeof cost.amount === "number" && typeof cost.currency === "string"
+            ? { amount: cost.amount, currency: cost.currency }
+            : null,
+      };
+      break;
+    }
     case "current_mode_update":
       t.mode = str(u.currentModeId) || t.mode;
       break;
@@ -311,4 +331,10 @@ export function brake(mode: string | null, actsAloneIn: string[]): { alone: bool
     return { alone: false, text: `it asks you before it acts (mode "${mode}")` };
   }
   return { alone: false, text: "SAM never answers for you; what the agent asks about is its own choice" };
+}
+
+/** The usage in a few words: "context 12% of 200000 tokens · 0.42 USD". */
+export function usageText(usage: Usage): string {
+  const share = usage.size > 0 ? `context ${Math.round((usage.used / usage.size) * 100)}% of ${usage.size} tokens` : `${usage.used} tokens`;
+  return usage.cost ? `${share} · ${usage.cost.amount.toFixed(2)} ${usage.cost.currency}` : share;
 }
