@@ -216,16 +216,7 @@ async fn handshake(
                 .map_err(failed)?;
             Some(json!({ "currentModeId": mode, "by": "sam" }))
         }
-        Some(Wanted::Asked(mode)) => {
-            return Err(SamError::invalid_input(
-                format!("The coding agent {agent} has no mode {mode:?}."),
-                if offered.is_empty() {
-                    "It offers no modes: start it without --mode.".to_owned()
-                } else {
-                    format!("It offers: {}", offered.join(", "))
-                },
-            ));
-        }
+        Some(Wanted::Asked(mode)) => return Err(mode::no_such_mode(agent, mode, &offered)),
         Some(Wanted::Usual(mode)) => Some(json!({
             "note": format!(
                 "SAM starts {agent} in its mode {mode:?}, in which it asks before it acts, but \

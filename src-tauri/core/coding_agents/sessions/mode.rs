@@ -30,14 +30,7 @@ pub async fn set_mode(core: &Core, session_id: &str, mode: &str, by: &str) -> Re
     }
     let offered = offered_modes(store, &session)?;
     if !offered.iter().any(|m| m == mode) {
-        return Err(SamError::invalid_input(
-            format!("The coding agent {} has no mode {mode:?}.", session.agent),
-            if offered.is_empty() {
-                "It offers no modes.".to_owned()
-            } else {
-                format!("It offers: {}", offered.join(", "))
-            },
-        ));
+        return Err(no_such_mode(&session.agent, mode, &offered));
     }
     let stale = i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX);
     if store.claim_agent_session(&session.id, stale)? {
@@ -102,6 +95,18 @@ pub(super) fn hand_over(
         }
     });
     Ok(())
+}
+
+/// The refusal of a mode the coding agent does not offer, naming those it does.
+pub(super) fn no_such_mode(agent: &str, mode: &str, offered: &[String]) -> SamError {
+    SamError::invalid_input(
+        format!("The coding agent {agent} has no mode {mode:?}."),
+        if offered.is_empty() {
+            "It offers no modes.".to_owned()
+        } else {
+            format!("It offers: {}", offered.join(", "))
+        },
+    )
 }
 
 /// The modes the coding agent offered when the session started.
