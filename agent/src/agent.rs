@@ -84,7 +84,10 @@ pub struct Agent {
 impl Agent {
     /// The agent for `config`, with its identity loaded.
     pub fn new(config: Config, identity: Identity) -> std::io::Result<Arc<Self>> {
-        let files = Files::open(&config.workspace_root)?;
+        let mut files = Files::open(&config.workspace_root)?;
+        if let Some(user) = &config.run_as {
+            files = files.owned_by(user.uid, user.gid);
+        }
         let log = Stream::log(config.ring_bytes);
         let mut epoch = [0u8; 8];
         getrandom::fill(&mut epoch).map_err(std::io::Error::other)?;

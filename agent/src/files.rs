@@ -12,6 +12,10 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata};
 use sam_protocol::message::{ErrorCode, FsEntry, FsKind};
 
+mod write;
+
+pub use write::Staged;
+
 /// The largest single read.
 pub const MAX_READ: u64 = sam_protocol::MAX_READ;
 
@@ -36,6 +40,8 @@ fn fs_error(code: ErrorCode, message: impl Into<String>) -> FsError {
 pub struct Files {
     root: Dir,
     root_path: PathBuf,
+    /// The user (uid, gid) new files and folders belong to, when the agent runs as another.
+    owner: Option<(u32, u32)>,
 }
 
 impl Files {
@@ -44,7 +50,15 @@ impl Files {
         Ok(Self {
             root: Dir::open_ambient_dir(root, ambient_authority())?,
             root_path: root.to_path_buf(),
+            owner: None,
         })
+    }
+
+    /// New files and folders will belong to this user and group.
+    #[must_use]
+    pub fn owned_by(mut self, uid: u32, gid: u32) -> Self {
+        self.owner = Some((uid, gid));
+        self
     }
 
     /// The entries of a folder, sorted by name.

@@ -77,6 +77,7 @@ where
         control,
         cancel: cancel.clone(),
         attachments: HashMap::new(),
+        writes: files::Writes::default(),
         greeted: false,
         bad: 0,
     };
@@ -183,6 +184,8 @@ struct Session {
     control: mpsc::Sender<Message>,
     cancel: CancellationToken,
     attachments: HashMap<u32, Attachment>,
+    /// Files being written on this connection, by path (`files.rs`).
+    writes: files::Writes,
     greeted: bool,
     bad: u32,
 }
@@ -344,6 +347,7 @@ impl Session {
                 ring_bytes: config.ring_bytes as u64,
                 window_bytes: WINDOW_BYTES,
                 max_read: MAX_READ,
+                max_write: sam_protocol::MAX_WRITE,
             },
         }
     }
@@ -377,6 +381,7 @@ impl Session {
             Request::FsList(list) => self.fs_list(list, answer),
             Request::FsStat(stat) => self.fs_stat(stat, answer),
             Request::FsRead(read) => self.fs_read(read, answer),
+            Request::FsWrite(write) => self.fs_write(write, answer),
         }
     }
 

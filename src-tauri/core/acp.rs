@@ -145,7 +145,7 @@ struct Shared {
     pending: Mutex<HashMap<u64, Pending>>,
     /// Permission requests awaiting the user, by their id's JSON text, with their session.
     asks: Mutex<HashMap<String, (Value, SessionId)>>,
-    /// Where `fs/read_text_file` goes, when the stream says its folder.
+    /// Where `fs/read_text_file` and `fs/write_text_file` go, when the stream says its folder.
     files: Option<files::Files>,
     /// Where `terminal/*` go, when the stream says its folder.
     terminals: Option<terminals::Terminals>,
@@ -197,11 +197,13 @@ impl AcpConnection {
         Ok((Self { input, shared }, events))
     }
 
-    /// `initialize`, offering to read text files of the workspace and to run commands in it as
-    /// terminals (when the stream says its folder); no writing files.
+    /// `initialize`, offering to read and write text files of the workspace and to run commands
+    /// in it as terminals (when the stream says its folder).
     pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {
         let method = AGENT_METHOD_NAMES.initialize;
-        let files = FileSystemCapabilities::new().read_text_file(self.shared.files.is_some());
+        let files = FileSystemCapabilities::new()
+            .read_text_file(self.shared.files.is_some())
+            .write_text_file(self.shared.files.is_some());
         let capabilities = ClientCapabilities::new()
             .fs(files)
             .terminal(self.shared.terminals.is_some());

@@ -218,6 +218,49 @@ async fn a_coding_agent_reads_workspace_files_and_nothing_outside() {
 }
 
 #[tokio::test]
+async fn a_coding_agent_writes_workspace_files_whole_and_nothing_outside() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let agent = TestAgent::start(&[]);
+    let script = agent.workspace_root().join("run.sh");
+    std::fs::write(&script, "old\n").expect("a file");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (_client, acp, mut events, session) = start(&agent).await;
+    let root = agent.workspace_root().canonicalize().expect("root");
+    let cases = [
+        (format!("write {} echo new", script.display()), "wrote"),
+        (
+            format!("write {}/src/new.rs @40000", root.display()),
+            "wrote",
+        ),
+        (
+            "write /etc/sam-test hi".to_owned(),
+            "write failed: /etc/sam-test is outside the workspace",
+        ),
+    ];
+    for (prompt, expected) in cases {
+        acp.prompt(&session, &prompt).await.expect("a turn");
+        let seen = events_until(&mut events, |e| chunk_text(e).is_some()).await;
+        let text = chunk_text(seen.last().expect("a chunk")).expect("text");
+        assert!(text.starts_with(expected), "{prompt}: {text}");
+    }
+    assert_eq!(std::fs::read_to_string(&script).expect("read"), "echo new");
+    let mode = std::fs::metadata(&script)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755, "the file keeps its mode");
+    let written = std::fs::read_to_string(root.join("src/new.rs")).expect("read");
+    let expected: String = (1..=40_000).map(|i| format!("line {i}\n")).collect();
+    assert!(
+        expected.len() > 2 * sam_protocol::MAX_WRITE as usize,
+        "several chunks"
+    );
+    assert!(written == expected, "the big file arrived whole");
+    assert!(!std::path::Path::new("/etc/sam-test").exists());
+}
+
+#[tokio::test]
 async fn a_coding_agents_commands_run_as_terminals_in_the_workspace() {
     let agent = TestAgent::start(&[]);
     std::fs::create_dir(agent.workspace_root().join("sub")).expect("a folder");

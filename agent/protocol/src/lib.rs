@@ -43,6 +43,11 @@ pub const MAX_TEXT_FRAME: usize = 256 * 1024;
 /// The most bytes one `fs_read` returns.
 pub const MAX_READ: u64 = 1024 * 1024;
 
+/// The most bytes one `fs_write` chunk carries: in base64 with its JSON, it fits a text frame.
+pub const MAX_WRITE: u64 = 128 * 1024;
+
+const _: () = assert!((MAX_WRITE as usize).div_ceil(3) * 4 + 4096 <= MAX_TEXT_FRAME);
+
 /// The largest text frame a client must accept from the agent: an `fs_data` reply carries up to
 /// [`MAX_READ`] bytes in base64 (4 characters for every 3 bytes), beside a little JSON.
 pub const MAX_AGENT_TEXT_FRAME: usize = 2 * 1024 * 1024;

@@ -1,16 +1,22 @@
-//! Files on one connection: listing folders, describing paths and reading files beneath the
-//! workspace root. File-system calls block, so each runs off the async threads and answers
-//! from a task of its own.
+//! Files on one connection: listing folders, describing paths, reading and writing files
+//! beneath the workspace root. File-system calls block, so each runs off the async threads and
+//! answers from a task of its own.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use sam_protocol::message::request::{FsList, FsRead, FsStat};
+use sam_protocol::MAX_WRITE;
+use sam_protocol::message::request::{FsList, FsRead, FsStat, FsWrite};
 use sam_protocol::message::{ErrorCode, Reply};
 
 use super::{Answer, Session};
 use crate::agent::{Agent, Failure};
-use crate::files::FsError;
+use crate::files::{FsError, Staged};
+
+/// The connection's unfinished writes, by path. Dropped with the connection, which removes
+/// what they staged.
+pub(super) type Writes = Arc<Mutex<HashMap<String, Staged>>>;
 
 impl Session {
     pub(super) fn fs_list(&mut self, FsList { path }: FsList, answer: Answer) {
@@ -40,6 +46,69 @@ impl Session {
         });
     }
 
+    pub(super) fn fs_write(&mut self, write: FsWrite, answer: Answer) {
+        let writes = Arc::clone(&self.writes);
+        self.blocking(answer, move |agent| {
+            let FsWrite {
+                path,
+                offset,
+                data,
+                last,
+            } = write;
+            // base64 of MAX_WRITE bytes is at most this long; refuse before decoding more.
+            if data.len() as u64 > MAX_WRITE.div_ceil(3) * 4 {
+                return Err(refused(
+                    ErrorCode::TooLarge,
+                    format!("a write chunk carries at most {MAX_WRITE} bytes"),
+                ));
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&data)
+                .map_err(|err| {
+                    refused(
+                        ErrorCode::InvalidArgument,
+                        format!("`data` is not base64: {err}"),
+                    )
+                })?;
+            if bytes.len() as u64 > MAX_WRITE {
+                return Err(refused(
+                    ErrorCode::TooLarge,
+                    format!("a write chunk carries at most {MAX_WRITE} bytes"),
+                ));
+            }
+            let mut writes = writes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut staged = if offset == 0 {
+                writes.remove(&path);
+                agent.files.begin_write(&path)?
+            } else {
+                let staged = writes.remove(&path).ok_or_else(|| {
+                    refused(
+                        ErrorCode::InvalidOffset,
+                        format!("{path:?}: no write was started (send offset 0 first)"),
+                    )
+                })?;
+                if staged.written() != offset {
+                    return Err(refused(
+                        ErrorCode::InvalidOffset,
+                        format!(
+                            "{path:?}: the next chunk starts at {}, not {offset}; the write was dropped",
+                            staged.written()
+                        ),
+                    ));
+                }
+                staged
+            };
+            staged.append(&bytes)?;
+            if last {
+                let size = staged.commit()?;
+                return Ok(Reply::FsWritten { size, done: true });
+            }
+            let size = staged.written();
+            writes.insert(path, staged);
+            Ok(Reply::FsWritten { size, done: false })
+        });
+    }
+
     /// Runs a file-system call off the async threads and sends its answer.
     fn blocking<F>(&self, answer: Answer, call: F)
     where
@@ -57,4 +126,8 @@ impl Session {
             answer.send(reply).await;
         });
     }
+}
+
+fn refused(code: ErrorCode, message: String) -> FsError {
+    FsError { code, message }
 }

@@ -180,6 +180,14 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
             None
         }
         (Some(method), Some(id))
+            if method == CLIENT_METHOD_NAMES.fs_write_text_file && shared.files.is_some() =>
+        {
+            if let Some(files) = &shared.files {
+                files.write(input, id, params);
+            }
+            None
+        }
+        (Some(method), Some(id))
             if super::terminals::Terminals::handles(method) && shared.terminals.is_some() =>
         {
             if let Some(terminals) = &shared.terminals {
@@ -187,7 +195,7 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
             }
             None
         }
-        // Writing files is not offered (initialize says so).
+        // Anything else is not offered (initialize says what is).
         (Some(method), Some(id)) => {
             refuse(
                 input,

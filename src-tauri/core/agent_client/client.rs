@@ -16,7 +16,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use sam_protocol::frame::DataFrame;
 use sam_protocol::message::request::{
-    Attach, Busy, Close, FsList, FsRead, FsStat, OpenAcp, OpenPty, PushSecret, Resize,
+    Attach, Busy, Close, FsList, FsRead, FsStat, FsWrite, OpenAcp, OpenPty, PushSecret, Resize,
     RevokeSecret, RunJob, SetIdlePolicy,
 };
 use sam_protocol::message::{
@@ -486,6 +486,39 @@ impl AgentClient {
                 .map(|bytes| (bytes, eof))
                 .map_err(|err| AgentError::Protocol(format!("fs_data is not base64: {err}"))),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes a whole file, replacing it in one step once every byte has arrived (the agent
+    /// stages the chunks beside it); answers its size. A connection lost on the way drops
+    /// what was staged, so the write starts over, and the file is never half written.
+    pub async fn fs_write(&self, path: &str, bytes: &[u8]) -> Result<u64, AgentError> {
+        let mut tries = 0;
+        loop {
+            match self.fs_write_once(path, bytes).await {
+                Err(AgentError::ConnectionLost) if tries < IDEMPOTENT_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn fs_write_once(&self, path: &str, bytes: &[u8]) -> Result<u64, AgentError> {
+        use base64::Engine;
+        let chunk = usize::try_from(sam_protocol::MAX_WRITE).unwrap_or(usize::MAX);
+        let mut offset = 0;
+        loop {
+            let end = bytes.len().min(offset + chunk);
+            let write = FsWrite {
+                path: path.to_owned(),
+                offset: offset as u64,
+                data: base64::engine::general_purpose::STANDARD.encode(&bytes[offset..end]),
+                last: end == bytes.len(),
+            };
+            match self.request(Request::FsWrite(write)).await? {
+                Reply::FsWritten { size, done: true } if end == bytes.len() => return Ok(size),
+                Reply::FsWritten { done: false, .. } if end < bytes.len() => offset = end,
+                other => return Err(unexpected(&other)),
+            }
         }
     }
 

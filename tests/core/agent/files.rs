@@ -56,3 +56,132 @@ async fn the_largest_read_arrives_whole() {
     assert!(eof);
     assert!(bytes == content, "the bytes differ");
 }
+
+/// A write of several chunks lands byte-exact, in one step: until the last chunk the old file
+/// is there, whole.
+#[tokio::test]
+async fn a_write_of_many_chunks_replaces_the_file_whole() {
+    let agent = TestAgent::start(&[]);
+    let root = agent.workspace_root();
+    std::fs::write(root.join("data.bin"), "old").expect("write");
+    let content: Vec<u8> = (0..3 * sam_protocol::MAX_WRITE + 17)
+        .map(|i| (i % 253) as u8)
+        .collect();
+    let client = agent.client().await;
+    let size = client.fs_write("data.bin", &content).await.expect("writes");
+    assert_eq!(size, content.len() as u64);
+    assert!(std::fs::read(root.join("data.bin")).expect("read") == content);
+    client
+        .fs_write("new/folder/empty.txt", b"")
+        .await
+        .expect("writes an empty file in new folders");
+    assert_eq!(
+        std::fs::read(root.join("new/folder/empty.txt")).expect("read"),
+        b""
+    );
+    for path in ["../outside.txt", "/tmp/x", "new"] {
+        match client.fs_write(path, b"x").await {
+            Err(AgentError::Remote {
+                code: ErrorCode::PathOutsideWorkspace | ErrorCode::InvalidArgument,
+                ..
+            }) => {}
+            other => panic!("{path}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert!(!root.parent().expect("parent").join("outside.txt").exists());
+}
+
+/// The wire rules of `fs_write`: chunks in order or the write is dropped, and what a connection
+/// staged goes with it.
+#[tokio::test]
+async fn chunks_out_of_order_drop_the_write_and_a_lost_connection_drops_what_it_staged() {
+    use super::robustness::{next_reply, raw_session, send};
+    use sam_protocol::message::{AgentMessage, Envelope, Reply};
+
+    let agent = TestAgent::start(&[]);
+    let root = agent.workspace_root();
+    let staged = || -> Vec<String> {
+        std::fs::read_dir(&root)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect()
+    };
+    let mut socket = raw_session(&agent).await;
+    send(
+        &mut socket,
+        &format!(
+            r#"{{"type":"hello","protocol":{},"client":"test"}}"#,
+            sam_protocol::PROTOCOL_VERSION
+        ),
+    )
+    .await;
+    next_reply(&mut socket).await;
+    let chunk = |req: u64, offset: u64, last: bool| {
+        format!(
+            r#"{{"req":{req},"type":"fs_write","path":"a.txt","offset":{offset},"data":"YWI=","last":{last}}}"#
+        )
+    };
+    let reply = |message: AgentMessage| match message {
+        AgentMessage::Reply(Envelope { body, .. }) => body,
+        other => panic!("expected a reply, got {other:?}"),
+    };
+
+    send(&mut socket, &chunk(1, 0, false)).await;
+    assert_eq!(
+        reply(next_reply(&mut socket).await),
+        Reply::FsWritten {
+            size: 2,
+            done: false
+        }
+    );
+    assert!(
+        !root.join("a.txt").exists(),
+        "nothing in place before the last chunk"
+    );
+    assert_eq!(staged().len(), 1, "{:?}", staged());
+    for (req, offset) in [(2, 5), (3, 2)] {
+        send(&mut socket, &chunk(req, offset, true)).await;
+        assert!(
+            matches!(
+                reply(next_reply(&mut socket).await),
+                Reply::Error {
+                    code: ErrorCode::InvalidOffset,
+                    ..
+                }
+            ),
+            "offset {offset}"
+        );
+    }
+    assert_eq!(
+        staged(),
+        Vec::<String>::new(),
+        "a dropped write leaves nothing"
+    );
+
+    send(&mut socket, &chunk(4, 0, false)).await;
+    reply(next_reply(&mut socket).await);
+    send(&mut socket, &chunk(5, 2, true)).await;
+    assert_eq!(
+        reply(next_reply(&mut socket).await),
+        Reply::FsWritten {
+            size: 4,
+            done: true
+        }
+    );
+    assert_eq!(std::fs::read(root.join("a.txt")).expect("read"), b"abab");
+
+    send(&mut socket, &chunk(6, 0, false)).await;
+    reply(next_reply(&mut socket).await);
+    assert_eq!(staged().len(), 1);
+    drop(socket);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !staged().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the staged file outlived its connection"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read(root.join("a.txt")).expect("read"), b"abab");
+}

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::harness::TestAgent;
 
-async fn raw_session(agent: &TestAgent) -> AgentSocket {
+pub(super) async fn raw_session(agent: &TestAgent) -> AgentSocket {
     let pin = enroll(&agent.addr, &agent.caller(), &agent.secret)
         .await
         .expect("enrolls");
@@ -42,7 +42,7 @@ async fn next_message(socket: &mut AgentSocket) -> Message {
     }
 }
 
-async fn send(socket: &mut AgentSocket, text: &str) {
+pub(super) async fn send(socket: &mut AgentSocket, text: &str) {
     socket
         .send(Message::Text(text.to_owned().into()))
         .await
@@ -67,7 +67,7 @@ async fn expect_close(socket: &mut AgentSocket, expected: CloseCode) {
     }
 }
 
-async fn next_reply(socket: &mut AgentSocket) -> AgentMessage {
+pub(super) async fn next_reply(socket: &mut AgentSocket) -> AgentMessage {
     match next_message(socket).await {
         Message::Text(text) => AgentMessage::decode(text.as_str()).expect("a protocol message"),
         other => panic!("expected text, got {other:?}"),

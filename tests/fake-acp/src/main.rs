@@ -10,6 +10,8 @@
 //! - `crash`: exits with status 3 in the middle of the turn;
 //! - `read PATH`: an `fs/read_text_file` of PATH (lines 2 and 3 when PATH ends in `#2+2`); a
 //!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
+//! - `write PATH TEXT`: an `fs/write_text_file` of TEXT (of N lines `line <i>` when TEXT is
+//!   `@N`) to PATH; a chunk `wrote` or `write failed: <message>`, then `end_turn`;
 //! - `term COMMAND`: runs `sh -c COMMAND` in a client terminal (`terminal/create`, then
 //!   `wait_for_exit`, `output`, `release`); a chunk `term <exit code>: <output>` (or
 //!   `term failed: <message>`);
@@ -172,6 +174,29 @@ fn turn(
                     "read failed: {}",
                     answer["error"]["message"].as_str().unwrap_or("?")
                 ),
+            };
+            chunk(session, &text);
+        }
+        "write" => {
+            let (path, text) = argument
+                .trim()
+                .split_once(' ')
+                .unwrap_or((argument.trim(), ""));
+            let content = match text.strip_prefix('@').and_then(|n| n.parse::<usize>().ok()) {
+                Some(lines) => (1..=lines).map(|i| format!("line {i}\n")).collect(),
+                None => text.to_owned(),
+            };
+            let answer = call(
+                READ_ID + 1,
+                "fs/write_text_file",
+                json!({"sessionId": session, "path": path, "content": content}),
+                lines,
+            );
+            let text = match answer.get("error") {
+                None => "wrote".to_owned(),
+                Some(error) => {
+                    format!("write failed: {}", error["message"].as_str().unwrap_or("?"))
+                }
             };
             chunk(session, &text);
         }

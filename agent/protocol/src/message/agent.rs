@@ -56,6 +56,13 @@ pub enum Reply {
         /// Whether the file ends after these bytes.
         eof: bool,
     },
+    /// The answer to `fs_write`.
+    FsWritten {
+        /// Bytes written so far; the file's size once the last chunk is in place.
+        size: u64,
+        /// Whether the file is in place.
+        done: bool,
+    },
     /// The request failed (or its text was not a valid request).
     Error {
         /// What went wrong, for programs.
@@ -132,6 +139,9 @@ pub struct Limits {
     pub window_bytes: u64,
     /// The largest `fs_read` length.
     pub max_read: u64,
+    /// The most bytes one `fs_write` chunk carries (0 from an agent that cannot write files).
+    #[serde(default)]
+    pub max_write: u64,
 }
 
 /// Machine-readable error codes.

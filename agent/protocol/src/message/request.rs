@@ -53,6 +53,8 @@ pub enum Request {
     FsStat(FsStat),
     /// Answered by `fs_data`.
     FsRead(FsRead),
+    /// Answered by `fs_written`.
+    FsWrite(FsWrite),
 }
 
 /// Start a shell (or `command`) on a new PTY.
@@ -210,4 +212,26 @@ pub struct FsRead {
     pub offset: u64,
     /// Bytes to read, at most the agent's `max_read` limit.
     pub length: u64,
+}
+
+/// Write a file, in chunks of at most the agent's `max_write` bytes. The chunk at offset 0
+/// starts the write (dropping an unfinished one of the same path on this connection); each
+/// next chunk starts where the last ended; the one marked `last` puts the file in place in one
+/// step. Until then the target is untouched, and a connection that ends drops what it staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsWrite {
+    /// Path relative to the workspace root; missing folders are created.
+    pub path: String,
+    /// Where this chunk starts: 0, or the bytes sent so far.
+    #[serde(default)]
+    pub offset: u64,
+    /// The bytes, base64 (standard alphabet, padded).
+    pub data: String,
+    /// Whether this chunk ends the file (the default: a write of one chunk).
+    #[serde(default = "yes")]
+    pub last: bool,
+}
+
+fn yes() -> bool {
+    true
 }

@@ -388,6 +388,14 @@ fn request() -> impl Strategy<Value = Request> {
                 length
             }
         )),
+        (text(), any::<u64>(), text(), any::<bool>()).prop_map(|(path, offset, data, last)| {
+            Request::FsWrite(FsWrite {
+                path,
+                offset,
+                data,
+                last,
+            })
+        }),
     ]
 }
 
@@ -432,6 +440,7 @@ fn reply() -> impl Strategy<Value = Reply> {
             data,
             eof
         }),
+        (any::<u64>(), any::<bool>()).prop_map(|(size, done)| Reply::FsWritten { size, done }),
         (error_code(), text()).prop_map(|(code, message)| Reply::Error { code, message }),
     ]
 }
@@ -444,7 +453,7 @@ fn event() -> impl Strategy<Value = Event> {
             text(),
             text(),
             prop::collection::vec(stream_info(), 0..3),
-            any::<(u64, u64, u32, u64, u64, u64)>(),
+            any::<(u64, u64, u32, u64, u64, u64, u64)>(),
         )
             .prop_map(
                 |(protocol, agent_version, epoch, workspace, streams, limits)| Event::Welcome {
@@ -460,6 +469,7 @@ fn event() -> impl Strategy<Value = Event> {
                         ring_bytes: limits.3,
                         window_bytes: limits.4,
                         max_read: limits.5,
+                        max_write: limits.6,
                     },
                 }
             ),
@@ -502,9 +512,9 @@ fn type_name() -> impl Strategy<Value = Value> {
         3 => prop::sample::select(vec![
             "hello", "ack", "open_pty", "run_job", "attach", "detach", "resize", "close", "list",
             "keep_alive", "busy", "set_idle_policy", "status", "push_secret", "revoke_secret",
-            "prepare_stop", "fs_list", "fs_stat", "fs_read", "welcome", "opened", "attached",
+            "prepare_stop", "fs_list", "fs_stat", "fs_read", "fs_write", "welcome", "opened", "attached",
             "ok", "streams", "gap", "input_ack", "exit", "stop_prepared", "fs_entries",
-            "fs_data", "error", "format_disk",
+            "fs_data", "fs_written", "error", "format_disk",
         ])
         .prop_map(Value::from),
         1 => json_value(),

@@ -419,6 +419,7 @@ mod tests {
                 ring_bytes: 0,
                 window_bytes: 0,
                 max_read: 0,
+                max_write: 0,
             },
         };
         let text = AgentMessage::from(welcome).encode();
