@@ -5,6 +5,7 @@
 //! from the definitions here by [`export_bindings`]; a test fails when the checked-in file is
 //! stale.
 
+mod agent_rules;
 pub mod agent_sessions;
 mod agents;
 mod commands;
@@ -74,10 +75,15 @@ pub fn builder() -> Builder<tauri::Wry> {
             agent_sessions::agent_prompt,
             agent_sessions::agent_set_mode,
             agent_sessions::agent_answer,
+            agent_sessions::agent_resume,
             agent_sessions::agent_cancel,
             agent_sessions::agent_pending,
             agent_sessions::agent_follow,
             agent_sessions::agent_unfollow,
+            agent_rules::agent_rules,
+            agent_rules::agent_rule_add,
+            agent_rules::agent_rule_remove,
+            agent_rules::agent_audit,
             git::git_token_hosts,
             git::git_set_token,
             git::git_remove_token,

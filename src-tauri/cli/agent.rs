@@ -51,6 +51,8 @@ pub(super) enum AgentCommand {
     },
     #[command(flatten)]
     Session(SessionCommand),
+    #[command(flatten)]
+    Rule(super::agent_rules::RuleCommand),
 }
 
 pub(super) async fn run(core: &Core, command: AgentCommand, json: bool) -> Result<(), SamError> {
@@ -59,6 +61,7 @@ pub(super) async fn run(core: &Core, command: AgentCommand, json: bool) -> Resul
         AgentCommand::Session(command) => {
             return super::agent_sessions::run(core, command, json).await;
         }
+        AgentCommand::Rule(command) => return super::agent_rules::run(core, command, json),
         AgentCommand::Catalog => {}
         AgentCommand::Add {
             id,

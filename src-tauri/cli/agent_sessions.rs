@@ -1,4 +1,4 @@
-//! `sam agent start|sessions|prompt|pending|answer`: coding agents' sessions in a workspace.
+//! `sam agent start|sessions|prompt|resume|pending|answer`: coding agents' sessions in a workspace.
 
 use clap::Subcommand;
 use sam_core::acp::schema::{ContentBlock, SessionUpdate, StopReason};
@@ -52,6 +52,12 @@ pub(super) enum SessionCommand {
         /// The session's id.
         session: String,
     },
+    /// Take up a session whose coding agent's process went away (it crashed, or the workspace
+    /// stopped): a new process loads it (ACP's session/load), where the agent can.
+    Resume {
+        /// The session's id.
+        session: String,
+    },
     /// Permission requests that wait for an answer, with the agent's options.
     Pending,
     /// Stop a session's turn: waiting permission requests are answered `cancelled`, and the
@@ -92,6 +98,18 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 print_text(&format!(
                     "Started {} in {}: session {}\nPrompt it with: sam agent prompt {} \"…\"",
                     session.agent, workspace.name, session.id, session.id
+                ));
+            }
+        }
+        SessionCommand::Resume { session } => {
+            let mut progress = |step: &str| print_note(&format!("sam: {step}"));
+            let session = sessions::resume(core, &session, &mut progress).await?;
+            if json {
+                print_json(&serde_json::json!({ "session": session }));
+            } else {
+                print_text(&format!(
+                    "Session {} of {} is back; its coding agent loaded it.\nPrompt it with: sam agent prompt {} \"…\"",
+                    session.id, session.agent, session.id
                 ));
             }
         }
@@ -205,9 +223,10 @@ fn report(event: &TurnEvent, json: bool) {
         },
         TurnEvent::Permission(row) => print_text(&format!("\n{}", describe(row))),
         TurnEvent::Answered(row) => print_text(&format!(
-            "[request {} answered: {}]",
+            "[request {} answered: {} (by {})]",
             row.id,
-            row.answer.as_deref().unwrap_or("?")
+            row.answer.as_deref().unwrap_or("?"),
+            row.answered_by.as_deref().unwrap_or("?")
         )),
         TurnEvent::Malformed(what) => print_note(&format!("[not ACP] {what}")),
     }
@@ -232,6 +251,12 @@ fn describe(row: &PermissionRow) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    if let (Some(answer), Some(by)) = (&row.answer, &row.answered_by) {
+        return format!(
+            "Permission request {} (session {}): {title}\n  answered {answer} by {by}",
+            row.id, row.session_id
+        );
+    }
     format!(
         "Permission request {} (session {}): {title}\n  options: {}\n  answer with: sam agent answer {} OPTION",
         row.id,

@@ -26,6 +26,7 @@ use sam_core::store::OperationKind;
 use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 
 mod agent;
+mod agent_rules;
 mod agent_sessions;
 mod git;
 mod github;

@@ -8,6 +8,8 @@
 //! the bytes their guarantees (offsets, exact resume); this module gives them meaning.
 
 mod files;
+
+pub use files::inside;
 mod terminals;
 mod wire;
 
@@ -21,10 +23,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
     AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
-    FileSystemCapabilities, InitializeRequest, InitializeResponse, NewSessionRequest,
-    NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, SessionId, SessionNotification, SetSessionModeRequest,
-    SetSessionModeResponse, TextContent,
+    FileSystemCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
+    LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, SessionId, SessionNotification,
+    SetSessionModeRequest, SetSessionModeResponse, TextContent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -219,6 +221,20 @@ impl AcpConnection {
     pub async fn new_session(&self, cwd: &str) -> Result<NewSessionResponse, AcpError> {
         self.request(AGENT_METHOD_NAMES.session_new, NewSessionRequest::new(cwd))
             .await
+    }
+
+    /// `session/load`: the coding agent takes up an earlier session of its own (one it started
+    /// in an earlier process) in `cwd`, replaying its history as updates before it answers.
+    pub async fn load_session(
+        &self,
+        session: &SessionId,
+        cwd: &str,
+    ) -> Result<LoadSessionResponse, AcpError> {
+        self.request(
+            AGENT_METHOD_NAMES.session_load,
+            LoadSessionRequest::new(session.clone(), cwd),
+        )
+        .await
     }
 
     /// `session/set_mode`: the session's mode, one of those `session/new` offered.

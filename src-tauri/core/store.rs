@@ -13,6 +13,7 @@ mod billing;
 mod idle;
 mod migrations;
 mod operations;
+mod permission_rules;
 mod settings;
 mod tabs;
 mod workspaces;
@@ -30,6 +31,7 @@ pub use agent_sessions::{AgentActivity, AgentSessionRow, PermissionRow};
 pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;
 pub use operations::{Operation, OperationKind};
+pub use permission_rules::{AuditRow, NewPermissionRule, PermissionRule, RuleDecision};
 pub use settings::Setting;
 
 /// How long a writer waits for another process (the app and the CLI share the file).

@@ -118,6 +118,19 @@ pub async fn agent_answer(
     sessions::answer(&state.core, request, &option, "app")
 }
 
+/// Takes up an ended session with a new process of its coding agent, which loads it (where
+/// the agent can); the session is idle again.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_resume(
+    state: State<'_, AppState>,
+    session: String,
+) -> Result<AgentSessionRow, SamError> {
+    // Install steps are in the workspace's log, which its page shows.
+    let mut progress = |_: &str| {};
+    sessions::resume(&state.core, &session, &mut progress).await
+}
+
 /// Stops a session's turn: waiting requests are answered `cancelled`.
 #[tauri::command]
 #[specta::specta]

@@ -12,8 +12,10 @@ mod dunst;
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
+mod measure;
 
-use serde_json::{Value, json};
+use measure::{numbers, percentile};
+use serde_json::json;
 
 const KEYSTROKES: usize = 200;
 
@@ -72,21 +74,6 @@ box.addEventListener("terminal-painted", (event) => {
   (whole ? window.samPaints.full : window.samPaints.partial).push(event.detail.ms);
 });
 "#;
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values
-        .get(((values.len() as f64 - 1.0) * p).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
-}
-
-fn numbers(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .map(|items| items.iter().filter_map(Value::as_f64).collect())
-        .unwrap_or_default()
-}
 
 /// The terminal's grid as last painted, `(cols, rows)`.
 async fn grid(app: &harness::App) -> (i64, i64) {

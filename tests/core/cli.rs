@@ -72,6 +72,11 @@ impl Sam {
         ])
     }
 
+    /// Where this SAM keeps its data.
+    pub(crate) fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub(crate) fn store(&self) -> Store {
         Store::open(&self.dir.path().join("data/sam.sqlite3")).expect("store")
     }

@@ -1,14 +1,14 @@
 //! Coding agents in the window, on a Local workspace with the scripted `fake-acp`: started from
 //! the workspace page, prompted, its reply shown as markdown, its edit as a diff, its plan as a
 //! checklist, a permission request answered from the view — and one that waited while the app
-//! was closed, still there after the restart and answered then, recorded once.
+//! was closed, still there after the restart and answered then, recorded once; a crashed agent's
+//! session resumed from the view.
 
 use std::time::Duration;
 
 use fantoccini::key::Key;
 
-use crate::harness::{self, App, sam, until};
-use crate::source_repo;
+use crate::harness::{self, App, sam, until, with_fake_agent};
 
 const SLOW: Duration = Duration::from_secs(30);
 
@@ -56,35 +56,12 @@ async fn open_session(app: &App) {
     app.wait_css("[data-testid='agent-session']", SLOW).await;
 }
 
-/// Puts `fake-acp` in the catalogue as `fake`; returns a repository to create workspaces from.
-fn with_fake_agent(paths: &sam_core::paths::AppPaths) -> String {
-    let store = sam_core::store::Store::open(&paths.database()).expect("store");
-    let fake = sam_test_support::binary("fake-acp");
-    let spec = sam_core::coding_agents::from_command_line(
-        "fake",
-        Some("Fake agent"),
-        &fake.to_string_lossy(),
-        &[],
-        Vec::new(),
-    )
-    .expect("a command line");
-    sam_core::coding_agents::add_custom(&store, spec).expect("added");
-    source_repo(paths)
-}
-
 #[test]
 fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
     harness::run_with("agents", with_fake_agent, async |app, repo| {
         app.create_local_workspace(&repo).await;
         app.find("agents-panel").await;
-        app.find("agent-choice")
-            .await
-            .select_by_value("fake")
-            .await
-            .expect("the fake agent");
-        app.click("start-agent").await;
-        app.wait_css("[data-testid='agent-session'][data-state='idle']", SLOW)
-            .await;
+        app.start_fake_agent().await;
 
         // A reply as markdown: a heading, inline code, a highlighted block.
         prompt(app, "markdown").await;
@@ -182,6 +159,23 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         assert_eq!(texts(app, "[data-testid='item-permission']").await.len(), 2);
         assert_eq!(texts(app, "[data-testid='item-prompt']").await.len(), 6);
         assert_eq!(texts(app, "[data-testid='item-turn']").await.len(), 6);
+
+        // The coding agent crashes mid-turn: the session ends, and Resume has a new process of
+        // it load the session, with its history.
+        prompt(app, "crash").await;
+        app.wait_css("[data-testid='agent-session'][data-state='ended']", SLOW)
+            .await;
+        app.click("resume-session").await;
+        app.wait_css("[data-testid='agent-session'][data-state='idle']", SLOW)
+            .await;
+        prompt(app, "remember").await;
+        message_with(app, "remembered: ").await;
+        let replies = texts(app, "[data-testid='item-message']").await;
+        let remembered = replies
+            .iter()
+            .find(|m| m.contains("remembered: "))
+            .expect("a reply");
+        assert!(!remembered.contains("remembered: 0"), "{remembered}");
     });
 }
 

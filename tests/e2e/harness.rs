@@ -363,6 +363,22 @@ impl App {
     }
 
     /// Creates a Local workspace from `repo` through the create form and waits until it runs.
+    /// Picks the fake coding agent ([`with_fake_agent`]) on the workspace page, starts it and
+    /// waits for its session to be ready.
+    pub async fn start_fake_agent(&self) {
+        self.find("agent-choice")
+            .await
+            .select_by_value("fake")
+            .await
+            .expect("the fake agent");
+        self.click("start-agent").await;
+        self.wait_css(
+            "[data-testid='agent-session'][data-state='idle']",
+            Duration::from_secs(60),
+        )
+        .await;
+    }
+
     pub async fn create_local_workspace(&self, repo: &str) {
         self.click("run-local").await;
         self.type_into("repo-url", repo).await;
@@ -613,4 +629,21 @@ fn assert_not_blank(png: &[u8]) {
         differing * 200 > total,
         "the screenshot is blank: only {differing} of {total} pixels differ from the corner"
     );
+}
+
+/// Puts `fake-acp` in the catalogue as `fake` (the scripted coding agent); returns a repository
+/// to create workspaces from.
+pub fn with_fake_agent(paths: &AppPaths) -> String {
+    let store = sam_core::store::Store::open(&paths.database()).expect("store");
+    let fake = binary("fake-acp");
+    let spec = sam_core::coding_agents::from_command_line(
+        "fake",
+        Some("Fake agent"),
+        &fake.to_string_lossy(),
+        &[],
+        Vec::new(),
+    )
+    .expect("a command line");
+    sam_core::coding_agents::add_custom(&store, spec).expect("added");
+    sam_test_support::source_repo(paths.data_dir.parent().expect("home"))
 }

@@ -96,6 +96,11 @@ export const commands = {
 	agentSetMode: (session: string, mode: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_mode", { session, mode })),
 	/**  Answers permission request `request` with one of the coding agent's options. */
 	agentAnswer: (request: number, option: string) => typedError<PermissionRow, SamError>(__TAURI_INVOKE("agent_answer", { request, option })),
+	/**
+	 *  Takes up an ended session with a new process of its coding agent, which loads it (where
+	 *  the agent can); the session is idle again.
+	 */
+	agentResume: (session: string) => typedError<AgentSessionRow, SamError>(__TAURI_INVOKE("agent_resume", { session })),
 	/**  Stops a session's turn: waiting requests are answered `cancelled`. */
 	agentCancel: (session: string) => typedError<number, SamError>(__TAURI_INVOKE("agent_cancel", { session })),
 	/**  Every permission request that waits for a person, oldest first. */
@@ -107,6 +112,14 @@ export const commands = {
 	agentFollow: (session: string, after: number, channel: Channel<AgentEventRow[]>) => typedError<number, SamError>(__TAURI_INVOKE("agent_follow", { session, after, channel })),
 	/**  Stops following a transcript. */
 	agentUnfollow: (follow: number) => __TAURI_INVOKE<void>("agent_unfollow", { follow }),
+	/**  A workspace's permission rules, oldest first. */
+	agentRules: (workspace: string) => typedError<PermissionRule[], SamError>(__TAURI_INVOKE("agent_rules", { workspace })),
+	/**  Adds a permission rule to a workspace, refused with the reason when it is not valid. */
+	agentRuleAdd: (workspace: string, rule: NewPermissionRule) => typedError<PermissionRule, SamError>(__TAURI_INVOKE("agent_rule_add", { workspace, rule })),
+	/**  Removes a permission rule. */
+	agentRuleRemove: (id: number) => typedError<null, SamError>(__TAURI_INVOKE("agent_rule_remove", { id })),
+	/**  A workspace's answers to permission requests, newest first. */
+	agentAudit: (workspace: string) => typedError<AuditRow[], SamError>(__TAURI_INVOKE("agent_audit", { workspace })),
 	/**  The git hosts SAM keeps a token for. */
 	gitTokenHosts: () => typedError<string[], SamError>(__TAURI_INVOKE("git_token_hosts")),
 	/**  Keeps `token` for `host` in the keyring; returns the hosts. */
@@ -296,6 +309,30 @@ export type AttachTerminal = {
 	dark: boolean,
 	/**  Where frames and notices go. */
 	channel: string,
+};
+
+/**  One decision in the audit log. */
+export type AuditRow = {
+	/**  Its place in the log. */
+	id: number,
+	/**  When the answer was given, Unix milliseconds. */
+	at_ms: number,
+	/**  The workspace, by id and by the name it had then. */
+	workspace_id: string,
+	/**  The workspace's name then. */
+	workspace_name: string,
+	/**  The session. */
+	session_id: string,
+	/**  The coding agent. */
+	agent: string,
+	/**  The permission request's number. */
+	permission_id: number,
+	/**  The request exactly as the coding agent sent it (secrets redacted). */
+	request: Value,
+	/**  The chosen option's id, or `cancelled`. */
+	answer: string,
+	/**  Who or what answered: `app`, `cli`, `notification`, `cancel`, `rule N`. */
+	answered_by: string,
 };
 
 /**  What may be chosen, with prices. */
@@ -560,6 +597,18 @@ export type MachineFact = {
 	since_ms: number | null,
 };
 
+/**  A rule as the user wrote it (checked by `coding_agents::rules` before it is stored). */
+export type NewPermissionRule = {
+	/**  The coding agent's catalogue id; any agent when absent. */
+	agent: string | null,
+	/**  ACP's tool kind (`execute`, `edit`, …); any kind when absent. */
+	tool_kind: string | null,
+	/**  A command prefix (`execute`) or a path glob (kinds with locations); anything when absent. */
+	pattern: string | null,
+	/**  Allow or deny. */
+	decision: RuleDecision,
+};
+
 /**  A server type in one location. */
 export type Offer = {
 	/**  The location. */
@@ -607,7 +656,7 @@ export type PermissionRow = {
 	asked_at_ms: number,
 	/**  The chosen option's id, or `cancelled`; `None` while it waits. */
 	answer: string | null,
-	/**  Who answered: `cli`, `app`, `cancel`. */
+	/**  Who answered: `cli`, `app`, `notification`, `cancel`, `rule N`. */
 	answered_by: string | null,
 	/**  Whether the answer reached the coding agent. */
 	delivered: boolean,
@@ -616,6 +665,16 @@ export type PermissionRow = {
 	/**  Its session's coding agent (catalogue id). */
 	agent?: string,
 };
+
+/**  A stored rule. */
+export type PermissionRule = {
+	/**  Its number, what `sam agent rule remove` takes. */
+	id: number,
+	/**  Its workspace. */
+	workspace_id: string,
+	/**  When it was added, Unix milliseconds. */
+	created_at_ms: number,
+} & NewPermissionRule;
 
 /**
  *  A machine size in a place, for providers that offer a choice (Hetzner: a server type in a
@@ -688,6 +747,13 @@ export type Resource = {
 	 */
 	monthly_centicents: number | null,
 };
+
+/**  What a rule does with a request it matches. */
+export type RuleDecision = 
+/**  Answers with the agent's "allow once" option. */
+"allow" | 
+/**  Answers with the agent's "reject once" option. */
+"deny";
 
 /**
  *  A failure as the user sees it.

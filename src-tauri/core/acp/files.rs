@@ -112,7 +112,7 @@ where
 }
 
 /// `path` relative to `root`, when it lies inside it (the agent confines it again).
-pub(super) fn inside(root: &str, path: &str) -> Option<String> {
+pub fn inside(root: &str, path: &str) -> Option<String> {
     let root = root.trim_end_matches('/');
     let rest = path.strip_prefix(root)?;
     if rest.is_empty() {

@@ -4,9 +4,11 @@
 //! answer reaches the coding agent through the process running the turn — or the next one.
 
 mod mode;
+mod resume;
 mod turn;
 
 pub use mode::set_mode;
+pub use resume::{can_load, resume};
 pub use turn::{STALE, Turn, begin};
 
 use std::collections::BTreeMap;
@@ -61,6 +63,84 @@ pub async fn start(
     mode: Option<&str>,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<AgentSessionRow, SamError> {
+    let (launched, usual_mode) = launch(core, workspace, choice, progress).await?;
+    let wanted = match mode {
+        Some(mode) => Some(Wanted::Asked(mode.to_owned())),
+        None => usual_mode.map(Wanted::Usual),
+    };
+    let Launched {
+        agent,
+        command,
+        client,
+        stream,
+        cwd,
+    } = launched;
+    let begun = handshake(&client, &agent, stream, &cwd, Opening::New(wanted.as_ref())).await;
+    let Handshake {
+        session: acp_session,
+        started,
+        events,
+        position,
+        mode,
+    } = match begun {
+        Ok(done) => done,
+        Err(err) => {
+            let _ = client.close_stream(stream).await;
+            return Err(err);
+        }
+    };
+    let row = AgentSessionRow {
+        // `ag` and a random id of the workspaces' kind (12 lowercase letters and digits).
+        id: format!("ag{}", WorkspaceId::generate()?.as_str()),
+        workspace_id: workspace.id.to_string(),
+        agent,
+        command,
+        stream,
+        epoch: client.epoch().unwrap_or_default(),
+        acp_session: acp_session.0.to_string(),
+        state: "idle".to_owned(),
+        created_at_ms: crate::clock::now_ms(),
+        read_offset: 0,
+    };
+    let store = core.store();
+    store.insert_agent_session(&row)?;
+    // What the coding agent said of itself (capabilities, modes, commands) opens the transcript.
+    let mut entries = vec![TranscriptEntry::Event {
+        kind: "started",
+        body: started,
+    }];
+    entries.extend(mode.map(|body| TranscriptEntry::Event { kind: "mode", body }));
+    entries.extend(events.into_iter().filter_map(|event| match event {
+        AcpEvent::Update(update) => Some(TranscriptEntry::Event {
+            kind: "update",
+            body: serde_json::to_value(&update).unwrap_or(Value::Null),
+        }),
+        _ => None,
+    }));
+    store.append_transcript(&row.id, &entries, Some(position))?;
+    Ok(store.agent_session(&row.id)?)
+}
+
+/// A coding agent's process, started on a workspace's agent as an `acp` stream.
+struct Launched {
+    /// Its catalogue id (or `custom`).
+    agent: String,
+    /// The command line it runs.
+    command: Vec<String>,
+    client: AgentClient,
+    stream: u32,
+    /// The repository's folder on the workspace's machine.
+    cwd: String,
+}
+
+/// Installs the agent where needed and starts its process, its key (if it has one) in its
+/// environment only; also answers the catalogue's mode for it.
+async fn launch(
+    core: &Core,
+    workspace: &Workspace,
+    choice: &AgentChoice,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<(Launched, Option<String>), SamError> {
     if workspace.status != WorkspaceStatus::Running {
         return Err(SamError::invalid_input(
             format!("The workspace {} is not running.", workspace.name),
@@ -74,10 +154,6 @@ pub async fn start(
         mode: usual_mode,
         npm,
     } = resolve(core, choice)?;
-    let wanted = match mode {
-        Some(mode) => Some(Wanted::Asked(mode.to_owned())),
-        None => usual_mode.map(Wanted::Usual),
-    };
     let client = core.workspaces().connect(workspace).await?;
     if let Some((package, node_min)) = &npm {
         let installed = super::install::ensure(
@@ -110,64 +186,33 @@ pub async fn start(
         let _ = client.revoke_secret(&secret).await;
     }
     let info = opened.map_err(SamError::from)?;
-    let cwd = info.cwd.as_deref().unwrap_or("/");
-    let begun = handshake(&client, &agent, info.stream, cwd, wanted.as_ref()).await;
-    let Handshake {
-        session: acp_session,
-        started,
-        events,
-        position,
-        mode,
-    } = match begun {
-        Ok(done) => done,
-        Err(err) => {
-            let _ = client.close_stream(info.stream).await;
-            return Err(err);
-        }
-    };
-    let row = AgentSessionRow {
-        // `ag` and a random id of the workspaces' kind (12 lowercase letters and digits).
-        id: format!("ag{}", WorkspaceId::generate()?.as_str()),
-        workspace_id: workspace.id.to_string(),
+    let launched = Launched {
         agent,
         command: open.command,
+        client,
         stream: info.stream,
-        epoch: client.epoch().unwrap_or_default(),
-        acp_session: acp_session.0.to_string(),
-        state: "idle".to_owned(),
-        created_at_ms: crate::clock::now_ms(),
-        read_offset: 0,
+        cwd: info.cwd.unwrap_or_else(|| "/".to_owned()),
     };
-    let store = core.store();
-    store.insert_agent_session(&row)?;
-    // What the coding agent said of itself (capabilities, modes, commands) opens the transcript.
-    let mut entries = vec![TranscriptEntry::Event {
-        kind: "started",
-        body: started,
-    }];
-    entries.extend(mode.map(|body| TranscriptEntry::Event { kind: "mode", body }));
-    entries.extend(events.into_iter().filter_map(|event| match event {
-        AcpEvent::Update(update) => Some(TranscriptEntry::Event {
-            kind: "update",
-            body: serde_json::to_value(&update).unwrap_or(Value::Null),
-        }),
-        _ => None,
-    }));
-    store.append_transcript(&row.id, &entries, Some(position))?;
-    Ok(store.agent_session(&row.id)?)
+    Ok((launched, usual_mode))
 }
 
-/// What `initialize` and `session/new` gave.
+/// What `initialize` and `session/new` (or `session/load`) gave.
 struct Handshake {
     session: SessionId,
     /// `{"initialize": …, "session": …}`: the two answers, as the coding agent gave them.
     started: Value,
-    /// Updates that came with them (the agent's commands, say).
+    /// Updates that came with them (the agent's commands, say; a loaded session's history).
     events: Vec<AcpEvent>,
     /// How far into the stream they were read.
     position: u64,
     /// The mode SAM set, as a transcript body, or why it set none.
     mode: Option<Value>,
+}
+
+/// A new session, in the mode wanted; or an earlier one the coding agent takes up again.
+enum Opening<'a> {
+    New(Option<&'a Wanted>),
+    Load(SessionId),
 }
 
 /// The mode a session should start in.
@@ -183,12 +228,41 @@ async fn handshake(
     agent: &str,
     stream: u32,
     cwd: &str,
-    wanted: Option<&Wanted>,
+    opening: Opening<'_>,
 ) -> Result<Handshake, SamError> {
     let failed = |err: AcpError| coding_agent_error(agent, &err);
     let (acp, mut events) = AcpConnection::attach(client, stream, 0)
         .await
         .map_err(failed)?;
+    let wanted = match opening {
+        Opening::New(wanted) => wanted,
+        Opening::Load(session) => {
+            let steps = async {
+                let initialize = acp.initialize().await?;
+                let loaded = acp.load_session(&session, cwd).await?;
+                Ok((initialize, loaded))
+            };
+            let (initialize, loaded) = tokio::time::timeout(HANDSHAKE, steps)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AcpError::Gone(
+                        "session/load (no answer in time)".to_owned(),
+                    ))
+                })
+                .map_err(failed)?;
+            let mut seen = Vec::new();
+            while let Some(event) = events.try_next() {
+                seen.push(event);
+            }
+            return Ok(Handshake {
+                session,
+                started: json!({ "initialize": initialize, "session": loaded }),
+                events: seen,
+                position: events.position(),
+                mode: None,
+            });
+        }
+    };
     let steps = async {
         let initialize = acp.initialize().await?;
         let session = acp.new_session(cwd).await?;
@@ -382,7 +456,11 @@ fn ended(session: &AgentSessionRow, why: &str) -> SamError {
     SamError::new(
         ErrorCategory::InvalidInput,
         format!("The coding agent session {} has ended: {why}.", session.id),
-        "Start a new one: sam agent start",
+        format!(
+            "Take it up again where the coding agent can load its sessions (sam agent resume {}), \
+             or start a new one: sam agent start",
+            session.id
+        ),
     )
 }
 

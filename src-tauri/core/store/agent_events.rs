@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::agent_sessions::{PERMISSION_COLUMNS, permission_row};
+use super::permission_rules::audit;
 use super::{Store, StoreError};
 use crate::clock::now_ms;
 use crate::redact::redact_json;
@@ -36,12 +37,15 @@ pub enum TranscriptEntry {
         /// Its body.
         body: Value,
     },
-    /// A permission request: it joins the audit log too, and the session waits for a person.
+    /// A permission request: it joins the audit log too, and the session waits for a person —
+    /// unless a rule answered it, in which case the answer is recorded with it.
     Permission {
         /// The JSON-RPC id to answer it by, as JSON text.
         rpc_id: String,
         /// The request exactly as the coding agent sent it.
         request: Value,
+        /// A rule's answer: the option's id, and `rule N`.
+        ruled: Option<(String, String)>,
     },
 }
 
@@ -63,15 +67,22 @@ impl Store {
         for entry in entries {
             let (kind, mut body) = match entry {
                 TranscriptEntry::Event { kind, body } => (*kind, body.clone()),
-                TranscriptEntry::Permission { rpc_id, request } => {
+                TranscriptEntry::Permission {
+                    rpc_id,
+                    request,
+                    ruled,
+                } => {
                     let mut request = request.clone();
                     redact_json(&mut request);
+                    let (answer, by) = ruled.clone().unzip();
                     tx.execute(
-                        "INSERT INTO agent_permissions (session_id, rpc_id, request, asked_at_ms) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![session, rpc_id, request.to_string(), now],
+                        "INSERT INTO agent_permissions (session_id, rpc_id, request, asked_at_ms, \
+                         answer, answered_by, answered_at_ms) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 IS NULL THEN NULL ELSE ?4 END)",
+                        params![session, rpc_id, request.to_string(), now, answer, by],
                     )?;
                     let number = tx.last_insert_rowid();
+                    audit(&tx, number)?;
                     let row = tx.query_row(
                         &format!(
                             "SELECT {PERMISSION_COLUMNS} FROM agent_permissions WHERE id = ?1"
@@ -79,11 +90,13 @@ impl Store {
                         [number],
                         permission_row,
                     )?;
-                    tx.execute(
-                        "UPDATE agent_sessions SET state = 'waiting', updated_at_ms = ?2 \
-                         WHERE id = ?1",
-                        params![session, now],
-                    )?;
+                    if ruled.is_none() {
+                        tx.execute(
+                            "UPDATE agent_sessions SET state = 'waiting', updated_at_ms = ?2 \
+                             WHERE id = ?1",
+                            params![session, now],
+                        )?;
+                    }
                     (
                         "permission",
                         serde_json::to_value(row).unwrap_or(Value::Null),

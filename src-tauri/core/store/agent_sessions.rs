@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::permission_rules::audit;
 use super::{Store, StoreError};
 use crate::clock::now_ms;
 use crate::workspace::WorkspaceId;
@@ -62,7 +63,7 @@ pub struct PermissionRow {
     pub asked_at_ms: i64,
     /// The chosen option's id, or `cancelled`; `None` while it waits.
     pub answer: Option<String>,
-    /// Who answered: `cli`, `app`, `cancel`.
+    /// Who answered: `cli`, `app`, `notification`, `cancel`, `rule N`.
     pub answered_by: Option<String>,
     /// Whether the answer reached the coding agent.
     pub delivered: bool,
@@ -147,6 +148,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Moves a session to a new process of its coding agent (after `session/load`): its stream,
+    /// the workspace agent's epoch, and how far into the new stream the transcript has read.
+    /// The session is idle again.
+    pub fn rebind_agent_session(
+        &self,
+        id: &str,
+        stream: u32,
+        epoch: &str,
+        read_offset: u64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE agent_sessions SET stream = ?2, epoch = ?3, read_offset = ?4, \
+             state = 'idle', updated_at_ms = ?5 WHERE id = ?1",
+            params![
+                id,
+                stream,
+                epoch,
+                i64::try_from(read_offset).unwrap_or(i64::MAX),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Sets a session's state.
     pub fn set_agent_session_state(&self, id: &str, state: &str) -> Result<(), StoreError> {
         self.lock().execute(
@@ -208,29 +233,50 @@ impl Store {
     }
 
     /// Records an answer, once: false when the request was answered already.
+    /// The answer joins the audit log in the same transaction.
     pub fn answer_permission(&self, id: i64, answer: &str, by: &str) -> Result<bool, StoreError> {
-        let conn = self.lock();
-        let changed = conn.execute(
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        let changed = tx.execute(
             "UPDATE agent_permissions SET answer = ?2, answered_by = ?3, answered_at_ms = ?4 \
              WHERE id = ?1 AND answer IS NULL",
             params![id, answer, by, now_ms()],
         )?;
+        if changed == 1 {
+            audit(&tx, id)?;
+        }
         // The session changed too (what waits on it), for whoever watches the store.
-        conn.execute(
+        tx.execute(
             "UPDATE agent_sessions SET updated_at_ms = ?2 \
              WHERE id = (SELECT session_id FROM agent_permissions WHERE id = ?1)",
             params![id, now_ms()],
         )?;
+        tx.commit()?;
         Ok(changed == 1)
     }
 
-    /// Answers every request of `session` that still waits `cancelled`; returns how many.
+    /// Answers every request of `session` that still waits `cancelled` (each joins the audit
+    /// log); returns how many.
     pub fn cancel_waiting_permissions(&self, session: &str) -> Result<usize, StoreError> {
-        Ok(self.lock().execute(
-            "UPDATE agent_permissions SET answer = 'cancelled', answered_by = 'cancel', \
-             answered_at_ms = ?2 WHERE session_id = ?1 AND answer IS NULL",
-            params![session, now_ms()],
-        )?)
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        let waiting: Vec<i64> = tx
+            .prepare(
+                "SELECT id FROM agent_permissions WHERE session_id = ?1 AND answer IS NULL \
+                 ORDER BY id",
+            )?
+            .query_map([session], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in &waiting {
+            tx.execute(
+                "UPDATE agent_permissions SET answer = 'cancelled', answered_by = 'cancel', \
+                 answered_at_ms = ?2 WHERE id = ?1",
+                params![id, now_ms()],
+            )?;
+            audit(&tx, *id)?;
+        }
+        tx.commit()?;
+        Ok(waiting.len())
     }
 
     /// A session's answers that have not reached the coding agent yet.

@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "mode changes for the follower of a coding agent's turn to hand over",
         sql: include_str!("migrations/0009_agent_mode_requests.sql"),
     },
+    Migration {
+        version: 10,
+        name: "permission rules per workspace and the append-only audit log",
+        sql: include_str!("migrations/0010_permission_rules_and_audit.sql"),
+    },
 ];
 
 /// The version this build writes.

@@ -1,6 +1,9 @@
-//! A scripted ACP agent. It answers `initialize`, `session/new`, `session/set_mode` (its modes
-//! are `auto`, its default, and `ask`) and `session/prompt`, and each prompt's text is a command:
+//! A scripted ACP agent. It answers `initialize`, `session/new`, `session/load`,
+//! `session/set_mode` (its modes are `auto`, its default, and `ask`) and `session/prompt`, and
+//! each prompt's text is a command:
 //!
+//! - `remember`: a chunk `remembered: N`, N the chunks `session/load` replayed in this process;
+//! - `stamp N MS`: N chunks `stamp <i> <Unix ms>`, MS milliseconds apart (for benchmarks);
 //! - `mode`: a chunk `mode: <current mode>`, then `end_turn`;
 //! - `count N`: N `agent_message_chunk` updates (`chunk 1` … `chunk N`), then `end_turn`;
 //! - `ask`: a `session/request_permission` for a `touch x` tool call with the options `allow`
@@ -29,6 +32,9 @@
 //!   no request, then a chunk `after noise`.
 //!
 //! A turn whose permission request was answered `cancelled` ends with `cancelled`.
+//!
+//! Every chunk it sends is kept in `<cwd>/.fake-acp/<session>.history` (one JSON line each), and
+//! `session/load` replays them as chunks before it answers, as agents that load sessions do.
 //!
 //! It writes `fake-acp: ready` to stderr at start, for the host's log.
 
@@ -62,13 +68,14 @@ fn main() {
         let result = match method {
             "initialize" => json!({
                 "protocolVersion": 1,
-                "agentCapabilities": {"loadSession": false},
+                "agentCapabilities": {"loadSession": true},
                 "authMethods": [],
             }),
             "session/new" => {
                 sessions += 1;
+                remember_in(&params);
                 json!({
-                    "sessionId": format!("fake-{sessions}"),
+                    "sessionId": format!("fake-{}-{sessions}", std::process::id()),
                     "modes": {"currentModeId": *MODE.lock().expect("mode"), "availableModes": [
                         {"id": "auto", "name": "Auto", "description": "Decides on its own"},
                         {"id": "ask", "name": "Ask", "description": "Asks before it acts"},
@@ -78,6 +85,19 @@ fn main() {
             "session/set_mode" => {
                 set_mode(&message);
                 continue;
+            }
+            "session/load" => {
+                remember_in(&params);
+                let session = params["sessionId"].as_str().unwrap_or("").to_owned();
+                let texts = history(&session);
+                *LOADED.lock().expect("loaded") = texts.len();
+                for text in texts {
+                    update(
+                        &session,
+                        json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}),
+                    );
+                }
+                json!({})
             }
             "session/prompt" => {
                 let session = params["sessionId"].as_str().unwrap_or("").to_owned();
@@ -242,6 +262,22 @@ fn turn(
                 );
             }
         }
+        "remember" => {
+            let loaded = *LOADED.lock().expect("loaded");
+            chunk(session, &format!("remembered: {loaded}\n"));
+        }
+        "stamp" => {
+            let mut words = argument.split_whitespace();
+            let n: u32 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+            let gap: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+            for i in 1..=n {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                chunk(session, &format!("stamp {i} {now:.1}\n"));
+                std::thread::sleep(std::time::Duration::from_millis(gap));
+            }
+        }
         "run" => {
             chunk(session, "running\n");
             let _ = std::process::Command::new("sleep")
@@ -259,7 +295,11 @@ fn turn(
             let name = argument.trim();
             let value = std::env::var(name)
                 .map_or_else(|_| format!("{name} unset"), |v| format!("{name}={v}"));
-            chunk(session, &format!("{value}\n"));
+            // Not kept in the history: the tests look for keys in every file.
+            update(
+                session,
+                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": format!("{value}\n")}}),
+            );
         }
         "crash" => {
             chunk(session, "about to crash\n");
@@ -356,7 +396,45 @@ fn set_mode(message: &Value) {
     }
 }
 
+/// Where sessions' histories are kept: `<cwd>/.fake-acp`, from `session/new` or `session/load`.
+static HISTORY: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+/// How many chunks the last `session/load` replayed.
+static LOADED: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+fn remember_in(params: &Value) {
+    if let Some(cwd) = params["cwd"].as_str() {
+        let dir = std::path::Path::new(cwd).join(".fake-acp");
+        let _ = std::fs::create_dir_all(&dir);
+        *HISTORY.lock().expect("history") = Some(dir);
+    }
+}
+
+fn history_file(session: &str) -> Option<std::path::PathBuf> {
+    let dir = HISTORY.lock().expect("history").clone()?;
+    Some(dir.join(format!("{session}.history")))
+}
+
+/// The chunks a session sent, oldest first.
+fn history(session: &str) -> Vec<String> {
+    let Some(file) = history_file(session) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<String>(line).ok())
+        .collect()
+}
+
 fn chunk(session: &str, text: &str) {
+    if let Some(file) = history_file(session)
+        && let Ok(mut out) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+    {
+        let _ = writeln!(out, "{}", Value::String(text.to_owned()));
+    }
     update(
         session,
         json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}),

@@ -37,6 +37,11 @@ export async function startAgent(workspace: string, agent: string): Promise<Agen
   return unwrap(await commands.agentStart(workspace, agent));
 }
 
+/** Takes up an ended session with a new process of its coding agent, which loads it. */
+export async function resumeSession(session: string): Promise<AgentSessionRow> {
+  return unwrap(await commands.agentResume(session));
+}
+
 export async function promptAgent(session: string, text: string): Promise<void> {
   unwrap(await commands.agentPrompt(session, text));
 }

@@ -13,6 +13,7 @@ use crate::acp::schema::{
     PromptResponse, RequestPermissionOutcome, SelectedPermissionOutcome, SessionId, StopReason,
 };
 use crate::acp::{AcpConnection, AcpError, AcpEvent, AcpEvents};
+use crate::coding_agents::rules;
 use crate::error::{ErrorCategory, SamError};
 use crate::store::{AgentSessionRow, TranscriptEntry};
 
@@ -32,6 +33,8 @@ pub struct Turn {
     /// The prompt this process sent, while it runs; `None` when following a turn that an
     /// earlier process started (its answer arrives as a stray one).
     request: Option<JoinHandle<Result<PromptResponse, AcpError>>>,
+    /// The repository's folder on the workspace's machine, where path rules are relative to.
+    root: Option<String>,
 }
 
 /// Takes a session's turn: with `prompt`, starts a new one (refused while one runs); without,
@@ -102,6 +105,7 @@ async fn take(
     if let Err(err) = crate::coding_agents::keys::key(core, &session.agent).await {
         tracing::warn!(%err, agent = %session.agent, "its key could not be read for redaction");
     }
+    let root = info.cwd.clone();
     let (acp, events) = AcpConnection::attach(&client, session.stream, session.read_offset)
         .await
         .map_err(|err| coding_agent_error(&session.agent, &err))?;
@@ -129,6 +133,7 @@ async fn take(
         acp,
         events,
         request,
+        root,
     })
 }
 
@@ -190,6 +195,8 @@ impl Turn {
                         if let Some(end) = self.record(core, batch, on)? {
                             return end;
                         }
+                        // What a rule answered goes to the coding agent at once.
+                        self.deliver_answers(core, on)?;
                     }
                     None => return Err(ended(&self.session, "its stream closed")),
                 },
@@ -236,6 +243,7 @@ impl Turn {
     ) -> Result<Option<Result<StopReason, SamError>>, SamError> {
         let mut entries = Vec::with_capacity(batch.len());
         let mut finish = None;
+        let mut rules = None;
         for event in batch {
             let event_entry = |kind, body| TranscriptEntry::Event { kind, body };
             match event {
@@ -243,10 +251,24 @@ impl Turn {
                     "update",
                     serde_json::to_value(&update).unwrap_or(Value::Null),
                 )),
-                AcpEvent::Permission(ask) => entries.push(TranscriptEntry::Permission {
-                    rpc_id: ask.id.to_string(),
-                    request: serde_json::to_value(&ask.request).unwrap_or(Value::Null),
-                }),
+                AcpEvent::Permission(ask) => {
+                    let request = serde_json::to_value(&ask.request).unwrap_or(Value::Null);
+                    let rules = match &rules {
+                        Some(rules) => rules,
+                        None => rules.insert(
+                            core.store()
+                                .permission_rules(&self.session.workspace_id.parse()?)?,
+                        ),
+                    };
+                    let ruled =
+                        rules::decide(rules, &self.session.agent, self.root.as_deref(), &request)
+                            .map(|(option, rule)| (option, format!("rule {}", rule.id)));
+                    entries.push(TranscriptEntry::Permission {
+                        rpc_id: ask.id.to_string(),
+                        request,
+                        ruled,
+                    });
+                }
                 AcpEvent::Malformed(detail) => {
                     entries.push(event_entry("malformed", json!({ "detail": detail })));
                 }

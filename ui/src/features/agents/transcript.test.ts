@@ -136,3 +136,21 @@ describe("usage", () => {
     expect(usageText({ used: 5, size: 0, cost: null })).toBe("5 tokens");
   });
 });
+
+describe("a session taken up again", () => {
+  it("knows whether the agent can load sessions, and says once that it resumed", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      row("started", { initialize: { agentCapabilities: { loadSession: true } }, session: { modes: { currentModeId: "ask", availableModes: [] } } }),
+      row("ended", { reason: "its process ended" }),
+      row("resumed", { session: { modes: { currentModeId: "auto" } }, replayed: 7 }),
+    ]);
+    expect(t.loadable).toBe(true);
+    expect(t.mode).toBe("auto");
+    const note = t.items.at(-1);
+    expect(note?.kind === "note" && note.text).toContain("replayed 7 updates");
+    const other = emptyTranscript();
+    apply(other, [row("started", { initialize: { agentCapabilities: {} } })]);
+    expect(other.loadable).toBe(false);
+  });
+});

@@ -73,6 +73,8 @@ export interface Transcript {
   commands: Command[];
   /** Whether the agent accepts images in prompts. */
   images: boolean;
+  /** Whether the agent can load its sessions again (ACP's `session/load`), so an ended session can be resumed. */
+  loadable: boolean;
   agentName: string | null;
   /** The context window's use and the session's cost, when the agent reports them. */
   usage: Usage | null;
@@ -85,7 +87,17 @@ export interface Usage {
 }
 
 export function emptyTranscript(): Transcript {
-  return { items: [], seq: 0, mode: null, modes: [], commands: [], images: false, agentName: null, usage: null };
+  return {
+    items: [],
+    seq: 0,
+    mode: null,
+    modes: [],
+    commands: [],
+    images: false,
+    loadable: false,
+    agentName: null,
+    usage: null,
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -152,6 +164,17 @@ function applyOne(t: Transcript, row: AgentEventRow): void {
     case "malformed":
       t.items.push({ kind: "note", seq: row.seq, text: `Not understood: ${str(body.detail)}` });
       break;
+    case "resumed": {
+      const replayed = typeof body.replayed === "number" ? body.replayed : 0;
+      t.items.push({
+        kind: "note",
+        seq: row.seq,
+        text: `The coding agent took the session up again in a new process (it replayed ${replayed} updates of its history, shown once above).`,
+      });
+      const modes = obj(obj(body.session).modes);
+      if (typeof modes.currentModeId === "string") t.mode = modes.currentModeId;
+      break;
+    }
     case "mode":
       if (typeof body.currentModeId === "string") t.mode = body.currentModeId;
       if (typeof body.note === "string") t.items.push({ kind: "note", seq: row.seq, text: body.note });
@@ -163,6 +186,7 @@ function started(t: Transcript, body: Json): void {
   const initialize = obj(body.initialize);
   const capabilities = obj(obj(initialize.agentCapabilities).promptCapabilities);
   t.images = capabilities.image === true;
+  t.loadable = obj(initialize.agentCapabilities).loadSession === true;
   const info = obj(initialize.agentInfo);
   t.agentName = str(info.title) || str(info.name) || null;
   const modes = obj(obj(body.session).modes);
