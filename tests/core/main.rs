@@ -4,6 +4,7 @@
 mod acp;
 mod agent;
 mod agent_install;
+mod agent_install_bootstrap;
 mod architecture;
 mod bindings;
 mod cli;

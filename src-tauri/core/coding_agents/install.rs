@@ -118,6 +118,9 @@ pub(crate) fn explain(
         "econnreset",
         "econnrefused",
         "network",
+        "could not resolve host",
+        "failed to connect",
+        "connection timed out",
     ]
     .iter()
     .any(|needle| lower.contains(needle));
@@ -125,10 +128,18 @@ pub(crate) fn explain(
     match code {
         Some(3) => SamError::new(
             ErrorCategory::Configuration,
-            format!("{agent} is installed with npm, and the workspace's machine has no npm."),
             format!(
-                "Install Node.js and npm there (Debian or Ubuntu: sudo apt install nodejs npm); \
-                 SAM then installs {node} itself when the machine's is older."
+                "{agent} is installed with npm, and SAM cannot get npm on the workspace's machine: \
+                 {}.",
+                if said.is_empty() {
+                    "it has no npm"
+                } else {
+                    said
+                }
+            ),
+            format!(
+                "Install curl there (SAM then fetches {node} and npm itself), or Node.js and npm \
+                 (Debian or Ubuntu: sudo apt install curl, or nodejs npm)."
             ),
         ),
         Some(4 | 5) if network => SamError::new(
@@ -177,6 +188,18 @@ mod tests {
     fn failures_are_explained_by_kind() {
         let cases = [
             (Some(3), "", ErrorCategory::Configuration, "has no npm"),
+            (
+                Some(3),
+                "sam-install: npm is not installed on this machine, and there is no curl to fetch it with",
+                ErrorCategory::Configuration,
+                "no curl to fetch it with",
+            ),
+            (
+                Some(5),
+                "sam-install: installing Node.js 22 and npm\ncurl: (6) Could not resolve host: registry.npmjs.org\nsam-install: Node.js 22.1.0 could not be fetched",
+                ErrorCategory::Transient,
+                "could not reach its registry",
+            ),
             (
                 Some(4),
                 "npm error code ENOTFOUND\nnpm error network request failed",
