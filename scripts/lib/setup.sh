@@ -19,6 +19,7 @@ APT_LINT=(python3-venv shellcheck)
 
 # Lint tools from PyPI live here, outside the checkout, shared by every worktree.
 SAM_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/sam-tools"
+SAM_REAL_AGENTS="${XDG_CACHE_HOME:-$HOME/.cache}/sam-real-agents"
 
 # The oldest Node.js that Vite 8 supports.
 NODE_MIN_MAJOR=20
@@ -90,6 +91,21 @@ ensure_ui_deps() {
     (cd "$SAM_ROOT/ui" && npm ci --no-fund --no-audit)
     echo "$want" >"$stamp"
   fi
+}
+
+# Installs the real coding-agent adapters the tests run against local fakes of their vendors
+# (tests/core/real_agents.rs) into $SAM_REAL_AGENTS, once per version, and exports where.
+ensure_real_agents() {
+  local want="@agentclientprotocol/codex-acp@2.6.0"
+  local stamp="$SAM_REAL_AGENTS/.sam-installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing $want (a real coding agent, for tests)"
+    rm -rf "$SAM_REAL_AGENTS"
+    mkdir -p "$SAM_REAL_AGENTS"
+    npm install --prefix "$SAM_REAL_AGENTS" --no-fund --no-audit --no-save "$want"
+    echo "$want" >"$stamp"
+  fi
+  export SAM_REAL_AGENTS
 }
 
 # Installs the PyPI lint tools (scripts/lib/tools-requirements.txt) into a venv under $SAM_TOOLS

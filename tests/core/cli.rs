@@ -45,6 +45,23 @@ impl Sam {
             .expect("sam runs")
     }
 
+    /// `sam agent set-key AGENT` with `key` on standard input, as a person types it.
+    pub(crate) fn set_key(&self, agent: &str, key: &str) {
+        use std::io::Write;
+        let mut set = self
+            .command(&["agent", "set-key", agent])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("set-key runs");
+        set.stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{key}\n").as_bytes())
+            .expect("writes");
+        assert!(set.wait().expect("exits").success());
+    }
+
     pub(crate) fn json(&self, args: &[&str]) -> (Option<i32>, Value) {
         let output = self.run(args);
         let stdout = String::from_utf8_lossy(&output.stdout);

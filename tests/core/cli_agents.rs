@@ -24,13 +24,13 @@ fn started(sam: &Sam) -> String {
 }
 
 /// A `sam agent prompt --json` running in the background, read line by line.
-struct Turn {
+pub(super) struct Turn {
     child: std::process::Child,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
 
 impl Turn {
-    fn start(sam: &Sam, session: &str, text: &str) -> Self {
+    pub(super) fn start(sam: &Sam, session: &str, text: &str) -> Self {
         Self::spawn(sam, &["--json", "agent", "prompt", session, text])
     }
 
@@ -47,20 +47,20 @@ impl Turn {
     }
 
     /// The next JSON line (blocks until the process prints one).
-    fn next(&mut self) -> Value {
+    pub(super) fn next(&mut self) -> Value {
         let line = self.lines.next().expect("a line").expect("readable");
         serde_json::from_str(&line).expect("a JSON line")
     }
 
     /// The permission request the next line must be; its number.
-    fn asked(&mut self) -> (i64, Value) {
+    pub(super) fn asked(&mut self) -> (i64, Value) {
         let asked = self.next();
         assert_eq!(asked["type"], "permission", "{asked}");
         (asked["permission"]["id"].as_i64().expect("a number"), asked)
     }
 
     /// Every line up to and including `done`.
-    fn rest(&mut self) -> Vec<Value> {
+    pub(super) fn rest(&mut self) -> Vec<Value> {
         let mut rest = Vec::new();
         loop {
             let line = self.next();
@@ -82,7 +82,7 @@ impl Drop for Turn {
 }
 
 /// The agent message chunks among JSON lines, joined.
-fn chunks(lines: &[Value]) -> String {
+pub(super) fn chunks(lines: &[Value]) -> String {
     lines
         .iter()
         .filter(|l| l["type"] == "update")
@@ -172,19 +172,7 @@ fn an_agents_key_reaches_only_its_process_and_no_file() {
     ];
     assert_eq!(sam.run(&add).status.code(), Some(0));
 
-    let mut set = sam
-        .command(&["agent", "set-key", "fake"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("set-key runs");
-    use std::io::Write;
-    set.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"sk-test-4711\n")
-        .expect("writes");
-    assert!(set.wait().expect("exits").success());
+    sam.set_key("fake", "sk-test-4711");
     let (_, catalog) = sam.json(&["--json", "agent", "catalog"]);
     assert_eq!(catalog["keyed"], serde_json::json!(["fake"]));
 

@@ -17,6 +17,7 @@ mod idle;
 mod keyring;
 mod lifecycle;
 mod logging;
+mod real_agents;
 mod startup;
 mod terminal_golden;
 mod terminals;
