@@ -143,6 +143,9 @@ fn set_wal(conn: &Connection) -> Result<(), StoreError> {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Woken whenever this process appends to a transcript, so the window follows it at once;
+    /// other processes' entries are found by polling.
+    transcripts: tokio::sync::Notify,
 }
 
 impl Store {
@@ -171,6 +174,7 @@ impl Store {
         migrations::migrate_to(&mut conn, version)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            transcripts: tokio::sync::Notify::new(),
         })
     }
 

@@ -19,7 +19,8 @@ use sam_core::error::SamError;
 use sam_core::store::{AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow};
 use sam_core::workspace::WorkspaceId;
 
-/// How often a followed transcript is looked at for entries another process wrote.
+/// How often a followed transcript is looked at for entries another process wrote (this
+/// process's wake the follower at once).
 const FOLLOW_POLL: Duration = Duration::from_millis(50);
 /// How often the app looks for turns nobody follows.
 const ADOPT_POLL: Duration = Duration::from_secs(2);
@@ -165,20 +166,33 @@ pub async fn agent_follow(
         let mut seen = after;
         let mut tick = tokio::time::interval(FOLLOW_POLL);
         loop {
-            tick.tick().await;
+            // Armed before the read, so an append during it wakes the next wait.
+            let appended = core.store().transcript_appended().notified();
+            tokio::pin!(appended);
+            appended.as_mut().enable();
             let fresh = match core.store().transcript(&session, seen, PAGE) {
                 Ok(fresh) => fresh,
                 Err(err) => {
                     tracing::warn!(%err, "reading a transcript failed");
-                    continue;
+                    Vec::new()
                 }
             };
-            let Some(last) = fresh.last() else {
+            let full = fresh.len() == PAGE;
+            if let Some(last) = fresh.last() {
+                seen = last.seq;
+                if channel.send(fresh).is_err() {
+                    return;
+                }
+            }
+            if full {
+                // More is recorded already.
                 continue;
-            };
-            seen = last.seq;
-            if channel.send(fresh).is_err() {
-                return;
+            }
+            // This process's entries wake it at once; another's (a `sam agent prompt`) are
+            // found by the poll.
+            tokio::select! {
+                () = &mut appended => {}
+                _ = tick.tick() => {}
             }
         }
     });

@@ -31,7 +31,9 @@ const box = document.querySelector("[data-testid='transcript']");
 window.samStamps = [];
 let seen = 0;
 const observer = new MutationObserver(() => {
-  const text = box.textContent;
+  // The agent's reply only (the prompt says "stamp" too).
+  const replies = box.querySelectorAll("[data-testid='item-message']");
+  const text = replies.length > 0 ? replies[replies.length - 1].textContent : "";
   const found = [...text.slice(Math.max(0, text.length - 4000)).matchAll(/stamp (\d+) ([\d.]+)/g)];
   const fresh = found.filter((m) => Number(m[1]) > seen);
   if (fresh.length === 0) return;
@@ -144,6 +146,10 @@ fn main() {
                 .await;
             let mut stamps = numbers(&stamps);
 
+            // For comparison: the frames of the window scrolling a short session (300 lines).
+            let short = app.script_async(SCROLL, vec![]).await;
+            let mut short = numbers(&short);
+
             // A long session: 10 000 updates streamed as fast as the agent writes them.
             app.script(FRAMES, vec![]).await;
             prompt(app, &format!("count {UPDATES}")).await;
@@ -169,6 +175,7 @@ fn main() {
                 );
             }
             for (name, values) in [
+                ("while scrolling a 300-line session", &mut short),
                 ("while 10 000 updates stream in", &mut streaming),
                 ("while scrolling the 10 000-update session", &mut scrolling),
             ] {

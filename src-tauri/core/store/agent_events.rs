@@ -123,7 +123,13 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        self.transcripts.notify_waiters();
         Ok(appended)
+    }
+
+    /// Woken (`notify_waiters`) whenever this process appends to any transcript.
+    pub fn transcript_appended(&self) -> &tokio::sync::Notify {
+        &self.transcripts
     }
 
     /// A session's transcript after entry `after`, oldest first, at most `limit` entries.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { highlight, parseInline, parseMarkdown } from "./markdown";
+import { PARA_LINES, highlight, parseInline, parseMarkdown } from "./markdown";
 
 describe("markdown", () => {
   it("parses headings, paragraphs, lists and fenced code", () => {
@@ -18,6 +18,14 @@ describe("markdown", () => {
     });
     expect(blocks[2]).toEqual({ kind: "code", lang: "rust", text: "fn main() {}" });
     expect(blocks[3]).toMatchObject({ kind: "list", ordered: false, items: [[{ text: "one" }], [{ text: "two" }]] });
+  });
+
+  it("cuts a long paragraph into continued blocks, whose words are all kept", () => {
+    const lines = Array.from({ length: PARA_LINES * 2 + 3 }, (_, i) => `chunk ${i + 1}`);
+    const blocks = parseMarkdown(lines.join("\n") + "\n\nafter");
+    expect(blocks.map((b) => (b.kind === "para" ? Boolean(b.cont) : b.kind))).toEqual([false, true, true, false]);
+    const words = blocks.flatMap((b) => (b.kind === "para" ? b.inlines.map((i) => i.text) : [])).join(" ");
+    expect(words).toBe([...lines, "after"].join(" "));
   });
 
   it("treats an unclosed fence, as a reply still streams, as code to the end", () => {

@@ -1,7 +1,9 @@
 // Markdown as coding agents write it, parsed into blocks the session view renders as elements
 // (never as HTML: nothing an agent writes becomes markup). Headings, paragraphs, lists, quotes
 // and fenced code; inline code, bold, italics and links. An unclosed fence (a reply still
-// streaming) is code to the end.
+// streaming) is code to the end. A long paragraph is cut every `PARA_LINES` source lines into
+// blocks marked `cont`, so the view lays out and repaints only the blocks in sight (a reply of
+// thousands of lines stays smooth) and a streaming reply re-renders only its last block.
 
 export type Inline =
   | { kind: "text"; text: string }
@@ -12,18 +14,26 @@ export type Inline =
 
 export type Block =
   | { kind: "heading"; level: number; inlines: Inline[] }
-  | { kind: "para"; inlines: Inline[] }
+  | { kind: "para"; inlines: Inline[]; cont?: true }
   | { kind: "quote"; inlines: Inline[] }
   | { kind: "list"; ordered: boolean; items: Inline[][] }
   | { kind: "code"; lang: string; text: string };
+
+/** The most source lines one paragraph block holds; a longer paragraph continues in the next. */
+export const PARA_LINES = 40;
 
 export function parseMarkdown(source: string): Block[] {
   const lines = source.split("\n");
   const blocks: Block[] = [];
   let para: string[] = [];
-  const flush = () => {
-    if (para.length > 0) blocks.push({ kind: "para", inlines: parseInline(para.join(" ")) });
+  let cont = false;
+  const flush = (continues = false) => {
+    if (para.length > 0) {
+      const inlines = parseInline(para.join(" "));
+      blocks.push(cont ? { kind: "para", inlines, cont: true } : { kind: "para", inlines });
+    }
     para = [];
+    cont = continues;
   };
   let i = 0;
   const next = (): string | undefined => lines[i++];
@@ -62,7 +72,10 @@ export function parseMarkdown(source: string): Block[] {
       continue;
     }
     if (line.trim() === "") flush();
-    else para.push(line.trim());
+    else {
+      para.push(line.trim());
+      if (para.length >= PARA_LINES) flush(true);
+    }
   }
   flush();
   return blocks;
