@@ -508,7 +508,11 @@ fn a_session_whose_agent_crashed_or_whose_workspace_restarted_is_resumed_by_load
     assert_eq!(running.status.code(), Some(2), "{running:?}");
     assert!(String::from_utf8_lossy(&running.stderr).contains("still running"));
 
-    // Stopped and started, the workspace has a new agent: the session loads into it.
+    // Stopped and started while a request waits, the workspace has a new agent: the session
+    // loads into it, and the request the old process asked is answered cancelled.
+    let mut turn = Turn::start(&sam, &session, "ask");
+    let (number, _) = turn.asked();
+    drop(turn);
     for action in ["stop", "start"] {
         let output = sam.run(&["workspace", action, "agents", "--wait"]);
         assert_eq!(output.status.code(), Some(0), "{action}: {output:?}");
@@ -518,4 +522,12 @@ fn a_session_whose_agent_crashed_or_whose_workspace_restarted_is_resumed_by_load
     let remembered = sam.run(&["--json", "agent", "prompt", &session, "remember"]);
     assert_eq!(remembered.status.code(), Some(0), "{remembered:?}");
     assert!(String::from_utf8_lossy(&remembered.stdout).contains("remembered: 4"));
+    let (_, pending) = sam.json(&["--json", "agent", "pending"]);
+    assert_eq!(
+        pending["pending"].as_array().map(Vec::len),
+        Some(0),
+        "{pending}"
+    );
+    let row = sam.store().permission(number).expect("kept");
+    assert_eq!(row.answer.as_deref(), Some("cancelled"));
 }

@@ -84,6 +84,12 @@ pub async fn resume(
         // The crashed process's stream, ended: it holds nothing the transcript lacks.
         let _ = client.close_stream(session.stream).await;
     }
+    // Requests of the process that went away can never be answered to it: those that waited
+    // are answered `cancelled` (and join the audit log); answers it never received are settled.
+    store.cancel_waiting_permissions(&session.id)?;
+    for row in store.undelivered_answers(&session.id)? {
+        store.mark_permission_delivered(row.id)?;
+    }
     let mut body = started;
     body["replayed"] = json!(events.len());
     store.append_transcript(
@@ -95,6 +101,10 @@ pub async fn resume(
         None,
     )?;
     store.rebind_agent_session(&session.id, stream, &epoch, position)?;
+    // A process that was following the old process's turn (a `sam agent prompt` that was
+    // interrupted) holds nothing any more: the next prompt need not wait for its heartbeat to
+    // go stale.
+    store.release_agent_session(&session.id)?;
     Ok(store.agent_session(&session.id)?)
 }
 
