@@ -33,6 +33,15 @@ pub(super) enum SessionCommand {
         /// The mode's id.
         mode: String,
     },
+    /// Set one of a session's other options (a model, say) to one of its values, between turns.
+    Config {
+        /// The session's id.
+        session: String,
+        /// The option's id (the agent's `configOptions`).
+        option: String,
+        /// One of its values.
+        value: String,
+    },
     /// A workspace's coding agent sessions.
     Sessions {
         /// The workspace (id or name).
@@ -111,6 +120,18 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                     "Session {} of {} is back; its coding agent loaded it.\nPrompt it with: sam agent prompt {} \"…\"",
                     session.id, session.agent, session.id
                 ));
+            }
+        }
+        SessionCommand::Config {
+            session,
+            option,
+            value,
+        } => {
+            sessions::set_config(core, &session, &option, &value, "cli").await?;
+            if json {
+                print_json(&serde_json::json!({ "option": option, "value": value }));
+            } else {
+                print_text(&format!("Session {session}: {option} is {value}."));
             }
         }
         SessionCommand::Mode { session, mode } => {

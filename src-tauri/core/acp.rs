@@ -25,8 +25,9 @@ use agent_client_protocol_schema::v1::{
     AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
     FileSystemCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
     LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, SessionId, SessionNotification,
-    SetSessionModeRequest, SetSessionModeResponse, TextContent,
+    RequestPermissionOutcome, RequestPermissionRequest, SessionConfigOptionValue, SessionId,
+    SessionNotification, SetSessionConfigOptionRequest, SetSessionModeRequest,
+    SetSessionModeResponse, TextContent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -233,6 +234,25 @@ impl AcpConnection {
         self.request(
             AGENT_METHOD_NAMES.session_load,
             LoadSessionRequest::new(session.clone(), cwd),
+        )
+        .await
+    }
+
+    /// `session/set_config_option`: one of the session's configuration options (a select) to
+    /// one of its values; answers the agent's reply (its options as they now are) as it sent it.
+    pub async fn set_config_option(
+        &self,
+        session: &SessionId,
+        config: &str,
+        value: &str,
+    ) -> Result<Value, AcpError> {
+        self.request(
+            AGENT_METHOD_NAMES.session_set_config_option,
+            SetSessionConfigOptionRequest::new(
+                session.clone(),
+                config.to_owned(),
+                SessionConfigOptionValue::value_id(value.to_owned()),
+            ),
         )
         .await
     }

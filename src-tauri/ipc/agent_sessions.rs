@@ -87,6 +87,18 @@ pub async fn agent_set_mode(
     sessions::set_mode(&state.core, &session, &mode, "app").await
 }
 
+/// Sets one of a session's other configuration options to one of its values, between turns.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_set_config(
+    state: State<'_, AppState>,
+    session: String,
+    option: String,
+    value: String,
+) -> Result<(), SamError> {
+    sessions::set_config(&state.core, &session, &option, &value, "app").await
+}
+
 /// Sends a prompt; the app follows the turn in the background (its progress is in the
 /// transcript). Fails at once when the session cannot take a prompt.
 #[tauri::command]

@@ -531,3 +531,59 @@ fn a_session_whose_agent_crashed_or_whose_workspace_restarted_is_resumed_by_load
     let row = sam.store().permission(number).expect("kept");
     assert_eq!(row.answer.as_deref(), Some("cancelled"));
 }
+
+#[test]
+fn a_sessions_other_options_change_between_turns_to_values_the_agent_offers() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let model_now = |session: &str| {
+        let output = sam.run(&["--json", "agent", "prompt", session, "model"]);
+        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        chunks(&lines)
+    };
+    assert_eq!(model_now(&session), "model: fast\n");
+    for (option, value, says) in [
+        ("model", "huge", "Choose one of: fast, deep"),
+        ("colour", "red", "It offers: model"),
+    ] {
+        let refused = sam.run(&["agent", "config", &session, option, value]);
+        assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(says),
+            "{refused:?}"
+        );
+    }
+    let (code, set) = sam.json(&["--json", "agent", "config", &session, "model", "deep"]);
+    assert_eq!(code, Some(0), "{set}");
+    assert_eq!(model_now(&session), "model: deep\n");
+    let entries = sam
+        .store()
+        .transcript(&session, 0, 1000)
+        .expect("transcript");
+    let config = entries
+        .iter()
+        .find(|e| e.kind == "config")
+        .expect("recorded");
+    assert_eq!(config.body["by"], "cli");
+    assert_eq!(config.body["configOptions"][0]["currentValue"], "deep");
+
+    // During a turn, the change is refused with when to try again.
+    let mut turn = Turn::start(&sam, &session, "ask");
+    let (number, _) = turn.asked();
+    let busy = sam.run(&["agent", "config", &session, "model", "fast"]);
+    assert_eq!(busy.status.code(), Some(2), "{busy:?}");
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("between turns"),
+        "{busy:?}"
+    );
+    assert_eq!(
+        sam.run(&["agent", "answer", &number.to_string(), "allow"])
+            .status
+            .code(),
+        Some(0)
+    );
+    turn.rest();
+}

@@ -176,6 +176,20 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
             .find(|m| m.contains("remembered: "))
             .expect("a reply");
         assert!(!remembered.contains("remembered: 0"), "{remembered}");
+
+        // The agent's other options are menus in the header; a change reaches it between turns.
+        app.find_css("[data-testid='session-config'][data-config='model']")
+            .await
+            .select_by_value("deep")
+            .await
+            .expect("the deep model");
+        app.wait_css(
+            "[data-testid='session-config'][data-config='model'][data-value='deep']",
+            SLOW,
+        )
+        .await;
+        prompt(app, "model").await;
+        message_with(app, "model: deep").await;
     });
 }
 

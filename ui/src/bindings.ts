@@ -94,6 +94,8 @@ export const commands = {
 	agentPrompt: (session: string, text: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_prompt", { session, text })),
 	/**  Sets a session's mode to one the coding agent offered. */
 	agentSetMode: (session: string, mode: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_mode", { session, mode })),
+	/**  Sets one of a session's other configuration options to one of its values, between turns. */
+	agentSetConfig: (session: string, option: string, value: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_config", { session, option, value })),
 	/**  Answers permission request `request` with one of the coding agent's options. */
 	agentAnswer: (request: number, option: string) => typedError<PermissionRow, SamError>(__TAURI_INVOKE("agent_answer", { request, option })),
 	/**

@@ -3,10 +3,12 @@
 //! input), answered from wherever the person is (`sam agent answer`, later the app), and the
 //! answer reaches the coding agent through the process running the turn — or the next one.
 
+mod config;
 mod mode;
 mod resume;
 mod turn;
 
+pub use config::set_config;
 pub use mode::set_mode;
 pub use resume::{can_load, resume};
 pub use turn::{STALE, Turn, begin};

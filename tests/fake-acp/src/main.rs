@@ -2,6 +2,8 @@
 //! `session/set_mode` (its modes are `auto`, its default, and `ask`) and `session/prompt`, and
 //! each prompt's text is a command:
 //!
+//! - `model`: a chunk `model: <value>`, its option `model` (`fast`, the default, or `deep`,
+//!   set with `session/set_config_option`);
 //! - `remember`: a chunk `remembered: N`, N the chunks `session/load` replayed in this process;
 //! - `stamp N MS`: N chunks `stamp <i> <Unix ms>`, MS milliseconds apart (for benchmarks);
 //! - `mode`: a chunk `mode: <current mode>`, then `end_turn`;
@@ -52,6 +54,7 @@ const TERM_ID: u64 = 3000;
 fn main() {
     eprintln!("fake-acp: ready");
     *MODE.lock().expect("mode") = "auto".to_owned();
+    *MODEL.lock().expect("model") = "fast".to_owned();
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut sessions = 0u32;
@@ -76,6 +79,7 @@ fn main() {
                 remember_in(&params);
                 json!({
                     "sessionId": format!("fake-{}-{sessions}", std::process::id()),
+                    "configOptions": config_options(),
                     "modes": {"currentModeId": *MODE.lock().expect("mode"), "availableModes": [
                         {"id": "auto", "name": "Auto", "description": "Decides on its own"},
                         {"id": "ask", "name": "Ask", "description": "Asks before it acts"},
@@ -85,6 +89,18 @@ fn main() {
             "session/set_mode" => {
                 set_mode(&message);
                 continue;
+            }
+            "session/set_config_option" => {
+                let value = params["value"].as_str().unwrap_or("");
+                if params["configId"] == "model" && ["fast", "deep"].contains(&value) {
+                    *MODEL.lock().expect("model") = value.to_owned();
+                    json!({"configOptions": config_options()})
+                } else {
+                    send(
+                        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "no such option or value"}}),
+                    );
+                    continue;
+                }
             }
             "session/load" => {
                 remember_in(&params);
@@ -262,6 +278,10 @@ fn turn(
                 );
             }
         }
+        "model" => {
+            let model = MODEL.lock().expect("model").clone();
+            chunk(session, &format!("model: {model}\n"));
+        }
         "remember" => {
             let loaded = *LOADED.lock().expect("loaded");
             chunk(session, &format!("remembered: {loaded}\n"));
@@ -394,6 +414,19 @@ fn set_mode(message: &Value) {
             &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "no such mode"}}),
         ),
     }
+}
+
+/// Its option `model`: `fast` until `session/set_config_option` says otherwise.
+static MODEL: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Its configuration options: the model (its modes are not repeated here).
+fn config_options() -> Value {
+    let model = MODEL.lock().expect("model").clone();
+    json!([{
+        "id": "model", "name": "Model", "category": "model", "type": "select",
+        "currentValue": model,
+        "options": [{"value": "fast", "name": "Fast"}, {"value": "deep", "name": "Deep"}],
+    }])
 }
 
 /// Where sessions' histories are kept: `<cwd>/.fake-acp`, from `session/new` or `session/load`.

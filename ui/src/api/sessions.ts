@@ -50,6 +50,10 @@ export async function setMode(session: string, mode: string): Promise<void> {
   unwrap(await commands.agentSetMode(session, mode));
 }
 
+export async function setConfig(session: string, option: string, value: string): Promise<void> {
+  unwrap(await commands.agentSetConfig(session, option, value));
+}
+
 export async function answerPermission(request: number, option: string): Promise<PermissionRow> {
   return unwrap(await commands.agentAnswer(request, option));
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{STALE, coding_agent_error, ended};
 use crate::Core;
 use crate::acp::schema::SessionId;
-use crate::acp::{AcpConnection, AcpError};
+use crate::acp::{AcpConnection, AcpError, AcpEvents};
 use crate::error::SamError;
 use crate::store::{AgentSessionRow, Store, TranscriptEntry};
 
@@ -126,31 +126,39 @@ fn offered_modes(store: &Store, session: &AgentSessionRow) -> Result<Vec<String>
 
 /// Sets the mode over a connection of this process, which holds the session's lease.
 async fn set_directly(core: &Core, session: &AgentSessionRow, mode: &str) -> Result<(), SamError> {
-    let workspace = core.store().workspace(&session.workspace_id.parse()?)?;
-    let client = core.workspaces().connect(&workspace).await?;
-    let streams = client.list().await.map_err(SamError::from)?;
-    let Some(info) = streams.iter().find(|s| s.stream == session.stream) else {
-        return Err(ended(session, "its process is gone"));
-    };
-    // Attached from the end: what came before is the next follower's to read (the answer to
-    // this request is a stray one to it). The events must live until the answer is in.
-    let (acp, _events) = AcpConnection::attach(&client, session.stream, info.out_head)
-        .await
-        .map_err(|err| coding_agent_error(&session.agent, &err))?;
+    let (acp, _events) = attach_at_end(core, session).await?;
     let acp_session = SessionId::new(session.acp_session.clone());
     answer_in_time(acp.set_mode(&acp_session, mode))
         .await
         .map_err(|err| coding_agent_error(&session.agent, &err))
 }
 
-async fn answer_in_time(call: impl Future<Output = Result<(), AcpError>>) -> Result<(), AcpError> {
+/// A connection to the session's coding agent, attached from the end of its stream: what came
+/// before is the next follower's to read (the answer to a request sent on it is a stray one to
+/// that follower). The events must live until the answer is in. For a process holding the
+/// session's lease.
+pub(super) async fn attach_at_end(
+    core: &Core,
+    session: &AgentSessionRow,
+) -> Result<(AcpConnection, AcpEvents), SamError> {
+    let workspace = core.store().workspace(&session.workspace_id.parse()?)?;
+    let client = core.workspaces().connect(&workspace).await?;
+    let streams = client.list().await.map_err(SamError::from)?;
+    let Some(info) = streams.iter().find(|s| s.stream == session.stream) else {
+        return Err(ended(session, "its process is gone"));
+    };
+    AcpConnection::attach(&client, session.stream, info.out_head)
+        .await
+        .map_err(|err| coding_agent_error(&session.agent, &err))
+}
+
+/// `call`, or the coding agent's silence as an error after [`ANSWER`].
+pub(super) async fn answer_in_time<T>(
+    call: impl Future<Output = Result<T, AcpError>>,
+) -> Result<T, AcpError> {
     tokio::time::timeout(ANSWER, call)
         .await
-        .unwrap_or_else(|_| {
-            Err(AcpError::Gone(
-                "session/set_mode (no answer in time)".to_owned(),
-            ))
-        })
+        .unwrap_or_else(|_| Err(AcpError::Gone("no answer in time".to_owned())))
 }
 
 /// Records a mode change in the transcript: made, or `refused` with the coding agent's reason.

@@ -154,3 +154,39 @@ describe("a session taken up again", () => {
     expect(other.loadable).toBe(false);
   });
 });
+
+describe("configuration options", () => {
+  it("lists the options other than the mode, with grouped values flattened, and follows their changes", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      row("started", {
+        initialize: {},
+        session: {
+          configOptions: [
+            { id: "mode", name: "Mode", category: "mode", type: "select", currentValue: "ask", options: [{ value: "ask", name: "Ask" }] },
+            {
+              id: "model",
+              name: "Model",
+              category: "model",
+              type: "select",
+              currentValue: "fast",
+              options: [{ group: "g", name: "Group", options: [{ value: "fast", name: "Fast" }, { value: "deep", name: "Deep" }] }],
+            },
+          ],
+        },
+      }),
+    ]);
+    expect(t.configOptions).toEqual([
+      { id: "model", name: "Model", value: "fast", values: [{ value: "fast", name: "Fast" }, { value: "deep", name: "Deep" }] },
+    ]);
+    apply(t, [
+      update({
+        sessionUpdate: "config_option_update",
+        configOptions: [{ id: "model", name: "Model", type: "select", currentValue: "deep", options: [{ value: "deep", name: "Deep" }] }],
+      }),
+    ]);
+    expect(t.configOptions[0]?.value).toBe("deep");
+    apply(t, [row("config", { configId: "model", value: "fast", by: "app", configOptions: [] })]);
+    expect(t.configOptions).toEqual([]);
+  });
+});

@@ -59,6 +59,14 @@ export interface Mode {
   description: string;
 }
 
+/** One of a session's configuration options other than its mode (a model, say): a select. */
+export interface ConfigOption {
+  id: string;
+  name: string;
+  value: string;
+  values: { value: string; name: string }[];
+}
+
 export interface Command {
   name: string;
   description: string;
@@ -73,6 +81,8 @@ export interface Transcript {
   commands: Command[];
   /** Whether the agent accepts images in prompts. */
   images: boolean;
+  /** The agent's options other than its mode, as it last reported them. */
+  configOptions: ConfigOption[];
   /** Whether the agent can load its sessions again (ACP's `session/load`), so an ended session can be resumed. */
   loadable: boolean;
   agentName: string | null;
@@ -95,6 +105,7 @@ export function emptyTranscript(): Transcript {
     commands: [],
     images: false,
     loadable: false,
+    configOptions: [],
     agentName: null,
     usage: null,
   };
@@ -175,6 +186,9 @@ function applyOne(t: Transcript, row: AgentEventRow): void {
       if (typeof modes.currentModeId === "string") t.mode = modes.currentModeId;
       break;
     }
+    case "config":
+      if (Array.isArray(body.configOptions)) t.configOptions = configOptions(body.configOptions);
+      break;
     case "mode":
       if (typeof body.currentModeId === "string") t.mode = body.currentModeId;
       if (typeof body.note === "string") t.items.push({ kind: "note", seq: row.seq, text: body.note });
@@ -190,6 +204,7 @@ function started(t: Transcript, body: Json): void {
   const info = obj(initialize.agentInfo);
   t.agentName = str(info.title) || str(info.name) || null;
   const modes = obj(obj(body.session).modes);
+  t.configOptions = configOptions(obj(body.session).configOptions);
   t.mode = str(modes.currentModeId) || null;
   t.modes = list(modes.availableModes).map((m) => ({
     id: str(obj(m).id),
@@ -198,8 +213,29 @@ function started(t: Transcript, body: Json): void {
   }));
 }
 
+/** Select options other than the mode (the mode has its own menu), values flattened from groups. */
+function configOptions(value: unknown): ConfigOption[] {
+  return list(value)
+    .map(obj)
+    .filter((o) => o.type === "select" && o.category !== "mode")
+    .map((o) => ({
+      id: str(o.id),
+      name: str(o.name) || str(o.id),
+      value: str(o.currentValue),
+      values: list(o.options).flatMap((entry) => {
+        const e = obj(entry);
+        const inner = list(e.options).map(obj);
+        const all = inner.length > 0 ? inner : [e];
+        return all.map((v) => ({ value: str(v.value), name: str(v.name) || str(v.value) }));
+      }),
+    }));
+}
+
 function update(t: Transcript, seq: number, u: Json): void {
   switch (u.sessionUpdate) {
+    case "config_option_update":
+      t.configOptions = configOptions(u.configOptions);
+      break;
     case "agent_message_chunk":
       appendText(t, "message", seq, contentText(u.content));
       break;
