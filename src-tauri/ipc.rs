@@ -75,6 +75,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             agent_sessions::agent_prompt,
             agent_sessions::agent_set_mode,
             agent_sessions::agent_set_config,
+            agent_sessions::agent_files,
             agent_sessions::agent_answer,
             agent_sessions::agent_resume,
             agent_sessions::agent_cancel,

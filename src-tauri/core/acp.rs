@@ -25,8 +25,8 @@ use agent_client_protocol_schema::v1::{
     AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
     FileSystemCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
     LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, SessionConfigOptionValue, SessionId,
-    SessionNotification, SetSessionConfigOptionRequest, SetSessionModeRequest,
+    RequestPermissionOutcome, RequestPermissionRequest, ResourceLink, SessionConfigOptionValue,
+    SessionId, SessionNotification, SetSessionConfigOptionRequest, SetSessionModeRequest,
     SetSessionModeResponse, TextContent,
 };
 use serde::Serialize;
@@ -274,7 +274,20 @@ impl AcpConnection {
         session: &SessionId,
         text: &str,
     ) -> Result<PromptResponse, AcpError> {
-        let prompt = vec![ContentBlock::Text(TextContent::new(text))];
+        self.prompt_with(session, text, &[]).await
+    }
+
+    /// `session/prompt` with `text` and links to files (`(uri, name)`, ACP's `resource_link`).
+    pub async fn prompt_with(
+        &self,
+        session: &SessionId,
+        text: &str,
+        links: &[(String, String)],
+    ) -> Result<PromptResponse, AcpError> {
+        let mut prompt = vec![ContentBlock::Text(TextContent::new(text))];
+        prompt.extend(links.iter().map(|(uri, name)| {
+            ContentBlock::ResourceLink(ResourceLink::new(name.clone(), uri.clone()))
+        }));
         self.request(
             AGENT_METHOD_NAMES.session_prompt,
             PromptRequest::new(session.clone(), prompt),

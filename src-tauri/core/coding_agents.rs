@@ -6,6 +6,7 @@
 
 pub mod install;
 pub mod keys;
+pub mod mentions;
 pub mod rules;
 pub mod sessions;
 

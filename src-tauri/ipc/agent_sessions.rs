@@ -87,6 +87,18 @@ pub async fn agent_set_mode(
     sessions::set_mode(&state.core, &session, &mode, "app").await
 }
 
+/// The files of a workspace's repository, for the prompt box's `@` picker.
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_files(
+    state: State<'_, AppState>,
+    workspace: String,
+) -> Result<Vec<String>, SamError> {
+    let id: WorkspaceId = workspace.parse()?;
+    let workspace = state.core.store().workspace(&id)?;
+    sam_core::coding_agents::mentions::files(&state.core, &workspace).await
+}
+
 /// Sets one of a session's other configuration options to one of its values, between turns.
 #[tauri::command]
 #[specta::specta]

@@ -587,3 +587,50 @@ fn a_sessions_other_options_change_between_turns_to_values_the_agent_offers() {
     );
     turn.rest();
 }
+
+#[test]
+fn files_mentioned_with_an_at_sign_go_to_the_agent_as_links() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let workspaces = sam.data_dir().join("workspaces");
+    let only = std::fs::read_dir(&workspaces)
+        .expect("workspaces")
+        .next()
+        .expect("one")
+        .expect("readable")
+        .path();
+    let repo = only.join("repo").canonicalize().expect("repo");
+    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+    std::fs::write(repo.join("src/lib.rs"), "pub fn f() {}\n").expect("write");
+
+    let output = sam.run(&[
+        "--json",
+        "agent",
+        "prompt",
+        &session,
+        "mentions @src/lib.rs, @missing.rs @src @../etc/passwd and @src/lib.rs",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    // Only files that exist in the repository, once each.
+    assert_eq!(
+        chunks(&lines),
+        format!(
+            "mentions: src/lib.rs=file://{}/src/lib.rs\n",
+            repo.display()
+        )
+    );
+    let entries = sam
+        .store()
+        .transcript(&session, 0, 1000)
+        .expect("transcript");
+    let prompt = entries
+        .iter()
+        .rev()
+        .find(|e| e.kind == "prompt")
+        .expect("a prompt");
+    assert_eq!(prompt.body["files"], serde_json::json!(["src/lib.rs"]));
+}

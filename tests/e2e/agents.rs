@@ -190,6 +190,16 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         .await;
         prompt(app, "model").await;
         message_with(app, "model: deep").await;
+
+        // `@` offers the repository's files; Tab picks one, and it goes to the agent as a link.
+        app.keys("agent-prompt", "mentions @READ").await;
+        app.wait_css("[data-testid='mention-option']", SLOW).await;
+        app.keys(
+            "agent-prompt",
+            &format!("{}{}", char::from(Key::Tab), char::from(Key::Enter)),
+        )
+        .await;
+        message_with(app, "mentions: README.md=file://").await;
     });
 }
 

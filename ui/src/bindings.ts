@@ -96,6 +96,8 @@ export const commands = {
 	agentSetMode: (session: string, mode: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_mode", { session, mode })),
 	/**  Sets one of a session's other configuration options to one of its values, between turns. */
 	agentSetConfig: (session: string, option: string, value: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_config", { session, option, value })),
+	/**  The files of a workspace's repository, for the prompt box's `@` picker. */
+	agentFiles: (workspace: string) => typedError<string[], SamError>(__TAURI_INVOKE("agent_files", { workspace })),
 	/**  Answers permission request `request` with one of the coding agent's options. */
 	agentAnswer: (request: number, option: string) => typedError<PermissionRow, SamError>(__TAURI_INVOKE("agent_answer", { request, option })),
 	/**

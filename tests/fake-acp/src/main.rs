@@ -2,6 +2,8 @@
 //! `session/set_mode` (its modes are `auto`, its default, and `ask`) and `session/prompt`, and
 //! each prompt's text is a command:
 //!
+//! - `mentions …`: a chunk `mentions: <name>=<uri>, …` of the prompt's `resource_link` blocks
+//!   (or `mentions: none`);
 //! - `model`: a chunk `model: <value>`, its option `model` (`fast`, the default, or `deep`,
 //!   set with `session/set_config_option`);
 //! - `remember`: a chunk `remembered: N`, N the chunks `session/load` replayed in this process;
@@ -121,7 +123,28 @@ fn main() {
                     .as_str()
                     .unwrap_or("")
                     .to_owned();
-                if text == "mode" {
+                if text.starts_with("mentions") {
+                    let links: Vec<String> = params["prompt"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|block| block["type"] == "resource_link")
+                        .map(|block| {
+                            format!(
+                                "{}={}",
+                                block["name"].as_str().unwrap_or("?"),
+                                block["uri"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect();
+                    let said = if links.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        links.join(", ")
+                    };
+                    chunk(&session, &format!("mentions: {said}\n"));
+                    json!({"stopReason": "end_turn"})
+                } else if text == "mode" {
                     send(
                         &json!({"jsonrpc": "2.0", "method": "session/update", "params": {
                             "sessionId": session,

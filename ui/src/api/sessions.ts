@@ -50,6 +50,11 @@ export async function setMode(session: string, mode: string): Promise<void> {
   unwrap(await commands.agentSetMode(session, mode));
 }
 
+/** The files of a workspace's repository, for the prompt box's `@` picker. */
+export async function workspaceFiles(workspace: string): Promise<string[]> {
+  return unwrap(await commands.agentFiles(workspace));
+}
+
 export async function setConfig(session: string, option: string, value: string): Promise<void> {
   unwrap(await commands.agentSetConfig(session, option, value));
 }

@@ -111,19 +111,42 @@ async fn take(
         .map_err(|err| coding_agent_error(&session.agent, &err))?;
     let request = match prompt {
         Some(text) => {
+            // `@path` mentions of files that exist go along as links to them.
+            // (The workspace agent refuses paths outside the repository.)
+            let mut files = Vec::new();
+            if root.is_some() {
+                for path in crate::coding_agents::mentions::mentioned(text) {
+                    if let Ok(entry) = client.fs_stat(&path).await
+                        && entry.kind == crate::agent_client::FsKind::File
+                    {
+                        files.push(path);
+                    }
+                }
+            }
             store.append_transcript(
                 &session.id,
                 &[TranscriptEntry::Event {
                     kind: "prompt",
-                    body: json!({ "text": text }),
+                    body: if files.is_empty() {
+                        json!({ "text": text })
+                    } else {
+                        json!({ "text": text, "files": files })
+                    },
                 }],
                 None,
             )?;
             store.set_agent_session_state(&session.id, "working")?;
             let acp_session = SessionId::new(session.acp_session.clone());
+            let links: Vec<(String, String)> = files
+                .iter()
+                .map(|path| {
+                    let root = root.as_deref().unwrap_or("").trim_end_matches('/');
+                    (format!("file://{root}/{path}"), path.clone())
+                })
+                .collect();
             let (acp, text) = (acp.clone(), text.to_owned());
             Some(tokio::spawn(async move {
-                acp.prompt(&acp_session, &text).await
+                acp.prompt_with(&acp_session, &text, &links).await
             }))
         }
         None => None,
