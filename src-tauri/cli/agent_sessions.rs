@@ -5,6 +5,7 @@ use sam_core::acp::schema::{ContentBlock, SessionUpdate, StopReason};
 
 use super::{find, print_json, print_note, print_partial, print_text};
 use sam_core::Core;
+use sam_core::coding_agents::images::PromptImage;
 use sam_core::coding_agents::sessions::{self, AgentChoice, TurnEvent};
 use sam_core::error::SamError;
 use sam_core::store::PermissionRow;
@@ -54,6 +55,10 @@ pub(super) enum SessionCommand {
         session: String,
         /// What to ask.
         text: String,
+        /// An image to send with it (PNG, JPEG, GIF or WebP; repeatable), for an agent that
+        /// takes images.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<std::path::PathBuf>,
     },
     /// Follow a turn whose `sam agent prompt` (or app) went away mid-turn, from where it
     /// stopped, until the coding agent ends it.
@@ -155,8 +160,16 @@ pub(super) async fn run(core: &Core, command: SessionCommand, json: bool) -> Res
                 }
             }
         }
-        SessionCommand::Prompt { session, text } => {
-            let turn = sessions::begin(core, &session, Some(&text)).await?;
+        SessionCommand::Prompt {
+            session,
+            text,
+            images,
+        } => {
+            let images = images
+                .iter()
+                .map(|path| read_image(path))
+                .collect::<Result<Vec<_>, _>>()?;
+            let turn = sessions::begin_with_images(core, &session, &text, images).await?;
             turned(core, turn, json).await?;
         }
         SessionCommand::Follow { session } => {
@@ -285,6 +298,22 @@ fn describe(row: &PermissionRow) -> String {
         options.join(", "),
         row.id
     )
+}
+
+/// An image file for a prompt, refused with the reason when it cannot be one.
+fn read_image(path: &std::path::Path) -> Result<PromptImage, SamError> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        SamError::invalid_input(
+            format!("The image {} cannot be read: {err}.", path.display()),
+            "Give the path of a PNG, JPEG, GIF or WebP file.",
+        )
+    })?;
+    PromptImage::from_bytes(&bytes).ok_or_else(|| {
+        SamError::invalid_input(
+            format!("{} is not a PNG, JPEG, GIF or WebP image.", path.display()),
+            "Coding agents take those four kinds of image.",
+        )
+    })
 }
 
 fn stop_text(stop: StopReason) -> &'static str {

@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
     AGENT_METHOD_NAMES, CancelNotification, ClientCapabilities, ContentBlock,
-    FileSystemCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
-    LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, ResourceLink, SessionConfigOptionValue,
-    SessionId, SessionNotification, SetSessionConfigOptionRequest, SetSessionModeRequest,
-    SetSessionModeResponse, TextContent,
+    FileSystemCapabilities, ImageContent, InitializeRequest, InitializeResponse,
+    LoadSessionRequest, LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest,
+    PromptResponse, RequestPermissionOutcome, RequestPermissionRequest, ResourceLink,
+    SessionConfigOptionValue, SessionId, SessionNotification, SetSessionConfigOptionRequest,
+    SetSessionModeRequest, SetSessionModeResponse, TextContent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -274,17 +274,22 @@ impl AcpConnection {
         session: &SessionId,
         text: &str,
     ) -> Result<PromptResponse, AcpError> {
-        self.prompt_with(session, text, &[]).await
+        self.prompt_with(session, text, &[], &[]).await
     }
 
-    /// `session/prompt` with `text` and links to files (`(uri, name)`, ACP's `resource_link`).
+    /// `session/prompt` with `text`, links to files (`(uri, name)`, ACP's `resource_link`) and
+    /// images (`(base64, mime type)`).
     pub async fn prompt_with(
         &self,
         session: &SessionId,
         text: &str,
         links: &[(String, String)],
+        images: &[(String, String)],
     ) -> Result<PromptResponse, AcpError> {
         let mut prompt = vec![ContentBlock::Text(TextContent::new(text))];
+        prompt.extend(images.iter().map(|(data, mime)| {
+            ContentBlock::Image(ImageContent::new(data.clone(), mime.clone()))
+        }));
         prompt.extend(links.iter().map(|(uri, name)| {
             ContentBlock::ResourceLink(ResourceLink::new(name.clone(), uri.clone()))
         }));

@@ -4,6 +4,7 @@
 //! `agent.json` (an id, a name, and a distribution: an npm package run with `npx`, or a command),
 //! cut to what SAM uses.
 
+pub mod images;
 pub mod install;
 pub mod keys;
 pub mod mentions;

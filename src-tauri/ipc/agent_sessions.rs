@@ -14,6 +14,7 @@ use tauri::ipc::Channel;
 
 use super::AppState;
 use sam_core::Core;
+use sam_core::coding_agents::images::PromptImage;
 use sam_core::coding_agents::sessions::{self, AgentChoice, Turn};
 use sam_core::error::SamError;
 use sam_core::store::{AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow};
@@ -119,6 +120,7 @@ pub async fn agent_prompt(
     state: State<'_, AppState>,
     session: String,
     text: String,
+    images: Vec<PromptImage>,
 ) -> Result<(), SamError> {
     if text.trim().is_empty() {
         return Err(SamError::invalid_input(
@@ -127,7 +129,7 @@ pub async fn agent_prompt(
         ));
     }
     let core = Arc::clone(&state.core);
-    let turn = sessions::begin(&core, &session, Some(&text)).await?;
+    let turn = sessions::begin_with_images(&core, &session, &text, images).await?;
     follow_turn(core, turn);
     Ok(())
 }

@@ -81,6 +81,27 @@ impl Drop for Turn {
     }
 }
 
+/// The transcript entry of a session's last prompt.
+fn last_prompt(sam: &Sam, session: &str) -> sam_core::store::AgentEventRow {
+    let entries = sam
+        .store()
+        .transcript(session, 0, 100_000)
+        .expect("transcript");
+    entries
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "prompt")
+        .expect("a prompt")
+}
+
+/// The JSON lines a `sam --json agent prompt` printed.
+fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
 /// The agent message chunks among JSON lines, joined.
 pub(super) fn chunks(lines: &[Value]) -> String {
     lines
@@ -96,10 +117,7 @@ fn a_turn_streams_as_json_lines_and_ends_with_its_stop_reason() {
     let session = started(&sam);
     let output = sam.run(&["--json", "agent", "prompt", &session, "count 3"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
+    let lines = json_lines(&output);
     assert_eq!(chunks(&lines), "chunk 1\nchunk 2\nchunk 3\n");
     assert_eq!(lines.last().expect("done")["stopReason"], "end_turn");
 
@@ -180,10 +198,7 @@ fn an_agents_key_reaches_only_its_process_and_no_file() {
     assert_eq!(code, Some(0), "{start}");
     let session = start["session"]["id"].as_str().expect("id").to_owned();
     let output = sam.run(&["--json", "agent", "prompt", &session, "env FAKE_API_KEY"]);
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
+    let lines = json_lines(&output);
     // The agent has the key; quoting it, its words reach the transcript (and this output)
     // redacted.
     assert_eq!(chunks(&lines), "FAKE_API_KEY=[redacted]\n");
@@ -611,10 +626,7 @@ fn files_mentioned_with_an_at_sign_go_to_the_agent_as_links() {
         "mentions @src/lib.rs, @missing.rs @src @../etc/passwd and @src/lib.rs",
     ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
+    let lines = json_lines(&output);
     // Only files that exist in the repository, once each.
     assert_eq!(
         chunks(&lines),
@@ -623,14 +635,51 @@ fn files_mentioned_with_an_at_sign_go_to_the_agent_as_links() {
             repo.display()
         )
     );
-    let entries = sam
-        .store()
-        .transcript(&session, 0, 1000)
-        .expect("transcript");
-    let prompt = entries
-        .iter()
-        .rev()
-        .find(|e| e.kind == "prompt")
-        .expect("a prompt");
+    let prompt = last_prompt(&sam, &session);
     assert_eq!(prompt.body["files"], serde_json::json!(["src/lib.rs"]));
+}
+
+#[test]
+fn images_go_to_an_agent_that_takes_them_and_the_transcript_keeps_what_they_were() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let png = sam.data_dir().join("shot.png");
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(&[7u8; 293]);
+    std::fs::write(&png, &bytes).expect("write");
+    let text = sam.data_dir().join("notes.txt");
+    std::fs::write(&text, "not an image").expect("write");
+
+    let refused = sam.run(&[
+        "agent",
+        "prompt",
+        &session,
+        "mentions",
+        "--image",
+        &text.to_string_lossy(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not a PNG, JPEG, GIF or WebP"));
+
+    let output = sam.run(&[
+        "--json",
+        "agent",
+        "prompt",
+        &session,
+        "mentions",
+        "--image",
+        &png.to_string_lossy(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lines = json_lines(&output);
+    // 301 bytes are 404 base64 characters.
+    assert_eq!(
+        chunks(&lines),
+        "mentions: image image/png of 404 base64 characters\n"
+    );
+    let prompt = last_prompt(&sam, &session);
+    assert_eq!(
+        prompt.body["images"],
+        serde_json::json!([{"mimeType": "image/png", "bytes": 303}])
+    );
 }

@@ -91,7 +91,7 @@ export const commands = {
 	 *  Sends a prompt; the app follows the turn in the background (its progress is in the
 	 *  transcript). Fails at once when the session cannot take a prompt.
 	 */
-	agentPrompt: (session: string, text: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_prompt", { session, text })),
+	agentPrompt: (session: string, text: string, images: PromptImage[]) => typedError<null, SamError>(__TAURI_INVOKE("agent_prompt", { session, text, images })),
 	/**  Sets a session's mode to one the coding agent offered. */
 	agentSetMode: (session: string, mode: string) => typedError<null, SamError>(__TAURI_INVOKE("agent_set_mode", { session, mode })),
 	/**  Sets one of a session's other configuration options to one of its values, between turns. */
@@ -700,6 +700,14 @@ export type Preferences = {
 	locations: string[],
 	/**  Server types, best first. */
 	server_types: string[],
+};
+
+/**  An image for a prompt. */
+export type PromptImage = {
+	/**  Its type: one of [`TYPES`]. */
+	mime_type: string,
+	/**  Its bytes, base64 (standard alphabet). */
+	data: string,
 };
 
 /**  Where a workspace's machine runs. */

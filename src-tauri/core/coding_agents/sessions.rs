@@ -11,7 +11,7 @@ mod turn;
 pub use config::set_config;
 pub use mode::set_mode;
 pub use resume::{can_load, resume};
-pub use turn::{STALE, Turn, begin};
+pub use turn::{STALE, Turn, begin, begin_with_images};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

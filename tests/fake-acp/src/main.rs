@@ -3,7 +3,7 @@
 //! each prompt's text is a command:
 //!
 //! - `mentions …`: a chunk `mentions: <name>=<uri>, …` of the prompt's `resource_link` blocks
-//!   (or `mentions: none`);
+//!   and `image <type> of <n> base64 characters` for its image blocks (or `mentions: none`);
 //! - `model`: a chunk `model: <value>`, its option `model` (`fast`, the default, or `deep`,
 //!   set with `session/set_config_option`);
 //! - `remember`: a chunk `remembered: N`, N the chunks `session/load` replayed in this process;
@@ -73,7 +73,7 @@ fn main() {
         let result = match method {
             "initialize" => json!({
                 "protocolVersion": 1,
-                "agentCapabilities": {"loadSession": true},
+                "agentCapabilities": {"loadSession": true, "promptCapabilities": {"image": true}},
                 "authMethods": [],
             }),
             "session/new" => {
@@ -128,13 +128,18 @@ fn main() {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .filter(|block| block["type"] == "resource_link")
-                        .map(|block| {
-                            format!(
+                        .filter_map(|block| match block["type"].as_str() {
+                            Some("resource_link") => Some(format!(
                                 "{}={}",
                                 block["name"].as_str().unwrap_or("?"),
                                 block["uri"].as_str().unwrap_or("?")
-                            )
+                            )),
+                            Some("image") => Some(format!(
+                                "image {} of {} base64 characters",
+                                block["mimeType"].as_str().unwrap_or("?"),
+                                block["data"].as_str().map_or(0, str::len)
+                            )),
+                            _ => None,
                         })
                         .collect();
                     let said = if links.is_empty() {

@@ -8,10 +8,11 @@ import {
   type AgentEventRow,
   type AgentSessionRow,
   type PermissionRow,
+  type PromptImage,
 } from "../bindings";
 import { unwrap } from "./index";
 
-export type { AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow };
+export type { AgentActivity, AgentEventRow, AgentSessionRow, PermissionRow, PromptImage };
 
 /** Per workspace with coding agents in a turn: how many work and how many wait for an answer. */
 export async function agentActivity(): Promise<AgentActivity[]> {
@@ -42,8 +43,24 @@ export async function resumeSession(session: string): Promise<AgentSessionRow> {
   return unwrap(await commands.agentResume(session));
 }
 
-export async function promptAgent(session: string, text: string): Promise<void> {
-  unwrap(await commands.agentPrompt(session, text));
+/** Sends a prompt, with images for an agent that takes them. */
+export async function promptAgent(session: string, text: string, images: PromptImage[] = []): Promise<void> {
+  unwrap(await commands.agentPrompt(session, text, images));
+}
+
+/** The image types coding agents take in prompts. */
+export const imageTypes = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/** A pasted or dropped file as a prompt's image (null when it is not one agents take). */
+export async function promptImage(file: File): Promise<PromptImage | null> {
+  if (!imageTypes.includes(file.type)) return null;
+  const url = await new Promise<string>((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error("the image could not be read"));
+    reader.readAsDataURL(file);
+  });
+  return { mime_type: file.type, data: url.slice(url.indexOf(",") + 1) };
 }
 
 export async function setMode(session: string, mode: string): Promise<void> {

@@ -13,6 +13,7 @@ use crate::acp::schema::{
     PromptResponse, RequestPermissionOutcome, SelectedPermissionOutcome, SessionId, StopReason,
 };
 use crate::acp::{AcpConnection, AcpError, AcpEvent, AcpEvents};
+use crate::coding_agents::images::PromptImage;
 use crate::coding_agents::rules;
 use crate::error::{ErrorCategory, SamError};
 use crate::store::{AgentSessionRow, TranscriptEntry};
@@ -41,6 +42,38 @@ pub struct Turn {
 /// adopts the one a process that went away was following. Fails before anything is sent when
 /// the session has ended or another process follows it.
 pub async fn begin(core: &Core, session_id: &str, prompt: Option<&str>) -> Result<Turn, SamError> {
+    begin_with(core, session_id, prompt.map(|text| (text, Vec::new()))).await
+}
+
+/// [`begin`] with a prompt that carries images too, for a coding agent that takes them.
+pub async fn begin_with_images(
+    core: &Core,
+    session_id: &str,
+    text: &str,
+    images: Vec<PromptImage>,
+) -> Result<Turn, SamError> {
+    crate::coding_agents::images::check(&images)?;
+    if !images.is_empty() {
+        let session = core.store().agent_session(session_id)?;
+        let started = core.store().transcript(session_id, 0, 1)?;
+        let takes = started.first().is_some_and(|row| {
+            row.body["initialize"]["agentCapabilities"]["promptCapabilities"]["image"] == true
+        });
+        if !takes {
+            return Err(SamError::invalid_input(
+                format!("The coding agent {} does not take images.", session.agent),
+                "Describe what the image shows, or mention an image file of the repository with @.",
+            ));
+        }
+    }
+    begin_with(core, session_id, Some((text, images))).await
+}
+
+async fn begin_with(
+    core: &Core,
+    session_id: &str,
+    prompt: Option<(&str, Vec<PromptImage>)>,
+) -> Result<Turn, SamError> {
     let store = core.store();
     let session = store.agent_session(session_id)?;
     if session.state == "ended" {
@@ -75,7 +108,7 @@ pub async fn begin(core: &Core, session_id: &str, prompt: Option<&str>) -> Resul
 async fn take(
     core: &Core,
     session: &AgentSessionRow,
-    prompt: Option<&str>,
+    prompt: Option<(&str, Vec<PromptImage>)>,
 ) -> Result<Turn, SamError> {
     let store = core.store();
     let workspace = store.workspace(&session.workspace_id.parse()?)?;
@@ -110,7 +143,7 @@ async fn take(
         .await
         .map_err(|err| coding_agent_error(&session.agent, &err))?;
     let request = match prompt {
-        Some(text) => {
+        Some((text, images)) => {
             // `@path` mentions of files that exist go along as links to them.
             // (The workspace agent refuses paths outside the repository.)
             let mut files = Vec::new();
@@ -127,10 +160,19 @@ async fn take(
                 &session.id,
                 &[TranscriptEntry::Event {
                     kind: "prompt",
-                    body: if files.is_empty() {
-                        json!({ "text": text })
-                    } else {
-                        json!({ "text": text, "files": files })
+                    body: {
+                        let mut body = json!({ "text": text });
+                        if !files.is_empty() {
+                            body["files"] = json!(files);
+                        }
+                        if !images.is_empty() {
+                            let kept: Vec<_> = images
+                                .iter()
+                                .map(|i| json!({ "mimeType": i.mime_type, "bytes": i.bytes() }))
+                                .collect();
+                            body["images"] = json!(kept);
+                        }
+                        body
                     },
                 }],
                 None,
@@ -144,9 +186,13 @@ async fn take(
                     (format!("file://{root}/{path}"), path.clone())
                 })
                 .collect();
+            let images: Vec<(String, String)> = images
+                .into_iter()
+                .map(|image| (image.data, image.mime_type))
+                .collect();
             let (acp, text) = (acp.clone(), text.to_owned());
             Some(tokio::spawn(async move {
-                acp.prompt_with(&acp_session, &text, &links).await
+                acp.prompt_with(&acp_session, &text, &links, &images).await
             }))
         }
         None => None,
