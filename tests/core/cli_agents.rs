@@ -680,6 +680,6 @@ fn images_go_to_an_agent_that_takes_them_and_the_transcript_keeps_what_they_were
     let prompt = last_prompt(&sam, &session);
     assert_eq!(
         prompt.body["images"],
-        serde_json::json!([{"mimeType": "image/png", "bytes": 303}])
+        serde_json::json!([{"mimeType": "image/png", "bytes": 301}])
     );
 }

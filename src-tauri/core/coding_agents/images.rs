@@ -44,9 +44,10 @@ impl PromptImage {
         })
     }
 
-    /// Its size in bytes.
+    /// Its size in bytes (from the base64's length and padding).
     pub fn bytes(&self) -> usize {
-        self.data.len() / 4 * 3
+        let padding = self.data.bytes().rev().take_while(|b| *b == b'=').count();
+        (self.data.len() / 4 * 3).saturating_sub(padding)
     }
 }
 
@@ -102,6 +103,7 @@ mod tests {
     fn images_are_known_by_their_first_bytes_and_checked() {
         let png = PromptImage::from_bytes(b"\x89PNG\r\n\x1a\nrest").expect("a png");
         assert_eq!(png.mime_type, "image/png");
+        assert_eq!(png.bytes(), 12);
         assert!(PromptImage::from_bytes(b"%PDF-1.7").is_none());
         assert!(check(std::slice::from_ref(&png)).is_ok());
         let bad = [
