@@ -85,17 +85,11 @@ setTimeout(() => done(intervals), 25000);
 fn webview_rss_mib() -> f64 {
     let mut kib = 0u64;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let path = entry.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if !comm.starts_with("WebKitWebProces") {
-            continue;
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        let pid = entry.file_name().to_string_lossy().parse::<u32>();
+        if let (true, Ok(pid)) = (comm.starts_with("WebKitWebProces"), pid) {
+            kib += sam_test_support::rss_kib(pid);
         }
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        kib += status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0);
     }
     kib as f64 / 1024.0
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::cli::Sam;
 
 /// A running Local workspace with the fake agent in the catalogue; returns a started session.
-fn started(sam: &Sam) -> String {
+pub(super) fn started(sam: &Sam) -> String {
     let (code, created) = sam.create("agents");
     assert_eq!(code, Some(0), "{created}");
     let fake = binary("fake-acp").to_string_lossy().into_owned();
@@ -82,7 +82,7 @@ impl Drop for Turn {
 }
 
 /// The transcript entry of a session's last prompt.
-fn last_prompt(sam: &Sam, session: &str) -> sam_core::store::AgentEventRow {
+pub(super) fn last_prompt(sam: &Sam, session: &str) -> sam_core::store::AgentEventRow {
     let entries = sam
         .store()
         .transcript(session, 0, 100_000)
@@ -95,7 +95,7 @@ fn last_prompt(sam: &Sam, session: &str) -> sam_core::store::AgentEventRow {
 }
 
 /// The JSON lines a `sam --json agent prompt` printed.
-fn json_lines(output: &std::process::Output) -> Vec<Value> {
+pub(super) fn json_lines(output: &std::process::Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
@@ -304,10 +304,7 @@ fn a_session_starts_in_the_mode_asked_for_and_changes_it_on_request() {
     );
     let mode_now = |session: &str| {
         let output = sam.run(&["--json", "agent", "prompt", session, "mode"]);
-        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
+        let lines = json_lines(&output);
         chunks(&lines)
     };
 
@@ -357,128 +354,6 @@ fn a_session_starts_in_the_mode_asked_for_and_changes_it_on_request() {
             serde_json::json!({"currentModeId": "ask", "by": "cli"}),
         ]
     );
-}
-
-#[test]
-fn rules_answer_what_they_match_and_the_audit_log_keeps_every_answer() {
-    let sam = Sam::new();
-    let session = started(&sam);
-
-    // Rules that would do something else than they seem are refused.
-    for (args, says) in [
-        (
-            vec!["agent", "allow", "agents", "--command", "touch x; rm -rf ~"],
-            "joins several commands",
-        ),
-        (
-            vec!["agent", "allow", "agents", "--agent", "nosuch"],
-            "knows no coding agent",
-        ),
-        (
-            vec!["agent", "allow", "agents", "--path", "src/**"],
-            "needs a tool kind",
-        ),
-    ] {
-        let refused = sam.run(&args);
-        assert_eq!(refused.status.code(), Some(2), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&refused.stderr).contains(says),
-            "{refused:?}"
-        );
-    }
-    let (code, allow) = sam.json(&[
-        "--json",
-        "agent",
-        "allow",
-        "agents",
-        "--agent",
-        "fake",
-        "--command",
-        "touch",
-    ]);
-    assert_eq!(code, Some(0), "{allow}");
-    assert_eq!(allow["tool_kind"], "execute");
-
-    // A matching request is answered by the rule, at once, with the agent's "allow once".
-    let prompt = |expected: &str| {
-        let output = sam.run(&["--json", "agent", "prompt", &session, "ask"]);
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
-        assert_eq!(chunks(&lines), format!("permission: {expected}\n"));
-        lines
-    };
-    let lines = prompt("allow");
-    assert_eq!(lines[0]["type"], "permission");
-    assert_eq!(
-        lines[0]["permission"]["answered_by"],
-        format!("rule {}", allow["id"])
-    );
-
-    // A deny rule wins over the allow rule.
-    let (code, deny) = sam.json(&["--json", "agent", "deny", "agents", "--command", "touch"]);
-    assert_eq!(code, Some(0), "{deny}");
-    prompt("deny");
-    let (_, listed) = sam.json(&["--json", "agent", "rules", "agents"]);
-    assert_eq!(
-        listed["rules"].as_array().map(Vec::len),
-        Some(2),
-        "{listed}"
-    );
-
-    // Without rules, the request waits for a person again.
-    for rule in [&allow, &deny] {
-        let id = rule["id"].to_string();
-        assert_eq!(
-            sam.run(&["agent", "forget-rule", &id]).status.code(),
-            Some(0)
-        );
-    }
-    let mut turn = Turn::start(&sam, &session, "ask");
-    let (number, asked) = turn.asked();
-    assert!(asked["permission"]["answer"].is_null(), "{asked}");
-    let n = number.to_string();
-    assert_eq!(
-        sam.run(&["agent", "answer", &n, "allow"]).status.code(),
-        Some(0)
-    );
-    assert_eq!(chunks(&turn.rest()), "permission: allow\n");
-
-    // Every answer is in the audit log with the exact request, newest first.
-    let (code, audit) = sam.json(&["--json", "agent", "audit", "agents"]);
-    assert_eq!(code, Some(0), "{audit}");
-    let by: Vec<&str> = audit["audit"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|row| row["answered_by"].as_str().unwrap_or("?"))
-        .collect();
-    let (a, d) = (
-        format!("rule {}", allow["id"]),
-        format!("rule {}", deny["id"]),
-    );
-    assert_eq!(by, ["cli", d.as_str(), a.as_str()]);
-    assert_eq!(
-        audit["audit"][0]["request"]["toolCall"]["rawInput"]["command"],
-        "touch x"
-    );
-    assert_eq!(audit["audit"][0]["workspace_name"], "agents");
-
-    // The log outlives the workspace, and nothing can change or remove a row.
-    let output = sam.run(&["workspace", "delete", "agents", "--yes", "--wait"]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let (_, audit) = sam.json(&["--json", "agent", "audit"]);
-    assert_eq!(audit["audit"].as_array().map(Vec::len), Some(3), "{audit}");
-    let db = rusqlite::Connection::open(sam.data_dir().join("sam.sqlite3")).expect("opens");
-    for sql in [
-        "UPDATE agent_audit SET answer = 'allow'",
-        "DELETE FROM agent_audit",
-    ] {
-        let err = db.execute(sql, []).expect_err(sql);
-        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
-    }
 }
 
 #[test]
@@ -553,10 +428,7 @@ fn a_sessions_other_options_change_between_turns_to_values_the_agent_offers() {
     let session = started(&sam);
     let model_now = |session: &str| {
         let output = sam.run(&["--json", "agent", "prompt", session, "model"]);
-        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
+        let lines = json_lines(&output);
         chunks(&lines)
     };
     assert_eq!(model_now(&session), "model: fast\n");
@@ -601,85 +473,4 @@ fn a_sessions_other_options_change_between_turns_to_values_the_agent_offers() {
         Some(0)
     );
     turn.rest();
-}
-
-#[test]
-fn files_mentioned_with_an_at_sign_go_to_the_agent_as_links() {
-    let sam = Sam::new();
-    let session = started(&sam);
-    let workspaces = sam.data_dir().join("workspaces");
-    let only = std::fs::read_dir(&workspaces)
-        .expect("workspaces")
-        .next()
-        .expect("one")
-        .expect("readable")
-        .path();
-    let repo = only.join("repo").canonicalize().expect("repo");
-    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
-    std::fs::write(repo.join("src/lib.rs"), "pub fn f() {}\n").expect("write");
-
-    let output = sam.run(&[
-        "--json",
-        "agent",
-        "prompt",
-        &session,
-        "mentions @src/lib.rs, @missing.rs @src @../etc/passwd and @src/lib.rs",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let lines = json_lines(&output);
-    // Only files that exist in the repository, once each.
-    assert_eq!(
-        chunks(&lines),
-        format!(
-            "mentions: src/lib.rs=file://{}/src/lib.rs\n",
-            repo.display()
-        )
-    );
-    let prompt = last_prompt(&sam, &session);
-    assert_eq!(prompt.body["files"], serde_json::json!(["src/lib.rs"]));
-}
-
-#[test]
-fn images_go_to_an_agent_that_takes_them_and_the_transcript_keeps_what_they_were() {
-    let sam = Sam::new();
-    let session = started(&sam);
-    let png = sam.data_dir().join("shot.png");
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.extend_from_slice(&[7u8; 293]);
-    std::fs::write(&png, &bytes).expect("write");
-    let text = sam.data_dir().join("notes.txt");
-    std::fs::write(&text, "not an image").expect("write");
-
-    let refused = sam.run(&[
-        "agent",
-        "prompt",
-        &session,
-        "mentions",
-        "--image",
-        &text.to_string_lossy(),
-    ]);
-    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not a PNG, JPEG, GIF or WebP"));
-
-    let output = sam.run(&[
-        "--json",
-        "agent",
-        "prompt",
-        &session,
-        "mentions",
-        "--image",
-        &png.to_string_lossy(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let lines = json_lines(&output);
-    // 301 bytes are 404 base64 characters.
-    assert_eq!(
-        chunks(&lines),
-        "mentions: image image/png of 404 base64 characters\n"
-    );
-    let prompt = last_prompt(&sam, &session);
-    assert_eq!(
-        prompt.body["images"],
-        serde_json::json!([{"mimeType": "image/png", "bytes": 301}])
-    );
 }

@@ -8,6 +8,8 @@ mod agent_install_bootstrap;
 mod architecture;
 mod bindings;
 mod cli;
+mod cli_agent_prompts;
+mod cli_agent_rules;
 mod cli_agents;
 mod cloud_init;
 mod git_server;

@@ -24,8 +24,8 @@ use crate::Core;
 use crate::acp::{AcpConnection, AcpError, AcpEvent};
 use crate::agent_client::{AgentClient, OpenAcp};
 use crate::error::{ErrorCategory, SamError};
-use crate::store::TranscriptEntry;
 use crate::store::{AgentSessionRow, PermissionRow};
+use crate::store::{Store, TranscriptEntry};
 use crate::workspace::{Workspace, WorkspaceId, WorkspaceStatus};
 
 /// How long a coding agent may take to answer `initialize` and `session/new` (a first start
@@ -452,6 +452,18 @@ pub fn answer(core: &Core, number: i64, option: &str, by: &str) -> Result<Permis
         ));
     }
     Ok(store.permission(number)?)
+}
+
+/// What the coding agent said of itself when the session started (`{"initialize": …,
+/// "session": …}`: its capabilities, modes and options); `Null` when the transcript does not
+/// open with it.
+fn started(store: &Store, session: &str) -> Result<Value, SamError> {
+    let first = store.transcript(session, 0, 1)?;
+    Ok(first
+        .into_iter()
+        .next()
+        .filter(|row| row.kind == "started")
+        .map_or(Value::Null, |row| row.body))
 }
 
 fn ended(session: &AgentSessionRow, why: &str) -> SamError {

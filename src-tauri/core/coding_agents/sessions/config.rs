@@ -25,10 +25,9 @@ pub async fn set_config(
     if session.state == "ended" {
         return Err(ended(&session, "its options cannot change"));
     }
-    let started = store.transcript(&session.id, 0, 1)?;
-    let offered = started
-        .first()
-        .and_then(|row| row.body["session"]["configOptions"].as_array().cloned())
+    let offered = super::started(store, &session.id)?["session"]["configOptions"]
+        .as_array()
+        .cloned()
         .unwrap_or_default();
     let Some(option) = offered.iter().find(|o| o["id"] == config) else {
         let ids: Vec<&str> = offered.iter().filter_map(|o| o["id"].as_str()).collect();
@@ -67,9 +66,12 @@ pub async fn set_config(
     let set = async {
         let (acp, _events) = attach_at_end(core, &session).await?;
         let acp_session = SessionId::new(session.acp_session.clone());
-        answer_in_time(acp.set_config_option(&acp_session, config, value))
-            .await
-            .map_err(|err| coding_agent_error(&session.agent, &err))
+        answer_in_time(
+            "session/set_config_option",
+            acp.set_config_option(&acp_session, config, value),
+        )
+        .await
+        .map_err(|err| coding_agent_error(&session.agent, &err))
     }
     .await;
     store.release_agent_session(&session.id)?;

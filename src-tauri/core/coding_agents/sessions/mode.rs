@@ -88,7 +88,7 @@ pub(super) fn hand_over(
         SessionId::new(session.acp_session.clone()),
     );
     tokio::spawn(async move {
-        let answered = answer_in_time(acp.set_mode(&acp_session, &mode)).await;
+        let answered = answer_in_time("session/set_mode", acp.set_mode(&acp_session, &mode)).await;
         let refused = answered.err().map(|err| err.to_string());
         if let Err(err) = record(&store, &id, &mode, &by, refused.as_deref()) {
             tracing::warn!(session = %id, %err, "recording a mode change failed");
@@ -111,24 +111,24 @@ pub(super) fn no_such_mode(agent: &str, mode: &str, offered: &[String]) -> SamEr
 
 /// The modes the coding agent offered when the session started.
 fn offered_modes(store: &Store, session: &AgentSessionRow) -> Result<Vec<String>, SamError> {
-    let started = store.transcript(&session.id, 0, 1)?;
-    Ok(started
-        .first()
-        .and_then(|row| row.body["session"]["modes"]["availableModes"].as_array())
-        .map(|modes| {
-            modes
-                .iter()
-                .filter_map(|m| m["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(
+        super::started(store, &session.id)?["session"]["modes"]["availableModes"]
+            .as_array()
+            .map(|modes| {
+                modes
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// Sets the mode over a connection of this process, which holds the session's lease.
 async fn set_directly(core: &Core, session: &AgentSessionRow, mode: &str) -> Result<(), SamError> {
     let (acp, _events) = attach_at_end(core, session).await?;
     let acp_session = SessionId::new(session.acp_session.clone());
-    answer_in_time(acp.set_mode(&acp_session, mode))
+    answer_in_time("session/set_mode", acp.set_mode(&acp_session, mode))
         .await
         .map_err(|err| coding_agent_error(&session.agent, &err))
 }
@@ -152,13 +152,14 @@ pub(super) async fn attach_at_end(
         .map_err(|err| coding_agent_error(&session.agent, &err))
 }
 
-/// `call`, or the coding agent's silence as an error after [`ANSWER`].
+/// `call` (the request `method`), or the coding agent's silence as an error after [`ANSWER`].
 pub(super) async fn answer_in_time<T>(
+    method: &str,
     call: impl Future<Output = Result<T, AcpError>>,
 ) -> Result<T, AcpError> {
     tokio::time::timeout(ANSWER, call)
         .await
-        .unwrap_or_else(|_| Err(AcpError::Gone("no answer in time".to_owned())))
+        .unwrap_or_else(|_| Err(AcpError::Gone(format!("{method} (no answer in time)"))))
 }
 
 /// Records a mode change in the transcript: made, or `refused` with the coding agent's reason.

@@ -16,11 +16,8 @@ use crate::store::{AgentSessionRow, TranscriptEntry};
 
 /// Whether the coding agent of `session` said, when it started, that it can load sessions.
 pub fn can_load(core: &Core, session: &AgentSessionRow) -> Result<bool, SamError> {
-    let first = core.store().transcript(&session.id, 0, 1)?;
-    Ok(first.first().is_some_and(|row| {
-        row.kind == "started"
-            && row.body["initialize"]["agentCapabilities"]["loadSession"] == Value::Bool(true)
-    }))
+    let started = super::started(core.store(), &session.id)?;
+    Ok(started["initialize"]["agentCapabilities"]["loadSession"] == Value::Bool(true))
 }
 
 /// Starts the session's coding agent again and has it load the session. Refused while its

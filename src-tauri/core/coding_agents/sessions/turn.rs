@@ -55,11 +55,8 @@ pub async fn begin_with_images(
     crate::coding_agents::images::check(&images)?;
     if !images.is_empty() {
         let session = core.store().agent_session(session_id)?;
-        let started = core.store().transcript(session_id, 0, 1)?;
-        let takes = started.first().is_some_and(|row| {
-            row.body["initialize"]["agentCapabilities"]["promptCapabilities"]["image"] == true
-        });
-        if !takes {
+        let started = super::started(core.store(), session_id)?;
+        if started["initialize"]["agentCapabilities"]["promptCapabilities"]["image"] != true {
             return Err(SamError::invalid_input(
                 format!("The coding agent {} does not take images.", session.agent),
                 "Describe what the image shows, or mention an image file of the repository with @.",
