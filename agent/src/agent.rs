@@ -14,6 +14,7 @@ use crate::activity::Activity;
 use crate::config::Config;
 use crate::files::{Files, FsError};
 use crate::identity::Identity;
+use crate::journal::Journals;
 use crate::stream::{Launch, Stream};
 
 /// A failed request: its code and a message for people.
@@ -73,6 +74,8 @@ pub struct Agent {
     pub activity: Activity,
     /// The workspace's files.
     pub files: Files,
+    /// Coding agents' journals.
+    pub journals: Journals,
     /// Cancelled on shutdown.
     pub shutdown: CancellationToken,
     log: Arc<Stream>,
@@ -95,6 +98,7 @@ impl Agent {
             activity: Activity::new(config.idle),
             epoch: epoch.iter().map(|b| format!("{b:02x}")).collect(),
             files,
+            journals: Journals::new(&config.workspace_root, config.run_as.as_ref()),
             shutdown: CancellationToken::new(),
             streams: Mutex::new(BTreeMap::from([(log.id, Arc::clone(&log))])),
             log,
@@ -212,6 +216,7 @@ impl Agent {
         }
         let now = crate::activity::now_ms() / 1000;
         let mut env = env.clone();
+        let mut secrets = Vec::new();
         for (variable, secret) in secret_env {
             let value = self.secret(secret, now).ok_or_else(|| {
                 Failure::new(
@@ -219,12 +224,14 @@ impl Agent {
                     format!("secret {secret:?} for {variable} is not held; push it first"),
                 )
             })?;
+            secrets.push(value.clone());
             env.insert(variable.clone(), value);
         }
         let log = Arc::clone(&self.log);
         self.start("coding agent", command, cwd, &env, |id, launch| {
             let stderr = move |line: &str| log_line(&log, &format!("coding agent {id}: {line}"));
-            Stream::spawn_acp(id, launch, self.config.ring_bytes, stderr)
+            let journal = self.journals.create(&self.epoch, id, secrets);
+            Stream::spawn_acp(id, launch, self.config.ring_bytes, journal, stderr)
         })
     }
 
@@ -284,6 +291,10 @@ impl Agent {
         }
         stream.terminate().await;
         self.streams_lock().remove(&id);
+        if stream.kind == StreamKind::Acp {
+            // Closed on purpose: nobody will ask for what it said again.
+            let _ = self.journals.remove(&self.epoch, id);
+        }
         self.event(&format!("stream {id} closed"));
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod files;
 pub mod identity;
+pub mod journal;
 pub mod ring;
 pub mod self_delete;
 pub mod server;

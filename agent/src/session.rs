@@ -382,6 +382,8 @@ impl Session {
             Request::FsStat(stat) => self.fs_stat(stat, answer),
             Request::FsRead(read) => self.fs_read(read, answer),
             Request::FsWrite(write) => self.fs_write(write, answer),
+            Request::JournalRead(read) => self.journal_read(read, answer),
+            Request::JournalDrop(drop) => self.journal_drop(drop, answer),
         }
     }
 

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::RunAs;
+use crate::journal::Writer;
 use crate::ring::{Read, Ring};
 
 /// How long a closed process gets between the polite signal and SIGKILL.
@@ -55,6 +56,8 @@ pub struct Stream {
     pgid: Option<i32>,
     /// The folder the process started in.
     cwd: Option<String>,
+    /// A coding agent's journal on disk (see [`crate::journal`]).
+    journal: Mutex<Option<Writer>>,
 }
 
 #[derive(Debug)]
@@ -139,6 +142,7 @@ impl Stream {
             input,
             pgid,
             cwd: launch.map(|l| l.cwd.display().to_string()),
+            journal: Mutex::new(None),
         }
     }
 
@@ -235,12 +239,14 @@ impl Stream {
         Ok(stream)
     }
 
-    /// Starts `launch` as a coding agent speaking ACP: stdout is the output, input goes to
-    /// stdin, and each line of stderr goes to `stderr_line` (the agent's log).
+    /// Starts `launch` as a coding agent speaking ACP: stdout is the output (kept in `journal`
+    /// too, when given), input goes to stdin, and each line of stderr goes to `stderr_line`
+    /// (the agent's log).
     pub fn spawn_acp(
         id: u32,
         launch: Launch<'_>,
         ring_bytes: usize,
+        journal: Option<Writer>,
         stderr_line: impl Fn(&str) + Send + 'static,
     ) -> std::io::Result<Arc<Self>> {
         let mut command = piped_command(&launch)?;
@@ -257,6 +263,7 @@ impl Stream {
             Some(input_tx),
             pid,
         ));
+        *stream.journal_lock() = journal;
         if let Some(mut stdin) = child.stdin.take() {
             tokio::spawn(async move {
                 while let Some(command) = input_rx.recv().await {
@@ -329,6 +336,9 @@ impl Stream {
                 }
             }
         };
+        if let Some(journal) = self.journal_lock().as_mut() {
+            journal.finish();
+        }
         let head = {
             let mut state = self.lock();
             state.exit = Some(status);
@@ -337,8 +347,17 @@ impl Stream {
         self.head.send_replace(head);
     }
 
-    /// Appends output and announces the new head.
+    fn journal_lock(&self) -> MutexGuard<'_, Option<Writer>> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends output (to the journal first, if there is one) and announces the new head.
     pub fn append(&self, bytes: &[u8]) {
+        if let Some(journal) = self.journal_lock().as_mut() {
+            journal.append(bytes);
+        }
         let head = {
             let mut state = self.lock();
             state.ring.push(bytes);

@@ -200,6 +200,13 @@ impl AcpConnection {
         Ok((Self { input, shared }, events))
     }
 
+    /// The events in output of a coding agent whose process is gone (its journal), each with
+    /// the stream offset just past it; `start` is the offset of `bytes[0]`. Nothing is carried
+    /// out or answered, and a last line without its end is left out.
+    pub fn replay(bytes: &[u8], start: u64) -> Vec<(u64, AcpEvent)> {
+        wire::replay(bytes, start)
+    }
+
     /// `initialize`, offering to read and write text files of the workspace and to run commands
     /// in it as terminals (when the stream says its folder).
     pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {

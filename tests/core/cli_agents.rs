@@ -423,6 +423,63 @@ fn a_session_whose_agent_crashed_or_whose_workspace_restarted_is_resumed_by_load
 }
 
 #[test]
+fn what_an_agent_said_while_sam_was_away_is_recovered_from_its_journal_after_a_restart() {
+    let sam = Sam::new();
+    let session = started(&sam);
+    let go = sam.dir.path().join("go");
+    let mut turn = Turn::start(&sam, &session, &format!("await {}", go.display()));
+    assert_eq!(chunks(&[turn.next()]), "waiting\n");
+    // SAM goes away mid-turn (the laptop sleeps); the coding agent finishes with nobody reading.
+    drop(turn);
+    std::fs::write(&go, "").expect("go");
+    let journal = || {
+        sam_test_support::files_under(sam.dir.path())
+            .into_iter()
+            .find(|file| file.extension().is_some_and(|e| e == "acp"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let written = journal().and_then(|file| std::fs::read_to_string(file).ok());
+        if written.is_some_and(|text| text.contains("\"stopReason\"")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the turn never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Then the workspace stops and starts: the process, and the agent's memory of it, are gone.
+    for action in ["stop", "start"] {
+        let output = sam.run(&["workspace", action, "agents", "--wait"]);
+        assert_eq!(output.status.code(), Some(0), "{action}: {output:?}");
+    }
+    let store = sam.store();
+    store.release_agent_session(&session).expect("released");
+
+    // The next SAM process to take the session records the rest of the turn from the journal,
+    // ends the session (its process is gone), and drops the journal.
+    let follow = sam.run(&["agent", "follow", &session]);
+    assert_ne!(follow.status.code(), Some(0), "{follow:?}");
+    assert!(
+        String::from_utf8_lossy(&follow.stderr).contains("recovered from its journal"),
+        "{follow:?}"
+    );
+    let transcript = store.transcript(&session, 0, 100).expect("read");
+    let kinds: Vec<&str> = transcript.iter().map(|row| row.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["started", "prompt", "update", "update", "turn", "ended"]
+    );
+    assert_eq!(transcript[3].body["update"]["content"]["text"], "awaited\n");
+    assert_eq!(transcript[4].body["stopReason"], "end_turn");
+    assert!(journal().is_none(), "the journal was dropped");
+
+    // Taken up again, the session goes on where the coding agent left it.
+    let (code, resumed) = sam.json(&["--json", "agent", "resume", &session]);
+    assert_eq!(code, Some(0), "{resumed}");
+    let remembered = sam.run(&["--json", "agent", "prompt", &session, "remember"]);
+    assert!(String::from_utf8_lossy(&remembered.stdout).contains("remembered: 2"));
+}
+
+#[test]
 fn a_sessions_other_options_change_between_turns_to_values_the_agent_offers() {
     let sam = Sam::new();
     let session = started(&sam);

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use sam_protocol::MAX_WRITE;
-use sam_protocol::message::request::{FsList, FsRead, FsStat, FsWrite};
+use sam_protocol::message::request::{FsList, FsRead, FsStat, FsWrite, JournalDrop, JournalRead};
 use sam_protocol::message::{ErrorCode, Reply};
+use sam_protocol::{MAX_READ, MAX_WRITE};
 
 use super::{Answer, Session};
 use crate::agent::{Agent, Failure};
@@ -110,6 +110,37 @@ impl Session {
     }
 
     /// Runs a file-system call off the async threads and sends its answer.
+    pub(super) fn journal_read(&mut self, read: JournalRead, answer: Answer) {
+        let JournalRead {
+            epoch,
+            stream,
+            offset,
+            length,
+        } = read;
+        self.blocking(answer, move |agent| {
+            if length > MAX_READ {
+                return Err(refused(
+                    ErrorCode::TooLarge,
+                    format!("reads are limited to {MAX_READ} bytes"),
+                ));
+            }
+            let (data, eof) = agent.journals.read(&epoch, stream, offset, length)?;
+            let data = base64::engine::general_purpose::STANDARD.encode(data);
+            Ok(Reply::FsData { offset, data, eof })
+        });
+    }
+
+    pub(super) fn journal_drop(
+        &mut self,
+        JournalDrop { epoch, stream }: JournalDrop,
+        answer: Answer,
+    ) {
+        self.blocking(answer, move |agent| {
+            agent.journals.remove(&epoch, stream)?;
+            Ok(Reply::Ok)
+        });
+    }
+
     fn blocking<F>(&self, answer: Answer, call: F)
     where
         F: FnOnce(&Agent) -> Result<Reply, FsError> + Send + 'static,

@@ -132,13 +132,35 @@ enum Line {
 /// One line: an answer (to deliver, no event), a request or notification (an event, or a
 /// refusal written back), or something else (`Malformed`).
 fn dispatch(line: &[u8], shared: &Shared, input: &StreamInput) -> Line {
-    Line::Event(match classify(line, shared, input) {
+    Line::Event(match classify(line, shared, Some(input)) {
         Ok(event) => event,
         Err(answer) => return answer,
     })
 }
 
-fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<AcpEvent>, Line> {
+/// The events in output of a process that is gone (a journal), each with the offset just past
+/// its line; `start` is the offset of `bytes[0]`. Requests are not carried out and nothing is
+/// answered: nobody is there to hear it. A last line without its end is left out.
+pub(super) fn replay(bytes: &[u8], start: u64) -> Vec<(u64, AcpEvent)> {
+    let shared = Shared::default();
+    let mut events = Vec::new();
+    let mut at = 0;
+    while let Some(end) = bytes[at..].iter().position(|b| *b == b'\n') {
+        let line = &bytes[at..=at + end];
+        at += end + 1;
+        if let Ok(Some(event)) = classify(line, &shared, None) {
+            events.push((start + at as u64, event));
+        }
+    }
+    events
+}
+
+/// One line; with no `input` (a replay), requests are neither carried out nor answered.
+fn classify(
+    line: &[u8],
+    shared: &Shared,
+    input: Option<&StreamInput>,
+) -> Result<Option<AcpEvent>, Line> {
     let text = String::from_utf8_lossy(line);
     let text = text.trim();
     if text.is_empty() {
@@ -164,7 +186,9 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
                     })))
                 }
                 Err(err) => {
-                    refuse(input, &id, INVALID_PARAMS, &err.to_string());
+                    if let Some(input) = input {
+                        refuse(input, &id, INVALID_PARAMS, &err.to_string());
+                    }
                     Some(AcpEvent::Malformed(format!(
                         "a permission request SAM cannot read: {err}"
                     )))
@@ -174,7 +198,7 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
         (Some(method), Some(id))
             if method == CLIENT_METHOD_NAMES.fs_read_text_file && shared.files.is_some() =>
         {
-            if let Some(files) = &shared.files {
+            if let (Some(files), Some(input)) = (&shared.files, input) {
                 files.read(input, id, params);
             }
             None
@@ -182,7 +206,7 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
         (Some(method), Some(id))
             if method == CLIENT_METHOD_NAMES.fs_write_text_file && shared.files.is_some() =>
         {
-            if let Some(files) = &shared.files {
+            if let (Some(files), Some(input)) = (&shared.files, input) {
                 files.write(input, id, params);
             }
             None
@@ -190,19 +214,21 @@ fn classify(line: &[u8], shared: &Shared, input: &StreamInput) -> Result<Option<
         (Some(method), Some(id))
             if super::terminals::Terminals::handles(method) && shared.terminals.is_some() =>
         {
-            if let Some(terminals) = &shared.terminals {
+            if let (Some(terminals), Some(input)) = (&shared.terminals, input) {
                 terminals.answer(input, method, id, params);
             }
             None
         }
         // Anything else is not offered (initialize says what is).
         (Some(method), Some(id)) => {
-            refuse(
-                input,
-                &id,
-                METHOD_NOT_FOUND,
-                &format!("SAM does not offer {method}"),
-            );
+            if let Some(input) = input {
+                refuse(
+                    input,
+                    &id,
+                    METHOD_NOT_FOUND,
+                    &format!("SAM does not offer {method}"),
+                );
+            }
             None
         }
         (Some(method), None) if method == CLIENT_METHOD_NAMES.session_update => {

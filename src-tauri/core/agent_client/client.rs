@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 mod driver;
 mod job;
+mod journal;
 mod stream;
 
 use super::error::AgentError;

@@ -4,6 +4,7 @@
 //! answer reaches the coding agent through the process running the turn — or the next one.
 
 mod config;
+mod journal;
 mod mode;
 mod resume;
 mod turn;

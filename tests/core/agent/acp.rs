@@ -279,6 +279,49 @@ async fn an_agent_that_crashes_mid_turn_reports_its_exit() {
 }
 
 #[tokio::test]
+async fn a_coding_agents_journal_is_its_output_on_disk_until_its_stream_closes() {
+    let agent = TestAgent::start(&[]);
+    let client = agent.client().await;
+    let epoch = client.epoch().expect("welcomed");
+    let info = client.open_acp(fake_acp()).await.expect("starts");
+    let mut acp = Acp::attach(&client, info.stream, 0).await;
+    let session = acp.start_session().await;
+    acp.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": prompt(&session, "crash")}));
+    acp.next().await.expect("its last words");
+    assert!(acp.next().await.is_none(), "then the process ends");
+
+    // Byte for byte what the stream carried, from any offset.
+    let whole = client
+        .journal_tail(&epoch, info.stream, 0)
+        .await
+        .expect("reads")
+        .expect("a journal");
+    assert_eq!(whole.len() as u64, acp.consumed);
+    let tail = client
+        .journal_tail(&epoch, info.stream, 10)
+        .await
+        .expect("reads")
+        .expect("a journal");
+    assert_eq!(tail, whole[10..]);
+    let refused = client
+        .journal_tail("../../etc/passwd", info.stream, 0)
+        .await
+        .expect_err("not an epoch");
+    assert!(
+        matches!(&refused, AgentError::Remote { code, .. } if *code == sam_protocol::message::ErrorCode::InvalidArgument),
+        "{refused:?}"
+    );
+
+    // Closing the stream drops it: nobody will ask for it again.
+    client.close_stream(info.stream).await.expect("closed");
+    let gone = client
+        .journal_tail(&epoch, info.stream, 0)
+        .await
+        .expect("asks");
+    assert!(gone.is_none());
+}
+
+#[tokio::test]
 async fn a_coding_agent_running_a_command_keeps_the_workspace_active_and_thinking_does_not() {
     let agent = TestAgent::start(&[]);
     let client = agent.client().await;

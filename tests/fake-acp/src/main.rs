@@ -25,6 +25,7 @@
 //! - `termkill`: starts `sleep 30` in a client terminal, kills it, and reports a chunk
 //!   `killed: <signal>` from `wait_for_exit`;
 //! - `usage`: a `usage_update` (24 000 of 200 000 tokens, 0.42 USD), then a chunk `used`;
+//! - `await PATH`: a chunk `waiting`, then (once PATH exists) a chunk `awaited`;
 //! - `run SECONDS`: runs `sleep SECONDS` (a tool command), with a chunk `running` before and
 //!   `ran` after;
 //! - `think`: an `agent_thought_chunk`, then a chunk `thought done`;
@@ -325,6 +326,15 @@ fn turn(
                 chunk(session, &format!("stamp {i} {now:.1}\n"));
                 std::thread::sleep(std::time::Duration::from_millis(gap));
             }
+        }
+        "await" => {
+            // Says it waits, then waits for a file to appear: a turn that ends when a test says.
+            chunk(session, "waiting\n");
+            let path = std::path::Path::new(argument.trim());
+            while !path.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            chunk(session, "awaited\n");
         }
         "run" => {
             chunk(session, "running\n");

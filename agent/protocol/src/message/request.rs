@@ -55,6 +55,10 @@ pub enum Request {
     FsRead(FsRead),
     /// Answered by `fs_written`.
     FsWrite(FsWrite),
+    /// Answered by `fs_data`.
+    JournalRead(JournalRead),
+    /// Answered by `ok`.
+    JournalDrop(JournalDrop),
 }
 
 /// Start a shell (or `command`) on a new PTY.
@@ -234,4 +238,28 @@ pub struct FsWrite {
 
 fn yes() -> bool {
     true
+}
+
+/// Read part of a coding agent's journal: the output of an `acp` stream, kept on the
+/// workspace's disk, of this epoch or an earlier one (an agent that restarted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRead {
+    /// The epoch the stream belonged to (16 hexadecimal digits, as `welcome` said it).
+    pub epoch: String,
+    /// The stream.
+    pub stream: u32,
+    /// First byte to read: a stream offset.
+    #[serde(default)]
+    pub offset: u64,
+    /// Bytes to read, at most the agent's `max_read` limit.
+    pub length: u64,
+}
+
+/// Remove a coding agent's journal: the client has what it needs of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalDrop {
+    /// The epoch the stream belonged to.
+    pub epoch: String,
+    /// The stream.
+    pub stream: u32,
 }

@@ -396,6 +396,16 @@ fn request() -> impl Strategy<Value = Request> {
                 last,
             })
         }),
+        (text(), any::<(u32, u64, u64)>()).prop_map(|(epoch, (stream, offset, length))| {
+            Request::JournalRead(JournalRead {
+                epoch,
+                stream,
+                offset,
+                length,
+            })
+        }),
+        (text(), any::<u32>())
+            .prop_map(|(epoch, stream)| Request::JournalDrop(JournalDrop { epoch, stream })),
     ]
 }
 
@@ -512,7 +522,8 @@ fn type_name() -> impl Strategy<Value = Value> {
         3 => prop::sample::select(vec![
             "hello", "ack", "open_pty", "run_job", "attach", "detach", "resize", "close", "list",
             "keep_alive", "busy", "set_idle_policy", "status", "push_secret", "revoke_secret",
-            "prepare_stop", "fs_list", "fs_stat", "fs_read", "fs_write", "welcome", "opened", "attached",
+            "prepare_stop", "fs_list", "fs_stat", "fs_read", "fs_write", "journal_read",
+            "journal_drop", "welcome", "opened", "attached",
             "ok", "streams", "gap", "input_ack", "exit", "stop_prepared", "fs_entries",
             "fs_data", "fs_written", "error", "format_disk",
         ])

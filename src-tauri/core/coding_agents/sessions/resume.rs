@@ -76,6 +76,8 @@ pub async fn resume(
             return Err(err);
         }
     };
+    // What the old process said while nobody read it goes in first.
+    super::journal::recover(core, &session, &client).await?;
     let epoch = client.epoch().unwrap_or_default();
     if epoch == session.epoch {
         // The crashed process's stream, ended: it holds nothing the transcript lacks.

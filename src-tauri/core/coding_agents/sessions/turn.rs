@@ -111,11 +111,15 @@ async fn take(
     let workspace = store.workspace(&session.workspace_id.parse()?)?;
     let client = core.workspaces().connect(&workspace).await?;
     if client.epoch().unwrap_or_default() != session.epoch {
-        return Err(end(
-            core,
-            session,
-            "the workspace's agent restarted since it started",
-        )?);
+        let recovered = super::journal::recover(core, session, &client).await?;
+        let why = match recovered {
+            0 => "the workspace's agent restarted since it started".to_owned(),
+            n => format!(
+                "the workspace's agent restarted since it started; {n} messages it sent while \
+                 SAM was away were recovered from its journal"
+            ),
+        };
+        return Err(end(core, session, &why)?);
     }
     let streams = client.list().await.map_err(SamError::from)?;
     let Some(info) = streams.iter().find(|s| s.stream == session.stream) else {
