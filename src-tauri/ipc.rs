@@ -50,6 +50,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             idle::set_do_not_disturb,
             terminal::terminal_list_or_open,
             terminal::terminal_open,
+            terminal::terminal_show_command,
             terminal::terminal_attach,
             terminal::terminal_input,
             terminal::terminal_resize,

@@ -29,6 +29,8 @@ pub struct TerminalTab {
     pub name: String,
     /// Whether its program has ended (the tab shows its last screen).
     pub exited: bool,
+    /// Whether it shows a command's output (a coding agent's command), which takes no typing.
+    pub output_only: bool,
 }
 
 /// What a terminal view is told besides frames (which travel as bytes).
@@ -170,16 +172,21 @@ impl Terminals {
     ) -> Result<Vec<TerminalTab>, SamError> {
         let client = self.client(lifecycle, id).await?;
         let streams = client.list().await.map_err(|err| agent_failure(&err))?;
-        let ptys: Vec<_> = streams
-            .iter()
-            .filter(|s| s.kind == StreamKind::Pty)
-            .collect();
         let store = lifecycle.store();
-        let live: Vec<u32> = ptys.iter().map(|s| s.stream).collect();
+        let live: Vec<u32> = streams
+            .iter()
+            .filter(|s| matches!(s.kind, StreamKind::Pty | StreamKind::Job))
+            .map(|s| s.stream)
+            .collect();
         store.retain_terminal_tabs(id, &live)?;
         let names: HashMap<u32, String> = store.terminal_tabs(id)?.into_iter().collect();
-        let mut tabs: Vec<TerminalTab> = ptys
+        // Every terminal, and the commands someone opened as a tab.
+        let mut tabs: Vec<TerminalTab> = streams
             .iter()
+            .filter(|s| {
+                s.kind == StreamKind::Pty
+                    || (s.kind == StreamKind::Job && names.contains_key(&s.stream))
+            })
             .map(|s| TerminalTab {
                 stream: s.stream,
                 name: names
@@ -187,6 +194,7 @@ impl Terminals {
                     .cloned()
                     .unwrap_or_else(|| format!("Terminal {}", s.stream)),
                 exited: s.exit.is_some(),
+                output_only: s.kind == StreamKind::Job,
             })
             .collect();
         tabs.sort_by_key(|tab| tab.stream);
@@ -221,6 +229,51 @@ impl Terminals {
             stream: info.stream,
             name,
             exited: false,
+            output_only: false,
+        })
+    }
+
+    /// Opens a tab on a command the workspace's agent runs without a terminal — one a coding
+    /// agent started (ACP's `terminal/create`) — to watch its output as it comes. The tab is
+    /// read-only and lasts as long as the command's stream (the coding agent releases it).
+    pub async fn show_command(
+        &self,
+        lifecycle: &Workspaces,
+        id: &WorkspaceId,
+        stream: u32,
+    ) -> Result<TerminalTab, SamError> {
+        let client = self.client(lifecycle, id).await?;
+        let streams = client.list().await.map_err(|err| agent_failure(&err))?;
+        let Some(info) = streams.iter().find(|s| s.stream == stream) else {
+            return Err(SamError::invalid_input(
+                format!("Command {stream} is no longer running in the workspace."),
+                "Its output is in the coding agent's session.",
+            ));
+        };
+        if info.kind != StreamKind::Job {
+            return Err(SamError::invalid_input(
+                format!("Stream {stream} is not a command of the workspace."),
+                "Open the command from its tool call in the coding agent's session.",
+            ));
+        }
+        let store = lifecycle.store();
+        let name = match store
+            .terminal_tabs(id)?
+            .into_iter()
+            .find(|(s, _)| *s == stream)
+        {
+            Some((_, name)) => name,
+            None => {
+                let name = command_name(&info.command);
+                store.set_terminal_tab(id, stream, &name)?;
+                name
+            }
+        };
+        Ok(TerminalTab {
+            stream,
+            name,
+            exited: info.exit.is_some(),
+            output_only: true,
         })
     }
 
@@ -252,13 +305,15 @@ impl Terminals {
             }
         };
         let fresh = lock(&self.fresh).remove(&key);
+        let output_only = info.kind == StreamKind::Job;
         let options = TerminalOptions {
             size,
             theme,
             replay_until: if fresh { 0 } else { info.out_head },
+            output_only,
             ..TerminalOptions::default()
         };
-        if info.size != Some(pty_size(size)) && info.exit.is_none() {
+        if !output_only && info.size != Some(pty_size(size)) && info.exit.is_none() {
             client
                 .resize(stream, pty_size(size))
                 .await
@@ -312,8 +367,12 @@ impl Terminals {
 
     /// Types into an attached terminal (keys, pastes).
     pub fn input(&self, id: &WorkspaceId, stream: u32, bytes: &[u8]) -> Result<(), SamError> {
-        self.live(id, stream)?.input(bytes);
-        Ok(())
+        self.live(id, stream)?.input(bytes).map_err(|_| {
+            SamError::invalid_input(
+                "This tab shows a command's output; it takes no typing.",
+                "Open a terminal (+) to run commands yourself.",
+            )
+        })
     }
 
     /// Works on an attached terminal's engine: selection, search, scrolling, links.
@@ -339,7 +398,8 @@ impl Terminals {
         lock(&self.live).remove(&(id.clone(), stream));
     }
 
-    /// Ends a terminal's program and forgets its tab.
+    /// Ends a terminal's program and forgets its tab. A command's tab is only forgotten: the
+    /// command is the coding agent's, which goes on with it.
     pub async fn close(
         &self,
         lifecycle: &Workspaces,
@@ -348,10 +408,16 @@ impl Terminals {
     ) -> Result<(), SamError> {
         self.detach(id, stream);
         let client = self.client(lifecycle, id).await?;
-        client
-            .close_stream(stream)
-            .await
-            .map_err(|err| agent_failure(&err))?;
+        let streams = client.list().await.map_err(|err| agent_failure(&err))?;
+        let command = streams
+            .iter()
+            .any(|s| s.stream == stream && s.kind == StreamKind::Job);
+        if !command {
+            client
+                .close_stream(stream)
+                .await
+                .map_err(|err| agent_failure(&err))?;
+        }
         let live: Vec<u32> = lifecycle
             .store()
             .terminal_tabs(id)?
@@ -412,6 +478,22 @@ fn message(event: TerminalEvent) -> TerminalMessage {
     })
 }
 
+/// A tab's name for a command: `▶ ` and the command line, cut to fit a tab (60 characters).
+fn command_name(command: &[String]) -> String {
+    let line = match command {
+        // `sh -c SCRIPT` shows the script.
+        [shell, flag, script, ..] if shell.ends_with("sh") && flag == "-c" => script.clone(),
+        _ => shell_words::join(command),
+    };
+    let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut name: String = format!("▶ {line}").chars().take(60).collect();
+    if name.chars().count() < line.chars().count() + 2 {
+        name.pop();
+        name.push('…');
+    }
+    name
+}
+
 fn pty_size(size: Size) -> PtySize {
     PtySize {
         cols: size.cols,
@@ -425,4 +507,28 @@ fn agent_failure(err: &AgentError) -> SamError {
         format!("The workspace's agent did not answer: {err}."),
         "Check that the workspace is running, then try again.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_name;
+
+    #[test]
+    fn a_commands_tab_is_named_by_its_command_line_cut_to_fit() {
+        let words = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(command_name(&words("cargo test")), "▶ cargo test");
+        let script = [
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "make  &&\n make check".to_owned(),
+        ];
+        assert_eq!(command_name(&script), "▶ make && make check");
+        let long = command_name(&words(&"x ".repeat(80)));
+        assert_eq!(long.chars().count(), 60);
+        assert!(long.ends_with('…'));
+        assert_eq!(
+            command_name(&["echo".to_owned(), "a b".to_owned()]),
+            "▶ echo 'a b'"
+        );
+    }
 }

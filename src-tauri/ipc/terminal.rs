@@ -62,6 +62,22 @@ pub async fn terminal_open(
         .await
 }
 
+/// Opens a read-only tab on a command a coding agent runs in the workspace (its terminal id
+/// `sam-<stream>`), or finds the one open.
+#[tauri::command]
+#[specta::specta]
+pub async fn terminal_show_command(
+    state: State<'_, AppState>,
+    workspace: String,
+    stream: u32,
+) -> Result<TerminalTab, SamError> {
+    let id: WorkspaceId = workspace.parse()?;
+    let core = &state.core;
+    core.terminals()
+        .show_command(core.workspaces(), &id, stream)
+        .await
+}
+
 /// What a view sends to show a terminal.
 #[derive(Deserialize, specta::Type)]
 pub struct AttachTerminal {

@@ -303,3 +303,75 @@ async fn dropped_connections_lose_and_repeat_nothing_and_a_new_app_gets_the_scre
     collect(&mut rx, &mut view, "typed:once").await;
     assert_eq!(view.rows, expected, "the screen after the app restarted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coding_agents_command_opens_as_a_read_only_tab_that_closing_leaves_running() {
+    let fixture = Fixture::new();
+    let id = running_local_workspace(&fixture).await;
+    let terminals = fixture.core.terminals();
+    let lifecycle = fixture.core.workspaces();
+    let workspace = fixture.core.store().workspace(&id).expect("workspace");
+    let client = lifecycle.connect(&workspace).await.expect("connects");
+    let go = fixture.dir.path().join("go");
+    // A command as ACP's terminal/create runs it: a job, without a terminal.
+    let script = format!(
+        "printf 'one\\ntwo\\n'; while [ ! -e {} ]; do sleep 0.05; done; echo three",
+        go.display()
+    );
+    let job = client
+        .run_job(
+            vec!["sh".into(), "-c".into(), script],
+            None,
+            Default::default(),
+        )
+        .await
+        .expect("runs");
+
+    let tab = terminals
+        .show_command(lifecycle, &id, job.stream)
+        .await
+        .expect("opens");
+    assert!(tab.output_only);
+    assert!(tab.name.starts_with("▶ printf 'one"), "{tab:?}");
+    let again = terminals
+        .show_command(lifecycle, &id, job.stream)
+        .await
+        .expect("finds it");
+    assert_eq!(again, tab, "one tab per command");
+    let listed = terminals.list(lifecycle, &id).await.expect("lists");
+    assert!(listed.contains(&tab), "{listed:?}");
+
+    let mut rx = attach(&fixture, &id, job.stream).await;
+    let mut view = View::default();
+    until(&mut rx, &mut view, "two").await;
+    // Each line starts at the first column, as a terminal's output processing would put it.
+    assert_eq!(&view.rows[..2], ["one", "two"], "{}", view.text());
+    assert!(
+        terminals.input(&id, job.stream, b"x").is_err(),
+        "a command's output takes no typing"
+    );
+    std::fs::write(&go, "").expect("go");
+    until(&mut rx, &mut view, "three").await;
+
+    // Closing the tab forgets it; the command is the coding agent's, and stays.
+    terminals
+        .close(lifecycle, &id, job.stream)
+        .await
+        .expect("closes");
+    let listed = terminals.list(lifecycle, &id).await.expect("lists");
+    assert!(!listed.iter().any(|t| t.stream == job.stream), "{listed:?}");
+    let streams = client.list().await.expect("streams");
+    assert!(streams.iter().any(|s| s.stream == job.stream));
+
+    // A terminal is not a command, and a command that is gone cannot be shown.
+    let pty = terminals
+        .open(lifecycle, &id, SIZE, None)
+        .await
+        .expect("a terminal")
+        .stream;
+    let refused = terminals.show_command(lifecycle, &id, pty).await;
+    assert!(refused.is_err(), "{refused:?}");
+    client.close_stream(job.stream).await.expect("closed");
+    let gone = terminals.show_command(lifecycle, &id, job.stream).await;
+    assert!(gone.is_err(), "{gone:?}");
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use fantoccini::key::Key;
 
 use crate::harness::{self, App, sam, until, with_fake_agent};
+use crate::terminal::{shell_ready, type_line, wait_row};
 
 const SLOW: Duration = Duration::from_secs(30);
 
@@ -200,6 +201,34 @@ fn a_coding_agent_is_prompted_and_asks_the_window_before_it_acts() {
         )
         .await;
         message_with(app, "mentions: README.md=file://").await;
+
+        // A command the coding agent runs opens as a read-only terminal tab showing its output
+        // live; the person's own terminal lets it finish.
+        shell_ready(app).await;
+        prompt(
+            app,
+            "term echo from-the-agent; while [ ! -e go-on ]; do sleep 0.05; done",
+        )
+        .await;
+        app.wait_css("[data-testid='tool-terminal']", SLOW)
+            .await
+            .click()
+            .await
+            .expect("opens the command's tab");
+        app.wait_css(
+            "[role='tab'][data-output-only='true'][aria-selected='true']",
+            SLOW,
+        )
+        .await;
+        wait_row(app, |row| row == "from-the-agent").await;
+        app.find_css("[role='tab'][data-output-only='false']")
+            .await
+            .click()
+            .await
+            .expect("back to the shell");
+        shell_ready(app).await;
+        type_line(app, "touch go-on").await;
+        message_with(app, "term 0: from-the-agent").await;
     });
 }
 

@@ -40,6 +40,11 @@ export const commands = {
 	terminalListOrOpen: (workspace: string, cols: number, rows: number) => typedError<TerminalTab[], SamError>(__TAURI_INVOKE("terminal_list_or_open", { workspace, cols, rows })),
 	/**  Opens a new terminal tab. */
 	terminalOpen: (workspace: string, cols: number, rows: number) => typedError<TerminalTab, SamError>(__TAURI_INVOKE("terminal_open", { workspace, cols, rows })),
+	/**
+	 *  Opens a read-only tab on a command a coding agent runs in the workspace (its terminal id
+	 *  `sam-<stream>`), or finds the one open.
+	 */
+	terminalShowCommand: (workspace: string, stream: number) => typedError<TerminalTab, SamError>(__TAURI_INVOKE("terminal_show_command", { workspace, stream })),
 	/**  Shows a terminal in a view: its screen, then every change, over the request's channel. */
 	terminalAttach: (request: AttachTerminal) => typedError<null, SamError>(__TAURI_INVOKE("terminal_attach", { request })),
 	/**  Types into a terminal (keys and pastes, already encoded by the view). */
@@ -929,6 +934,8 @@ export type TerminalTab = {
 	name: string,
 	/**  Whether its program has ended (the tab shows its last screen). */
 	exited: boolean,
+	/**  Whether it shows a command's output (a coding agent's command), which takes no typing. */
+	output_only: boolean,
 };
 
 /**  Whether the tray is there, for Settings. */

@@ -34,6 +34,10 @@ pub struct TerminalOptions {
     /// Output below this offset was already answered (a re-attach from an earlier offset):
     /// it rebuilds the screen without answering queries again.
     pub replay_until: u64,
+    /// The stream is a command's output, not a terminal (a coding agent's command, run as a
+    /// job): each line feed starts a new line at its first column (as `onlcr` would have made
+    /// it), no query is answered, and nothing can be typed or resized on the agent's side.
+    pub output_only: bool,
 }
 
 impl Default for TerminalOptions {
@@ -44,6 +48,7 @@ impl Default for TerminalOptions {
             theme: Theme::default(),
             frame_interval: Duration::from_millis(16),
             replay_until: 0,
+            output_only: false,
         }
     }
 }
@@ -79,6 +84,7 @@ pub const EVENT_QUEUE: usize = 4;
 #[derive(Debug)]
 pub struct Terminal {
     engine: Arc<Mutex<Engine>>,
+    output_only: bool,
     input: StreamInput,
     client: AgentClient,
     stream: u32,
@@ -114,6 +120,7 @@ impl Terminal {
         };
         let terminal = Self {
             engine,
+            output_only: options.output_only,
             input,
             client: client.clone(),
             stream: pump.handle.id(),
@@ -124,9 +131,22 @@ impl Terminal {
         (terminal, receiver)
     }
 
-    /// Sends what the user typed or pasted (counts as activity).
-    pub fn input(&self, bytes: &[u8]) {
+    /// Sends what the user typed or pasted (counts as activity). Refused for a command's
+    /// output, which takes no input.
+    pub fn input(&self, bytes: &[u8]) -> Result<(), AgentError> {
+        if self.output_only {
+            return Err(AgentError::Remote {
+                code: sam_protocol::message::ErrorCode::InvalidArgument,
+                message: "this tab shows a command's output; it takes no typing".to_owned(),
+            });
+        }
         self.input.write(bytes, true);
+        Ok(())
+    }
+
+    /// Whether the stream is a command's output rather than a terminal.
+    pub fn is_output_only(&self) -> bool {
+        self.output_only
     }
 
     /// The input path itself, for a consumer that writes from its own thread.
@@ -134,10 +154,13 @@ impl Terminal {
         self.input.clone()
     }
 
-    /// Resizes the engine and the PTY.
+    /// Resizes the engine and the PTY (a command's output has none).
     pub async fn resize(&self, size: Size) -> Result<(), AgentError> {
         lock(&self.engine).resize(size);
         self.redraw.notify_one();
+        if self.output_only {
+            return Ok(());
+        }
         self.client
             .resize(
                 self.stream,
@@ -225,9 +248,23 @@ impl Pump {
     /// the consumer is gone.
     async fn output(&mut self, offset: u64, bytes: &[u8]) -> bool {
         let end = offset + bytes.len() as u64;
+        // A command's output has had no terminal to turn each line feed into a new line.
+        let crlf;
+        let bytes = if self.options.output_only {
+            crlf = new_lines(bytes);
+            &crlf[..]
+        } else {
+            bytes
+        };
         let (replies, notices) = {
             let mut engine = lock(&self.engine);
-            let replayed = usize::try_from(self.options.replay_until.saturating_sub(offset))
+            // A command's output is never answered: nothing reads its input.
+            let until = if self.options.output_only {
+                u64::MAX
+            } else {
+                self.options.replay_until
+            };
+            let replayed = usize::try_from(until.saturating_sub(offset))
                 .unwrap_or(usize::MAX)
                 .min(bytes.len());
             engine.replay(&bytes[..replayed]);
@@ -285,6 +322,19 @@ impl Pump {
             permit.send(TerminalEvent::Frame(frame));
         }
     }
+}
+
+/// `bytes` with each line feed preceded by a carriage return, as a terminal's output
+/// processing (`onlcr`) would have written them.
+fn new_lines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    for &byte in bytes {
+        if byte == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(byte);
+    }
+    out
 }
 
 enum Sent {

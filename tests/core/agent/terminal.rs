@@ -140,7 +140,7 @@ async fn replies_go_back_once_and_typing_reaches_the_program() {
     let (terminal, mut events) = start(&client, info.stream, 0, 0).await;
     let mut screen = Screen::default();
     until(&mut events, &mut screen, |text| text.contains("got [1;6")).await;
-    terminal.input(b"hello\r");
+    terminal.input(b"hello\r").expect("a terminal takes input");
     until(&mut events, &mut screen, |text| {
         text.contains("typed:hello")
     })
@@ -180,7 +180,7 @@ async fn replies_go_back_once_and_typing_reaches_the_program() {
         12,
         "nothing re-answered"
     );
-    again.input(b"bye\r");
+    again.input(b"bye\r").expect("a terminal takes input");
     assert!(
         until(&mut events, &mut screen, |_| false).await,
         "the program exits"

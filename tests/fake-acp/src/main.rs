@@ -19,8 +19,9 @@
 //!   chunk `read: <content>` or `read failed: <message>`, then `end_turn`;
 //! - `write PATH TEXT`: an `fs/write_text_file` of TEXT (of N lines `line <i>` when TEXT is
 //!   `@N`) to PATH; a chunk `wrote` or `write failed: <message>`, then `end_turn`;
-//! - `term COMMAND`: runs `sh -c COMMAND` in a client terminal (`terminal/create`, then
-//!   `wait_for_exit`, `output`, `release`); a chunk `term <exit code>: <output>` (or
+//! - `term COMMAND`: runs `sh -c COMMAND` in a client terminal (`terminal/create`, a
+//!   `tool_call` showing the terminal, then `wait_for_exit`, `output`, `release`, the tool call
+//!   completed); a chunk `term <exit code>: <output>` (or
 //!   `term failed: <message>`);
 //! - `termkill`: starts `sleep 30` in a client terminal, kills it, and reports a chunk
 //!   `killed: <signal>` from `wait_for_exit`;
@@ -281,6 +282,13 @@ fn turn(
                 );
                 return json!({"stopReason": "end_turn"});
             };
+            // The tool call shows the command's terminal, as agents do for the client to
+            // display it live.
+            let tool = format!("term-{terminal}");
+            update(
+                session,
+                json!({"sessionUpdate": "tool_call", "toolCallId": tool, "title": script, "kind": "execute", "status": "in_progress", "content": [{"type": "terminal", "terminalId": terminal}]}),
+            );
             let on = json!({"sessionId": session, "terminalId": terminal});
             if killing {
                 call(TERM_ID + 1, "terminal/kill", on.clone(), lines);
@@ -288,6 +296,10 @@ fn turn(
             let exit = call(TERM_ID + 2, "terminal/wait_for_exit", on.clone(), lines);
             let output = call(TERM_ID + 3, "terminal/output", on.clone(), lines);
             call(TERM_ID + 4, "terminal/release", on, lines);
+            update(
+                session,
+                json!({"sessionUpdate": "tool_call_update", "toolCallId": tool, "status": "completed"}),
+            );
             if killing {
                 chunk(
                     session,

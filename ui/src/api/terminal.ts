@@ -49,6 +49,11 @@ export async function openTerminal(workspace: string, cols: number, rows: number
   return unwrap(await commands.terminalOpen(workspace, cols, rows));
 }
 
+/** A read-only tab on a command a coding agent runs (its terminal id `sam-<stream>`). */
+export async function showCommand(workspace: string, stream: number): Promise<TerminalTab> {
+  return unwrap(await commands.terminalShowCommand(workspace, stream));
+}
+
 /** Shows a terminal: its screen arrives as a full frame, then every change. */
 export async function attachTerminal(
   workspace: string,

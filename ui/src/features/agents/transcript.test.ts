@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { AgentEventRow } from "../../api/sessions";
-import { apply, brake, diffLines, emptyTranscript, usageText } from "./transcript";
+import { apply, brake, diffLines, emptyTranscript, terminalStream, usageText } from "./transcript";
 
 let seq = 0;
 function row(kind: string, body: AgentEventRow["body"]): AgentEventRow {
@@ -56,6 +56,24 @@ describe("a transcript", () => {
       locations: ["/w/a.rs:3"],
       diffs: [{ path: "/w/a.rs", oldText: "x\n", newText: "y\n" }],
     });
+  });
+
+  it("keeps the terminals a tool call runs, and knows which are SAM's streams", () => {
+    const t = emptyTranscript();
+    apply(t, [
+      update({
+        sessionUpdate: "tool_call",
+        toolCallId: "c2",
+        title: "cargo test",
+        kind: "execute",
+        status: "in_progress",
+        content: [{ type: "terminal", terminalId: "sam-12" }],
+      }),
+    ]);
+    expect(t.items[0]).toMatchObject({ kind: "tool", terminals: ["sam-12"] });
+    expect(terminalStream("sam-12")).toBe(12);
+    expect(terminalStream("term-1")).toBeNull();
+    expect(terminalStream("sam-12x")).toBeNull();
   });
 
   it("shows a permission request with the agent's options until it is answered", () => {

@@ -37,6 +37,8 @@ export type Item =
       locations: string[];
       diffs: Diff[];
       output: string;
+      /** Terminal ids (`sam-<stream>`) of the commands it runs. */
+      terminals: string[];
     }
   | { kind: "plan"; seq: number; entries: PlanEntry[] }
   | {
@@ -294,7 +296,7 @@ function tool(t: Transcript, seq: number, u: Json): void {
   const id = str(u.toolCallId);
   let item = t.items.find((i) => i.kind === "tool" && i.id === id);
   if (!item || item.kind !== "tool") {
-    item = { kind: "tool", seq, id, title: "", toolKind: "other", status: "pending", locations: [], diffs: [], output: "" };
+    item = { kind: "tool", seq, id, title: "", toolKind: "other", status: "pending", locations: [], diffs: [], output: "", terminals: [] };
     t.items.push(item);
   }
   if (typeof u.title === "string") item.title = u.title;
@@ -309,9 +311,12 @@ function tool(t: Transcript, seq: number, u: Json): void {
   if (Array.isArray(u.content)) {
     item.diffs = [];
     item.output = "";
+    item.terminals = [];
     for (const part of u.content) {
       const p = obj(part);
-      if (p.type === "diff") {
+      if (p.type === "terminal") {
+        item.terminals.push(str(p.terminalId));
+      } else if (p.type === "diff") {
         item.diffs.push({ path: str(p.path), oldText: typeof p.oldText === "string" ? p.oldText : null, newText: str(p.newText) });
       } else if (p.type === "content") {
         item.output += contentText(p.content);
@@ -397,4 +402,10 @@ export function brake(mode: string | null, actsAloneIn: string[]): { alone: bool
 export function usageText(usage: Usage): string {
   const share = usage.size > 0 ? `context ${Math.round((usage.used / usage.size) * 100)}% of ${usage.size} tokens` : `${usage.used} tokens`;
   return usage.cost ? `${share} · ${usage.cost.amount.toFixed(2)} ${usage.cost.currency}` : share;
+}
+
+/** The workspace stream a terminal id of SAM's names (`sam-<stream>`), or null. */
+export function terminalStream(terminalId: string): number | null {
+  const match = /^sam-(\d+)$/.exec(terminalId);
+  return match ? Number(match[1]) : null;
 }
