@@ -4,6 +4,7 @@
 pub mod agent_notices;
 pub mod deep_link;
 pub mod notify;
+mod rendering;
 pub mod tray;
 
 use std::process::ExitCode;
@@ -89,6 +90,9 @@ fn start() -> Result<(), SamError> {
             }
         })
         .setup(move |app| {
+            if let Some(window) = app.get_webview_window("main") {
+                rendering::configure(&window);
+            }
             commands.mount_events(app);
             deep_link::install(app.handle(), Arc::clone(&core));
             core.tasks().spawn(

@@ -26,7 +26,9 @@ const FOLLOW_POLL: Duration = Duration::from_millis(50);
 /// How often the app looks for turns nobody follows.
 const ADOPT_POLL: Duration = Duration::from_secs(2);
 /// The most entries one message of a followed transcript carries.
-const PAGE: usize = 2000;
+const PAGE: usize = 400;
+/// The least time between two messages of one follow (a display frame).
+const SEND_GAP: Duration = Duration::from_millis(16);
 
 /// The transcripts the window follows, by follow id, to stop them.
 #[derive(Debug, Default)]
@@ -191,7 +193,13 @@ pub async fn agent_follow(
     let task = tokio::spawn(async move {
         let mut seen = after;
         let mut tick = tokio::time::interval(FOLLOW_POLL);
+        let mut sent: Option<tokio::time::Instant> = None;
         loop {
+            // At most one message a frame: while an agent streams, what it says in between
+            // goes along in the next one (each message costs the window a task of its own).
+            if let Some(at) = sent {
+                tokio::time::sleep_until(at + SEND_GAP).await;
+            }
             // Armed before the read, so an append during it wakes the next wait.
             let appended = core.store().transcript_appended().notified();
             tokio::pin!(appended);
@@ -209,6 +217,7 @@ pub async fn agent_follow(
                 if channel.send(fresh).is_err() {
                     return;
                 }
+                sent = Some(tokio::time::Instant::now());
             }
             if full {
                 // More is recorded already.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { PARA_LINES, highlight, parseInline, parseMarkdown } from "./markdown";
+import { PARA_LINES, highlight, parseInline, parseMarkdown, parseMore, type Parsed } from "./markdown";
 
 describe("markdown", () => {
   it("parses headings, paragraphs, lists and fenced code", () => {
@@ -18,6 +18,34 @@ describe("markdown", () => {
     });
     expect(blocks[2]).toEqual({ kind: "code", lang: "rust", text: "fn main() {}" });
     expect(blocks[3]).toMatchObject({ kind: "list", ordered: false, items: [[{ text: "one" }], [{ text: "two" }]] });
+  });
+
+  it("continues a streaming reply's parse to the same blocks as a parse of the whole, reusing the settled ones", () => {
+    // A seeded generator: the same cases on every run.
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const pieces = ["chunk ", "word", "\n", "\n\n", "- item\n", "1. one\n", "# Head\n", "```rust\n", "```\n", "> q\n", "**b**", "`c`", "   ", "~~~\n"];
+    for (let round = 0; round < 200; round += 1) {
+      let text = "";
+      let parsed: Parsed | null = null;
+      for (let step = 0; step < 60; step += 1) {
+        const before: Parsed | null = parsed;
+        for (let n = random(4) + 1; n > 0; n -= 1) text += pieces[random(pieces.length)];
+        parsed = parseMore(before, text);
+        expect(parsed.blocks).toEqual(parseMarkdown(text));
+        // Every block but the last two is the very object parsed before.
+        if (before && before.blocks.length >= 3) {
+          const settled = before.blocks.length - 2;
+          expect(parsed.blocks.slice(0, settled).every((b, i) => b === before.blocks[i])).toBe(true);
+        }
+      }
+    }
+    // Text that is not a continuation is parsed afresh.
+    const first = parseMore(null, "a\n\nb\n\nc\n\nd");
+    expect(parseMore(first, "x").blocks).toEqual(parseMarkdown("x"));
   });
 
   it("cuts a long paragraph into continued blocks, whose words are all kept", () => {

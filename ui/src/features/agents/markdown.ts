@@ -23,24 +23,73 @@ export type Block =
 export const PARA_LINES = 40;
 
 export function parseMarkdown(source: string): Block[] {
-  const lines = source.split("\n");
+  return parseFrom(source, 0, false).blocks;
+}
+
+/** A parse that a longer text starting with the same `source` can continue (see [`parseMore`]). */
+export interface Parsed {
+  source: string;
+  blocks: Block[];
+  /** Where each block's first line starts in `source`. */
+  starts: number[];
+}
+
+/**
+ * Parses `source`, reusing what `before` parsed when `source` only adds to its text (a reply
+ * streaming in): every block but the last two stays as it was — the same objects, so the view
+ * leaves them alone — and only the text from the second-to-last block on is parsed again. (The
+ * last block may grow; the one before it may take in what follows, as a list takes a new item.)
+ */
+export function parseMore(before: Parsed | null, source: string): Parsed {
+  if (!before || before.blocks.length < 3 || !source.startsWith(before.source)) {
+    return parseFrom(source, 0, false);
+  }
+  const keep = before.blocks.length - 2;
+  const from = before.starts[keep] ?? 0;
+  const first = before.blocks[keep];
+  const rest = parseFrom(source, from, first?.kind === "para" && first.cont === true);
+  return {
+    source,
+    blocks: before.blocks.slice(0, keep).concat(rest.blocks),
+    starts: before.starts.slice(0, keep).concat(rest.starts),
+  };
+}
+
+/** Parses `source` from offset `from` (the start of a line); `cont` when a paragraph cut at
+ * `PARA_LINES` continues there. */
+function parseFrom(source: string, from: number, cont: boolean): Parsed {
+  const lines = source.slice(from).split("\n");
   const blocks: Block[] = [];
+  const starts: number[] = [];
   let para: string[] = [];
-  let cont = false;
+  let paraStart = from;
+  // Where the line `next` returns last starts, and where the one after it starts.
+  let lineStart = from;
+  let offset = from;
+  const open = (start: number) => {
+    starts.push(start);
+  };
   const flush = (continues = false) => {
     if (para.length > 0) {
       const inlines = parseInline(para.join(" "));
+      open(paraStart);
       blocks.push(cont ? { kind: "para", inlines, cont: true } : { kind: "para", inlines });
     }
     para = [];
     cont = continues;
   };
   let i = 0;
-  const next = (): string | undefined => lines[i++];
+  const next = (): string | undefined => {
+    const line = lines[i++];
+    lineStart = offset;
+    if (line !== undefined) offset += line.length + 1;
+    return line;
+  };
   for (let line = next(); line !== undefined; line = next()) {
     const fence = /^\s*(```|~~~)\s*([\w+-]*)/.exec(line);
     if (fence) {
       flush();
+      open(lineStart);
       const marker = fence[1] ?? "```";
       const code: string[] = [];
       for (let inner = next(); inner !== undefined && !inner.trimStart().startsWith(marker); inner = next()) {
@@ -52,6 +101,7 @@ export function parseMarkdown(source: string): Block[] {
     const heading = /^(#{1,6})\s+(.*)$/.exec(line);
     if (heading) {
       flush();
+      open(lineStart);
       blocks.push({ kind: "heading", level: (heading[1] ?? "#").length, inlines: parseInline(heading[2] ?? "") });
       continue;
     }
@@ -62,23 +112,28 @@ export function parseMarkdown(source: string): Block[] {
       const inlines = parseInline(item[2] ?? "");
       const last = blocks.at(-1);
       if (last && last.kind === "list" && last.ordered === ordered) last.items.push(inlines);
-      else blocks.push({ kind: "list", ordered, items: [inlines] });
+      else {
+        open(lineStart);
+        blocks.push({ kind: "list", ordered, items: [inlines] });
+      }
       continue;
     }
     const quote = /^>\s?(.*)$/.exec(line);
     if (quote) {
       flush();
+      open(lineStart);
       blocks.push({ kind: "quote", inlines: parseInline(quote[1] ?? "") });
       continue;
     }
     if (line.trim() === "") flush();
     else {
+      if (para.length === 0) paraStart = lineStart;
       para.push(line.trim());
       if (para.length >= PARA_LINES) flush(true);
     }
   }
   flush();
-  return blocks;
+  return { source, blocks, starts };
 }
 
 const INLINE = /`([^`]+)`|\*\*([^*]+)\*\*|__([^_]+)__|\*([^*\s][^*]*)\*|_([^_\s][^_]*)_|\[([^\]]+)\]\(([^)\s]+)\)/g;

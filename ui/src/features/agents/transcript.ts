@@ -138,11 +138,53 @@ export function contentText(block: unknown): string {
 
 /** Applies `rows` (in order; ones applied already are skipped). */
 export function apply(t: Transcript, rows: AgentEventRow[]): void {
-  for (const row of rows) {
-    if (row.seq <= t.seq) continue;
+  for (const row of joinChunks(rows.filter((row) => row.seq > t.seq))) {
     t.seq = row.seq;
     applyOne(t, row);
   }
+}
+
+/** The text of a message or thought chunk row, with its kind; null for any other row. */
+function chunkOf(row: AgentEventRow): { kind: string; text: string } | null {
+  if (row.kind !== "update") return null;
+  const u = obj(obj(row.body).update);
+  const kind = str(u.sessionUpdate);
+  const content = obj(u.content);
+  if ((kind !== "agent_message_chunk" && kind !== "agent_thought_chunk") || content.type !== "text") return null;
+  return { kind, text: str(content.text) };
+}
+
+/**
+ * Runs of consecutive text chunks of one kind joined into one row (with the last one's `seq`):
+ * a flood of chunks becomes one change to the view's state rather than thousands.
+ */
+function joinChunks(rows: AgentEventRow[]): AgentEventRow[] {
+  const out: AgentEventRow[] = [];
+  let run: { kind: string; texts: string[]; last: AgentEventRow } | null = null;
+  const close = () => {
+    if (!run) return;
+    const { kind, texts, last } = run;
+    const body = obj(last.body);
+    out.push(
+      texts.length === 1
+        ? last
+        : { ...last, body: { ...body, update: { sessionUpdate: kind, content: { type: "text", text: texts.join("") } } } },
+    );
+    run = null;
+  };
+  for (const row of rows) {
+    const chunk = chunkOf(row);
+    if (chunk && run && run.kind === chunk.kind) {
+      run.texts.push(chunk.text);
+      run.last = row;
+    } else {
+      close();
+      if (chunk) run = { kind: chunk.kind, texts: [chunk.text], last: row };
+      else out.push(row);
+    }
+  }
+  close();
+  return out;
 }
 
 function applyOne(t: Transcript, row: AgentEventRow): void {
