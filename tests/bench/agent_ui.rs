@@ -13,6 +13,9 @@ mod dunst;
 #[path = "../e2e/harness.rs"]
 mod harness;
 mod measure;
+#[allow(dead_code)]
+#[path = "../e2e/x11.rs"]
+mod x11;
 
 use fantoccini::key::Key;
 use measure::{numbers, percentile};

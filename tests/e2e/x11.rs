@@ -1,13 +1,14 @@
 //! The app's window as the X server sees it: closing it the way a window manager's close button
-//! does (a `WM_DELETE_WINDOW` message, which the app may refuse), and whether it is shown.
+//! does (a `WM_DELETE_WINDOW` message, which the app may refuse), whether it is shown, and what
+//! it shows (the screenshots the tests leave).
 
 use x11rb::COPY_DEPTH_FROM_PARENT;
 use x11rb::COPY_FROM_PARENT;
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, CreateWindowAux, EventMask, InputFocus, MapState,
-    Window, WindowClass,
+    AtomEnum, ClientMessageEvent, ConnectionExt, CreateWindowAux, EventMask, ImageFormat,
+    InputFocus, MapState, Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -102,6 +103,40 @@ impl Display {
             .expect("set focus")
             .check()
             .expect("the focus moved");
+    }
+
+    /// What the first window titled `title` that is on screen shows, as the X server has it:
+    /// its width, height and RGB pixels row by row. `None` when no such window is shown.
+    pub fn capture(&self, title: &str) -> Option<(u32, u32, Vec<u8>)> {
+        let window = self.windows(title).into_iter().find(|&window| {
+            self.conn
+                .get_window_attributes(window)
+                .ok()
+                .and_then(|cookie| cookie.reply().ok())
+                .is_some_and(|attributes| attributes.map_state == MapState::VIEWABLE)
+        })?;
+        let geometry = self.conn.get_geometry(window).ok()?.reply().ok()?;
+        let image = self
+            .conn
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                window,
+                0,
+                0,
+                geometry.width,
+                geometry.height,
+                u32::MAX,
+            )
+            .ok()?
+            .reply()
+            .ok()?;
+        // Depth 24 comes as 32 bits a pixel, blue first.
+        let rgb = image
+            .data
+            .chunks_exact(4)
+            .flat_map(|px| [px[2], px[1], px[0]])
+            .collect();
+        Some((u32::from(geometry.width), u32::from(geometry.height), rgb))
     }
 
     /// Whether a window titled `title` is on screen.

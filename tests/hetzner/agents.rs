@@ -1,6 +1,6 @@
 //! Coding agents on a Hetzner workspace (the fake's servers): an npm agent is installed onto the
-//! workspace's disk at its first start, out of git's sight, and a stop and start (a new server,
-//! the same disk) finds it installed.
+//! workspace's disk at its first start, out of git's sight, its session's journal is written
+//! there too, and a stop and start (a new server, the same disk) finds it installed.
 
 use sam_core::coding_agents::sessions::{self, AgentChoice};
 use sam_core::coding_agents::{AgentSpec, add_custom};
@@ -40,6 +40,14 @@ async fn an_npm_agent_is_installed_on_the_workspace_disk_and_outlives_a_stop() {
     assert!(disk.join(".sam/agents/packages").is_dir(), "on the disk");
     let excluded = std::fs::read_to_string(disk.join(".git/info/exclude")).expect("exclude");
     assert!(excluded.lines().any(|line| line == "/.sam/"), "{excluded}");
+    // The session's journal is on the disk too, so it outlives the server.
+    let journals = std::fs::read_dir(disk.join(".sam/journals")).expect("journals on the disk");
+    assert!(
+        journals
+            .filter_map(Result::ok)
+            .any(|entry| entry.path().extension().is_some_and(|e| e == "acp")),
+        "a journal"
+    );
 
     let lifecycle = core.workspaces();
     for kind in [OperationKind::Stop, OperationKind::Start] {
