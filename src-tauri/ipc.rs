@@ -110,6 +110,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::spend,
             hetzner::hetzner_self_delete,
             hetzner::hetzner_set_self_delete,
+            hetzner::hetzner_ssh_keys,
+            hetzner::hetzner_add_ssh_key,
+            hetzner::hetzner_remove_ssh_key,
         ])
         .events(collect_events![
             WorkspacesChanged,

@@ -22,6 +22,29 @@ pub(super) enum HetznerCommand {
     /// What the reconciler sees: resources not known to SAM, other installations' resources,
     /// and workspaces whose server vanished, with what each costs a month.
     Resources,
+    /// SSH keys for new servers: OpenSSH logs in as `dev` with them, and port 22 opens only
+    /// while there is one.
+    #[command(subcommand, name = "ssh-key")]
+    SshKey(SshKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SshKeyCommand {
+    /// Add a public key: the one line of a `.pub` file, as an argument or with --file.
+    Add {
+        /// The key (`ssh-ed25519 AAAA… comment`).
+        key: Option<String>,
+        /// Read the key from this file instead.
+        #[arg(long, conflicts_with = "key")]
+        file: Option<std::path::PathBuf>,
+    },
+    /// The keys new servers get.
+    List,
+    /// Remove a key, named by its number in the list, its comment or the key itself.
+    Remove {
+        /// Which key.
+        key: String,
+    },
 }
 
 pub(super) fn run(
@@ -71,6 +94,43 @@ pub(super) fn run(
                 print_json(&serde_json::json!({"ok": true, "source": source}));
             } else {
                 print_text(&format!("The token from {source} works (Read & Write)."));
+            }
+        }
+        HetznerCommand::SshKey(command) => {
+            let core = core()?;
+            let account = core.hetzner();
+            let keys = match command {
+                SshKeyCommand::Add { key, file } => {
+                    let key = match (key, file) {
+                        (Some(key), _) => key,
+                        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|err| {
+                            SamError::invalid_input(
+                                format!("{} cannot be read: {err}.", path.display()),
+                                "Give the path of your public key, e.g. ~/.ssh/id_ed25519.pub.",
+                            )
+                        })?,
+                        (None, None) => {
+                            return Err(SamError::invalid_input(
+                                "No SSH key given.",
+                                "sam hetzner ssh-key add \"ssh-ed25519 AAAA… you@host\", or --file ~/.ssh/id_ed25519.pub",
+                            ));
+                        }
+                    };
+                    account.add_ssh_key(&key)?
+                }
+                SshKeyCommand::List => account.ssh_keys()?,
+                SshKeyCommand::Remove { key } => account.remove_ssh_key(&key)?,
+            };
+            if json {
+                print_json(&serde_json::json!({ "keys": keys }));
+            } else if keys.is_empty() {
+                print_text(
+                    "No SSH keys: new Hetzner servers accept no SSH logins (port 22 stays closed).",
+                );
+            } else {
+                for (n, key) in keys.iter().enumerate() {
+                    print_text(&format!("{}. {key}", n + 1));
+                }
             }
         }
         HetznerCommand::Resources => {

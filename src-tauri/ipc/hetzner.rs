@@ -132,3 +132,30 @@ pub async fn hetzner_self_delete(state: State<'_, AppState>) -> Result<bool, Sam
 pub async fn hetzner_set_self_delete(state: State<'_, AppState>, on: bool) -> Result<(), SamError> {
     state.core.hetzner().set_self_delete(on).await
 }
+
+/// The SSH public keys new Hetzner servers get for the workspace user.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_ssh_keys(state: State<'_, AppState>) -> Result<Vec<String>, SamError> {
+    state.core.hetzner().ssh_keys()
+}
+
+/// Adds an OpenSSH public key (one line of a `.pub` file); answers the keys.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_add_ssh_key(
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<Vec<String>, SamError> {
+    state.core.hetzner().add_ssh_key(&key)
+}
+
+/// Removes a key (by its number from 1, its comment or the key); answers the keys left.
+#[tauri::command]
+#[specta::specta]
+pub async fn hetzner_remove_ssh_key(
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<Vec<String>, SamError> {
+    state.core.hetzner().remove_ssh_key(&key)
+}

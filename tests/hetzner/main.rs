@@ -15,6 +15,7 @@ mod killed;
 mod lifecycle;
 mod provider;
 mod reconcile;
+mod ssh_keys;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

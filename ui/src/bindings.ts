@@ -184,6 +184,12 @@ export const commands = {
 	hetznerSelfDelete: () => typedError<boolean, SamError>(__TAURI_INVOKE("hetzner_self_delete")),
 	/**  Lets idle servers delete themselves (handing each the token in memory), or stops it. */
 	hetznerSetSelfDelete: (on: boolean) => typedError<null, SamError>(__TAURI_INVOKE("hetzner_set_self_delete", { on })),
+	/**  The SSH public keys new Hetzner servers get for the workspace user. */
+	hetznerSshKeys: () => typedError<string[], SamError>(__TAURI_INVOKE("hetzner_ssh_keys")),
+	/**  Adds an OpenSSH public key (one line of a `.pub` file); answers the keys. */
+	hetznerAddSshKey: (key: string) => typedError<string[], SamError>(__TAURI_INVOKE("hetzner_add_ssh_key", { key })),
+	/**  Removes a key (by its number from 1, its comment or the key); answers the keys left. */
+	hetznerRemoveSshKey: (key: string) => typedError<string[], SamError>(__TAURI_INVOKE("hetzner_remove_ssh_key", { key })),
 };
 
 /** Events */

@@ -13,3 +13,4 @@ pub mod provider;
 pub mod reconcile;
 pub mod settings;
 pub mod spend;
+pub mod ssh_keys;

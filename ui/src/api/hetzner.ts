@@ -75,3 +75,17 @@ export async function selfDelete(): Promise<boolean> {
 export async function setSelfDelete(on: boolean): Promise<void> {
   unwrap(await commands.hetznerSetSelfDelete(on));
 }
+
+/** The SSH public keys new servers get for the workspace user `dev`. */
+export async function sshKeys(): Promise<string[]> {
+  return unwrap(await commands.hetznerSshKeys());
+}
+
+export async function addSshKey(key: string): Promise<string[]> {
+  return unwrap(await commands.hetznerAddSshKey(key));
+}
+
+/** Removes a key by its number (from 1), its comment or the key itself. */
+export async function removeSshKey(key: string): Promise<string[]> {
+  return unwrap(await commands.hetznerRemoveSshKey(key));
+}

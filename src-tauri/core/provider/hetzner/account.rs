@@ -132,14 +132,25 @@ impl HetznerAccount {
             return Ok(Arc::clone(provider));
         }
         let installation = self.ctx.installation_async().await?;
-        let settings = HetznerSettings::for_this_build(
+        let mut settings = HetznerSettings::for_this_build(
             installation.id.clone(),
             &self.ctx.config().agent_override,
         );
+        settings.ssh_authorized_keys = self.ssh_keys()?;
         let client = self.client().await?;
         let provider = Arc::new(HetznerProvider::new(Arc::new(client), settings));
         *self.slot() = Some(Arc::clone(&provider));
         Ok(provider)
+    }
+
+    /// The provider, if one was made already.
+    pub(super) fn made_provider(&self) -> Option<Arc<HetznerProvider>> {
+        self.slot().clone()
+    }
+
+    /// The store.
+    pub(super) fn store(&self) -> &crate::store::Store {
+        self.ctx.store()
     }
 
     /// Where the Hetzner token comes from, if there is one: `HCLOUD_TOKEN` or `keyring`. The

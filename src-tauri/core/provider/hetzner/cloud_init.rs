@@ -301,7 +301,8 @@ fn check_device(device: &str) -> Result<(), SamError> {
     Ok(())
 }
 
-fn check_ssh_key(key: &str) -> Result<(), SamError> {
+/// Refuses anything but a single-line OpenSSH public key of a known type.
+pub(super) fn check_ssh_key(key: &str) -> Result<(), SamError> {
     let mut words = key.split(' ');
     let known_type = words
         .next()

@@ -47,6 +47,8 @@ pub struct HetznerProvider {
     settings: HetznerSettings,
     listed: Mutex<Option<(tokio::time::Instant, Vec<Server>)>>,
     catalog: Mutex<Option<(tokio::time::Instant, Arc<Catalog>)>>,
+    /// The SSH keys new servers get (the settings' at first; the user may change them).
+    ssh_keys: std::sync::Mutex<Vec<String>>,
 }
 
 /// How long the catalogue (and its price list) is reused.
@@ -62,10 +64,26 @@ impl HetznerProvider {
     pub fn new(client: Arc<HetznerClient>, settings: HetznerSettings) -> Self {
         Self {
             client,
+            ssh_keys: std::sync::Mutex::new(settings.ssh_authorized_keys.clone()),
             settings,
             listed: Mutex::new(None),
             catalog: Mutex::new(None),
         }
+    }
+
+    /// Sets the SSH keys the servers created from now on get.
+    pub fn set_ssh_keys(&self, keys: Vec<String>) {
+        *self
+            .ssh_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+    }
+
+    fn ssh_keys(&self) -> Vec<String> {
+        self.ssh_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The API client.
@@ -179,7 +197,7 @@ impl HetznerProvider {
             source_ips: everyone.clone(),
             description: "SAM's agent (pinned TLS)".to_owned(),
         }];
-        if !self.settings.ssh_authorized_keys.is_empty() {
+        if !self.ssh_keys().is_empty() {
             rules.push(FirewallRule {
                 direction: "in",
                 protocol: "tcp",
@@ -345,6 +363,7 @@ impl HetznerProvider {
                 }
             };
             let device = disk.linux_device.clone();
+            let ssh_keys = self.ssh_keys();
             let user_data = cloud_init::user_data(&BootConfig {
                 workspace,
                 public_key: &spec.public_key,
@@ -354,7 +373,7 @@ impl HetznerProvider {
                 idle_timeout_secs: spec.idle_timeout_secs,
                 idle_grace_secs: self.settings.idle_grace_secs,
                 volume_device: Some(&device),
-                ssh_authorized_keys: &self.settings.ssh_authorized_keys,
+                ssh_authorized_keys: &ssh_keys,
             })?;
             let request = CreateServer {
                 name: &name,
