@@ -116,15 +116,30 @@ impl Display {
                 .is_some_and(|attributes| attributes.map_state == MapState::VIEWABLE)
         })?;
         let geometry = self.conn.get_geometry(window).ok()?.reply().ok()?;
+        let screen = self.conn.get_geometry(self.root).ok()?.reply().ok()?;
+        let at = self
+            .conn
+            .translate_coordinates(window, self.root, 0, 0)
+            .ok()?
+            .reply()
+            .ok()?;
+        // The part of the window on the screen, read from the root window: the X server refuses
+        // to read a window that reaches past the screen's edge.
+        let (x, y) = (at.dst_x.max(0), at.dst_y.max(0));
+        let right = (i32::from(at.dst_x) + i32::from(geometry.width)).min(i32::from(screen.width));
+        let bottom =
+            (i32::from(at.dst_y) + i32::from(geometry.height)).min(i32::from(screen.height));
+        let width = u16::try_from(right - i32::from(x)).ok()?;
+        let height = u16::try_from(bottom - i32::from(y)).ok()?;
         let image = self
             .conn
             .get_image(
                 ImageFormat::Z_PIXMAP,
-                window,
-                0,
-                0,
-                geometry.width,
-                geometry.height,
+                self.root,
+                x,
+                y,
+                width,
+                height,
                 u32::MAX,
             )
             .ok()?
@@ -136,7 +151,7 @@ impl Display {
             .chunks_exact(4)
             .flat_map(|px| [px[2], px[1], px[0]])
             .collect();
-        Some((u32::from(geometry.width), u32::from(geometry.height), rgb))
+        Some((u32::from(width), u32::from(height), rgb))
     }
 
     /// Whether a window titled `title` is on screen.
