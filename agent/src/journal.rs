@@ -211,19 +211,29 @@ fn io_failure(path: &Path, err: &std::io::Error) -> FsError {
 pub struct Writer {
     file: Option<File>,
     secrets: Vec<Vec<u8>>,
+    /// How many trailing bytes wait for the next chunk: the longest secret less one.
+    keep: usize,
     held: Vec<u8>,
     written: u64,
 }
 
 impl Writer {
     fn new(file: File, secrets: Vec<String>) -> Self {
+        let secrets: Vec<Vec<u8>> = secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes)
+            .collect();
+        let keep = secrets
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .saturating_sub(1);
         Self {
             file: Some(file),
-            secrets: secrets
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .map(String::into_bytes)
-                .collect(),
+            secrets,
+            keep,
             held: Vec::new(),
             written: 0,
         }
@@ -236,14 +246,7 @@ impl Writer {
         }
         self.held.extend_from_slice(bytes);
         mask(&mut self.held, &self.secrets);
-        let keep = self
-            .secrets
-            .iter()
-            .map(Vec::len)
-            .max()
-            .unwrap_or(0)
-            .saturating_sub(1);
-        let ready = self.held.len().saturating_sub(keep);
+        let ready = self.held.len().saturating_sub(self.keep);
         let out: Vec<u8> = self.held.drain(..ready).collect();
         self.write(&out);
     }

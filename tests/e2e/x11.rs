@@ -108,13 +108,7 @@ impl Display {
     /// What the first window titled `title` that is on screen shows, as the X server has it:
     /// its width, height and RGB pixels row by row. `None` when no such window is shown.
     pub fn capture(&self, title: &str) -> Option<(u32, u32, Vec<u8>)> {
-        let window = self.windows(title).into_iter().find(|&window| {
-            self.conn
-                .get_window_attributes(window)
-                .ok()
-                .and_then(|cookie| cookie.reply().ok())
-                .is_some_and(|attributes| attributes.map_state == MapState::VIEWABLE)
-        })?;
+        let window = self.shown_window(title)?;
         let geometry = self.conn.get_geometry(window).ok()?.reply().ok()?;
         let screen = self.conn.get_geometry(self.root).ok()?.reply().ok()?;
         let at = self
@@ -156,7 +150,12 @@ impl Display {
 
     /// Whether a window titled `title` is on screen.
     pub fn shown(&self, title: &str) -> bool {
-        self.windows(title).into_iter().any(|window| {
+        self.shown_window(title).is_some()
+    }
+
+    /// The first window titled `title` that is on screen.
+    fn shown_window(&self, title: &str) -> Option<Window> {
+        self.windows(title).into_iter().find(|&window| {
             self.conn
                 .get_window_attributes(window)
                 .ok()

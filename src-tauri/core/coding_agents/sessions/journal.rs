@@ -59,10 +59,10 @@ fn entry(event: AcpEvent) -> Option<TranscriptEntry> {
         }),
         AcpEvent::Malformed(detail) => event_entry("malformed", json!({ "detail": detail })),
         // The answer to the prompt of the turn that was running: the turn's end.
-        AcpEvent::StrayAnswer(message) => {
-            let stop = message.get("result")?.get("stopReason")?.clone();
-            event_entry("turn", json!({ "stopReason": stop }))
-        }
+        AcpEvent::StrayAnswer(message) => match super::turn::earlier_turn_end(&message)? {
+            Ok(stop) => event_entry("turn", json!({ "stopReason": stop })),
+            Err(_) => None,
+        },
         AcpEvent::Exited(_) => None,
     }
 }

@@ -423,7 +423,7 @@ impl Turn {
 
 /// Whether a stray answer is the end of a turn: its `session/prompt` answer (a stop reason) or
 /// an error.
-fn earlier_turn_end(message: &Value) -> Option<Result<StopReason, String>> {
+pub(super) fn earlier_turn_end(message: &Value) -> Option<Result<StopReason, String>> {
     if let Some(error) = message.get("error") {
         return Some(Err(error["message"]
             .as_str()
