@@ -16,6 +16,11 @@ APT_TEST=(xvfb xauth webkit2gtk-driver dbus gnome-keyring dunst libnotify-bin li
   xdg-utils imagemagick vim-tiny procps iproute2 python3 xclip cloud-init)
 # The lint tools: a venv for PyPI tools, and ShellCheck, which actionlint runs on `run:` steps.
 APT_LINT=(python3-venv shellcheck)
+# The VM tier (tests/vm): QEMU and the image builder. qemu-utils (qemu-img) goes in a second
+# step: a machine with a newer qemu-utils from backports loses it when qemu-system-x86 comes in,
+# and asking for both at once is refused as held broken packages.
+APT_VM=(qemu-system-x86 debootstrap e2fsprogs)
+APT_VM_UTILS=(qemu-utils)
 
 # Lint tools from PyPI live here, outside the checkout, shared by every worktree.
 SAM_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/sam-tools"

@@ -17,6 +17,11 @@ cache="${SAM_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sam-vm}"
 recipe=$(sha256sum "$SAM_ROOT/scripts/lib/vm-image.sh" | cut -c1-16)
 image="$cache/debian12-$recipe"
 
+# One build at a time: a second caller waits, then finds the image ready.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 if [ -f "$image/ready" ]; then
   echo "$image"
   exit 0
@@ -46,7 +51,7 @@ trap cleanup EXIT
 
 say "building the VM image (Debian 12, once per recipe) in $image"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,ca-certificates,curl,git,sudo,e2fsprogs,nftables,libcap2-bin,openssh-client \
+  --include=systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,ca-certificates,curl,git,sudo,e2fsprogs,nftables,libcap2-bin,openssh-client,procps \
   bookworm "$rootfs" "$(mirror)" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1
@@ -68,13 +73,50 @@ rm -f "$rootfs/usr/sbin/policy-rc.d"
 chroot "$rootfs" apt-get clean
 umount "$rootfs/proc"
 
-# The disk, its network, and cloud-init reading a NoCloud seed (the tests write it per server).
+# The disk, its network, and cloud-init: a NoCloud seed when the kernel command line names one
+# (scripts/lib/vm-boot.sh), else Hetzner's metadata service (fake-hetzner's VM servers present
+# themselves as Hetzner in SMBIOS, as Hetzner's servers do).
 echo "/dev/vda / ext4 defaults 0 1" >"$rootfs/etc/fstab"
 printf 'auto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n' \
   >"$rootfs/etc/network/interfaces"
 echo "sam-vm" >"$rootfs/etc/hostname"
 cat >"$rootfs/etc/cloud/cloud.cfg.d/90-sam.cfg" <<'EOF'
-datasource_list: [ NoCloud, None ]
+datasource_list: [ NoCloud, Hetzner, None ]
+EOF
+
+# The tests' root console, which no real server has: a root shell reading one command per line
+# from the virtio port org.sam.test.root (a Unix socket on the host) and answering with the
+# command's output and `@@sam-exit STATUS`. The tests use it to look inside (as root, and as
+# the workspace user through runuser) and to break things on purpose (kill the agent).
+cat >"$rootfs/usr/local/sbin/sam-test-console" <<'EOF'
+#!/bin/sh
+# The port reads as closed while no host program is connected to its socket: look again soon.
+# (A redirection on a compound command that fails does not end the script, as `exec` would.)
+port=/dev/virtio-ports/org.sam.test.root
+while :; do
+  {
+    while IFS= read -r line <&3; do
+      sh -c "$line" </dev/null >&3 2>&1
+      echo "@@sam-exit $?" >&3
+    done
+  } 3<>"$port"
+  sleep 0.2
+done
+EOF
+chmod 0755 "$rootfs/usr/local/sbin/sam-test-console"
+cat >"$rootfs/etc/systemd/system/sam-test-console.service" <<'EOF'
+[Unit]
+Description=Root console for SAM's VM tests (test image only)
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart=/usr/local/sbin/sam-test-console
+Restart=always
+RestartSec=1
+EOF
+# Started when the port appears.
+cat >"$rootfs/etc/udev/rules.d/90-sam-test-console.rules" <<'EOF'
+ACTION=="add", KERNEL=="vport*", ATTR{name}=="org.sam.test.root", TAG+="systemd", ENV{SYSTEMD_WANTS}+="sam-test-console.service"
 EOF
 
 mkdir -p "$work/out"
@@ -85,7 +127,6 @@ cp "${initrds[0]}" "$work/out/initrd.img"
 mkfs.ext4 -q -L sam-root -d "$rootfs" "$work/out/disk.img" 3G >&2
 touch "$work/out/ready"
 
-mkdir -p "$cache"
 rm -rf "$image"
 mv "$work/out" "$image"
 # Images of earlier recipes are not needed any more.

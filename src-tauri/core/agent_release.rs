@@ -9,6 +9,8 @@
 
 pub mod check;
 
+use std::path::{Path, PathBuf};
+
 use crate::config::AgentOverride;
 use crate::config::vars::{AGENT_SHA256 as SHA256_VAR, AGENT_URL as URL_VAR};
 use crate::error::SamError;
@@ -38,6 +40,20 @@ impl Arch {
         }
     }
 
+    /// The architecture of this computer when it runs Linux (so its own agent binary runs on
+    /// servers of that architecture); `None` elsewhere.
+    pub fn this_computer() -> Option<Self> {
+        if !cfg!(target_os = "linux") {
+            None
+        } else if cfg!(target_arch = "x86_64") {
+            Some(Self::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Self::Aarch64)
+        } else {
+            None
+        }
+    }
+
     /// The build variable that carries this architecture's checksum into a release build.
     fn build_var(self) -> &'static str {
         match self {
@@ -54,6 +70,38 @@ pub struct AgentDownload {
     pub url: String,
     /// The binary's SHA-256, as 64 lowercase hex digits.
     pub sha256: String,
+}
+
+/// How a new server gets its agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSource {
+    /// It downloads a published binary (this release's, or the developer's through the
+    /// overrides) and verifies its SHA-256 first.
+    Download(AgentDownload),
+    /// The app sends it this binary, the agent beside the app, when the build publishes none:
+    /// the server's first stage keeps only the binary whose SHA-256 its user_data pins.
+    Deliver(PathBuf),
+}
+
+/// How servers of `arch` get their agent: [`agent_download`] when this build or the overrides
+/// name one; otherwise, with no override set, delivery of `local_agent` (the agent beside the
+/// app) when this computer runs Linux on `arch`, so its agent runs on those servers.
+pub fn agent_source(
+    arch: Arch,
+    overrides: &AgentOverride,
+    local_agent: &Path,
+) -> Result<AgentSource, SamError> {
+    match agent_download(arch, overrides) {
+        Ok(download) => Ok(AgentSource::Download(download)),
+        Err(err) => {
+            let no_override = overrides.url.is_none() && overrides.sha256.is_none();
+            if no_override && Arch::this_computer() == Some(arch) && local_agent.is_file() {
+                Ok(AgentSource::Deliver(local_agent.to_owned()))
+            } else {
+                Err(err)
+            }
+        }
+    }
 }
 
 /// Where the agent for `arch` comes from: the overrides (`SAM_AGENT_URL` and

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 const DEVICE: &str = "/dev/disk/by-id/scsi-0HC_Volume_123";
-const FAKE_AGENT: &[u8] = b"#!/bin/sh\necho 'a stand-in for sam-agent'\n";
+pub(crate) const FAKE_AGENT: &[u8] = b"#!/bin/sh\necho 'a stand-in for sam-agent'\n";
 
 /// Commands the boot script would use to change the machine; each stand-in appends its name and
 /// arguments to `commands.log`. `blkid` finds no file system, as on a new volume.
@@ -39,7 +39,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn generate(agent_url: &str, agent_sha256: &str, ssh: &[String]) -> String {
+pub(crate) fn generate(agent_url: Option<&str>, agent_sha256: &str, ssh: &[String]) -> String {
     let workspace: WorkspaceId = "abcdefghijkm".parse().expect("id");
     let key = sam_protocol::token::encode_public_key(
         &ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
@@ -59,7 +59,7 @@ fn generate(agent_url: &str, agent_sha256: &str, ssh: &[String]) -> String {
     .expect("valid user_data")
 }
 
-fn written_file(user_data: &str, path: &str) -> String {
+pub(crate) fn written_file(user_data: &str, path: &str) -> String {
     let document: Value = serde_json::from_str(
         user_data
             .strip_prefix("#cloud-config\n")
@@ -83,7 +83,7 @@ fn cloud_init_accepts_the_user_data() {
         .map(|i| format!("ssh-rsa AAAAB3NzaC1yc2E{} user{i}@laptop", "A".repeat(760)))
         .collect();
     let url = format!("https://downloads.example.com/{}", "a".repeat(470));
-    let text = generate(&url, &"ab".repeat(32), &keys);
+    let text = generate(Some(&url), &"ab".repeat(32), &keys);
     let path = dir.path().join("user-data");
     std::fs::write(&path, &text).expect("write");
     let output = Command::new("cloud-init")
@@ -134,12 +134,12 @@ fn serve(body: &'static [u8]) -> String {
 
 /// A temporary root with the boot script, its env file (taken from real user_data) and the
 /// stand-in commands.
-struct BootRoot {
+pub(crate) struct BootRoot {
     dir: TempDir,
 }
 
 impl BootRoot {
-    fn new(user_data: &str) -> Self {
+    pub(crate) fn new(user_data: &str) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let root = dir.path().join("root");
         let env = root.join(BOOT_ENV_PATH.trim_start_matches('/'));
@@ -170,7 +170,7 @@ impl BootRoot {
         self.dir.path().join("root")
     }
 
-    fn path(&self, absolute: &str) -> PathBuf {
+    pub(crate) fn path(&self, absolute: &str) -> PathBuf {
         self.root().join(absolute.trim_start_matches('/'))
     }
 
@@ -180,26 +180,31 @@ impl BootRoot {
     }
 
     fn boot(&self) -> Output {
-        Command::new("sh")
+        self.command().output().expect("sh runs")
+    }
+
+    /// The boot script's command, ready to run.
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new("sh");
+        command
             .arg(self.dir.path().join("boot.sh"))
             .arg(self.path(BOOT_ENV_PATH))
             .env("SAM_BOOT_ROOT", self.root())
-            .env("PATH", self.path_env())
-            .output()
-            .expect("sh runs")
+            .env("PATH", self.path_env());
+        command
     }
 
     fn commands(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("commands.log")).unwrap_or_default()
     }
 
-    fn read(&self, absolute: &str) -> String {
+    pub(crate) fn read(&self, absolute: &str) -> String {
         std::fs::read_to_string(self.path(absolute))
             .unwrap_or_else(|err| panic!("{absolute}: {err}"))
     }
 }
 
-fn describe(output: &Output, root: &BootRoot) -> String {
+pub(crate) fn describe(output: &Output, root: &BootRoot) -> String {
     format!(
         "status {}\nstdout:\n{}\nstderr:\n{}\ncommands:\n{}",
         output.status,
@@ -212,7 +217,7 @@ fn describe(output: &Output, root: &BootRoot) -> String {
 #[test]
 fn the_boot_script_installs_and_starts_a_verified_agent() {
     let url = serve(FAKE_AGENT);
-    let boot = BootRoot::new(&generate(&url, &sha256_hex(FAKE_AGENT), &[]));
+    let boot = BootRoot::new(&generate(Some(&url), &sha256_hex(FAKE_AGENT), &[]));
     let output = boot.boot();
     let report = describe(&output, &boot);
     assert!(output.status.success(), "{report}");
@@ -266,7 +271,7 @@ fn the_boot_script_installs_and_starts_a_verified_agent() {
         format!(
             "chown sam-agent:sam-agent {root}/var/lib/sam-agent {root}/var/lib/sam-agent/active"
         ),
-        "systemctl enable --now sam-backstop.timer".to_owned(),
+        "systemctl enable --now sam-poweroff.path sam-backstop.timer".to_owned(),
         "systemctl enable --now sam-agent.service".to_owned(),
     ] {
         assert!(
@@ -310,7 +315,7 @@ fn the_boot_script_installs_and_starts_a_verified_agent() {
 fn the_boot_script_refuses_an_agent_with_the_wrong_checksum() {
     let url = serve(FAKE_AGENT);
     let wrong = sha256_hex(b"some other binary");
-    let boot = BootRoot::new(&generate(&url, &wrong, &[]));
+    let boot = BootRoot::new(&generate(Some(&url), &wrong, &[]));
     let output = boot.boot();
     let report = describe(&output, &boot);
     assert!(!output.status.success(), "{report}");
@@ -335,7 +340,7 @@ fn the_boot_script_refuses_an_agent_with_the_wrong_checksum() {
 #[test]
 fn the_backstop_check_powers_off_only_after_the_idle_limit() {
     let url = serve(FAKE_AGENT);
-    let boot = BootRoot::new(&generate(&url, &sha256_hex(FAKE_AGENT), &[]));
+    let boot = BootRoot::new(&generate(Some(&url), &sha256_hex(FAKE_AGENT), &[]));
     let output = boot.boot();
     assert!(output.status.success(), "{}", describe(&output, &boot));
     let check = boot.path("/usr/local/lib/sam-agent/backstop-check");

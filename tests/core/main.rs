@@ -13,6 +13,7 @@ mod cli_agent_rules;
 mod cli_agents;
 mod cli_hetzner;
 mod cloud_init;
+mod cloud_init_delivery;
 mod git_server;
 mod github;
 mod github_workspace;

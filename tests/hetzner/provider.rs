@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use fake_hetzner::Faults;
-use sam_core::agent_release::AgentDownload;
+use sam_core::agent_release::{AgentDownload, AgentSource};
 use sam_core::provider::hetzner::api::Placement;
 use sam_core::provider::hetzner::client::HetznerClient;
 use sam_core::provider::hetzner::provider::{HetznerProvider, HetznerSettings};
@@ -232,7 +232,7 @@ async fn arm_server_types_are_used_only_with_an_arm_agent() {
         .await
         .expect("destroyed");
 
-    settings.arm_agent = Some(agent());
+    settings.arm_agent = Some(AgentSource::Download(agent()));
     HetznerProvider::new(client(), settings)
         .provision(&spec(&workspace, &key, "arm-enrollment-secret"))
         .await

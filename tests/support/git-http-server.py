@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A git smart-HTTP server for tests, like a private GitHub repository: it serves the bare
 repositories under ROOT through `git http-backend`, but only to requests whose HTTP Basic
-password is TOKEN (anything else gets 401, as GitHub answers). It prints its port first.
+password is TOKEN (anything else gets 401, as GitHub answers). TOKEN `-` serves everyone, like
+a public repository. It prints its port first.
 
 Usage: git-http-server.py ROOT TOKEN
 """
@@ -23,6 +24,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def git(self):
         credentials = githttp.basic_password(self)
+        if TOKEN == "-":
+            return githttp.serve(self, ROOT, credentials[0] if credentials else "")
         if credentials is None or credentials[1] != TOKEN:
             return githttp.refuse(self)
         githttp.serve(self, ROOT, credentials[0])

@@ -72,7 +72,13 @@ impl EnrollmentKey {
 
 /// The SHA-256 of a certificate's DER bytes, as 64 lowercase hex digits: what the desktop pins.
 pub fn certificate_fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
+    sha256_hex(der)
+}
+
+/// The SHA-256 of `bytes` as 64 lowercase hex digits, as `sha256sum` prints it (what user_data
+/// pins for an agent binary).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -81,6 +87,14 @@ pub fn certificate_fingerprint(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums_are_lower_case_hex_as_sha256sum_prints_them() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn the_proof_depends_on_secret_and_session() {

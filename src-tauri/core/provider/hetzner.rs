@@ -7,6 +7,7 @@ pub mod api;
 pub mod catalog;
 pub mod client;
 pub mod cloud_init;
+pub mod delivery;
 pub mod error;
 pub mod model;
 pub mod provider;

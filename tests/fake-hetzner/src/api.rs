@@ -178,7 +178,7 @@ fn handle(
         body,
         path,
     };
-    servers::notice_backstops(shared);
+    servers::notice_machines(shared);
     match (request.segments.first().copied(), method) {
         (Some("locations"), &Method::GET) => catalog_list(
             &request,
@@ -342,6 +342,27 @@ fn control(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> Re
                 &json!({"vanished": removed}),
             )
         }
+        (["releases", AGENT_ASSET], &Method::GET) => {
+            match std::fs::read(&shared.options.agent_bin) {
+                Ok(bytes) => Response::builder()
+                    .header("content-type", "application/octet-stream")
+                    .body(axum::body::Body::from(bytes))
+                    .unwrap_or_default(),
+                Err(err) => answer(500, &json!({"error": err.to_string()})),
+            }
+        }
         _ => answer(404, &json!({"error": "unknown control endpoint"})),
     }
+}
+
+/// The agent binary's name as a release publishes it.
+pub const AGENT_ASSET: &str = "sam-agent-x86_64-linux";
+
+/// `bytes`' SHA-256 in lower-case hex, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -3,7 +3,8 @@
 //! pagination, label selectors, rate-limit headers) and keeps state: actions take time,
 //! faults can be injected, and a server created with SAM's user_data boots the real
 //! `sam-agent` on its own loopback address, with each volume a folder that becomes the
-//! workspace disk. `docs/hetzner.md` says how to run it.
+//! workspace disk — or, with [`Options::vm`], boots as a real Linux virtual machine whose
+//! cloud-init runs SAM's user_data ([`vm`]). `docs/hetzner.md` says how to run it.
 
 mod api;
 mod catalog;
@@ -11,6 +12,7 @@ mod http;
 mod labels;
 pub mod machines;
 mod selector;
+pub mod vm;
 mod world;
 
 use std::net::SocketAddr;
@@ -38,6 +40,8 @@ pub struct Options {
     pub refill_per_sec: f64,
     /// Faults from the start.
     pub faults: Faults,
+    /// Servers boot as virtual machines (`None`: as the agent alone, in a process).
+    pub vm: Option<vm::VmOptions>,
 }
 
 impl Options {
@@ -53,6 +57,7 @@ impl Options {
             rate_limit: 3600,
             refill_per_sec: 1.0,
             faults: Faults::default(),
+            vm: None,
         }
     }
 }
@@ -130,6 +135,47 @@ impl FakeHetzner {
             .values()
             .filter_map(|s| s.user_data.clone())
             .collect()
+    }
+
+    /// Where a server downloads the agent from, as the server sees it (the fake serves the
+    /// agent binary it boots as a release, `GET /__fake/releases/sam-agent-x86_64-linux`), and
+    /// the binary's SHA-256; `None` when the binary cannot be read.
+    pub fn agent_release(&self) -> Option<(String, String)> {
+        let bytes = std::fs::read(&self.shared.options.agent_bin).ok()?;
+        let host = if self.shared.options.vm.is_some() {
+            vm::HOST_FROM_GUEST
+        } else {
+            "127.0.0.1"
+        };
+        let port = self.base_url.rsplit(':').next()?.trim_end_matches("/v1");
+        Some((
+            format!("http://{host}:{port}/__fake/releases/{}", api::AGENT_ASSET),
+            api::sha256_hex(&bytes),
+        ))
+    }
+
+    /// Runs `command` (one line of `sh`) as root on the virtual machine of server `name`, through
+    /// the test image's console; waits at most `timeout`.
+    pub fn root_command(
+        &self,
+        name: &str,
+        command: &str,
+        timeout: std::time::Duration,
+    ) -> std::io::Result<vm::RootOutput> {
+        let dir = self
+            .server_dir(name)
+            .ok_or_else(|| std::io::Error::other(format!("no server {name}")))?;
+        vm::root_command(&dir, command, timeout)
+    }
+
+    /// The folder of a server, by name: its logs (`console.log` for a virtual machine).
+    pub fn server_dir(&self, name: &str) -> Option<PathBuf> {
+        self.shared
+            .world()
+            .servers
+            .values()
+            .find(|s| s.name == name)
+            .map(|s| s.dir.clone())
     }
 
     /// The folder of a volume, by name: the workspace disk's contents.

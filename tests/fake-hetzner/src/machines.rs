@@ -23,10 +23,57 @@ sam-boot: install-agent: ok: simulated by fake-hetzner\n\
 sam-boot: start-agent: ok\n\
 sam-boot: done: ok\n";
 
-/// A running agent; killed with its process group when dropped.
+/// A running server: its agent (servers as processes) or its virtual machine (`--vm`); killed
+/// with its process group when dropped.
 #[derive(Debug)]
 pub struct Machine {
     child: Child,
+    vm: Option<VirtualMachine>,
+}
+
+/// What only a virtual machine has.
+#[derive(Debug)]
+struct VirtualMachine {
+    /// Its folder, with its QMP and console sockets.
+    dir: PathBuf,
+    /// Its metadata server.
+    metadata: tokio::task::JoinHandle<()>,
+}
+
+impl Machine {
+    /// A virtual machine (see [`crate::vm`]) run by `child`, with its metadata server.
+    pub fn virtual_machine(
+        child: Child,
+        dir: PathBuf,
+        metadata: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            child,
+            vm: Some(VirtualMachine { dir, metadata }),
+        }
+    }
+
+    /// Whether a virtual machine powered itself off. (An agent that died leaves its server
+    /// running, as on a real server.)
+    pub fn powered_off(&mut self) -> bool {
+        self.vm.is_some() && !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Presses the power button (ACPI): whether the machine can be asked (an agent-only server
+    /// cannot; the caller then switches it off).
+    pub fn press_power_button(&self) -> bool {
+        self.vm
+            .as_ref()
+            .is_some_and(|vm| crate::vm::qmp(&vm.dir, "system_powerdown").is_ok())
+    }
+
+    /// Resets the machine as the reset button does; whether it could (see
+    /// [`Machine::press_power_button`]).
+    pub fn reset(&self) -> bool {
+        self.vm
+            .as_ref()
+            .is_some_and(|vm| crate::vm::qmp(&vm.dir, "system_reset").is_ok())
+    }
 }
 
 impl Drop for Machine {
@@ -38,7 +85,25 @@ impl Drop for Machine {
             );
         }
         let _ = self.child.wait();
+        if let Some(vm) = &self.vm {
+            vm.metadata.abort();
+        }
     }
+}
+
+/// Starts `command` in a process group of its own that dies with the fake, even when the fake
+/// is killed.
+pub fn spawn_owned(command: &mut Command) -> std::io::Result<Child> {
+    command.process_group(0);
+    // SAFETY: `prctl(PR_SET_PDEATHSIG)` is async-signal-safe and touches no memory of the
+    // parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    command.spawn()
 }
 
 /// A loopback address `127.0.0.N` held for one server: no other server of any fake, in this
@@ -152,18 +217,10 @@ pub fn boot(user_data: &str, boot: &Boot<'_>) -> std::io::Result<Option<Machine>
         .current_dir(&workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0);
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` is async-signal-safe and touches no memory of the
-    // parent; agents die with the fake even when it is killed.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
-        });
-    }
+        .stderr(log);
     Ok(Some(Machine {
-        child: command.spawn()?,
+        child: spawn_owned(&mut command)?,
+        vm: None,
     }))
 }
 
@@ -179,12 +236,18 @@ fn path_text(path: &Path) -> String {
 /// The agent binary: `--agent-bin`, else `sam-agent` next to the running executable (or one
 /// folder up, where cargo puts binaries relative to test executables).
 pub fn default_agent_bin() -> PathBuf {
+    sibling_binary("sam-agent")
+}
+
+/// The program `name` next to the running executable, or one folder up (where cargo puts
+/// binaries relative to test executables), else `name` on PATH.
+pub fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    [dir.join("sam-agent"), dir.join("../sam-agent")]
+    [dir.join(name), dir.join("..").join(name)]
         .into_iter()
         .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("sam-agent"))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 #[cfg(test)]

@@ -42,11 +42,28 @@ struct Args {
     /// Faults to inject, as JSON (see `Faults`), e.g. '{"unavailable":["cx23@fsn1"]}'.
     #[arg(long)]
     faults: Option<String>,
+    /// Servers boot as QEMU virtual machines from this image folder (what
+    /// scripts/lib/vm-image.sh prints) instead of as the agent alone.
+    #[arg(long, value_name = "IMAGE")]
+    vm: Option<PathBuf>,
+    /// Internal: connect standard input and output to ADDR (a virtual machine's metadata
+    /// connection), then exit.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    relay: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(addr) = &args.relay {
+        return match fake_hetzner::vm::relay(addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("fake-hetzner: --relay {addr}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let faults: Faults = match args.faults.as_deref().map(serde_json::from_str).transpose() {
         Ok(faults) => faults.unwrap_or_default(),
         Err(err) => {
@@ -66,6 +83,14 @@ async fn main() -> ExitCode {
     options.agent_port = args.agent_port;
     options.rate_limit = args.rate_limit;
     options.faults = faults;
+    if let Some(image) = args.vm {
+        let mut vm = fake_hetzner::vm::VmOptions::new(image);
+        // This very program relays the machines' metadata connections.
+        if let Ok(exe) = std::env::current_exe() {
+            vm.relay = exe;
+        }
+        options.vm = Some(vm);
+    }
     let fake = match FakeHetzner::start(args.listen, options).await {
         Ok(fake) => fake,
         Err(err) => {

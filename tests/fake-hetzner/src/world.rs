@@ -198,7 +198,11 @@ impl World {
     /// Removes a server as a finished delete does: its Volumes are detached (not deleted) and its
     /// firewalls no longer apply to it. Whether there was such a server.
     pub fn remove_server(&mut self, id: i64) -> bool {
-        let removed = self.servers.remove(&id).is_some();
+        let removed = self.servers.remove(&id).inspect(|server| {
+            // A virtual machine's own disk goes with it (its logs stay for the tests).
+            let _ = std::fs::remove_file(server.dir.join("disk.qcow2"));
+        });
+        let removed = removed.is_some();
         for volume in self.volumes.values_mut().filter(|v| v.server == Some(id)) {
             volume.server = None;
         }

@@ -135,6 +135,7 @@ impl HetznerAccount {
         let mut settings = HetznerSettings::for_this_build(
             installation.id.clone(),
             &self.ctx.config().agent_override,
+            &self.ctx.config().agent_binary(),
         );
         settings.ssh_authorized_keys = self.ssh_keys()?;
         let client = self.client().await?;

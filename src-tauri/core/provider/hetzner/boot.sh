@@ -2,13 +2,15 @@
 # SAM's first-boot script on a Hetzner server, run once by cloud-init's runcmd as root.
 #
 # It reads its settings from the root-only env file given as $1 (default
-# /etc/sam-agent/boot.env), then: download and verify the agent, install it, mount the workspace
+# /etc/sam-agent/boot.env), then: download (or receive from the app, see receive-agent.py) and
+# verify the agent, install it, mount the workspace
 # disk, block the metadata address, turn SSH off if no key was given, arm the idle backstop,
 # start the agent. Each phase logs one line, `sam-boot: <phase>: ok` or
 # `sam-boot: <phase>: FAILED: <reason>`, to stdout and to /var/log/sam-boot.log.
 #
 # Every absolute path it reads or writes is prefixed with $SAM_BOOT_ROOT (empty on a server), so
-# a test can run it in a folder with stand-ins for the system commands on PATH.
+# a test can run it in a folder with stand-ins for the system commands on PATH (and a test
+# receives the agent on $SAM_RECEIVE_PORT instead of 443).
 set -eu
 
 root=${SAM_BOOT_ROOT:-}
@@ -21,6 +23,8 @@ state_dir=$root/var/lib/sam-agent
 download_dir=$root/var/lib/sam-boot
 # The agent's activity stamp; its postpone command touches it.
 stamp=/var/lib/sam-agent/active
+# The file whose creation asks root to power the server off; the agent's power-off command.
+poweroff_request=/var/lib/sam-agent/poweroff-requested
 # Capabilities the agent needs: bind 443, start shells as the workspace user, manage files in
 # the workspace and signal its processes.
 agent_caps=cap_net_bind_service,cap_setuid,cap_setgid,cap_chown,cap_dac_override,cap_fowner,cap_kill
@@ -60,6 +64,7 @@ trap on_exit EXIT
 phase=read-config
 agent_url=
 agent_sha256=
+agent_delivery=download
 volume_device=
 idle_limit_secs=
 workspace_user=dev
@@ -71,6 +76,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     '' | '#'*) ;;
     SAM_AGENT_URL=*) agent_url=${line#*=} ;;
     SAM_AGENT_SHA256=*) agent_sha256=${line#*=} ;;
+    SAM_AGENT_DELIVERY=*) agent_delivery=${line#*=} ;;
     SAM_VOLUME_DEVICE=*) volume_device=${line#*=} ;;
     SAM_IDLE_LIMIT_SECS=*) idle_limit_secs=${line#*=} ;;
     SAM_WORKSPACE_USER=*) workspace_user=${line#*=} ;;
@@ -79,21 +85,36 @@ while IFS= read -r line || [ -n "$line" ]; do
     *) fail "unknown setting ${line%%=*}" ;;
     esac
 done <"$env_file"
-[ -n "$agent_url" ] || fail "SAM_AGENT_URL is missing"
+case $agent_delivery in
+download) [ -n "$agent_url" ] || fail "SAM_AGENT_URL is missing" ;;
+push) ;;
+*) fail "unknown SAM_AGENT_DELIVERY $agent_delivery" ;;
+esac
 [ -n "$agent_sha256" ] || fail "SAM_AGENT_SHA256 is missing"
 ok
 
-# --- download-agent ---------------------------------------------------------------------------
-phase=download-agent
 mkdir -p "$download_dir"
 chmod 0700 "$download_dir"
 download=$download_dir/sam-agent.download
 rm -f "$download"
-curl --fail --silent --show-error --location --globoff --proto '=http,https' \
-    --retry 10 --retry-delay 3 --retry-connrefused --connect-timeout 10 --max-time 300 \
-    --output "$download" "$agent_url" 2>>"$log_file" ||
-    fail "cannot download $agent_url (curl exit status $?)"
-ok
+if [ "$agent_delivery" = push ]; then
+    # --- receive-agent: the app sends its own agent (a build that publishes none) -------------
+    # The first stage keeps only the binary whose SHA-256 is pinned above and runs nothing.
+    phase=receive-agent
+    command -v python3 >/dev/null 2>&1 || fail "python3 is missing, so the agent cannot be received"
+    python3 "$lib_dir/receive-agent.py" "$agent_sha256" "$download" "${SAM_RECEIVE_PORT:-443}" 900 \
+        2>>"$log_file" ||
+        fail "no agent with the pinned checksum arrived within 15 minutes"
+    ok
+else
+    # --- download-agent -----------------------------------------------------------------------
+    phase="download-agent"
+    curl --fail --silent --show-error --location --globoff --proto '=http,https' \
+        --retry 10 --retry-delay 3 --retry-connrefused --connect-timeout 10 --max-time 300 \
+        --output "$download" "$agent_url" 2>>"$log_file" ||
+        fail "cannot download $agent_url (curl exit status $?)"
+    ok
+fi
 
 # --- verify-agent: nothing is installed or started unless the checksum matches -----------------
 phase=verify-agent
@@ -113,6 +134,10 @@ phase=install-agent
 mkdir -p "$(dirname "$agent_bin")"
 install -m 0755 "$download" "$agent_bin"
 rm -f "$download"
+# A binary built against a newer C library than the server's does not start: say so now.
+if ! version=$("$agent_bin" --version 2>&1); then
+    fail "the agent does not run on this server: $(echo "$version" | head -n 1)"
+fi
 if ! command -v setcap >/dev/null 2>&1; then
     apt-get install -y -q libcap2-bin >>"$log_file" 2>&1 || fail "setcap is missing (install libcap2-bin)"
 fi
@@ -179,7 +204,8 @@ ExecStart=$block_command
 [Install]
 WantedBy=multi-user.target
 EOF
-systemctl daemon-reload
+# `enable` reloads systemd's configuration itself, so no separate daemon-reload: each reload
+# costs a second or more on a small server, and the boot path is what the user waits for.
 systemctl enable --now sam-metadata-block.service || fail "the metadata rule did not load"
 ok
 
@@ -199,6 +225,30 @@ chmod 0700 "$state_dir"
 # A fresh server gets the full idle period.
 touch "$root$stamp"
 chown "$agent_user:$agent_user" "$state_dir" "$root$stamp"
+# The agent's own backstop cannot power the server off (it holds no such privilege); it asks by
+# creating $poweroff_request, and this root path unit does it: the request file is the whole
+# interface, and the only thing it can do is power off. The request is removed first, so a server
+# powered on again does not power off at once.
+cat >"$unit_dir/sam-poweroff.path" <<EOF
+[Unit]
+Description=SAM: the agent asked to power the server off
+
+[Path]
+PathExists=$poweroff_request
+
+[Install]
+WantedBy=multi-user.target
+EOF
+cat >"$unit_dir/sam-poweroff.service" <<EOF
+[Unit]
+Description=SAM: power off, as the agent's idle backstop asked
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/rm -f $poweroff_request
+ExecStart=/bin/systemctl poweroff
+EOF
+backstop_units=sam-poweroff.path
 if [ -n "$idle_limit_secs" ]; then
     cat >"$lib_dir/backstop-check" <<'EOF'
 #!/bin/sh
@@ -233,8 +283,11 @@ AccuracySec=5s
 [Install]
 WantedBy=timers.target
 EOF
-    systemctl daemon-reload
-    systemctl enable --now sam-backstop.timer || fail "the backstop timer did not start"
+    backstop_units="$backstop_units sam-backstop.timer"
+fi
+# shellcheck disable=SC2086 # the unit names are words
+systemctl enable --now $backstop_units || fail "the backstop units did not start ($backstop_units)"
+if [ -n "$idle_limit_secs" ]; then
     ok "power off after $idle_limit_secs s without activity"
 else
     ok "no idle timeout"
@@ -261,7 +314,6 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target
 EOF
-systemctl daemon-reload
 systemctl enable --now sam-agent.service || fail "systemctl could not start sam-agent"
 ok
 
@@ -269,5 +321,5 @@ ok
 # The agent is up: terminals work from here on. Later slow steps (Docker, the dev container)
 # go below, each as its own phase.
 
-phase=done
+phase="done"
 ok

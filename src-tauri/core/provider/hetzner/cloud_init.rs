@@ -29,6 +29,11 @@ pub const BOOT_ENV_PATH: &str = "/etc/sam-agent/boot.env";
 pub const BOOT_SCRIPT_PATH: &str = "/usr/local/lib/sam-agent/boot.sh";
 /// The boot script: downloads, verifies and starts the agent; see the script's header.
 pub const BOOT_SCRIPT: &str = include_str!("boot.sh");
+/// Where the first stage that receives the agent from the app is written (builds that publish
+/// no agent).
+pub const RECEIVE_SCRIPT_PATH: &str = "/usr/local/lib/sam-agent/receive-agent.py";
+/// The first stage: keeps only the agent binary whose SHA-256 user_data pins.
+pub const RECEIVE_SCRIPT: &str = include_str!("receive-agent.py");
 /// The system user the agent runs as.
 pub const AGENT_USER: &str = "sam-agent";
 /// The unprivileged user that shells and jobs run as.
@@ -41,6 +46,9 @@ pub const STATE_DIR: &str = "/var/lib/sam-agent";
 pub const BOOT_LOG: &str = "/var/log/sam-boot.log";
 /// The file the agent touches while the workspace is active; the backstop timer reads its age.
 pub const ACTIVITY_STAMP: &str = "/var/lib/sam-agent/active";
+/// The file the agent creates to have the server powered off (a root path unit does it; the
+/// agent itself holds no power-off privilege).
+pub const POWEROFF_REQUEST: &str = "/var/lib/sam-agent/poweroff-requested";
 
 /// SSH key types accepted in `ssh_authorized_keys`.
 const SSH_KEY_TYPES: [&str; 6] = [
@@ -61,8 +69,9 @@ pub struct BootConfig<'a> {
     pub public_key: &'a str,
     /// The one-time enrollment secret; written to the agent's config file and nowhere else.
     pub enrollment_secret: &'a Secret,
-    /// An `https` (or, for tests, `http`) URL of the static `sam-agent` binary.
-    pub agent_url: &'a str,
+    /// An `https` (or, for tests, `http`) URL of the static `sam-agent` binary; `None` = the app
+    /// sends the binary itself to the first stage ([`RECEIVE_SCRIPT`]).
+    pub agent_url: Option<&'a str>,
     /// The binary's SHA-256 as 64 lower-case hex digits, checked before it is installed.
     pub agent_sha256: &'a str,
     /// Idle timeout; `None` = never (and no backstop timer).
@@ -90,6 +99,7 @@ struct AgentConfig<'a> {
     idle_timeout_secs: u64,
     idle_grace_secs: u64,
     backstop: &'a str,
+    poweroff_command: String,
     postpone_command: String,
     boot_log: &'a str,
 }
@@ -98,7 +108,9 @@ struct AgentConfig<'a> {
 pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
     check_public_key(config.public_key)?;
     check_enrollment_secret(config.enrollment_secret)?;
-    check_agent_url(config.agent_url)?;
+    if let Some(url) = config.agent_url {
+        check_agent_url(url)?;
+    }
     check_sha256(config.agent_sha256)?;
     if let Some(device) = config.volume_device {
         check_device(device)?;
@@ -129,6 +141,7 @@ pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
         idle_timeout_secs: idle_timeout_secs.unwrap_or(0),
         idle_grace_secs: config.idle_grace_secs,
         backstop: "poweroff",
+        poweroff_command: format!("touch {POWEROFF_REQUEST}"),
         postpone_command: format!("touch {ACTIVITY_STAMP}"),
         boot_log: BOOT_LOG,
     };
@@ -137,7 +150,19 @@ pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
 
     // Parsed line by line by the boot script, never sourced; every value was checked above.
     let boot_env = [
-        ("SAM_AGENT_URL", config.agent_url.to_owned()),
+        (
+            "SAM_AGENT_URL",
+            config.agent_url.unwrap_or_default().to_owned(),
+        ),
+        (
+            "SAM_AGENT_DELIVERY",
+            if config.agent_url.is_some() {
+                "download"
+            } else {
+                "push"
+            }
+            .to_owned(),
+        ),
         ("SAM_AGENT_SHA256", config.agent_sha256.to_owned()),
         (
             "SAM_VOLUME_DEVICE",
@@ -175,7 +200,7 @@ pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
     if !config.ssh_authorized_keys.is_empty() {
         workspace_user["ssh_authorized_keys"] = json!(config.ssh_authorized_keys);
     }
-    let document = json!({
+    let mut document = json!({
         // No "default" entry: the image's default user (with sudo) is not created.
         "users": [
             {
@@ -215,6 +240,16 @@ pub fn user_data(config: &BootConfig<'_>) -> Result<String, SamError> {
         ],
         "runcmd": [["/bin/sh", BOOT_SCRIPT_PATH, BOOT_ENV_PATH]],
     });
+    if config.agent_url.is_none()
+        && let Some(files) = document["write_files"].as_array_mut()
+    {
+        files.push(json!({
+            "path": RECEIVE_SCRIPT_PATH,
+            "content": RECEIVE_SCRIPT,
+            "owner": "root:root",
+            "permissions": "0700",
+        }));
+    }
     let text = format!("#cloud-config\n{}\n", compact(&document)?);
     if text.len() > USER_DATA_LIMIT {
         return Err(SamError::invalid_input(

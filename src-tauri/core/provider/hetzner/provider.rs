@@ -24,12 +24,13 @@ use super::api::{
 use super::catalog::Catalog;
 use super::client::HetznerClient;
 use super::cloud_init::{self, BootConfig};
+use super::delivery::Delivery;
 use super::model::{
     Architecture, CreateServer, FirewallRef, FirewallRule, Labels, Server, ServerStatus, Volume,
 };
 pub use super::settings::HetznerSettings;
 use super::spend;
-use crate::agent_release::{self, AgentDownload, Arch};
+use crate::agent_release::{self, AgentSource, Arch};
 use crate::error::{ErrorCategory, SamError};
 use crate::provider::{Machine, MachineDetails, MachineSpec, MachineStatus, Provider};
 use crate::workspace::{ProviderKind, WorkspaceId};
@@ -224,8 +225,8 @@ impl HetznerProvider {
         }
     }
 
-    /// The agent download for servers of `architecture`, if there is one.
-    fn agent_for(&self, architecture: Architecture) -> Option<&AgentDownload> {
+    /// How servers of `architecture` get the agent, if they can.
+    fn agent_for(&self, architecture: Architecture) -> Option<&AgentSource> {
         match architecture {
             Architecture::X86 => self.settings.agent.as_ref(),
             Architecture::Arm => self.settings.arm_agent.as_ref(),
@@ -238,7 +239,7 @@ impl HetznerProvider {
     async fn usable(
         &self,
         placements: &[Placement],
-    ) -> Result<Vec<(Placement, AgentDownload)>, SamError> {
+    ) -> Result<Vec<(Placement, AgentSource)>, SamError> {
         let types = self.client.server_types().await?;
         Ok(placements
             .iter()
@@ -258,7 +259,16 @@ impl HetznerProvider {
     }
 
     fn machine(server: &Server, fresh: bool) -> Result<Machine, SamError> {
-        let ip = server
+        let ip = Self::ipv4(server)?;
+        Ok(Machine {
+            agent_addr: format!("{ip}:{AGENT_PORT}"),
+            fresh,
+        })
+    }
+
+    /// The server's public IPv4 address, where its agent answers.
+    fn ipv4(server: &Server) -> Result<String, SamError> {
+        server
             .public_net
             .ipv4
             .as_ref()
@@ -270,15 +280,25 @@ impl HetznerProvider {
                     format!("Server {} has no public IPv4 address.", server.name),
                     "Delete the workspace's server in SAM and start it again.",
                 )
-            })?;
-        Ok(Machine {
-            agent_addr: format!("{ip}:{AGENT_PORT}"),
-            fresh,
-        })
+            })
     }
 
-    /// Creates the server (and, the first time, the Volume) where there is capacity.
-    async fn create(&self, spec: &MachineSpec<'_>) -> Result<Server, SamError> {
+    /// The agent to send to `server`, found running, when the app delivers agents and the
+    /// server's first stage is still waiting for it.
+    async fn undelivered(&self, server: &Server) -> Result<Option<Delivery>, SamError> {
+        let Some(AgentSource::Deliver(binary)) = self.agent_for(server.server_type.architecture)
+        else {
+            return Ok(None);
+        };
+        if !super::delivery::waiting(&Self::ipv4(server)?, AGENT_PORT).await {
+            return Ok(None);
+        }
+        Ok(Some(Delivery::of(binary).await?))
+    }
+
+    /// Creates the server (and, the first time, the Volume) where there is capacity; with the
+    /// agent the app must send it, when it does not download one.
+    async fn create(&self, spec: &MachineSpec<'_>) -> Result<(Server, Option<Delivery>), SamError> {
         let secret = spec.enrollment_secret.as_ref().ok_or_else(|| {
             SamError::internal(
                 "A new Hetzner server needs an enrollment secret.",
@@ -364,12 +384,21 @@ impl HetznerProvider {
             };
             let device = disk.linux_device.clone();
             let ssh_keys = self.ssh_keys();
+            let (agent_url, agent_sha256, delivery) = match agent {
+                AgentSource::Download(download) => {
+                    (Some(download.url.as_str()), download.sha256.clone(), None)
+                }
+                AgentSource::Deliver(binary) => {
+                    let delivery = Delivery::of(binary).await?;
+                    (None, delivery.sha256.clone(), Some(delivery))
+                }
+            };
             let user_data = cloud_init::user_data(&BootConfig {
                 workspace,
                 public_key: &spec.public_key,
                 enrollment_secret: secret,
-                agent_url: &agent.url,
-                agent_sha256: &agent.sha256,
+                agent_url,
+                agent_sha256: &agent_sha256,
                 idle_timeout_secs: spec.idle_timeout_secs,
                 idle_grace_secs: self.settings.idle_grace_secs,
                 volume_device: Some(&device),
@@ -395,9 +424,9 @@ impl HetznerProvider {
                     self.client
                         .wait_all(&created.next_actions, self.settings.action_timeout)
                         .await?;
-                    return Ok(created.server);
+                    return Ok((created.server, delivery));
                 }
-                Ok(Created::Adopted(server)) => return Ok(*server),
+                Ok(Created::Adopted(server)) => return Ok((*server, delivery)),
                 Err(err)
                     if matches!(err.code(), Some("resource_unavailable" | "placement_error")) =>
                 {
@@ -434,19 +463,35 @@ impl Provider for HetznerProvider {
     }
 
     async fn provision(&self, spec: &MachineSpec<'_>) -> Result<Machine, SamError> {
-        let (server, fresh) = match self.server(spec.workspace, true).await? {
+        let (server, fresh, delivery) = match self.server(spec.workspace, true).await? {
             // Its agent kept its identity: powered back on, it answers to the pin it had.
             Some(server) if server.status == ServerStatus::Off => {
                 let action = self.client.power(server.id, Power::Poweron).await?;
                 self.client
                     .wait(&action, self.settings.action_timeout)
                     .await?;
-                (server, false)
+                (server, false, None)
             }
-            Some(server) => (server, false),
-            None => (self.create(spec).await?, true),
+            // A server this app made but never sent its agent (it stopped in between).
+            Some(server) => {
+                let delivery = self.undelivered(&server).await?;
+                (server, false, delivery)
+            }
+            None => {
+                let (server, delivery) = self.create(spec).await?;
+                (server, true, delivery)
+            }
         };
         *self.listed.lock().await = None;
+        if let Some(delivery) = delivery {
+            delivery
+                .send(
+                    &Self::ipv4(&server)?,
+                    AGENT_PORT,
+                    self.settings.delivery_timeout,
+                )
+                .await?;
+        }
         Self::machine(&server, fresh)
     }
 

@@ -2,6 +2,7 @@
 //! delete, and the power actions. A server that powers on boots its agent.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::Method;
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 use super::{Request, Shared, schedule, schedule_with, selector};
 use crate::catalog;
 use crate::http::{ApiError, answer, page};
-use crate::machines::{self, Boot};
+use crate::machines::{self, Boot, Machine};
+use crate::vm::{self, VmBoot};
 use crate::world::{Power, Server, World, now};
 
 /// Largest user_data Hetzner accepts.
@@ -284,6 +286,12 @@ fn power_on(world: &mut World, shared: &Shared, id: i64) {
         .values()
         .find(|v| v.server == Some(id))
         .map(|v| v.dir.clone());
+    let volume_dirs: BTreeMap<i64, PathBuf> = world
+        .volumes
+        .values()
+        .filter(|v| v.server == Some(id))
+        .map(|v| (v.id, v.dir.clone()))
+        .collect();
     let Some(server) = world.servers.get_mut(&id) else {
         return;
     };
@@ -292,6 +300,30 @@ fn power_on(world: &mut World, shared: &Shared, id: i64) {
         return;
     }
     let _ = std::fs::remove_file(server.dir.join("poweroff-requested"));
+    if let Some(options) = &shared.options.vm {
+        let volumes = server
+            .volumes
+            .iter()
+            .filter_map(|id| Some((*id, vm::volume_disk(&volume_dirs.get(id)?.clone()))))
+            .collect();
+        let boot = VmBoot {
+            id,
+            name: &server.name,
+            ip: &server.address.ip,
+            agent_port: shared.options.agent_port,
+            dir: &server.dir,
+            volumes,
+            user_data: server.user_data.as_deref(),
+            location: server.location.name,
+        };
+        match vm::boot(options, &boot) {
+            Ok(machine) => server.machine = Some(machine),
+            Err(err) => {
+                let _ = std::fs::write(server.dir.join("boot-error"), err.to_string());
+            }
+        }
+        return;
+    }
     if let Some(user_data) = &server.user_data {
         let boot = Boot {
             agent_bin: &shared.options.agent_bin,
@@ -350,6 +382,7 @@ fn power(shared: &Arc<Shared>, id: i64, action: &str) -> Result<Response, ApiErr
         .servers
         .get_mut(&id)
         .ok_or_else(|| ApiError::not_found("server"))?;
+    let mut vm_acts = false;
     match action {
         "poweron" if server.power == Power::Off => server.power = Power::Starting,
         "poweroff" => {
@@ -357,7 +390,20 @@ fn power(shared: &Arc<Shared>, id: i64, action: &str) -> Result<Response, ApiErr
             server.power = Power::Off;
             server.machine = None;
         }
-        "shutdown" if server.power == Power::Running => server.power = Power::Stopping,
+        // A virtual machine is asked (ACPI) and is off when its system has shut down.
+        "shutdown" if server.power == Power::Running => {
+            server.power = Power::Stopping;
+            if server
+                .machine
+                .as_ref()
+                .is_some_and(Machine::press_power_button)
+            {
+                vm_acts = true;
+            }
+        }
+        "reboot" => {
+            vm_acts = server.machine.as_ref().is_some_and(Machine::reset);
+        }
         _ => {}
     }
     let started = world.action(command, vec![(id, "server")]);
@@ -365,6 +411,10 @@ fn power(shared: &Arc<Shared>, id: i64, action: &str) -> Result<Response, ApiErr
     drop(world);
     let action = action.to_owned();
     schedule(shared, started, move |world, shared| {
+        if vm_acts {
+            // The machine does it by itself; `notice_machines` sees it off.
+            return;
+        }
         match action.as_str() {
             "poweron" => power_on(world, shared, id),
             "shutdown" => {
@@ -385,11 +435,16 @@ fn power(shared: &Arc<Shared>, id: i64, action: &str) -> Result<Response, ApiErr
     Ok(answer(201, &body))
 }
 
-/// Servers whose agent ran its power-off backstop are off now.
-pub fn notice_backstops(shared: &Shared) {
+/// Servers whose machine stopped by itself (a virtual machine that powered off) or whose agent
+/// ran its power-off backstop are off now.
+pub fn notice_machines(shared: &Shared) {
     let mut world = shared.world();
     for server in world.servers.values_mut() {
-        if server.machine.is_some() && machines::poweroff_requested(&server.dir) {
+        let stopped = server
+            .machine
+            .as_mut()
+            .is_some_and(|m| m.powered_off() || machines::poweroff_requested(&server.dir));
+        if stopped {
             server.machine = None;
             server.power = Power::Off;
         }

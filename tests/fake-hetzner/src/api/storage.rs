@@ -169,6 +169,10 @@ fn create_volume(shared: &Arc<Shared>, body: &Value) -> Result<Response, ApiErro
     let dir = shared.options.data_dir.join(format!("volume-{id}"));
     std::fs::create_dir_all(&dir)
         .map_err(|err| ApiError::new(500, "server_error", err.to_string()))?;
+    if shared.options.vm.is_some() {
+        crate::vm::create_volume_disk(&dir, size)
+            .map_err(|err| ApiError::new(500, "server_error", err.to_string()))?;
+    }
     world.volumes.insert(
         id,
         Volume {

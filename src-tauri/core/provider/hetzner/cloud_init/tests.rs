@@ -61,7 +61,7 @@ impl Inputs {
             workspace: &self.workspace,
             public_key: &self.key,
             enrollment_secret: &self.secret,
-            agent_url: "https://example.com/sam-agent-x86_64",
+            agent_url: Some("https://example.com/sam-agent-x86_64"),
             agent_sha256: SHA,
             idle_timeout_secs: Some(1800),
             idle_grace_secs: 300,
@@ -113,6 +113,7 @@ fn the_agent_config_entry_is_what_the_agent_accepts() {
             "idle_timeout_secs",
             "listen",
             "postpone_command",
+            "poweroff_command",
             "public_key",
             "run_as",
             "state_dir",
@@ -129,6 +130,11 @@ fn the_agent_config_entry_is_what_the_agent_accepts() {
     assert_eq!(
         agent.postpone_command.as_deref(),
         Some("touch /var/lib/sam-agent/active")
+    );
+    // The agent asks root to power off; it cannot itself.
+    assert_eq!(
+        agent.poweroff_command.as_deref(),
+        Some("touch /var/lib/sam-agent/poweroff-requested")
     );
     assert_eq!(agent.enrollment_secret.as_deref(), Some(SECRET));
 }
@@ -152,6 +158,7 @@ fn boot_settings_go_to_the_root_only_env_file() {
     assert_eq!(
         env["content"],
         "SAM_AGENT_URL=https://example.com/sam-agent-x86_64\n\
+         SAM_AGENT_DELIVERY=download\n\
          SAM_AGENT_SHA256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n\
          SAM_VOLUME_DEVICE=/dev/disk/by-id/scsi-0HC_Volume_123\n\
          SAM_IDLE_LIMIT_SECS=2100\n\
@@ -165,6 +172,37 @@ fn boot_settings_go_to_the_root_only_env_file() {
         json!([["/bin/sh", BOOT_SCRIPT_PATH, BOOT_ENV_PATH]])
     );
     assert_eq!(document["ssh_pwauth"], false);
+}
+
+#[test]
+fn without_a_download_the_first_stage_is_written_and_the_agent_is_pushed() {
+    let downloads = parse(&Inputs::new().user_data());
+    let paths = |document: &Value| -> Vec<String> {
+        document["write_files"]
+            .as_array()
+            .expect("write_files")
+            .iter()
+            .filter_map(|entry| entry["path"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(!paths(&downloads).contains(&RECEIVE_SCRIPT_PATH.to_owned()));
+
+    let inputs = Inputs::new();
+    let mut config = inputs.config();
+    config.agent_url = None;
+    let pushed = parse(&user_data(&config).expect("user_data"));
+    let stage = file(&pushed, RECEIVE_SCRIPT_PATH);
+    assert_eq!(stage["content"], RECEIVE_SCRIPT);
+    assert_eq!(stage["permissions"], "0700");
+    assert_eq!(stage["owner"], "root:root");
+    let env = file(&pushed, BOOT_ENV_PATH)["content"]
+        .as_str()
+        .expect("env")
+        .to_owned();
+    assert!(
+        env.starts_with("SAM_AGENT_URL=\nSAM_AGENT_DELIVERY=push\n"),
+        "{env}"
+    );
 }
 
 #[test]
@@ -218,7 +256,7 @@ fn bad_inputs_are_typed_errors() {
         (
             "ftp url",
             BootConfig {
-                agent_url: "ftp://example.com/a",
+                agent_url: Some("ftp://example.com/a"),
                 ..base()
             },
             Configuration,
@@ -226,7 +264,7 @@ fn bad_inputs_are_typed_errors() {
         (
             "no host",
             BootConfig {
-                agent_url: "https:///a",
+                agent_url: Some("https:///a"),
                 ..base()
             },
             Configuration,
@@ -234,7 +272,7 @@ fn bad_inputs_are_typed_errors() {
         (
             "space",
             BootConfig {
-                agent_url: "https://example.com/a b",
+                agent_url: Some("https://example.com/a b"),
                 ..base()
             },
             Configuration,
@@ -242,7 +280,7 @@ fn bad_inputs_are_typed_errors() {
         (
             "quote",
             BootConfig {
-                agent_url: "https://example.com/a'b",
+                agent_url: Some("https://example.com/a'b"),
                 ..base()
             },
             Configuration,
@@ -363,7 +401,7 @@ fn the_largest_realistic_inputs_fit() {
     let inputs = Inputs::new();
     let config = BootConfig {
         ssh_authorized_keys: &keys,
-        agent_url: &url,
+        agent_url: Some(&url),
         ..inputs.config()
     };
     let text = user_data(&config).expect("fits");
