@@ -29,6 +29,7 @@ pub mod paths;
 pub mod provider;
 pub mod redact;
 pub mod repo;
+pub mod ssh_config;
 pub mod store;
 pub mod tasks;
 pub mod terminal;
