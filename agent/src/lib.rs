@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod files;
 pub mod identity;
 pub mod journal;
+pub mod ports;
 pub mod ring;
 pub mod self_delete;
 pub mod server;

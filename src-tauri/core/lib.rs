@@ -16,6 +16,7 @@ pub mod coding_agents;
 pub mod config;
 pub mod context;
 pub mod deep_link;
+pub mod editors;
 pub mod error;
 pub mod github;
 pub mod http;
