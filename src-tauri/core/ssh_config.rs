@@ -167,6 +167,77 @@ pub fn without_block(text: &str) -> Result<String, SamError> {
     Ok(format!("{}{}", &text[..range.start], &text[end..]))
 }
 
+/// One workspace in SAM's own hosts file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEntry {
+    /// What the user types: `sam-<name>`.
+    pub alias: String,
+    /// Under which name the workspace's host key is pinned in SAM's known-hosts file
+    /// (`sam-<id>`, stable when the workspace is renamed or moves to a new server).
+    pub key_alias: String,
+    /// The user on the workspace.
+    pub user: String,
+    /// The ProxyCommand's words (`sam ssh --stdio <workspace>`), quoted for the shell here.
+    pub proxy_command: Vec<String>,
+}
+
+/// SAM's own hosts file: a `Host` section per workspace that reaches it through `sam`, checks
+/// its host key against SAM's `known_hosts` strictly, and never asks.
+pub fn hosts_file(entries: &[HostEntry], known_hosts: &Path) -> Result<String, SamError> {
+    let mut out = String::from(
+        "# Written by SAM; it rewrites this file as workspaces come and go. Edit ~/.ssh/config instead.\n",
+    );
+    let known_hosts = known_hosts.to_string_lossy();
+    if known_hosts.contains(['"', '\n', '%']) {
+        return Err(SamError::invalid_input(
+            format!("SAM's known-hosts path {known_hosts:?} cannot go into an SSH config."),
+            "Use a data folder whose path has no quotes or percent signs (SAM_DATA_DIR).",
+        ));
+    }
+    for entry in entries {
+        for (what, value) in [
+            ("host", &entry.alias),
+            ("key alias", &entry.key_alias),
+            ("user", &entry.user),
+        ] {
+            let plain = !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !plain {
+                return Err(SamError::invalid_input(
+                    format!("The SSH {what} {value:?} cannot go into an SSH config."),
+                    "Use letters, digits, dots, dashes and underscores only.",
+                ));
+            }
+        }
+        let command: Vec<String> = entry.proxy_command.iter().map(|w| shell_word(w)).collect();
+        out.push_str(&format!(
+            "\nHost {alias}\n    User {user}\n    ProxyCommand {command}\n    HostKeyAlias {key}\n    UserKnownHostsFile \"{known_hosts}\"\n    StrictHostKeyChecking yes\n",
+            alias = entry.alias,
+            user = entry.user,
+            command = command.join(" "),
+            key = entry.key_alias,
+        ));
+    }
+    Ok(out)
+}
+
+/// A word for the shell that runs a ProxyCommand: single-quoted unless plain, and with `%`
+/// doubled (OpenSSH expands `%` tokens in ProxyCommand).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'=' | b':')
+        });
+    let quoted = if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    };
+    quoted.replace('%', "%%")
+}
+
 /// What installing the block (with `include`) in the file at `config` would change.
 pub fn plan_install(config: &Path, include: &Path) -> Result<Change, SamError> {
     let before = read(config)?;

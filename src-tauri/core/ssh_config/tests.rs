@@ -230,3 +230,79 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn openssh_resolves_a_workspace_through_the_block_and_sams_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sam_file = dir.path().join("sam dir/ssh_config");
+    let known = dir.path().join("sam dir/known_hosts");
+    let entries = [HostEntry {
+        alias: "sam-shop".to_owned(),
+        key_alias: "sam-abcdefghijkm".to_owned(),
+        user: "dev".to_owned(),
+        proxy_command: vec![
+            "/opt/my apps/sam".to_owned(),
+            "ssh".to_owned(),
+            "--stdio".to_owned(),
+            "shop".to_owned(),
+        ],
+    }];
+    write_atomic(
+        &sam_file,
+        hosts_file(&entries, &known).expect("hosts").as_bytes(),
+    )
+    .expect("written");
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "Host *\n    User someone-else\n    StrictHostKeyChecking no\n",
+    )
+    .expect("user's config");
+    apply(&config, &plan_install(&config, &sam_file).expect("planned")).expect("applied");
+
+    let output = std::process::Command::new("ssh")
+        .arg("-G")
+        .arg("-F")
+        .arg(&config)
+        .arg("sam-shop")
+        .output()
+        .expect("ssh runs (Debian's openssh-client; ./scripts/test installs it)");
+    assert!(output.status.success(), "{output:?}");
+    let resolved = String::from_utf8_lossy(&output.stdout);
+    let value = |key: &str| {
+        resolved
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // SAM's values win over the user's `Host *`, which comes after the block.
+    assert_eq!(value("user"), "dev");
+    assert_eq!(value("stricthostkeychecking"), "true");
+    assert_eq!(value("hostkeyalias"), "sam-abcdefghijkm");
+    assert_eq!(value("userknownhostsfile"), known.display().to_string());
+    assert_eq!(value("proxycommand"), "'/opt/my apps/sam' ssh --stdio shop");
+    // Another host still gets the user's settings.
+    let other = std::process::Command::new("ssh")
+        .arg("-G")
+        .arg("-F")
+        .arg(&config)
+        .arg("elsewhere")
+        .output()
+        .expect("ssh runs");
+    assert!(String::from_utf8_lossy(&other.stdout).contains("\nuser someone-else\n"));
+}
+
+#[test]
+fn hosts_file_words_are_quoted_and_bad_names_refused() {
+    assert_eq!(shell_word("/usr/bin/sam"), "/usr/bin/sam");
+    assert_eq!(shell_word("it's"), "'it'\\''s'");
+    assert_eq!(shell_word("50%"), "'50%%'");
+    let entry = HostEntry {
+        alias: "sam-a b".to_owned(),
+        key_alias: "sam-x".to_owned(),
+        user: "dev".to_owned(),
+        proxy_command: vec!["sam".to_owned()],
+    };
+    assert!(hosts_file(&[entry], Path::new("/k")).is_err());
+}
