@@ -357,12 +357,3 @@ fn control(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> Re
 
 /// The agent binary's name as a release publishes it.
 pub const AGENT_ASSET: &str = "sam-agent-x86_64-linux";
-
-/// `bytes`' SHA-256 in lower-case hex, as `sha256sum` prints it.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}

@@ -150,7 +150,7 @@ impl FakeHetzner {
         let port = self.base_url.rsplit(':').next()?.trim_end_matches("/v1");
         Some((
             format!("http://{host}:{port}/__fake/releases/{}", api::AGENT_ASSET),
-            api::sha256_hex(&bytes),
+            sam_protocol::enroll::sha256_hex(&bytes),
         ))
     }
 
