@@ -4,10 +4,12 @@
 //! replies or a [`Failure`] with an error code, so the session layer only translates.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sam_protocol::message::{ErrorCode, PtySize, StreamInfo, StreamKind};
+use sam_protocol::message::request::TunnelTarget;
+use sam_protocol::message::{ErrorCode, ListeningPort, PtySize, StreamInfo, StreamKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Activity;
@@ -15,7 +17,7 @@ use crate::config::Config;
 use crate::files::{Files, FsError};
 use crate::identity::Identity;
 use crate::journal::Journals;
-use crate::stream::{Launch, Stream};
+use crate::stream::{Launch, MAX_TUNNELS, ORPHAN_AFTER, Stream};
 
 /// A failed request: its code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,7 @@ impl Agent {
         let open = self
             .streams_lock()
             .values()
-            .filter(|s| s.kind != StreamKind::Log)
+            .filter(|s| !matches!(s.kind, StreamKind::Log | StreamKind::Tunnel))
             .count();
         if open >= self.config.max_streams as usize {
             return Err(Failure::new(
@@ -159,6 +161,83 @@ impl Agent {
             ));
         }
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Opens a tunnel to the SSH server or to `127.0.0.1:<port>` in the workspace. A tunnel no
+    /// connection attaches for [`ORPHAN_AFTER`] is closed: its client is gone.
+    pub async fn open_tunnel(
+        self: &Arc<Self>,
+        target: TunnelTarget,
+        port: Option<u16>,
+    ) -> Result<StreamInfo, Failure> {
+        let tunnels = self
+            .streams_lock()
+            .values()
+            .filter(|s| s.kind == StreamKind::Tunnel)
+            .count();
+        if tunnels >= MAX_TUNNELS as usize {
+            return Err(Failure::new(
+                ErrorCode::TooManyStreams,
+                format!("{tunnels} tunnels are open, the limit is {MAX_TUNNELS}; close one first"),
+            ));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let stream = match (target, port) {
+            (TunnelTarget::Ssh, None) => {
+                let (near, far) = tokio::io::duplex(crate::ssh::PIPE_BYTES);
+                crate::ssh::serve(Arc::clone(self), far);
+                Stream::spawn_tunnel(id, vec!["ssh".to_owned()], near)
+            }
+            (TunnelTarget::Tcp, Some(port)) if port != 0 => {
+                let (addr, socket) = connect_loopback(port).await?;
+                Stream::spawn_tunnel(id, vec!["tcp".to_owned(), addr], socket)
+            }
+            (TunnelTarget::Ssh, Some(_)) => {
+                return Err(Failure::new(
+                    ErrorCode::InvalidArgument,
+                    "an ssh tunnel takes no port",
+                ));
+            }
+            (TunnelTarget::Tcp, _) => {
+                return Err(Failure::new(
+                    ErrorCode::InvalidArgument,
+                    "a tcp tunnel needs a port from 1 to 65535",
+                ));
+            }
+        };
+        self.streams_lock().insert(id, Arc::clone(&stream));
+        tracing::debug!(stream = id, command = ?stream.command, "tunnel opened");
+        let agent = Arc::downgrade(self);
+        let watched = Arc::clone(&stream);
+        tokio::spawn(async move {
+            watched.orphaned(ORPHAN_AFTER).await;
+            drop(watched);
+            if let Some(agent) = agent.upgrade() {
+                // Already closed by its client, if it is unknown by now.
+                let _ = agent.close(id).await;
+            }
+        });
+        Ok(stream.info())
+    }
+
+    /// The TCP ports that programs of the workspace's user listen on, but for the agent's own.
+    pub fn listening_ports(&self) -> Vec<ListeningPort> {
+        let uid = self
+            .config
+            .run_as
+            .as_ref()
+            .map_or_else(|| nix::unistd::getuid().as_raw(), |user| user.uid);
+        let own = self.config.listen.port();
+        let mut ports: Vec<ListeningPort> = crate::ports::listening(Path::new("/proc"), Some(uid))
+            .into_iter()
+            .filter(|listener| listener.port != own)
+            .map(|listener| ListeningPort {
+                port: listener.port,
+                address: listener.addr.to_string(),
+            })
+            .collect();
+        ports.dedup();
+        ports
     }
 
     /// Opens a PTY running `command` (the login shell by default).
@@ -270,7 +349,8 @@ impl Agent {
         Ok(stream.info())
     }
 
-    fn login_shell(&self) -> String {
+    /// The workspace user's login shell.
+    pub(crate) fn login_shell(&self) -> String {
         self.config
             .run_as
             .as_ref()
@@ -295,7 +375,10 @@ impl Agent {
             // Closed on purpose: nobody will ask for what it said again.
             let _ = self.journals.remove(&self.epoch, id);
         }
-        self.event(&format!("stream {id} closed"));
+        // A forwarded port opens a tunnel per connection: too many to log.
+        if stream.kind != StreamKind::Tunnel {
+            self.event(&format!("stream {id} closed"));
+        }
         Ok(())
     }
 
@@ -384,10 +467,27 @@ fn log_line(log: &Stream, message: &str) {
     log.append(format!("{stamp} {message}\n").as_bytes());
 }
 
+/// Connects to `port` on the workspace's loopback, IPv4 first; returns the address reached.
+async fn connect_loopback(port: u16) -> Result<(String, tokio::net::TcpStream), Failure> {
+    let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let first = match tokio::net::TcpStream::connect(v4).await {
+        Ok(socket) => return Ok((v4.to_string(), socket)),
+        Err(err) => err,
+    };
+    match tokio::net::TcpStream::connect(v6).await {
+        Ok(socket) => Ok((v6.to_string(), socket)),
+        Err(_) => Err(Failure::new(
+            ErrorCode::Io,
+            format!("nothing answers on port {port} in the workspace ({v4}: {first})"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn agent(dir: &std::path::Path) -> Arc<Agent> {
+    fn agent(dir: &Path) -> Arc<Agent> {
         let flags = crate::config::tests::flags(dir);
         let config = Config::load(flags).expect("config");
         let identity = Identity::load_or_create(&config.state_dir).expect("identity");

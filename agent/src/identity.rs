@@ -1,6 +1,8 @@
 //! The agent's own identity and enrollment state, kept in its state folder:
 //! - `tls-key.pem` / `tls-cert.der`: the self-signed certificate the desktop pins, generated at
 //!   first start and kept across restarts;
+//! - `ssh-host-key`: the SSH server's ed25519 host key (OpenSSH format), generated at first
+//!   start; the desktop learns its public half at enrollment and pins it in SAM's known-hosts;
 //! - `enrolled`: the mark that the one-time enrollment secret has been used. Once it exists the
 //!   agent refuses to enroll again, whatever its configuration says.
 
@@ -15,6 +17,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 const KEY_FILE: &str = "tls-key.pem";
 const CERT_FILE: &str = "tls-cert.der";
 const ENROLLED_FILE: &str = "enrolled";
+const SSH_HOST_KEY_FILE: &str = "ssh-host-key";
 
 /// Why the identity could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,9 @@ pub enum IdentityError {
     /// The stored key or certificate is unusable.
     #[error("TLS identity: {0}")]
     Tls(String),
+    /// The SSH host key is unusable.
+    #[error("SSH host key: {0}")]
+    Ssh(String),
 }
 
 /// The agent's TLS identity.
@@ -38,6 +44,7 @@ pub struct Identity {
     /// The certificate, DER.
     pub cert: CertificateDer<'static>,
     key_pkcs8: Vec<u8>,
+    ssh_host_key: russh::keys::PrivateKey,
     state_dir: PathBuf,
 }
 
@@ -46,6 +53,7 @@ impl Identity {
     pub fn load_or_create(state_dir: &Path) -> Result<Self, IdentityError> {
         let key_path = state_dir.join(KEY_FILE);
         let cert_path = state_dir.join(CERT_FILE);
+        let ssh_host_key = ssh_host_key(&state_dir.join(SSH_HOST_KEY_FILE))?;
         if key_path.exists() && cert_path.exists() {
             let pem = read(&key_path)?;
             let key = rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&pem))
@@ -53,6 +61,7 @@ impl Identity {
             return Ok(Self {
                 cert: CertificateDer::from(read(&cert_path)?),
                 key_pkcs8: key.serialize_der(),
+                ssh_host_key,
                 state_dir: state_dir.to_path_buf(),
             });
         }
@@ -70,8 +79,22 @@ impl Identity {
         Ok(Self {
             cert: cert.der().clone(),
             key_pkcs8: key.serialize_der(),
+            ssh_host_key,
             state_dir: state_dir.to_path_buf(),
         })
+    }
+
+    /// The SSH server's host key.
+    pub fn ssh_host_key(&self) -> &russh::keys::PrivateKey {
+        &self.ssh_host_key
+    }
+
+    /// The host key's public half as OpenSSH writes it: `ssh-ed25519 AAAA…`.
+    pub fn ssh_public_key(&self) -> String {
+        self.ssh_host_key
+            .public_key()
+            .to_openssh()
+            .unwrap_or_default()
     }
 
     /// The SHA-256 fingerprint the desktop pins.
@@ -105,6 +128,27 @@ impl Identity {
         );
         write_atomically(&self.state_dir.join(ENROLLED_FILE), stamp.as_bytes(), 0o600)
     }
+}
+
+/// Loads the SSH host key at `path`, creating an ed25519 key there when there is none.
+fn ssh_host_key(path: &Path) -> Result<russh::keys::PrivateKey, IdentityError> {
+    use russh::keys::ssh_key::LineEnding;
+    use russh::keys::ssh_key::private::Ed25519Keypair;
+    let unusable =
+        |err: &dyn std::fmt::Display| IdentityError::Ssh(format!("{}: {err}", path.display()));
+    if path.exists() {
+        let pem = read(path)?;
+        return russh::keys::PrivateKey::from_openssh(&pem).map_err(|err| unusable(&err));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|err| unusable(&err))?;
+    let key = russh::keys::PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    let pem = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|err| unusable(&err))?;
+    write_atomically(path, pem.as_bytes(), 0o600)?;
+    tracing::info!("generated a new SSH host key");
+    Ok(key)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, IdentityError> {
@@ -164,6 +208,26 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_ssh_host_key_is_made_once_and_kept_private() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = Identity::load_or_create(dir.path()).expect("created");
+        let again = Identity::load_or_create(dir.path()).expect("loaded");
+        assert!(first.ssh_public_key().starts_with("ssh-ed25519 AAAA"));
+        assert_eq!(first.ssh_public_key(), again.ssh_public_key());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(SSH_HOST_KEY_FILE))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(SSH_HOST_KEY_FILE), "garbage").expect("write");
+        assert!(matches!(
+            Identity::load_or_create(dir.path()),
+            Err(IdentityError::Ssh(_))
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod ring;
 pub mod self_delete;
 pub mod server;
 pub mod session;
+pub mod ssh;
 pub mod stream;
 
 use std::sync::Arc;

@@ -227,6 +227,7 @@ async fn enroll(agent: &Agent, mut ws: Ws, exporter: &[u8; EXPORTER_LEN]) {
         proof: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.proof(exporter)),
         workspace: agent.config.workspace_id.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        ssh_host_key: Some(agent.identity.ssh_public_key()),
     };
     if ws.send(enroll_text(&offer)).await.is_err() {
         return;

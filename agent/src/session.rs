@@ -348,6 +348,8 @@ impl Session {
                 window_bytes: WINDOW_BYTES,
                 max_read: MAX_READ,
                 max_write: sam_protocol::MAX_WRITE,
+                max_tunnels: crate::stream::MAX_TUNNELS,
+                tunnel_window: crate::stream::TUNNEL_WINDOW,
             },
         }
     }
@@ -368,6 +370,9 @@ impl Session {
             Request::Resize(resize) => self.resize(resize, answer).await,
             Request::Close(close) => self.close_stream(close, answer),
             Request::List => self.list(answer).await,
+            Request::OpenTunnel(open) => self.open_tunnel(open, answer),
+            Request::EndInput(end) => self.end_input(end, answer),
+            Request::ListPorts => self.list_ports(answer).await,
             // Activity and stopping: `activity.rs`.
             Request::KeepAlive => self.keep_alive(answer).await,
             Request::Busy(busy) => self.busy(busy, answer).await,

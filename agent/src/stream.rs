@@ -22,6 +22,9 @@ use crate::config::RunAs;
 use crate::journal::Writer;
 use crate::ring::{Read, Ring};
 
+mod tunnel;
+pub use tunnel::{Attached, MAX_TUNNELS, ORPHAN_AFTER, TUNNEL_WINDOW};
+
 /// How long a closed process gets between the polite signal and SIGKILL.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -58,6 +61,8 @@ pub struct Stream {
     cwd: Option<String>,
     /// A coding agent's journal on disk (see [`crate::journal`]).
     journal: Mutex<Option<Writer>>,
+    /// A tunnel's pipe (see [`tunnel`]).
+    tunnel: Option<tunnel::Tunnel>,
 }
 
 #[derive(Debug)]
@@ -89,6 +94,13 @@ pub enum InputError {
     },
     /// The process has ended.
     Ended,
+    /// Tunnel input ran more than the window ahead of what was written.
+    Overrun {
+        /// The window, in bytes.
+        window: u64,
+    },
+    /// Half-closing is for tunnels only.
+    NotATunnel,
 }
 
 /// How to start a process.
@@ -143,6 +155,7 @@ impl Stream {
             pgid,
             cwd: launch.map(|l| l.cwd.display().to_string()),
             journal: Mutex::new(None),
+            tunnel: None,
         }
     }
 
@@ -162,28 +175,9 @@ impl Stream {
         let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
         pty.resize(pty_process::Size::new(size.rows, size.cols))
             .map_err(std::io::Error::other)?;
-        let (program, args) = split(&launch.command)?;
-        let mut command = pty_process::Command::new(program)
-            .args(args)
-            .current_dir(launch.cwd);
-        // The agent's own settings are not the workspace's business.
-        for name in agent_variables() {
-            command = command.env_remove(name);
-        }
-        let mut command = command
-            .env("TERM", "xterm-256color")
-            .env("COLORTERM", "truecolor")
-            .envs(launch.env);
-        if let Some(user) = launch.run_as {
-            command = command
-                .uid(user.uid)
-                .gid(user.gid)
-                .env("HOME", &user.home)
-                .env("USER", &user.name)
-                .env("LOGNAME", &user.name)
-                .env("SHELL", &user.shell);
-        }
-        let child = command.spawn(pts).map_err(std::io::Error::other)?;
+        let child = pty_command(&launch)?
+            .spawn(pts)
+            .map_err(std::io::Error::other)?;
         let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
         let (reader, mut writer) = pty.into_split();
         let (input_tx, mut input_rx) = mpsc::channel::<PtyCommand>(64);
@@ -390,7 +384,10 @@ impl Stream {
             command: self.command.clone(),
             out_base: state.ring.base(),
             out_head: state.ring.head(),
-            in_acked: state.in_acked,
+            in_acked: match self.written() {
+                Some(written) => *written.borrow(),
+                None => state.in_acked,
+            },
             size: state.size,
             exit: state.exit,
             cwd: self.cwd.clone(),
@@ -400,6 +397,9 @@ impl Stream {
     /// Accepts input that starts at `offset`; bytes already accepted are skipped, so a client
     /// that resends after a reconnect never types anything twice. Returns the new `in_acked`.
     pub async fn input(&self, offset: u64, bytes: &[u8]) -> Result<u64, InputError> {
+        if let Some(tunnel) = &self.tunnel {
+            return self.tunnel_input(tunnel, offset, bytes);
+        }
         let sender = self.input.as_ref().ok_or(InputError::NotATerminal)?;
         let (fresh, acked) = {
             let mut state = self.lock();
@@ -475,6 +475,9 @@ impl Stream {
     /// Ends the process: SIGHUP for a terminal, SIGTERM for a job, SIGKILL after
     /// [`CLOSE_GRACE`]. Returns once it has exited (or immediately if it had).
     pub async fn terminate(&self) {
+        if let Some(tunnel) = &self.tunnel {
+            return self.end_tunnel(tunnel).await;
+        }
         let Some(pgid) = self.pgid else { return };
         if !self.is_running() {
             return;
@@ -526,9 +529,36 @@ fn stat_field(pid: i32, n: usize) -> Option<i32> {
         .ok()
 }
 
+/// A process for a terminal (the caller spawns it on the PTY's other end), as the configured
+/// user, without the agent's own settings; `launch.env` may override `TERM`.
+pub(crate) fn pty_command(launch: &Launch<'_>) -> std::io::Result<pty_process::Command> {
+    let (program, args) = split(&launch.command)?;
+    let mut command = pty_process::Command::new(program)
+        .args(args)
+        .current_dir(launch.cwd);
+    // The agent's own settings are not the workspace's business.
+    for name in agent_variables() {
+        command = command.env_remove(name);
+    }
+    let mut command = command
+        .env("TERM", "xterm-256color")
+        .env("COLORTERM", "truecolor")
+        .envs(launch.env);
+    if let Some(user) = launch.run_as {
+        command = command
+            .uid(user.uid)
+            .gid(user.gid)
+            .env("HOME", &user.home)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name)
+            .env("SHELL", &user.shell);
+    }
+    Ok(command)
+}
+
 /// A process without a terminal: stdout and stderr piped, stdin closed (callers may pipe it),
 /// in its own process group, as the configured user, without the agent's own settings.
-fn piped_command(launch: &Launch<'_>) -> std::io::Result<tokio::process::Command> {
+pub(crate) fn piped_command(launch: &Launch<'_>) -> std::io::Result<tokio::process::Command> {
     let (program, args) = split(&launch.command)?;
     let mut command = tokio::process::Command::new(program);
     command

@@ -13,7 +13,8 @@ APT_RUN=(libayatana-appindicator3-1 fonts-dejavu-core)
 # The test bench: X server, WebDriver, D-Bus session, Secret Service, notification daemon.
 # (Never dbus-x11: it makes GTK auto-launch stray session buses.)
 APT_TEST=(xvfb xauth webkit2gtk-driver dbus gnome-keyring dunst libnotify-bin libglib2.0-bin
-  xdg-utils imagemagick vim-tiny procps iproute2 python3 xclip cloud-init openssh-client)
+  xdg-utils imagemagick vim-tiny procps iproute2 python3 xclip cloud-init openssh-client
+  openssh-sftp-server)
 # The lint tools: a venv for PyPI tools, and ShellCheck, which actionlint runs on `run:` steps.
 APT_LINT=(python3-venv shellcheck)
 # The VM tier (tests/vm): QEMU and the image builder. qemu-utils (qemu-img) goes in a second

@@ -51,7 +51,7 @@ trap cleanup EXIT
 
 say "building the VM image (Debian 12, once per recipe) in $image"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,ca-certificates,curl,git,sudo,e2fsprogs,nftables,libcap2-bin,openssh-client,procps \
+  --include=systemd-sysv,udev,kmod,ifupdown,isc-dhcp-client,iproute2,ca-certificates,curl,git,sudo,e2fsprogs,nftables,libcap2-bin,openssh-client,openssh-sftp-server,procps \
   bookworm "$rootfs" "$(mirror)" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1

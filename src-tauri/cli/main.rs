@@ -33,6 +33,8 @@ mod github;
 mod hetzner;
 mod idle;
 mod output;
+mod ports;
+mod ssh;
 mod terminal;
 use agent::AgentCommand;
 use git::GitCommand;
@@ -87,6 +89,16 @@ enum Top {
     /// The coding agents SAM knows how to start.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Open a shell (or run a command) in a workspace over SSH, through its agent; with
+    /// --stdio, carry an SSH connection (the ProxyCommand of SAM's SSH config).
+    Ssh(ssh::SshArgs),
+    /// Add SAM's block to ~/.ssh/config (or take it out with --remove), so that `ssh
+    /// sam-<name>` and editors reach workspaces.
+    SshConfig(ssh::SshConfigArgs),
+    /// The TCP ports programs listen on in a workspace.
+    Ports(ports::PortsArgs),
+    /// Forward ports of a workspace to this computer's loopback until interrupted.
+    PortForward(ports::PortForwardArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +271,10 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
             Top::Github(command) => github::run(&core, command, cli.json).await,
             Top::Agent(command) => agent::run(&core, command, cli.json).await,
             Top::Workspace(command) => workspace(&core, command, cli.json).await,
+            Top::Ssh(args) => ssh::ssh(&core, args).await,
+            Top::SshConfig(args) => ssh::ssh_config(&core, &args, cli.json),
+            Top::Ports(args) => ports::ports(&core, &args, cli.json).await,
+            Top::PortForward(args) => ports::port_forward(&core, args, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),
         }

@@ -13,9 +13,10 @@ pub use client::{
     AgentClient, AgentEndpoint, JobRun, LinkState, StreamEvent, StreamHandle, StreamInput,
 };
 pub use dial::{Caller, dial};
-pub use enroll::enroll;
+pub use enroll::{Enrolled, enroll, enroll_agent};
 pub use error::AgentError;
-pub use sam_protocol::message::request::OpenAcp;
+pub use sam_protocol::message::request::{OpenAcp, TunnelTarget};
 pub use sam_protocol::message::{
-    BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, PtySize, StreamInfo, StreamKind,
+    BackstopAction, ErrorCode, ExitStatus, FsEntry, FsKind, IdlePolicy, ListeningPort, PtySize,
+    StreamInfo, StreamKind,
 };

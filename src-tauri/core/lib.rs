@@ -27,14 +27,17 @@ pub mod logging;
 pub mod notice;
 pub mod opener;
 pub mod paths;
+pub mod port_forward;
 pub mod provider;
 pub mod redact;
 pub mod repo;
 pub mod ssh_config;
+pub mod ssh_hosts;
 pub mod store;
 pub mod tasks;
 pub mod terminal;
 pub mod terminals;
+pub mod tunnel;
 pub mod workspace;
 
 use std::sync::Arc;

@@ -14,3 +14,4 @@ mod refusals;
 mod resume;
 mod robustness;
 mod terminal;
+mod tunnel;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use sam_core::agent_client::{AgentClient, BackstopAction, IdlePolicy, StreamEvent};
 use sam_core::provider::hetzner::api::Power;
 use sam_core::provider::hetzner::model::ServerStatus;
+use sam_core::ssh_hosts::alias as name_for_ssh;
 use sam_core::store::OperationKind;
 use sam_core::workspace::WorkspaceStatus;
 
@@ -69,6 +70,51 @@ async fn a_workspace_boots_on_a_virtual_machine_keeps_its_disk_and_is_powered_of
     )
     .await;
     assert!(screen.contains("dev in /workspace: private"), "{screen}");
+
+    // SSH with Debian's OpenSSH client through `sam ssh`: a command as the workspace's user,
+    // and SFTP, which scp and editors use, from the server's own sftp-server.
+    let sam = |args: &[&str]| {
+        std::process::Command::new(binary("sam"))
+            .args(args)
+            .env("SAM_DATA_DIR", tier.data_dir("vm-path"))
+            .output()
+            .expect("sam runs")
+    };
+    let id = workspace.id.to_string();
+    let out = sam(&[
+        "ssh",
+        &id,
+        "--",
+        "echo \"$(id -un) in $(pwd): $(cat README.md)\"",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "dev in /workspace: private\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fetched = tier.data_dir("vm-path").join("README.fetched");
+    let batch = tier.data_dir("vm-path").join("sftp-batch");
+    std::fs::write(&batch, format!("get README.md {}\n", fetched.display())).expect("batch");
+    let config = tier.data_dir("vm-path").join("ssh/config");
+    let sftp = std::process::Command::new("sftp")
+        .arg("-F")
+        .arg(&config)
+        .args(["-o", "BatchMode=yes", "-b"])
+        .arg(&batch)
+        .arg(name_for_ssh(&workspace.name, &workspace.id))
+        .env("SAM_DATA_DIR", tier.data_dir("vm-path"))
+        .output()
+        .expect("sftp runs");
+    assert!(
+        sftp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sftp.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&fetched).expect("fetched").trim(),
+        "private"
+    );
 
     // What the workspace's user cannot do.
     let (out, code) = as_dev(&agent, "ls /var/lib/sam-agent").await;

@@ -12,7 +12,7 @@ use sam_core::Core;
 use sam_core::agent_client::{AgentClient, PtySize, StreamEvent};
 use sam_core::agent_release::{AgentDownload, AgentSource};
 use sam_core::idle::IdleChoice;
-use sam_core::installation::{KeyStore, MemoryKeys};
+use sam_core::installation::{KeyStore, OsKeyring};
 use sam_core::lifecycle::CreateRequest;
 use sam_core::paths::AppPaths;
 use sam_core::provider::hetzner::client::{ClientOptions, HetznerClient};
@@ -111,12 +111,14 @@ impl Tier {
             .expect("client")
     }
 
-    /// A SAM core whose Hetzner workspaces run here, with the agent released by the fake.
+    /// A SAM core whose Hetzner workspaces run here, with the agent released by the fake. Its
+    /// keys are in the session's Secret Service, so that the `sam` command-line tool on the same
+    /// data folder ([`Tier::data_dir`]) is the same installation.
     pub fn core(&self, installation: &str) -> Core {
         let core = Core::open_with(
-            AppPaths::under(self.dir.path().join(installation)),
+            AppPaths::under(self.data_dir(installation)),
             sam_core::config::Config::default(),
-            Arc::new(MemoryKeys::default()) as Arc<dyn KeyStore>,
+            Arc::new(OsKeyring) as Arc<dyn KeyStore>,
             None,
         )
         .expect("core");
@@ -127,6 +129,11 @@ impl Tier {
             AgentSource::Download(AgentDownload { url, sha256 }),
         );
         core
+    }
+
+    /// The data folder of the core made for `installation`.
+    pub fn data_dir(&self, installation: &str) -> PathBuf {
+        self.dir.path().join(installation)
     }
 
     /// Makes `core`'s Hetzner servers (of `installation`) get their agent from `agent`.

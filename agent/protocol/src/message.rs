@@ -29,7 +29,7 @@ mod state;
 pub use agent::{ErrorCode, Event, Limits, Reply};
 pub use request::Request;
 pub use state::{
-    AgentStatus, BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, PtySize,
+    AgentStatus, BackstopAction, ExitStatus, FsEntry, FsKind, IdlePolicy, ListeningPort, PtySize,
     SELF_DELETE_SECRET, StreamInfo, StreamKind,
 };
 
@@ -294,6 +294,10 @@ pub enum EnrollMessage {
         workspace: String,
         /// The agent's version.
         agent_version: String,
+        /// The public half of the agent's SSH host key, as one OpenSSH `authorized_keys`-style
+        /// line (`ssh-ed25519 AAAA…`); absent from an agent without an SSH server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ssh_host_key: Option<String>,
     },
     /// The client verified the proof and pinned the certificate.
     EnrollConfirm,

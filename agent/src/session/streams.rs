@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use sam_protocol::frame::DataFrame;
-use sam_protocol::message::request::{Attach, Close, Detach, OpenAcp, OpenPty, Resize, RunJob};
+use sam_protocol::message::request::{
+    Attach, Close, Detach, EndInput, OpenAcp, OpenPty, OpenTunnel, Resize, RunJob,
+};
 use sam_protocol::message::{ErrorCode, Event, PtySize, Reply, StreamInfo};
 use tokio::sync::watch;
 
@@ -47,6 +49,33 @@ impl Session {
         answer
             .send(opened.map(|stream| Reply::Opened { stream }))
             .await;
+    }
+
+    /// Opening a tunnel may connect to a port or start an SSH handshake, so it answers from a
+    /// task of its own.
+    pub(super) fn open_tunnel(&mut self, open: OpenTunnel, answer: Answer) {
+        let agent = Arc::clone(&self.agent);
+        tokio::spawn(async move {
+            let opened = agent.open_tunnel(open.target, open.port).await;
+            answer
+                .send(opened.map(|stream| Reply::Opened { stream }))
+                .await;
+        });
+    }
+
+    /// Half-closes a tunnel once its queued input is written.
+    pub(super) fn end_input(&mut self, EndInput { stream }: EndInput, answer: Answer) {
+        let target = self.agent.stream(stream);
+        tokio::spawn(async move {
+            let ended = match target {
+                Ok(target) => target
+                    .end_input()
+                    .await
+                    .map_err(|err| input_failure(stream, err)),
+                Err(failure) => Err(failure),
+            };
+            answer.ok(ended).await;
+        });
     }
 
     pub(super) async fn attach(&mut self, Attach { stream, from }: Attach, answer: Answer) {
@@ -103,6 +132,11 @@ impl Session {
         tokio::spawn(async move { answer.ok(agent.close(stream).await).await });
     }
 
+    pub(super) async fn list_ports(&mut self, answer: Answer) {
+        let ports = self.agent.listening_ports();
+        answer.send(Ok(Reply::Ports { ports })).await;
+    }
+
     pub(super) async fn list(&mut self, answer: Answer) {
         let streams = self.agent.list();
         answer.send(Ok(Reply::Streams { streams })).await;
@@ -110,6 +144,9 @@ impl Session {
 
     /// The client applied output up to `applied`: the stream's credit window moves on.
     pub(super) fn on_ack(&mut self, stream: u32, applied: u64) {
+        if let Ok(target) = self.agent.stream(stream) {
+            target.applied(applied);
+        }
         if let Some(attachment) = self.attachments.get(&stream) {
             attachment.applied.send_if_modified(|current| {
                 let advanced = applied > *current;
@@ -165,6 +202,14 @@ impl Session {
         }
         let (applied, applied_rx) = watch::channel(from);
         let cancel = self.cancel.child_token();
+        if let Some(written) = stream.written() {
+            tokio::spawn(acknowledge_input(
+                Arc::clone(&stream),
+                written,
+                self.control.clone(),
+                cancel.clone(),
+            ));
+        }
         tokio::spawn(forward(
             stream,
             from,
@@ -190,5 +235,41 @@ fn input_failure(stream: u32, err: InputError) -> Failure {
             ErrorCode::InvalidArgument,
             format!("stream {stream} has ended"),
         ),
+        InputError::Overrun { window } => Failure::new(
+            ErrorCode::TooLarge,
+            format!(
+                "input for tunnel {stream} runs more than {window} bytes ahead of its input_ack"
+            ),
+        ),
+        InputError::NotATunnel => Failure::new(
+            ErrorCode::InvalidArgument,
+            format!("stream {stream} is not a tunnel"),
+        ),
+    }
+}
+
+/// Tells the client, for as long as it is attached, how much of its tunnel input has been
+/// written: a tunnel's `input_ack` comes when the far end took the bytes, not when they arrived.
+/// The guard counts the attachment, so a tunnel nobody attaches is eventually closed.
+async fn acknowledge_input(
+    stream: Arc<crate::stream::Stream>,
+    mut written: watch::Receiver<u64>,
+    control: tokio::sync::mpsc::Sender<tokio_tungstenite::tungstenite::Message>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let _attached = stream.attached();
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = written.changed() => if changed.is_err() { return },
+        }
+        let acked = *written.borrow_and_update();
+        let ack = Event::InputAck {
+            stream: stream.id,
+            acked,
+        };
+        if control.send(super::json(ack.into())).await.is_err() {
+            return;
+        }
     }
 }

@@ -16,12 +16,12 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use sam_protocol::frame::DataFrame;
 use sam_protocol::message::request::{
-    Attach, Busy, Close, FsList, FsRead, FsStat, FsWrite, OpenAcp, OpenPty, PushSecret, Resize,
-    RevokeSecret, RunJob, SetIdlePolicy,
+    Attach, Busy, Close, EndInput, FsList, FsRead, FsStat, FsWrite, OpenAcp, OpenPty, OpenTunnel,
+    PushSecret, Resize, RevokeSecret, RunJob, SetIdlePolicy, TunnelTarget,
 };
 use sam_protocol::message::{
-    AgentStatus, ClientMessage, ErrorCode, ExitStatus, FsEntry, IdlePolicy, PtySize, Reply, Req,
-    Request, StreamInfo,
+    AgentStatus, ClientMessage, ErrorCode, ExitStatus, FsEntry, IdlePolicy, ListeningPort, PtySize,
+    Reply, Req, Request, StreamInfo,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -151,6 +151,8 @@ enum Waiter {
 struct Welcome {
     epoch: String,
     streams: Vec<StreamInfo>,
+    /// Tunnel input the agent takes ahead of its acknowledgements (0: no tunnels).
+    tunnel_window: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -193,6 +195,15 @@ impl AgentClient {
             .as_ref()
             .map(|w| w.streams.clone())
             .unwrap_or_default()
+    }
+
+    /// How much tunnel input the agent takes ahead of its acknowledgements, once connected to an
+    /// agent that has tunnels.
+    pub fn tunnel_window(&self) -> Option<u64> {
+        lock(&self.shared.welcome)
+            .as_ref()
+            .map(|w| w.tunnel_window)
+            .filter(|window| *window > 0)
     }
 
     /// Waits until connected (at most `timeout`).
@@ -312,6 +323,35 @@ impl AgentClient {
         }
     }
 
+    /// Opens a tunnel to the agent's SSH server (`port` none) or to a TCP port on the
+    /// workspace's loopback; attach it from 0 to use it (see [`crate::tunnel`]).
+    pub async fn open_tunnel(
+        &self,
+        target: TunnelTarget,
+        port: Option<u16>,
+    ) -> Result<StreamInfo, AgentError> {
+        match self
+            .request(Request::OpenTunnel(OpenTunnel { target, port }))
+            .await?
+        {
+            Reply::Opened { stream } => Ok(stream),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The TCP ports programs of the workspace's user listen on.
+    pub async fn list_ports(&self) -> Result<Vec<ListeningPort>, AgentError> {
+        match self.idempotent(Request::ListPorts).await? {
+            Reply::Ports { ports } => Ok(ports),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Half-closes a tunnel once the agent has written the input sent before.
+    pub async fn end_input(&self, stream: u32) -> Result<(), AgentError> {
+        self.expect_ok(Request::EndInput(EndInput { stream })).await
+    }
+
     /// Attaches to a stream from output offset `from`. The handle yields its events and takes
     /// input; dropping it detaches.
     pub async fn attach(
@@ -329,6 +369,7 @@ impl AgentClient {
                 acked: from,
                 ..SubState::default()
             }),
+            input_acked: tokio::sync::Notify::new(),
         });
         if let Some(previous) = lock(&self.shared.subs).insert(stream, Arc::clone(&sub)) {
             let _ = previous.events.send(StreamEvent::Reset);

@@ -15,9 +15,31 @@ use super::dial::{AgentSocket, CONNECT_TIMEOUT, Caller, dial};
 use super::error::AgentError;
 use super::tls::PinVerifier;
 
+/// What enrollment established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The certificate fingerprint to pin from now on.
+    pub pin: String,
+    /// The public half of the agent's SSH host key (`ssh-ed25519 AAAA…`), from an agent that
+    /// has an SSH server.
+    pub ssh_host_key: Option<String>,
+}
+
 /// Enrolls the agent at `addr` with the workspace's one-time `secret` and returns the
 /// certificate fingerprint to pin from now on.
 pub async fn enroll(addr: &str, caller: &Caller<'_>, secret: &str) -> Result<String, AgentError> {
+    enroll_agent(addr, caller, secret)
+        .await
+        .map(|enrolled| enrolled.pin)
+}
+
+/// Enrolls the agent at `addr` with the workspace's one-time `secret`: its certificate's pin
+/// and its SSH host key, both vouched for by the proof.
+pub async fn enroll_agent(
+    addr: &str,
+    caller: &Caller<'_>,
+    secret: &str,
+) -> Result<Enrolled, AgentError> {
     let verifier = PinVerifier::new(None);
     let (mut socket, exporter) = dial(
         addr,
@@ -31,7 +53,10 @@ pub async fn enroll(addr: &str, caller: &Caller<'_>, secret: &str) -> Result<Str
         .ok_or_else(|| AgentError::Protocol("no certificate presented".into()))?;
 
     let EnrollMessage::EnrollProof {
-        proof, workspace, ..
+        proof,
+        workspace,
+        ssh_host_key,
+        ..
     } = next(&mut socket).await?
     else {
         return Err(AgentError::Protocol("expected enroll_proof".into()));
@@ -62,7 +87,10 @@ pub async fn enroll(addr: &str, caller: &Caller<'_>, secret: &str) -> Result<Str
     match next(&mut socket).await? {
         EnrollMessage::Enrolled => {
             let _ = socket.close(None).await;
-            Ok(fingerprint)
+            Ok(Enrolled {
+                pin: fingerprint,
+                ssh_host_key,
+            })
         }
         EnrollMessage::Failed { message } => Err(AgentError::Protocol(message)),
         other => Err(AgentError::Protocol(format!("unexpected {other:?}"))),

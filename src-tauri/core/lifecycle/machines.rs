@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CreateRequest, Workspaces, agent_error};
-use crate::agent_client::{AgentError, Caller, StreamEvent, enroll};
+use crate::agent_client::{AgentError, Caller, StreamEvent, enroll_agent};
 use crate::clock::now_ms;
 use crate::error::{ErrorCategory, SamError};
 use crate::installation::{hex, random};
@@ -125,9 +125,9 @@ impl Workspaces {
             workspace: id.as_str(),
         };
         let deadline = tokio::time::Instant::now() + self.timing().boot_timeout;
-        let pin = loop {
-            match enroll(&machine.agent_addr, &caller, secret.expose()).await {
-                Ok(pin) => break pin,
+        let enrolled = loop {
+            match enroll_agent(&machine.agent_addr, &caller, secret.expose()).await {
+                Ok(enrolled) => break enrolled,
                 // Still booting: nothing listens yet, or the connection broke off mid-start.
                 Err(
                     AgentError::Unreachable { .. }
@@ -139,9 +139,9 @@ impl Workspaces {
                 Err(err) => return Err(agent_error(err, "enroll")),
             }
         };
-        self.ctx
-            .store()
-            .set_agent(id, Some(&machine.agent_addr), Some(&pin))?;
+        let store = self.ctx.store();
+        store.set_agent(id, Some(&machine.agent_addr), Some(&enrolled.pin))?;
+        store.set_ssh_host_key(id, enrolled.ssh_host_key.as_deref())?;
         Ok(())
     }
 

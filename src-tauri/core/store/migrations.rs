@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "permission rules per workspace and the append-only audit log",
         sql: include_str!("migrations/0010_permission_rules_and_audit.sql"),
     },
+    Migration {
+        version: 11,
+        name: "the SSH host key of each workspace's agent",
+        sql: include_str!("migrations/0011_ssh_host_key.sql"),
+    },
 ];
 
 /// The version this build writes.

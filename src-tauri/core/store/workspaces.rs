@@ -101,6 +101,30 @@ impl Store {
         require_row(changed, id)
     }
 
+    /// Records the public half of the agent's SSH host key (`ssh-ed25519 AAAA…`).
+    pub fn set_ssh_host_key(&self, id: &WorkspaceId, key: Option<&str>) -> Result<(), StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE workspaces SET agent_ssh_host_key = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            params![id.as_str(), key, now_ms()],
+        )?;
+        require_row(changed, id)
+    }
+
+    /// The agent's SSH host key, when known.
+    pub fn ssh_host_key(&self, id: &WorkspaceId) -> Result<Option<String>, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT agent_ssh_host_key FROM workspaces WHERE id = ?1",
+                [id.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "workspace",
+                id: id.to_string(),
+            })
+    }
+
     /// The agent's address and pin, when known.
     pub fn agent(&self, id: &WorkspaceId) -> Result<(Option<String>, Option<String>), StoreError> {
         self.lock()

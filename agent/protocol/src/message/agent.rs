@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentStatus, ExitStatus, FsEntry, StreamInfo};
+use super::{AgentStatus, ExitStatus, FsEntry, ListeningPort, StreamInfo};
 
 /// Agent → client, the answer to one request; the [`Envelope`](super::Envelope) around it
 /// carries the request's `req`.
@@ -22,6 +22,11 @@ pub enum Reply {
     },
     /// A request succeeded and has nothing else to say.
     Ok,
+    /// The answer to `list_ports`.
+    Ports {
+        /// Listening sockets, by port.
+        ports: Vec<ListeningPort>,
+    },
     /// The answer to `list`.
     Streams {
         /// Every stream.
@@ -142,6 +147,12 @@ pub struct Limits {
     /// The most bytes one `fs_write` chunk carries (0 from an agent that cannot write files).
     #[serde(default)]
     pub max_write: u64,
+    /// How many tunnels may be open at once (0 from an agent without tunnels).
+    #[serde(default)]
+    pub max_tunnels: u32,
+    /// Unacknowledged input bytes a client may send ahead per tunnel.
+    #[serde(default)]
+    pub tunnel_window: u64,
 }
 
 /// Machine-readable error codes.

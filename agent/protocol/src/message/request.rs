@@ -59,6 +59,12 @@ pub enum Request {
     JournalRead(JournalRead),
     /// Answered by `ok`.
     JournalDrop(JournalDrop),
+    /// Answered by `opened`.
+    OpenTunnel(OpenTunnel),
+    /// Answered by `ok` once the input before it is written.
+    EndInput(EndInput),
+    /// The TCP ports programs of the workspace's user listen on; answered by `ports`.
+    ListPorts,
 }
 
 /// Start a shell (or `command`) on a new PTY.
@@ -109,6 +115,34 @@ pub struct OpenAcp {
     /// name → secret name. They exist only in this process's environment.
     #[serde(default)]
     pub secret_env: BTreeMap<String, String>,
+}
+
+/// Open a byte pipe: to the agent's SSH server, or to a TCP port on the workspace's loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenTunnel {
+    /// Where the pipe leads.
+    pub target: TunnelTarget,
+    /// The TCP port (with `tcp` only).
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// Where a tunnel leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelTarget {
+    /// The agent's SSH server, speaking the SSH protocol on the pipe.
+    Ssh,
+    /// `127.0.0.1:<port>` in the workspace (`[::1]:<port>` when nothing listens on IPv4).
+    Tcp,
+}
+
+/// The client sends no more input to a tunnel: the agent shuts the far end's write side once
+/// everything before it is written (a TCP half-close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndInput {
+    /// The stream.
+    pub stream: u32,
 }
 
 /// Start receiving a stream's output from byte offset `from`.

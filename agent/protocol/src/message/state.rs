@@ -14,6 +14,9 @@ pub enum StreamKind {
     Job,
     /// A coding agent speaking ACP: output is its stdout, input its stdin.
     Acp,
+    /// A byte pipe to the agent's SSH server or to a TCP port in the workspace: output is what
+    /// the far end sends, input goes to it.
+    Tunnel,
 }
 
 /// A stream's state.
@@ -43,6 +46,15 @@ pub struct StreamInfo {
     /// for the log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+}
+
+/// A TCP socket listening in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListeningPort {
+    /// The port.
+    pub port: u16,
+    /// The address it listens on: `127.0.0.1`, `::1`, or `0.0.0.0` / `::` for every address.
+    pub address: String,
 }
 
 /// A terminal's size in cells.

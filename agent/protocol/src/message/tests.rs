@@ -480,6 +480,8 @@ fn event() -> impl Strategy<Value = Event> {
                         window_bytes: limits.4,
                         max_read: limits.5,
                         max_write: limits.6,
+                        max_tunnels: limits.2,
+                        tunnel_window: limits.4,
                     },
                 }
             ),

@@ -104,8 +104,13 @@ async fn open_session(shared: &Shared) -> Result<(AgentSocket, Welcome), AgentEr
                             epoch,
                             streams,
                             protocol,
+                            limits,
                             ..
-                        })) if protocol == PROTOCOL_VERSION => Ok(Welcome { epoch, streams }),
+                        })) if protocol == PROTOCOL_VERSION => Ok(Welcome {
+                            epoch,
+                            streams,
+                            tunnel_window: limits.tunnel_window,
+                        }),
                         // An agent of another protocol version says so in an error event.
                         Ok(AgentMessage::Event(Event::Error { message, .. })) => {
                             Err(AgentError::Protocol(message))
@@ -327,6 +332,7 @@ mod tests {
             id,
             events,
             state: Mutex::new(SubState::default()),
+            input_acked: tokio::sync::Notify::new(),
         };
         lock(&shared.subs).insert(id, Arc::new(sub));
         rx
@@ -420,6 +426,8 @@ mod tests {
                 window_bytes: 0,
                 max_read: 0,
                 max_write: 0,
+                max_tunnels: 0,
+                tunnel_window: 0,
             },
         };
         let text = AgentMessage::from(welcome).encode();

@@ -18,6 +18,8 @@ pub(super) struct Sub {
     pub(super) id: u32,
     pub(super) events: mpsc::UnboundedSender<StreamEvent>,
     pub(super) state: Mutex<SubState>,
+    /// Woken whenever the agent acknowledges input.
+    pub(super) input_acked: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +114,21 @@ impl StreamInput {
     pub fn unacked_input(&self) -> u64 {
         unacked_input(&self.sub)
     }
+
+    /// Waits until at most `limit` bytes of input are unacknowledged: a tunnel's writer calls
+    /// this before each write, so it never runs more than the agent's window ahead.
+    pub async fn room(&self, limit: u64) {
+        loop {
+            let acked = self.sub.input_acked.notified();
+            tokio::pin!(acked);
+            // Registered before the check, so an acknowledgement in between still wakes us.
+            acked.as_mut().enable();
+            if unacked_input(&self.sub) <= limit {
+                return;
+            }
+            acked.await;
+        }
+    }
 }
 
 fn write_input(sub: &Sub, client: &AgentClient, bytes: &[u8], user_typed: bool) {
@@ -175,6 +192,7 @@ impl Sub {
                 })
                 .collect()
         };
+        self.input_acked.notify_waiters();
         for frame in &resend {
             shared.send_frame(frame);
         }
@@ -184,6 +202,7 @@ impl Sub {
         lock(&self.state)
             .unacked
             .retain(|(offset, bytes, _)| offset + bytes.len() as u64 > acked);
+        self.input_acked.notify_waiters();
     }
 
     /// Output from the agent: deliver exactly the bytes not seen yet.
