@@ -14,6 +14,8 @@ mod git;
 pub mod github;
 mod hetzner;
 mod idle;
+mod ports;
+mod ssh;
 mod terminal;
 
 use std::path::Path;
@@ -113,6 +115,12 @@ pub fn builder() -> Builder<tauri::Wry> {
             hetzner::hetzner_ssh_keys,
             hetzner::hetzner_add_ssh_key,
             hetzner::hetzner_remove_ssh_key,
+            ports::ports_view,
+            ports::ports_forward,
+            ports::ports_unforward,
+            ssh::workspace_open_editor,
+            ssh::ssh_config_status,
+            ssh::ssh_config_set,
         ])
         .events(collect_events![
             WorkspacesChanged,
@@ -163,6 +171,9 @@ pub async fn watch_changes(app: tauri::AppHandle, core: Arc<Core>) {
         );
         if Some(stamp) != last {
             last = Some(stamp);
+            // Forwards follow their workspaces: listening while they run, closed when not.
+            let forwards = Arc::clone(core.forwards());
+            tokio::spawn(async move { forwards.reconcile().await });
             if let Err(err) = WorkspacesChanged.emit(&app) {
                 tracing::warn!(%err, "telling the window about a change failed");
             }

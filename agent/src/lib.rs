@@ -58,6 +58,10 @@ impl Bound {
     pub async fn bind(config: Config) -> Result<Self, RunError> {
         let identity = Identity::load_or_create(&config.state_dir)?;
         let listener = TcpListener::bind(config.listen).await?;
+        // The port chosen when the configuration said 0: the agent leaves it out of the ports
+        // it reports as the workspace's.
+        let mut config = config;
+        config.listen = listener.local_addr()?;
         let agent = Agent::new(config, identity)?;
         Ok(Self { agent, listener })
     }

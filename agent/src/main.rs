@@ -39,7 +39,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let outcome = runtime.block_on(run(config));
+    // A blocking task still running (the disk sync of `prepare_stop` on a slow disk, say) must
+    // not hold the process past its grace: systemd waits for the exit before it powers off.
+    runtime.shutdown_timeout(sam_agent::SHUTDOWN_GRACE);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             report(&err.to_string());

@@ -32,6 +32,7 @@ mod git;
 mod github;
 mod hetzner;
 mod idle;
+mod open;
 mod output;
 mod ports;
 mod ssh;
@@ -95,6 +96,8 @@ enum Top {
     /// Add SAM's block to ~/.ssh/config (or take it out with --remove), so that `ssh
     /// sam-<name>` and editors reach workspaces.
     SshConfig(ssh::SshConfigArgs),
+    /// Open a workspace's repository in an editor over SSH (after `sam ssh-config`).
+    Open(open::OpenArgs),
     /// The TCP ports programs listen on in a workspace.
     Ports(ports::PortsArgs),
     /// Forward ports of a workspace to this computer's loopback until interrupted.
@@ -274,6 +277,7 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
             Top::Ssh(args) => ssh::ssh(&core, args).await,
             Top::SshConfig(args) => ssh::ssh_config(&core, &args, cli.json),
             Top::Ports(args) => ports::ports(&core, &args, cli.json).await,
+            Top::Open(args) => open::open(&core, &args, cli.json),
             Top::PortForward(args) => ports::port_forward(&core, args, cli.json).await,
             // Answered above.
             Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),

@@ -55,8 +55,7 @@ pub(super) async fn ssh(core: &Core, args: SshArgs) -> Result<(), SamError> {
         // The ProxyCommand leaves the files alone: OpenSSH is reading them meanwhile.
         ssh_hosts::sync(core.store(), &files, &ssh_hosts::sam_command())?;
     }
-    let (workspace, host) = ssh_hosts::find(core.store(), &args.workspace)?
-        .ok_or_else(|| unknown(core, &args.workspace))?;
+    let (workspace, host) = ssh_hosts::require(core.store(), &args.workspace)?;
     if args.stdio {
         if !args.command.is_empty() {
             return Err(SamError::invalid_input(
@@ -83,20 +82,6 @@ pub(super) async fn ssh(core: &Core, args: SshArgs) -> Result<(), SamError> {
         format!("SAM could not run OpenSSH's ssh: {err}."),
         "Install the OpenSSH client (Debian and Ubuntu: apt install openssh-client).",
     ))
-}
-
-fn unknown(core: &Core, target: &str) -> SamError {
-    match super::find(core, target) {
-        Ok(workspace) => SamError::invalid_input(
-            format!(
-                "Workspace {} has no SSH host key: it was created before SAM could SSH, or it is \
-                 being deleted.",
-                workspace.name
-            ),
-            "Create a new workspace to reach it over SSH.",
-        ),
-        Err(err) => err,
-    }
 }
 
 /// The workspace once it runs: started first when stopped (unless `no_start`), waited for when
@@ -185,7 +170,7 @@ pub(super) fn ssh_config(core: &Core, args: &SshConfigArgs, json: bool) -> Resul
     let files = SshFiles::of(core.paths());
     let target = match &args.ssh_config {
         Some(path) => path.clone(),
-        None => home_ssh_config()?,
+        None => ssh_hosts::user_ssh_config()?,
     };
     let change = if args.remove {
         ssh_config::plan_remove(&target)?
@@ -240,18 +225,6 @@ fn report(json: bool, target: &std::path::Path, change: &Change, changed: bool, 
     } else {
         print_text(text);
     }
-}
-
-fn home_ssh_config() -> Result<PathBuf, SamError> {
-    std::env::var_os("HOME")
-        .filter(|home| !home.is_empty())
-        .map(|home| PathBuf::from(home).join(".ssh").join("config"))
-        .ok_or_else(|| {
-            SamError::configuration(
-                "SAM could not find your home folder for ~/.ssh/config.",
-                "Set HOME, or name the file with --ssh-config.",
-            )
-        })
 }
 
 #[allow(clippy::print_stderr)]

@@ -18,6 +18,7 @@ pub mod context;
 pub mod deep_link;
 pub mod editors;
 pub mod error;
+pub mod forwards;
 pub mod github;
 pub mod http;
 pub mod idle;
@@ -49,6 +50,7 @@ use self::account::github::{GitHub, GitHubTokens};
 use self::config::Config;
 use self::context::Context;
 use self::error::SamError;
+use self::forwards::Forwards;
 use self::idle::watch::IdleWatch;
 use self::installation::{KeyStore, OsKeyring};
 use self::lifecycle::Workspaces;
@@ -59,7 +61,7 @@ use self::provider::registry::Providers;
 use self::store::{Operation, Store};
 use self::tasks::{Shutdown, Tasks};
 use self::terminals::Terminals;
-use self::workspace::Workspace;
+use self::workspace::{Workspace, WorkspaceId};
 
 /// Facts about this installation that the UI shows in its about/settings screens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,6 +92,7 @@ pub struct Core {
     github: GitHub,
     idle: IdleWatch,
     terminals: Terminals,
+    forwards: Arc<Forwards>,
     tasks: Tasks,
 }
 
@@ -118,6 +121,7 @@ impl Core {
         let github = GitHub::new(Arc::clone(&ctx), tokens, git.clone());
         let workspaces = Workspaces::new(Arc::clone(&ctx), providers.clone(), git.clone(), owner);
         let idle = IdleWatch::new(Arc::clone(&ctx), workspaces.clone());
+        let forwards = Arc::new(Forwards::new(Arc::clone(&ctx)));
         tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
         Ok(Self {
             paths,
@@ -129,6 +133,7 @@ impl Core {
             github,
             idle,
             terminals: Terminals::default(),
+            forwards,
             tasks: Tasks::default(),
         })
     }
@@ -227,6 +232,11 @@ impl Core {
         self.ctx.notices()
     }
 
+    /// The workspaces' port forwards.
+    pub fn forwards(&self) -> &Arc<Forwards> {
+        &self.forwards
+    }
+
     /// The workspaces' terminals.
     pub fn terminals(&self) -> &Terminals {
         &self.terminals
@@ -253,6 +263,40 @@ impl Core {
                 withheld: &config.inherited_secrets,
             },
         )
+    }
+
+    /// Opens the workspace's repository in `editor` over SSH and returns the link handed to the
+    /// desktop. Editors find `sam-<name>` through the user's SSH config (`ssh_config`), so SAM's
+    /// block must be in it: without it this says how to add it, and opens nothing.
+    pub fn open_in_editor(
+        &self,
+        id: &WorkspaceId,
+        editor: editors::Editor,
+        ssh_config: &std::path::Path,
+    ) -> Result<String, SamError> {
+        let files = ssh_hosts::SshFiles::of(self.paths());
+        ssh_hosts::sync(self.store(), &files, &ssh_hosts::sam_command())?;
+        if !ssh_config::plan_install(ssh_config, &files.config)?.is_noop() {
+            return Err(SamError::configuration(
+                format!(
+                    "Editors find workspaces through {}, which does not include SAM's hosts yet.",
+                    ssh_config.display()
+                ),
+                "Turn on SSH access for editors in Settings, or run `sam ssh-config`.",
+            ));
+        }
+        let (workspace, host) = ssh_hosts::require(self.store(), id.as_str())?;
+        let folder = ssh_hosts::folder(&workspace, self.paths());
+        let url = editor.url(&host.alias, &host.user, &folder)?;
+        let config = self.config();
+        opener::open_editor_link(
+            &url,
+            opener::Browser {
+                program: config.browser.as_deref(),
+                withheld: &config.inherited_secrets,
+            },
+        )?;
+        Ok(url)
     }
 
     /// The database.

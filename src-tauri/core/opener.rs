@@ -34,6 +34,28 @@ pub struct Browser<'a> {
     pub withheld: &'a [OsString],
 }
 
+/// The schemes of the editors' remote links (`crate::editors`), which only SAM itself makes.
+const EDITOR_SCHEMES: [&str; 4] = ["vscode", "cursor", "jetbrains-gateway", "zed"];
+
+/// Whether `uri` is an editor's link SAM may hand the desktop.
+pub fn is_editor_link(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(scheme, rest)| {
+        EDITOR_SCHEMES.contains(&scheme) && !rest.is_empty() && !uri.chars().any(char::is_control)
+    })
+}
+
+/// Opens an editor's link (made by [`crate::editors::Editor::url`]) with the desktop's handler
+/// for its scheme, or with `browser.program` when set (tests see the exact link).
+pub fn open_editor_link(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
+    if !is_editor_link(url) {
+        return Err(SamError::internal(
+            "SAM made an editor link it does not open.",
+            &shorten(url),
+        ));
+    }
+    launch(url, browser)
+}
+
 /// Opens `url` in `browser` without waiting for it. The browser never inherits a secret from
 /// SAM's environment.
 pub fn open_url(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
@@ -47,6 +69,11 @@ pub fn open_url(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
             "Copy the address and open it yourself if you trust it.",
         ));
     }
+    launch(url, browser)
+}
+
+/// Starts the program that opens `url`, detached.
+fn launch(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
     let failed = |err: &dyn std::fmt::Display, browser: &str| {
         SamError::new(
             ErrorCategory::Configuration,
@@ -120,6 +147,23 @@ mod tests {
             "",
         ] {
             assert!(!is_openable_link(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn editor_links_are_only_the_editors_schemes() {
+        assert!(is_editor_link(
+            "vscode://vscode-remote/ssh-remote+sam-a/workspace"
+        ));
+        assert!(is_editor_link("zed://ssh/dev@sam-a/workspace"));
+        for bad in [
+            "https://example.com",
+            "file:///x",
+            "vscode://a\nb",
+            "vscode://",
+            "code://x",
+        ] {
+            assert!(!is_editor_link(bad), "{bad}");
         }
     }
 

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::SamError;
 use crate::paths::AppPaths;
-use crate::provider::hetzner::cloud_init::WORKSPACE_USER;
+use crate::provider::hetzner::cloud_init::{WORKSPACE_ROOT, WORKSPACE_USER};
+use crate::provider::local::LocalProvider;
 use crate::ssh_config::{HostEntry, hosts_file, write_atomic};
 use crate::store::Store;
 use crate::workspace::{ProviderKind, Workspace, WorkspaceId, WorkspaceStatus};
@@ -124,6 +125,54 @@ pub fn find(store: &Store, target: &str) -> Result<Option<(Workspace, SshHost)>,
             host.alias == target || workspace.id.as_str() == target || workspace.name == target
         })
         .map(|(workspace, host, _)| (workspace, host)))
+}
+
+/// Like [`find`], with an error that says why a workspace has no SSH host.
+pub fn require(store: &Store, target: &str) -> Result<(Workspace, SshHost), SamError> {
+    if let Some(found) = find(store, target)? {
+        return Ok(found);
+    }
+    let known = store
+        .workspaces()?
+        .into_iter()
+        .find(|w| w.id.as_str() == target || w.name == target);
+    Err(match known {
+        Some(workspace) => SamError::invalid_input(
+            format!(
+                "Workspace {} has no SSH host key: it was created before SAM could SSH, or it is \
+                 being deleted.",
+                workspace.name
+            ),
+            "Create a new workspace to reach it over SSH.",
+        ),
+        None => SamError::invalid_input(
+            format!("There is no workspace {target:?}."),
+            "See `sam workspace list` for ids and names.",
+        ),
+    })
+}
+
+/// The folder editors open: the repository's checkout on the workspace's machine.
+pub fn folder(workspace: &Workspace, paths: &AppPaths) -> String {
+    match workspace.provider {
+        ProviderKind::Hetzner => WORKSPACE_ROOT.to_owned(),
+        ProviderKind::Local => LocalProvider::folder_in(&paths.data_dir, &workspace.id)
+            .display()
+            .to_string(),
+    }
+}
+
+/// The user's own SSH config, `~/.ssh/config`.
+pub fn user_ssh_config() -> Result<PathBuf, SamError> {
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(|home| PathBuf::from(home).join(".ssh").join("config"))
+        .ok_or_else(|| {
+            SamError::configuration(
+                "SAM could not find your home folder for ~/.ssh/config.",
+                "Set HOME, or name the file with --ssh-config.",
+            )
+        })
 }
 
 /// Rewrites SAM's SSH files from the store if they would change; `sam` is the command-line

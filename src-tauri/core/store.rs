@@ -14,6 +14,7 @@ mod idle;
 mod migrations;
 mod operations;
 mod permission_rules;
+mod port_forwards;
 mod settings;
 mod tabs;
 mod workspaces;
@@ -32,6 +33,7 @@ pub use billing::BillingRecord;
 pub use migrations::LATEST_VERSION;
 pub use operations::{Operation, OperationKind};
 pub use permission_rules::{AuditRow, NewPermissionRule, PermissionRule, RuleDecision};
+pub use port_forwards::ForwardRow;
 pub use settings::Setting;
 
 /// How long a writer waits for another process (the app and the CLI share the file).

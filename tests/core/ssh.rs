@@ -204,6 +204,67 @@ fn openssh_runs_commands_in_a_workspace_through_sams_config() {
     assert!(shown.contains("/dev/pts/"), "{shown}");
     assert!(shown.contains("passed"), "{shown}");
 
+    // "Open in VS Code": the exact link handed to the desktop's opener, with the user's
+    // config holding SAM's block; without the block, a refusal that names the way.
+    let fifo = ssh.sam.dir.path().join("opened");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let opener = ssh.sam.dir.path().join("opener.sh");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" > '{}'\n", path(&fifo)),
+    )
+    .expect("writes");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&opener)
+        .status()
+        .expect("chmod");
+    let reading = std::thread::spawn(move || std::fs::read_to_string(fifo).expect("reads"));
+    let opened = ssh
+        .sam
+        .command(&[
+            "--json",
+            "open",
+            "demo",
+            "--editor",
+            "vscode",
+            "--ssh-config",
+            path(&ssh.config),
+        ])
+        .env("SAM_BROWSER", &opener)
+        .output()
+        .expect("sam open");
+    assert!(opened.status.success(), "{}", text(&opened.stderr));
+    let link = format!(
+        "vscode://vscode-remote/ssh-remote+sam-demo{}",
+        root.display()
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&opened.stdout).expect("JSON");
+    assert_eq!(shown["url"], link.as_str());
+    assert_eq!(reading.join().expect("read").trim(), link);
+    let bare = ssh.sam.dir.path().join("bare_config");
+    std::fs::write(&bare, USERS_CONFIG).expect("writes");
+    let refused = ssh.sam.run(&[
+        "open",
+        "demo",
+        "--editor",
+        "zed",
+        "--ssh-config",
+        path(&bare),
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(
+        text(&refused.stderr).contains("sam ssh-config"),
+        "{}",
+        text(&refused.stderr)
+    );
+
     // VS Code's pattern: a dynamic forward, no PTY, a script on bash's stdin.
     let socks = free_port().to_string();
     let out = ssh.run(

@@ -503,6 +503,9 @@ fn app_env(home: &Path, env: &[(String, String)]) -> Vec<(String, std::ffi::OsSt
         // Terminals run the login shell; the machine's own shell start-up files (which may
         // wait on locks, print banners or ask questions) are not what these tests check.
         ("SHELL".to_owned(), "/bin/sh".into()),
+        // The user's own files (~/.ssh/config, which SSH access for editors edits) are the
+        // test's, never the machine's.
+        ("HOME".to_owned(), home.as_os_str().to_owned()),
         (
             "SAM_BROWSER".to_owned(),
             fake_browser(home).into_os_string(),

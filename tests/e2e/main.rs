@@ -7,6 +7,7 @@ mod harness;
 mod hetzner;
 mod hetzner_workspace;
 mod idle;
+mod ports;
 mod settings;
 mod terminal;
 mod terminal_desktop;

@@ -116,6 +116,50 @@ async fn a_workspace_boots_on_a_virtual_machine_keeps_its_disk_and_is_powered_of
         "private"
     );
 
+    // A port of the server reached from this computer, as a coding agent's OAuth callback or a
+    // dev server would be: a web server started in the workspace over SSH (it says when it
+    // listens), forwarded by `sam port-forward` (which says where).
+    let first_line = |child: &mut std::process::Child| {
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")),
+            &mut line,
+        )
+        .expect("a line");
+        line
+    };
+    let sam_child = |args: &[&str]| {
+        std::process::Command::new(binary("sam"))
+            .args(args)
+            .env("SAM_DATA_DIR", tier.data_dir("vm-path"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sam runs")
+    };
+    let mut server = sam_child(&[
+        "ssh",
+        &id,
+        "--",
+        "exec python3 -u -m http.server 8123 --bind 127.0.0.1 2>/dev/null",
+    ]);
+    let serving = first_line(&mut server);
+    assert!(serving.contains("port 8123"), "{serving}");
+    let mut forward = sam_child(&["--json", "port-forward", &id, "0:8123"]);
+    let announced: serde_json::Value =
+        serde_json::from_str(&first_line(&mut forward)).expect("JSON");
+    let local = u16::try_from(announced["local"].as_u64().expect("local port")).expect("port");
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", local)).expect("connects");
+    std::io::Write::write_all(&mut socket, b"GET /README.md HTTP/1.0\r\n\r\n").expect("asks");
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut socket, &mut response).expect("reads");
+    for child in [&mut forward, &mut server] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+    assert!(response.trim_end().ends_with("private"), "{response}");
+
     // What the workspace's user cannot do.
     let (out, code) = as_dev(&agent, "ls /var/lib/sam-agent").await;
     assert_ne!(code, Some(0), "the agent's state is readable: {out}");

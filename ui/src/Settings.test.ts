@@ -91,7 +91,7 @@ describe("GitHub sign-in", () => {
 });
 
 describe("the settings page", () => {
-  it("has a section each for the Hetzner account, credentials, coding agents and notifications, with the settings in them", async () => {
+  it("has a section each for the Hetzner account, credentials, coding agents, SSH access and notifications, with the settings in them", async () => {
     mockBackend((cmd) => {
       if (cmd === "hetzner_account") return { connected: false, source: null };
       return [];
@@ -105,6 +105,7 @@ describe("the settings page", () => {
       "Hetzner account",
       "Credentials for private repositories",
       "Coding agents",
+      "SSH access for editors",
       "Notifications",
     ]);
     const within = (section: string, testid: string) =>
@@ -114,10 +115,17 @@ describe("the settings page", () => {
     expect(within("settings-credentials", "credentials-settings")).toBe(true);
     expect(within("settings-credentials", "github")).toBe(true);
     expect(within("settings-agents", "agents-settings")).toBe(true);
+    expect(within("settings-ssh", "ssh-access")).toBe(true);
     expect(within("settings-notifications", "notification-settings")).toBe(true);
     expect(within("settings-notifications", "do-not-disturb")).toBe(true);
     const contents = [...page.querySelectorAll("nav a")].map((a) => a.getAttribute("href"));
-    expect(contents).toEqual(["#settings-hetzner", "#settings-credentials", "#settings-agents", "#settings-notifications"]);
+    expect(contents).toEqual([
+      "#settings-hetzner",
+      "#settings-credentials",
+      "#settings-agents",
+      "#settings-ssh",
+      "#settings-notifications",
+    ]);
   });
 
   it("is where Connect Hetzner leads, and Back returns to the workspaces", async () => {

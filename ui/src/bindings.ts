@@ -190,6 +190,24 @@ export const commands = {
 	hetznerAddSshKey: (key: string) => typedError<string[], SamError>(__TAURI_INVOKE("hetzner_add_ssh_key", { key })),
 	/**  Removes a key (by its number from 1, its comment or the key); answers the keys left. */
 	hetznerRemoveSshKey: (key: string) => typedError<string[], SamError>(__TAURI_INVOKE("hetzner_remove_ssh_key", { key })),
+	/**  The workspace's forwards and listening ports. */
+	portsView: (id: string) => typedError<PortsView, SamError>(__TAURI_INVOKE("ports_view", { id })),
+	/**
+	 *  Forwards `remote` from `local` on this computer (the same number when `null`; 0 for any
+	 *  free port), kept until removed and listening while the workspace runs.
+	 */
+	portsForward: (id: string, remote: number, local: number | null) => typedError<PortForward, SamError>(__TAURI_INVOKE("ports_forward", { id, remote, local })),
+	/**  Stops forwarding `remote`. */
+	portsUnforward: (id: string, remote: number) => typedError<null, SamError>(__TAURI_INVOKE("ports_unforward", { id, remote })),
+	/**
+	 *  Opens the workspace's repository in `editor` (`vscode`, `cursor`, `jetbrains`, `zed`);
+	 *  returns the link handed to the desktop.
+	 */
+	workspaceOpenEditor: (id: string, editor: string) => typedError<string, SamError>(__TAURI_INVOKE("workspace_open_editor", { id, editor })),
+	/**  Where SAM's block stands, and the change a switch would make. */
+	sshConfigStatus: () => typedError<SshConfigStatus, SamError>(__TAURI_INVOKE("ssh_config_status")),
+	/**  Adds SAM's block to the user's SSH config (`on`), or takes it out; answers the new state. */
+	sshConfigSet: (on: boolean) => typedError<SshConfigStatus, SamError>(__TAURI_INVOKE("ssh_config_set", { on })),
 };
 
 /** Events */
@@ -702,6 +720,31 @@ export type Placement = {
 	location: string,
 };
 
+/**  One forward as the Ports panel shows it. */
+export type PortForward = {
+	/**  The port in the workspace. */
+	remote: number,
+	/**  The port chosen here (0: any free one). */
+	local: number,
+	/**  Where it listens now (`http://127.0.0.1:<port>`), while it does. */
+	url: string | null,
+	/**
+	 *  Why it does not listen (a local port in use, say); none while the workspace is not
+	 *  running.
+	 */
+	error: string | null,
+};
+
+/**  What the Ports panel shows. */
+export type PortsView = {
+	/**  The forwards chosen, with where they listen or why they do not. */
+	forwards: PortForward[],
+	/**  The TCP ports programs listen on in the workspace, while it runs. */
+	listening: WorkspacePort[],
+	/**  Why `listening` could not be read (the agent unreachable, say). */
+	listening_error: SamError | null,
+};
+
 /**
  *  The user's ordered choices: every create tries each server type in each location, locations
  *  first (`fsn1/cx23, fsn1/cx33, nbg1/cx23, …`), until one has capacity.
@@ -891,6 +934,19 @@ export type Spend = {
 	workspaces: WorkspaceSpend[],
 };
 
+/**  Where SAM's block stands in the user's SSH config. */
+export type SshConfigStatus = {
+	/**  The file (`~/.ssh/config`). */
+	file: string,
+	/**  Whether SAM's block is in it. */
+	installed: boolean,
+	/**
+	 *  What turning SSH access on (or, when installed, off) changes in the file: lines starting
+	 *  with `+` or `-`.
+	 */
+	change: string,
+};
+
 /**
  *  A link that arrived with the app's own start, kept until the window asks for it (its
  *  listeners may not be up yet when the link is read).
@@ -1019,6 +1075,14 @@ export type WorkspaceEvent = {
  *  collide within one installation.
  */
 export type WorkspaceId = string;
+
+/**  A TCP socket listening in the workspace. */
+export type WorkspacePort = {
+	/**  The port. */
+	port: number,
+	/**  The address it listens on (`127.0.0.1`, `::1`, `0.0.0.0`, `::`). */
+	address: string,
+};
 
 /**  What one workspace has cost. */
 export type WorkspaceSpend = {

@@ -35,7 +35,7 @@ export const signedOut: GitHubStatus = {
 
 /**
  * The backend for one test: `handler` answers. The sweep's report is empty, and the idle view,
- * do-not-disturb, spend, the GitHub status, the repository picker and the startup link are quiet
+ * do-not-disturb, spend, the Ports panel, SSH access, the GitHub status, the repository picker and the startup link are quiet
  * unless `handler` answers them with something else than a catch-all list (which they never
  * are). The GitHub status remembers who `github_sign_in` signed in, until `github_sign_out`.
  * Events are mocked: emit them with `events.….emit` from the bindings.
@@ -56,6 +56,8 @@ export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
         if (cmd === "take_startup_link") return null;
         if (cmd === "tray_status") return { available: true, problem: null };
         if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
+        if (cmd === "ports_view") return { forwards: [], listening: [], listening_error: null };
+        if (cmd === "ssh_config_status") return { file: "~/.ssh/config", installed: false, change: "" };
       }
       return answer;
     },

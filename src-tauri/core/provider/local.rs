@@ -58,6 +58,11 @@ impl LocalProvider {
         self.root.join(workspace.as_str()).join("repo")
     }
 
+    /// The folder of a Local workspace of the SAM whose data is in `data_dir`.
+    pub fn folder_in(data_dir: &Path, workspace: &WorkspaceId) -> PathBuf {
+        Self::new(data_dir, PathBuf::new()).workspace_dir(workspace)
+    }
+
     fn agent_dir(&self, workspace: &WorkspaceId) -> PathBuf {
         self.root.join(workspace.as_str()).join("agent")
     }

@@ -76,6 +76,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "the SSH host key of each workspace's agent",
         sql: include_str!("migrations/0011_ssh_host_key.sql"),
     },
+    Migration {
+        version: 12,
+        name: "port forwards chosen per workspace",
+        sql: include_str!("migrations/0012_port_forwards.sql"),
+    },
 ];
 
 /// The version this build writes.
