@@ -26,7 +26,7 @@ pub(super) struct SshArgs {
     #[arg(long)]
     stdio: bool,
     /// Fail when the workspace is stopped instead of starting it.
-    #[arg(long, env = "SAM_SSH_NO_START")]
+    #[arg(long, env = "SAM_SSH_NO_START", value_parser = clap::builder::FalseyValueParser::new())]
     no_start: bool,
     /// The workspace: its name, its id, or its SSH host name (`sam-<name>`).
     workspace: String,

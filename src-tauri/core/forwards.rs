@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::agent_client::{AgentClient, LinkState, ListeningPort};
+use crate::agent_client::{AgentClient, AgentError, ErrorCode, LinkState, ListeningPort};
 use crate::context::Context;
+use crate::declared_ports;
 use crate::error::SamError;
 use crate::port_forward::{self, Listening, PortSpec};
-use crate::workspace::{ProviderKind, WorkspaceId, WorkspaceStatus};
+use crate::workspace::{EventLevel, ProviderKind, WorkspaceId, WorkspaceStatus};
 
 /// One forward as the Ports panel shows it.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -121,8 +122,11 @@ impl Forwards {
             ProviderKind::Hetzner => remote,
         });
         self.ctx.store().set_port_forward(id, remote, local)?;
-        if let Some(live) = lock(&self.live).get_mut(id) {
-            live.listeners.remove(&remote);
+        let replaced = lock(&self.live)
+            .get_mut(id)
+            .and_then(|live| live.listeners.remove(&remote));
+        if let Some(Ok(listening)) = replaced {
+            listening.close().await;
         }
         self.reconcile().await;
         self.list(id)?
@@ -131,11 +135,14 @@ impl Forwards {
             .ok_or_else(|| SamError::internal("A forward vanished as it was made.", &"race"))
     }
 
-    /// Stops forwarding `remote`.
-    pub fn remove(&self, id: &WorkspaceId, remote: u16) -> Result<(), SamError> {
+    /// Stops forwarding `remote`; returns once its local port is free.
+    pub async fn remove(&self, id: &WorkspaceId, remote: u16) -> Result<(), SamError> {
         self.ctx.store().remove_port_forward(id, remote)?;
-        if let Some(live) = lock(&self.live).get_mut(id) {
-            live.listeners.remove(&remote);
+        let listening = lock(&self.live)
+            .get_mut(id)
+            .and_then(|live| live.listeners.remove(&remote));
+        if let Some(Ok(listening)) = listening {
+            listening.close().await;
         }
         Ok(())
     }
@@ -165,6 +172,9 @@ impl Forwards {
             .collect();
         lock(&self.live).retain(|id, _| running.contains(id));
         for id in running {
+            if let Err(err) = self.adopt_declared(&id).await {
+                tracing::info!(workspace = %id, error = %err.message, "declared ports wait");
+            }
             let chosen = match self.ctx.store().port_forwards(&id) {
                 Ok(chosen) => chosen,
                 Err(err) => {
@@ -216,6 +226,59 @@ impl Forwards {
                 }
             }
         }
+    }
+
+    /// The first time a workspace runs, forwards the ports its repository declares
+    /// (`crate::declared_ports`); afterwards the user's choices stand.
+    async fn adopt_declared(&self, id: &WorkspaceId) -> Result<(), SamError> {
+        if self.ctx.store().declared_ports_checked(id)? {
+            return Ok(());
+        }
+        let workspace = self.ctx.store().workspace(id)?;
+        let client = self.client(id).await?;
+        let mut declared = Vec::new();
+        for path in declared_ports::CONFIG_PATHS {
+            let text = match client
+                .fs_read(path, 0, declared_ports::MAX_CONFIG_BYTES)
+                .await
+            {
+                Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(AgentError::Remote {
+                    code: ErrorCode::NotFound,
+                    ..
+                }) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            match declared_ports::declared_ports(&text) {
+                Ok(ports) => declared = ports,
+                Err(why) => self.ctx.log(
+                    id,
+                    "ports",
+                    EventLevel::Warn,
+                    &format!("{path}: {why}; its forwardPorts are not forwarded."),
+                ),
+            }
+            break;
+        }
+        let local = |remote: u16| match workspace.provider {
+            ProviderKind::Local => 0,
+            ProviderKind::Hetzner => remote,
+        };
+        let chosen: Vec<(u16, u16)> = declared.iter().map(|p| (*p, local(*p))).collect();
+        self.ctx.store().adopt_declared_ports(id, &chosen)?;
+        if !chosen.is_empty() {
+            let list: Vec<String> = declared.iter().map(u16::to_string).collect();
+            self.ctx.log(
+                id,
+                "ports",
+                EventLevel::Info,
+                &format!(
+                    "forwarding the ports the repository declares: {}",
+                    list.join(", ")
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// The workspace's connection, made on first use and kept while it runs.

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod coding_agents;
 pub mod config;
 pub mod context;
+pub mod declared_ports;
 pub mod deep_link;
 pub mod editors;
 pub mod error;

@@ -69,6 +69,14 @@ pub struct Listening {
     task: JoinHandle<()>,
 }
 
+impl Listening {
+    /// Stops listening, and returns once the port is free again.
+    pub async fn close(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for Listening {
     fn drop(&mut self) {
         self.task.abort();

@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod frame;
+pub mod local_urls;
 pub mod session;
 pub mod theme;
 

@@ -66,6 +66,12 @@ pub enum TerminalNotice {
     },
     /// Connected (again).
     Connected,
+    /// A web address on the workspace's own loopback was printed (`http://localhost:3000`):
+    /// the view offers to forward its port.
+    LocalUrl {
+        /// The port.
+        port: u16,
+    },
 }
 
 /// What a view receives: an encoded frame, or a notice.
@@ -475,6 +481,7 @@ fn message(event: TerminalEvent) -> TerminalMessage {
         TerminalEvent::Gap { .. } => TerminalNotice::Gap,
         TerminalEvent::Exited(status) => TerminalNotice::Exited { code: status.code },
         TerminalEvent::Closed => TerminalNotice::Closed,
+        TerminalEvent::LocalUrl { port } => TerminalNotice::LocalUrl { port },
     })
 }
 

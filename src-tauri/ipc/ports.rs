@@ -78,5 +78,5 @@ pub async fn ports_unforward(
     remote: u16,
 ) -> Result<(), SamError> {
     let id: WorkspaceId = id.parse()?;
-    state.core.forwards().remove(&id, remote)
+    state.core.forwards().remove(&id, remote).await
 }

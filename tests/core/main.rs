@@ -14,6 +14,7 @@ mod cli_agents;
 mod cli_hetzner;
 mod cloud_init;
 mod cloud_init_delivery;
+mod forwards;
 mod git_server;
 mod github;
 mod github_workspace;

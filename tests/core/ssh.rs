@@ -390,6 +390,61 @@ fn a_changed_host_key_is_refused_and_the_users_config_comes_back_intact() {
     );
     std::fs::write(&known_hosts, pinned).expect("restores");
 
+    // Agent forwarding: the workspace's ssh-add reaches this computer's agent.
+    let agent_dir = ssh.sam.dir.path().join("agent");
+    std::fs::create_dir(&agent_dir).expect("folder");
+    let socket = agent_dir.join("agent.sock");
+    let mut local_agent = Command::new("ssh-agent")
+        .args(["-D", "-a", path(&socket)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh-agent runs");
+    // ssh-agent -D prints where it listens once it does.
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(local_agent.stdout.as_mut().expect("stdout")),
+        &mut said,
+    )
+    .expect("ssh-agent answers");
+    let listed = ssh
+        .ssh(&["-A", "sam-demo", "ssh-add -l; echo \"status $?\""])
+        .env("SSH_AUTH_SOCK", &socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh runs");
+    let _ = local_agent.kill();
+    let _ = local_agent.wait();
+    let shown = text(&listed.stdout);
+    // 1: the agent answered and holds no key; 2 would be "cannot reach an agent".
+    assert!(
+        shown.contains("status 1"),
+        "{shown}{}",
+        text(&listed.stderr)
+    );
+
+    // A stopped workspace: refused with SAM_SSH_NO_START, woken by a plain ssh.
+    let stopped = ssh.sam.run(&["workspace", "stop", "demo", "--wait"]);
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    let refused = ssh
+        .ssh(&["sam-demo", "true"])
+        .env("SAM_SSH_NO_START", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh runs");
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        text(&refused.stderr).contains("is stopped"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let woken = ssh.run(&["sam-demo", "echo woke"], b"");
+    assert_eq!(text(&woken.stdout), "woke\n", "{}", text(&woken.stderr));
+    assert!(
+        text(&woken.stderr).contains("SAM: starting workspace demo"),
+        "{}",
+        text(&woken.stderr)
+    );
+
     // Removing the block gives the user's file back exactly.
     let removed = ssh.sam.run(&[
         "ssh-config",

@@ -1,6 +1,7 @@
 //! The Ports panel and editors in the real window: a server listening in a Local workspace is
 //! offered, forwarded with one click, reached through the forward, opened in the "browser", and
-//! forwarded again on the same port when the app is restarted; SSH access for editors is turned
+//! forwarded again on the same port when the app is restarted; an address a terminal prints is
+//! offered and forwarded from the terminal; SSH access for editors is turned
 //! on in Settings after the change it makes is shown, and "Open in VS Code" hands the editor its
 //! Remote-SSH link.
 
@@ -93,6 +94,39 @@ fn a_listening_port_is_forwarded_opened_and_kept_and_an_editor_opens_the_workspa
             .await;
         let addr = url.trim_start_matches("http://");
         assert!(TcpStream::connect(addr).is_err(), "{addr} still listens");
+
+        // A dev server printing where it listens, in a terminal: offered, forwarded.
+        crate::terminal::shell_ready(app).await;
+        let printed = web_server("printed");
+        crate::terminal::type_line(app, &format!("echo 'Local: http://localhost:{printed}/'"))
+            .await;
+        app.wait_css(
+            &format!("[data-testid='port-offer-{printed}'] [data-testid='port-offer-forward']"),
+            SHOWN,
+        )
+        .await
+        .click()
+        .await
+        .expect("forward");
+        let printed_url = forwarded_url(app, printed).await;
+        assert!(fetch(&printed_url).ends_with("printed"), "{printed_url}");
+
+        // The workspace stops: its forwards stop listening; it starts: they listen again.
+        app.click("action-stop").await;
+        app.wait_css("[data-testid='status'].status-stopped", SHOWN)
+            .await;
+        let printed_addr = printed_url.trim_start_matches("http://").to_owned();
+        harness::until(
+            "the forward closes with its workspace",
+            async || TcpStream::connect(&printed_addr).is_err(),
+            |closed| *closed,
+        )
+        .await;
+        app.click("action-start").await;
+        app.wait_css("[data-testid='status'].status-running", SHOWN)
+            .await;
+        assert_eq!(forwarded_url(app, printed).await, printed_url);
+        assert!(fetch(&printed_url).ends_with("printed"));
 
         // An editor before SSH access is on: a clear refusal naming the way.
         app.click("open-vscode").await;

@@ -986,7 +986,14 @@ code: number | null } |
 /**  Attempts so far. */
 attempt: number } | 
 /**  Connected (again). */
-{ type: "connected" };
+{ type: "connected" } | 
+/**
+ *  A web address on the workspace's own loopback was printed (`http://localhost:3000`):
+ *  the view offers to forward its port.
+ */
+{ type: "local-url"; 
+/**  The port. */
+port: number };
 
 /**  A terminal tab as the UI lists it. */
 export type TerminalTab = {

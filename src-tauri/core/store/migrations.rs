@@ -81,6 +81,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "port forwards chosen per workspace",
         sql: include_str!("migrations/0012_port_forwards.sql"),
     },
+    Migration {
+        version: 13,
+        name: "which workspaces' declared ports were forwarded",
+        sql: include_str!("migrations/0013_declared_ports.sql"),
+    },
 ];
 
 /// The version this build writes.

@@ -1,6 +1,6 @@
 //! The ports chosen for forwarding, per workspace.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::clock::now_ms;
@@ -39,6 +39,45 @@ impl Store {
             params![id.as_str(), remote],
         )?;
         Ok(changed > 0)
+    }
+
+    /// Whether the workspace's declared ports were looked at already.
+    pub fn declared_ports_checked(&self, id: &WorkspaceId) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT checked_at_ms FROM declared_ports_checked WHERE workspace_id = ?1",
+                [id.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Chooses `ports` (each from the same number here, or `local` when given) that are not
+    /// chosen yet, and records that the workspace's declared ports were looked at — in one
+    /// transaction, so they are adopted once.
+    pub fn adopt_declared_ports(
+        &self,
+        id: &WorkspaceId,
+        ports: &[(u16, u16)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for (remote, local) in ports {
+            tx.execute(
+                "INSERT OR IGNORE INTO port_forwards \
+                 (workspace_id, remote_port, local_port, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), remote, local, now_ms()],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO declared_ports_checked (workspace_id, checked_at_ms) \
+             VALUES (?1, ?2)",
+            params![id.as_str(), now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// A workspace's forwards, by remote port.

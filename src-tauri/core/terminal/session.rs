@@ -73,6 +73,12 @@ pub enum TerminalEvent {
     },
     /// The program ended (the last frame was sent before this).
     Exited(ExitStatus),
+    /// A web address on the workspace's own loopback appeared in the output (a dev server
+    /// saying where it listens): its port may be worth forwarding. Once per port and terminal.
+    LocalUrl {
+        /// The port.
+        port: u16,
+    },
     /// The stream is gone (the agent restarted or forgot it) or the client closed.
     Closed,
 }
@@ -117,6 +123,7 @@ impl Terminal {
             applied: Arc::clone(&applied),
             redraw: Arc::clone(&redraw),
             options,
+            announced: std::collections::BTreeSet::new(),
         };
         let terminal = Self {
             engine,
@@ -199,6 +206,8 @@ struct Pump {
     applied: Arc<AtomicU64>,
     redraw: Arc<Notify>,
     options: TerminalOptions,
+    /// Ports of local web addresses already announced ([`TerminalEvent::LocalUrl`]).
+    announced: std::collections::BTreeSet<u16>,
 }
 
 impl Pump {
@@ -270,6 +279,12 @@ impl Pump {
             engine.replay(&bytes[..replayed]);
             engine.feed(&bytes[replayed..]);
             let mut notices = Vec::new();
+            // Output seen before (a re-attach) was offered then.
+            for port in super::local_urls::local_ports(&bytes[replayed..]) {
+                if self.announced.insert(port) {
+                    notices.push(TerminalEvent::LocalUrl { port });
+                }
+            }
             if let Some(title) = engine.take_title() {
                 notices.push(TerminalEvent::Title(title));
             }
