@@ -13,6 +13,33 @@ use super::cli::Sam;
 /// A user's own SSH config, which SAM must leave byte for byte.
 const USERS_CONFIG: &str = "# my settings\r\nHost *\r\n    ServerAliveInterval 30\r\nInclude ~/.ssh/extra.conf\r\n\r\nHost build\r\n    HostName build.example.com";
 
+/// Runs its arguments (an `ssh -tt` command) in a PTY of 30 rows and 90 columns, waits for the
+/// remote `stty size` to say so, resizes the PTY to 40x100 (SIGWINCH to ssh, as a terminal
+/// window does), and waits for the remote to print the new size; then hangs up.
+const RESIZE_SCRIPT: &str = r#"
+import fcntl, os, pty, signal, struct, sys, termios
+def size(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+pid, fd = pty.fork()
+if pid == 0:
+    size(0, 30, 90)
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen = b""
+def until(text):
+    global seen
+    while text not in seen:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            sys.exit("ended before " + repr(text) + ": " + repr(seen))
+        seen += chunk
+until(b"30 90")
+size(fd, 40, 100)
+os.kill(pid, signal.SIGWINCH)
+until(b"40 100")
+os.kill(pid, signal.SIGTERM)
+os.waitpid(pid, 0)
+"#;
+
 struct Ssh {
     sam: Sam,
     config: PathBuf,
@@ -264,6 +291,21 @@ fn openssh_runs_commands_in_a_workspace_through_sams_config() {
         "{}",
         text(&refused.stderr)
     );
+
+    // A terminal resized on this side resizes the workspace's PTY: OpenSSH, in a PTY of
+    // 90x30 that becomes 100x40, sends a window change; the remote shell, told by SIGWINCH,
+    // prints its new size.
+    let resized = Command::new("python3")
+        .arg("-c")
+        .arg(RESIZE_SCRIPT)
+        .arg("ssh")
+        .args(["-F", path(&ssh.config), "-o", "BatchMode=yes", "-tt", "sam-demo"])
+        .arg("trap 'stty size' WINCH; stty size; while :; do sleep 1000 & wait $!; done")
+        .env("SAM_DATA_DIR", ssh.sam.data_dir())
+        .env("HOME", ssh.sam.dir.path())
+        .output()
+        .expect("python3 runs");
+    assert!(resized.status.success(), "{}{}", text(&resized.stdout), text(&resized.stderr));
 
     // VS Code's pattern: a dynamic forward, no PTY, a script on bash's stdin.
     let socks = free_port().to_string();
