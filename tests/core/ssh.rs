@@ -299,13 +299,25 @@ fn openssh_runs_commands_in_a_workspace_through_sams_config() {
         .arg("-c")
         .arg(RESIZE_SCRIPT)
         .arg("ssh")
-        .args(["-F", path(&ssh.config), "-o", "BatchMode=yes", "-tt", "sam-demo"])
+        .args([
+            "-F",
+            path(&ssh.config),
+            "-o",
+            "BatchMode=yes",
+            "-tt",
+            "sam-demo",
+        ])
         .arg("trap 'stty size' WINCH; stty size; while :; do sleep 1000 & wait $!; done")
         .env("SAM_DATA_DIR", ssh.sam.data_dir())
         .env("HOME", ssh.sam.dir.path())
         .output()
         .expect("python3 runs");
-    assert!(resized.status.success(), "{}{}", text(&resized.stdout), text(&resized.stderr));
+    assert!(
+        resized.status.success(),
+        "{}{}",
+        text(&resized.stdout),
+        text(&resized.stderr)
+    );
 
     // VS Code's pattern: a dynamic forward, no PTY, a script on bash's stdin.
     let socks = free_port().to_string();
