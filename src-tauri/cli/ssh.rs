@@ -167,17 +167,11 @@ async fn stdio(core: &Core, workspace: &Workspace) -> Result<(), SamError> {
 /// `sam ssh-config`: adds (or with `--remove` takes out) SAM's block in the SSH config, showing
 /// the change first and asking before the first write.
 pub(super) fn ssh_config(core: &Core, args: &SshConfigArgs, json: bool) -> Result<(), SamError> {
-    let files = SshFiles::of(core.paths());
     let target = match &args.ssh_config {
         Some(path) => path.clone(),
         None => ssh_hosts::user_ssh_config()?,
     };
-    let change = if args.remove {
-        ssh_config::plan_remove(&target)?
-    } else {
-        ssh_hosts::sync(core.store(), &files, &ssh_hosts::sam_command())?;
-        ssh_config::plan_install(&target, &files.config)?
-    };
+    let change = core.plan_ssh_config(&target, !args.remove)?;
     if change.is_noop() {
         let state = if args.remove { "has no" } else { "already has" };
         report(

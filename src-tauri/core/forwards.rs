@@ -59,6 +59,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The local port a forward of `remote` gets unless the user chose one: the same number for a
+/// server's workspace; any free port (0) for a workspace on this computer, whose loopback is this
+/// computer's, where `remote` is taken by the very program being forwarded.
+fn default_local(provider: ProviderKind, remote: u16) -> u16 {
+    match provider {
+        ProviderKind::Local => 0,
+        ProviderKind::Hetzner => remote,
+    }
+}
+
 fn valid_port(port: u16, what: &str) -> Result<u16, SamError> {
     if port == 0 {
         return Err(SamError::invalid_input(
@@ -117,10 +127,7 @@ impl Forwards {
     ) -> Result<PortForward, SamError> {
         let remote = valid_port(remote, "workspace")?;
         let workspace = self.ctx.store().workspace(id)?;
-        let local = local.unwrap_or(match workspace.provider {
-            ProviderKind::Local => 0,
-            ProviderKind::Hetzner => remote,
-        });
+        let local = local.unwrap_or_else(|| default_local(workspace.provider, remote));
         self.ctx.store().set_port_forward(id, remote, local)?;
         let replaced = lock(&self.live)
             .get_mut(id)
@@ -260,11 +267,10 @@ impl Forwards {
             }
             break;
         }
-        let local = |remote: u16| match workspace.provider {
-            ProviderKind::Local => 0,
-            ProviderKind::Hetzner => remote,
-        };
-        let chosen: Vec<(u16, u16)> = declared.iter().map(|p| (*p, local(*p))).collect();
+        let chosen: Vec<(u16, u16)> = declared
+            .iter()
+            .map(|p| (*p, default_local(workspace.provider, *p)))
+            .collect();
         self.ctx.store().adopt_declared_ports(id, &chosen)?;
         if !chosen.is_empty() {
             let list: Vec<String> = declared.iter().map(u16::to_string).collect();

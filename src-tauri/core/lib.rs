@@ -266,6 +266,22 @@ impl Core {
         )
     }
 
+    /// What turning SSH access for editors on (`on`) or off changes in the user's SSH config at
+    /// `ssh_config`; turning it on first brings SAM's own SSH files up to date, since the block
+    /// includes them.
+    pub fn plan_ssh_config(
+        &self,
+        ssh_config: &std::path::Path,
+        on: bool,
+    ) -> Result<ssh_config::Change, SamError> {
+        if !on {
+            return ssh_config::plan_remove(ssh_config);
+        }
+        let files = ssh_hosts::SshFiles::of(self.paths());
+        ssh_hosts::sync(self.store(), &files, &ssh_hosts::sam_command())?;
+        ssh_config::plan_install(ssh_config, &files.config)
+    }
+
     /// Opens the workspace's repository in `editor` over SSH and returns the link handed to the
     /// desktop. Editors find `sam-<name>` through the user's SSH config (`ssh_config`), so SAM's
     /// block must be in it: without it this says how to add it, and opens nothing.
@@ -275,9 +291,7 @@ impl Core {
         editor: editors::Editor,
         ssh_config: &std::path::Path,
     ) -> Result<String, SamError> {
-        let files = ssh_hosts::SshFiles::of(self.paths());
-        ssh_hosts::sync(self.store(), &files, &ssh_hosts::sam_command())?;
-        if !ssh_config::plan_install(ssh_config, &files.config)?.is_noop() {
+        if !self.plan_ssh_config(ssh_config, true)?.is_noop() {
             return Err(SamError::configuration(
                 format!(
                     "Editors find workspaces through {}, which does not include SAM's hosts yet.",

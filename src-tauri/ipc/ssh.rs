@@ -53,13 +53,7 @@ pub async fn ssh_config_set(
     on: bool,
 ) -> Result<SshConfigStatus, SamError> {
     let file = ssh_hosts::user_ssh_config()?;
-    let change = if on {
-        let files = SshFiles::of(state.core.paths());
-        ssh_hosts::sync(state.core.store(), &files, &ssh_hosts::sam_command())?;
-        ssh_config::plan_install(&file, &files.config)?
-    } else {
-        ssh_config::plan_remove(&file)?
-    };
+    let change = state.core.plan_ssh_config(&file, on)?;
     ssh_config::apply(&file, &change)?;
     status(&state)
 }
