@@ -118,6 +118,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             ports::ports_view,
             ports::ports_forward,
             ports::ports_unforward,
+            ports::ports_dismiss,
             ssh::workspace_open_editor,
             ssh::ssh_config_status,
             ssh::ssh_config_set,

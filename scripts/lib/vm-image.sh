@@ -90,17 +90,29 @@ EOF
 # the workspace user through runuser) and to break things on purpose (kill the agent).
 cat >"$rootfs/usr/local/sbin/sam-test-console" <<'EOF'
 #!/bin/sh
-# The port reads as closed while no host program is connected to its socket: look again soon.
-# (A redirection on a compound command that fails does not end the script, as `exec` would.)
+# The port is opened once and kept open: the guest kernel throws away what arrived for a port
+# that is closed, so a console that reopened it could lose a command. While no host program is
+# connected to its socket, a read ends at once (end of file): look again soon. What it does is
+# said on the machine's serial console, for when a test cannot reach it.
 port=/dev/virtio-ports/org.sam.test.root
+say() { echo "sam-test-console: $*"; }
+[ -c "$port" ] || { say "no port $port yet"; exit 1; }
+exec 3<>"$port"
+say "listening"
+connected=no
 while :; do
-  {
-    while IFS= read -r line <&3; do
-      sh -c "$line" </dev/null >&3 2>&1
-      echo "@@sam-exit $?" >&3
-    done
-  } 3<>"$port"
-  sleep 0.2
+  if IFS= read -r line <&3; then
+    [ "$connected" = yes ] || say "a host connected"
+    connected=yes
+    sh -c "$line" </dev/null >&3 2>&1 3>&-
+    status=$?
+    echo "@@sam-exit $status" >&3
+    say "ran a command (exit status $status)"
+  else
+    [ "$connected" = no ] || say "the host left"
+    connected=no
+    sleep 0.2
+  fi
 done
 EOF
 chmod 0755 "$rootfs/usr/local/sbin/sam-test-console"
@@ -111,6 +123,7 @@ StartLimitIntervalSec=0
 
 [Service]
 ExecStart=/usr/local/sbin/sam-test-console
+StandardOutput=journal+console
 Restart=always
 RestartSec=1
 EOF

@@ -207,6 +207,16 @@ impl AcpConnection {
         wire::replay(bytes, start)
     }
 
+    /// The ports of loopback addresses (`http://localhost:3000`) that the coding agent's
+    /// commands printed since the last call, as read for it by `terminal/output`.
+    pub fn take_printed_ports(&self) -> std::collections::BTreeSet<u16> {
+        self.shared
+            .terminals
+            .as_ref()
+            .map(terminals::Terminals::take_printed)
+            .unwrap_or_default()
+    }
+
     /// `initialize`, offering to read and write text files of the workspace and to run commands
     /// in it as terminals (when the stream says its folder).
     pub async fn initialize(&self) -> Result<InitializeResponse, AcpError> {

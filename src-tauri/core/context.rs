@@ -1,5 +1,5 @@
-//! What every part of the core shares: the database, the keyring, the configuration read at
-//! start-up, the installation's identity, the channel of notices, and the way to reach a
+//! What every part of the core shares: its folders, the database, the keyring, the
+//! configuration read at start-up, the installation's identity, the channel of notices, and the way to reach a
 //! workspace's agent. Each service ([`Workspaces`](crate::lifecycle::Workspaces),
 //! [`HetznerAccount`](crate::provider::hetzner::account::HetznerAccount), …) holds one `Arc<Context>` and
 //! its own state besides.
@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::{ErrorCategory, SamError};
 use crate::installation::{Installation, KeyStore};
 use crate::notice::Notices;
+use crate::paths::AppPaths;
 use crate::store::{Store, StoreError};
 use crate::workspace::{EventLevel, Workspace, WorkspaceId};
 
@@ -21,6 +22,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The handles every service shares.
 #[derive(Debug)]
 pub struct Context {
+    paths: AppPaths,
     store: Arc<Store>,
     keys: Arc<dyn KeyStore>,
     config: Arc<Config>,
@@ -30,15 +32,27 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context over `store`, with secrets in `keys`, configured by `config`.
-    pub fn new(store: Arc<Store>, keys: Arc<dyn KeyStore>, config: Arc<Config>) -> Arc<Self> {
+    /// A context over `store` in the folders `paths`, with secrets in `keys`, configured by
+    /// `config`.
+    pub fn new(
+        paths: AppPaths,
+        store: Arc<Store>,
+        keys: Arc<dyn KeyStore>,
+        config: Arc<Config>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            paths,
             store,
             keys,
             config,
             notices: Notices::default(),
             installation: Mutex::default(),
         })
+    }
+
+    /// The folders the core keeps its data in.
+    pub fn paths(&self) -> &AppPaths {
+        &self.paths
     }
 
     /// The database.

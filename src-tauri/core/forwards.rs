@@ -31,6 +31,17 @@ pub struct PortForward {
     pub error: Option<String>,
 }
 
+/// A port something printed the address of (a coding agent, or a command it ran), offered on
+/// the Ports panel until it is forwarded or dismissed.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortOffer {
+    /// The port in the workspace.
+    pub port: u16,
+    /// Who printed it: the coding agent.
+    pub by: String,
+}
+
 /// Per running workspace: its connection and its listeners (or why one failed).
 struct Live {
     client: AgentClient,
@@ -43,6 +54,9 @@ pub struct Forwards {
     live: Mutex<HashMap<WorkspaceId, Live>>,
     /// One reconcile at a time.
     reconciling: tokio::sync::Mutex<()>,
+    /// Per workspace, the ports offered while this process runs: who printed each, or `None`
+    /// once dismissed.
+    offers: Mutex<HashMap<WorkspaceId, BTreeMap<u16, Option<String>>>>,
 }
 
 impl std::fmt::Debug for Forwards {
@@ -86,7 +100,52 @@ impl Forwards {
             ctx,
             live: Mutex::default(),
             reconciling: tokio::sync::Mutex::new(()),
+            offers: Mutex::default(),
         }
+    }
+
+    /// Offers forwarding `port` of a workspace, whose address `by` printed — unless it was
+    /// offered or dismissed before.
+    pub fn offer(&self, id: &WorkspaceId, port: u16, by: &str) {
+        if port != 0 {
+            lock(&self.offers)
+                .entry(id.clone())
+                .or_default()
+                .entry(port)
+                .or_insert_with(|| Some(by.to_owned()));
+        }
+    }
+
+    /// The offers neither forwarded nor dismissed.
+    pub fn offers(&self, id: &WorkspaceId) -> Result<Vec<PortOffer>, SamError> {
+        let forwarded: Vec<u16> = self
+            .ctx
+            .store()
+            .port_forwards(id)?
+            .iter()
+            .map(|row| row.remote)
+            .collect();
+        Ok(lock(&self.offers)
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|(port, _)| !forwarded.contains(port))
+            .filter_map(|(&port, by)| {
+                Some(PortOffer {
+                    port,
+                    by: by.clone()?,
+                })
+            })
+            .collect())
+    }
+
+    /// Declines the offer of `port` (or answers it by forwarding): it is not offered again
+    /// while the app runs.
+    pub fn dismiss(&self, id: &WorkspaceId, port: u16) {
+        lock(&self.offers)
+            .entry(id.clone())
+            .or_default()
+            .insert(port, None);
     }
 
     /// A workspace's forwards with their state.
@@ -129,6 +188,8 @@ impl Forwards {
         let workspace = self.ctx.store().workspace(id)?;
         let local = local.unwrap_or_else(|| default_local(workspace.provider, remote));
         self.ctx.store().set_port_forward(id, remote, local)?;
+        // An offer to forward it is answered.
+        self.dismiss(id, remote);
         let replaced = lock(&self.live)
             .get_mut(id)
             .and_then(|live| live.listeners.remove(&remote));

@@ -84,7 +84,6 @@ pub struct AppInfo {
 /// `sam` tool call them through `core.workspaces()`, `core.hetzner()` and so on.
 #[derive(Debug)]
 pub struct Core {
-    paths: AppPaths,
     ctx: Arc<Context>,
     providers: Providers,
     workspaces: Workspaces,
@@ -114,18 +113,18 @@ impl Core {
     ) -> Result<Self, SamError> {
         let store = Arc::new(Store::open(&paths.database())?);
         keep_private(&paths.data_dir);
-        let ctx = Context::new(store, keys, Arc::new(config));
+        let ctx = Context::new(paths, store, keys, Arc::new(config));
         let hetzner = HetznerAccount::new(Arc::clone(&ctx));
-        let providers = Providers::new(&paths.data_dir, ctx.config().agent_binary(), &hetzner);
+        let providers =
+            Providers::new(&ctx.paths().data_dir, ctx.config().agent_binary(), &hetzner);
         let tokens = GitHubTokens::new(Arc::clone(&ctx));
         let git = GitCredentials::new(Arc::clone(&ctx), Arc::clone(&tokens));
         let github = GitHub::new(Arc::clone(&ctx), tokens, git.clone());
         let workspaces = Workspaces::new(Arc::clone(&ctx), providers.clone(), git.clone(), owner);
         let idle = IdleWatch::new(Arc::clone(&ctx), workspaces.clone());
         let forwards = Arc::new(Forwards::new(Arc::clone(&ctx)));
-        tracing::info!(data_dir = %paths.data_dir.display(), "core opened");
+        tracing::info!(data_dir = %ctx.paths().data_dir.display(), "core opened");
         Ok(Self {
-            paths,
             ctx,
             providers,
             workspaces,
@@ -245,7 +244,7 @@ impl Core {
 
     /// The folders in use.
     pub fn paths(&self) -> &AppPaths {
-        &self.paths
+        self.ctx.paths()
     }
 
     /// What the environment said at start-up.
@@ -323,8 +322,8 @@ impl Core {
     pub fn app_info(&self) -> Result<AppInfo, SamError> {
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            data_dir: self.paths.data_dir.display().to_string(),
-            log_dir: self.paths.log_dir.display().to_string(),
+            data_dir: self.paths().data_dir.display().to_string(),
+            log_dir: self.paths().log_dir.display().to_string(),
             schema_version: self.store().schema_version()?,
         })
     }

@@ -135,12 +135,12 @@ impl Workspaces {
                 self.ctx.store().finish_operation(operation.id, true)?;
                 if operation.kind == OperationKind::Delete {
                     self.ctx.store().delete_workspace(id)?;
-                    crate::ssh_hosts::refresh(self.ctx.store(), self.ctx.config());
+                    crate::ssh_hosts::refresh(self.ctx.store(), self.ctx.paths());
                     return Ok(None);
                 }
                 let workspace = self.ctx.store().workspace(id)?;
                 if operation.kind == OperationKind::Create {
-                    crate::ssh_hosts::refresh(self.ctx.store(), self.ctx.config());
+                    crate::ssh_hosts::refresh(self.ctx.store(), self.ctx.paths());
                     self.ctx.notices().publish(Notice::Created {
                         workspace: id.clone(),
                         name: workspace.name.clone(),

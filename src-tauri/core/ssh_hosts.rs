@@ -9,7 +9,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
 use crate::error::SamError;
 use crate::paths::AppPaths;
 use crate::provider::hetzner::cloud_init::{WORKSPACE_ROOT, WORKSPACE_USER};
@@ -230,10 +229,8 @@ pub fn sam_command() -> PathBuf {
 
 /// Brings SAM's SSH files in step with the workspaces after a change. A failure is logged, not
 /// raised: SSH access follows the lifecycle, it is not part of it.
-pub fn refresh(store: &Store, config: &Config) {
-    let synced = AppPaths::for_config(config)
-        .and_then(|paths| sync(store, &SshFiles::of(&paths), &sam_command()));
-    if let Err(err) = synced {
+pub fn refresh(store: &Store, paths: &AppPaths) {
+    if let Err(err) = sync(store, &SshFiles::of(paths), &sam_command()) {
         tracing::warn!(error = %err.message, "SAM's SSH files could not be updated");
     }
 }

@@ -6,7 +6,7 @@ use tauri::State;
 
 use super::AppState;
 use sam_core::error::SamError;
-use sam_core::forwards::PortForward;
+use sam_core::forwards::{PortForward, PortOffer};
 use sam_core::workspace::WorkspaceId;
 
 /// A TCP socket listening in the workspace.
@@ -27,6 +27,8 @@ pub struct PortsView {
     pub listening: Vec<WorkspacePort>,
     /// Why `listening` could not be read (the agent unreachable, say).
     pub listening_error: Option<SamError>,
+    /// Ports whose addresses a coding agent printed, not forwarded or dismissed yet.
+    pub offers: Vec<PortOffer>,
 }
 
 /// The workspace's forwards and listening ports.
@@ -52,7 +54,21 @@ pub async fn ports_view(state: State<'_, AppState>, id: String) -> Result<PortsV
         forwards: forwards.list(&id)?,
         listening,
         listening_error,
+        offers: forwards.offers(&id)?,
     })
+}
+
+/// Declines the offer to forward `port`: it is not offered again while the app runs.
+#[tauri::command]
+#[specta::specta]
+pub async fn ports_dismiss(
+    state: State<'_, AppState>,
+    id: String,
+    port: u16,
+) -> Result<(), SamError> {
+    let id: WorkspaceId = id.parse()?;
+    state.core.forwards().dismiss(&id, port);
+    Ok(())
 }
 
 /// Forwards `remote` from `local` on this computer (the same number when `null`; 0 for any

@@ -105,3 +105,53 @@ async fn declared_ports_are_forwarded_once() {
         "{address} still listens"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_a_coding_agent_prints_are_offered_until_forwarded_or_dismissed() {
+    use sam_core::coding_agents::sessions::{self, AgentChoice};
+
+    let fixture = Fixture::new();
+    let id = super::lifecycle::running_local_workspace(&fixture).await;
+    let core = &fixture.core;
+    let workspace = core.store().workspace(&id).expect("workspace");
+    let fake = sam_test_support::binary("fake-acp")
+        .to_string_lossy()
+        .into_owned();
+    let session = sessions::start(
+        core,
+        &workspace,
+        &AgentChoice::Command(fake),
+        None,
+        &mut |_: &str| {},
+    )
+    .await
+    .expect("started");
+    let forwards = core.forwards();
+    assert_eq!(forwards.offers(&id).expect("offers"), []);
+
+    // A command the coding agent runs prints where its server listens (the coding agent then
+    // quotes it in its message).
+    let prompt = "term printf 'ready on http://localhost:%s/ and http://127.0.0.1:%s\\n' 4321 4322";
+    sessions::prompt(core, &session.id, prompt, |_| {})
+        .await
+        .expect("a turn");
+    let offered: Vec<u16> = forwards
+        .offers(&id)
+        .expect("offers")
+        .iter()
+        .map(|offer| offer.port)
+        .collect();
+    assert_eq!(offered, [4321, 4322]);
+    assert_eq!(forwards.offers(&id).expect("offers")[0].by, session.agent);
+
+    // One forwarded, one dismissed: neither is offered again, even when printed again.
+    forwards.add(&id, 4321, None).await.expect("forwarded");
+    forwards.dismiss(&id, 4322);
+    sessions::prompt(core, &session.id, prompt, |_| {})
+        .await
+        .expect("a turn");
+    assert_eq!(forwards.offers(&id).expect("offers"), []);
+    // A forward stopped later is an answer given too.
+    forwards.remove(&id, 4321).await.expect("removed");
+    assert_eq!(forwards.offers(&id).expect("offers"), []);
+}

@@ -25,6 +25,7 @@ mod logging;
 mod ports;
 mod real_agents;
 mod ssh;
+mod ssh_signals;
 mod startup;
 mod terminal_golden;
 mod terminals;

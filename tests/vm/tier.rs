@@ -167,7 +167,18 @@ impl Tier {
         let text = std::fs::read_to_string(dir.join("console.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        format!("--- console of {name}:\n{tail}")
+        // What the test image's root console said, from the start.
+        let root: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|line| line.contains("sam-test-console"))
+            .collect();
+        let qemu = std::fs::read_to_string(dir.join("qemu.log")).unwrap_or_default();
+        format!(
+            "--- QEMU's errors for {name}:\n{qemu}\n--- root console of {name}:\n{}\n\
+             --- console of {name}:\n{tail}",
+            root.join("\n")
+        )
     }
 }
 

@@ -199,6 +199,8 @@ export const commands = {
 	portsForward: (id: string, remote: number, local: number | null) => typedError<PortForward, SamError>(__TAURI_INVOKE("ports_forward", { id, remote, local })),
 	/**  Stops forwarding `remote`. */
 	portsUnforward: (id: string, remote: number) => typedError<null, SamError>(__TAURI_INVOKE("ports_unforward", { id, remote })),
+	/**  Declines the offer to forward `port`: it is not offered again while the app runs. */
+	portsDismiss: (id: string, port: number) => typedError<null, SamError>(__TAURI_INVOKE("ports_dismiss", { id, port })),
 	/**
 	 *  Opens the workspace's repository in `editor` (`vscode`, `cursor`, `jetbrains`, `zed`);
 	 *  returns the link handed to the desktop.
@@ -735,6 +737,17 @@ export type PortForward = {
 	error: string | null,
 };
 
+/**
+ *  A port something printed the address of (a coding agent, or a command it ran), offered on
+ *  the Ports panel until it is forwarded or dismissed.
+ */
+export type PortOffer = {
+	/**  The port in the workspace. */
+	port: number,
+	/**  Who printed it: the coding agent. */
+	by: string,
+};
+
 /**  What the Ports panel shows. */
 export type PortsView = {
 	/**  The forwards chosen, with where they listen or why they do not. */
@@ -743,6 +756,8 @@ export type PortsView = {
 	listening: WorkspacePort[],
 	/**  Why `listening` could not be read (the agent unreachable, say). */
 	listening_error: SamError | null,
+	/**  Ports whose addresses a coding agent printed, not forwarded or dismissed yet. */
+	offers: PortOffer[],
 };
 
 /**

@@ -56,7 +56,7 @@ export function mockBackend(handler: (cmd: string, args: unknown) => unknown) {
         if (cmd === "take_startup_link") return null;
         if (cmd === "tray_status") return { available: true, problem: null };
         if (cmd === "spend") return { currency: null, month_start_ms: 0, month_to_date_centicents: 0, workspaces: [] };
-        if (cmd === "ports_view") return { forwards: [], listening: [], listening_error: null };
+        if (cmd === "ports_view") return { forwards: [], listening: [], listening_error: null, offers: [] };
         if (cmd === "ssh_config_status") return { file: "~/.ssh/config", installed: false, change: "" };
       }
       return answer;

@@ -3,7 +3,7 @@
 //! A terminal's id names its stream (`sam-<stream>`), so a connection that takes a session over
 //! (the app after a restart) can still answer for terminals an earlier one created.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(super) struct Terminals {
     /// stream is gone). The lock also keeps two reads of one stream apart (an attachment
     /// replaces another on the same connection).
     state: Arc<tokio::sync::Mutex<HashMap<u32, Term>>>,
+    /// Ports of the workspace's loopback addresses the commands printed, not taken yet.
+    printed: Arc<std::sync::Mutex<BTreeSet<u16>>>,
 }
 
 #[derive(Debug, Default)]
@@ -52,7 +54,19 @@ impl Terminals {
             client,
             root,
             state: Arc::default(),
+            printed: Arc::default(),
         }
+    }
+
+    /// The ports of loopback addresses (`http://localhost:3000`) the commands printed since
+    /// the last call.
+    pub(super) fn take_printed(&self) -> BTreeSet<u16> {
+        std::mem::take(
+            &mut self
+                .printed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Whether `method` is one of ACP's terminal methods.
@@ -144,6 +158,13 @@ impl Terminals {
         }
         let limit = term.and_then(|term| term.limit).unwrap_or(DEFAULT_LIMIT);
         let (bytes, lost, exit) = self.read(stream).await?;
+        let ports = crate::terminal::local_urls::local_ports(&bytes);
+        if !ports.is_empty() {
+            self.printed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend(ports);
+        }
         let (output, cut) = last_bytes(&bytes, limit);
         Ok(TerminalOutputResponse::new(output, lost || cut).exit_status(exit.map(exit_status)))
     }

@@ -134,6 +134,7 @@ mod tests {
     fn providers(dir: &Path) -> Providers {
         let store = Arc::new(Store::open(&dir.join("sam.sqlite3")).expect("store"));
         let ctx = Context::new(
+            crate::paths::AppPaths::under(dir.to_path_buf()),
             store,
             Arc::new(MemoryKeys::default()),
             Arc::new(Config::default()),

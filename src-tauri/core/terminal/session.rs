@@ -257,6 +257,11 @@ impl Pump {
     /// the consumer is gone.
     async fn output(&mut self, offset: u64, bytes: &[u8]) -> bool {
         let end = offset + bytes.len() as u64;
+        // Output seen before (a re-attach) had its addresses offered then.
+        let fresh = usize::try_from(self.options.replay_until.saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let ports = super::local_urls::local_ports(&bytes[fresh..]);
         // A command's output has had no terminal to turn each line feed into a new line.
         let crlf;
         let bytes = if self.options.output_only {
@@ -279,8 +284,7 @@ impl Pump {
             engine.replay(&bytes[..replayed]);
             engine.feed(&bytes[replayed..]);
             let mut notices = Vec::new();
-            // Output seen before (a re-attach) was offered then.
-            for port in super::local_urls::local_ports(&bytes[replayed..]) {
+            for port in ports {
                 if self.announced.insert(port) {
                     notices.push(TerminalEvent::LocalUrl { port });
                 }

@@ -319,9 +319,9 @@ pub struct RootOutput {
 /// Runs `command` (one line of `sh`) as root on the machine in `dir` through the test image's
 /// console; waits at most `timeout` for it.
 ///
-/// The console reads its port only while it has it open, and a line written in the moment it
-/// reopens it can go unread; so the console is first asked to answer a marker (again, until it
-/// does), and only then is `command` sent, once.
+/// The console may still be starting, or writing what an earlier caller left before reading
+/// it all; so it is first asked to answer a marker (again, until it does), and only then is
+/// `command` sent, once.
 pub fn root_command(dir: &Path, command: &str, timeout: Duration) -> std::io::Result<RootOutput> {
     if command.contains('\n') {
         return Err(std::io::Error::other("one line only"));
@@ -346,7 +346,8 @@ pub fn root_command(dir: &Path, command: &str, timeout: Duration) -> std::io::Re
         }
         if std::time::Instant::now() >= deadline {
             return Err(std::io::Error::other(format!(
-                "the root console did not answer within {timeout:?}"
+                "the root console did not answer within {timeout:?}; it sent: {:?}",
+                String::from_utf8_lossy(&seen)
             )));
         }
     }

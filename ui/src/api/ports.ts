@@ -1,10 +1,10 @@
 // A workspace's Ports panel: forwards to this computer's loopback, and the ports programs
 // listen on in the workspace.
 
-import { commands, type PortForward, type PortsView, type WorkspacePort } from "../bindings";
+import { commands, type PortForward, type PortOffer, type PortsView, type WorkspacePort } from "../bindings";
 import { unwrap } from "./index";
 
-export type { PortForward, PortsView, WorkspacePort };
+export type { PortForward, PortOffer, PortsView, WorkspacePort };
 
 /** The forwards chosen and the ports listening in the workspace. */
 export async function portsView(id: string): Promise<PortsView> {
@@ -19,6 +19,11 @@ export async function forwardPort(id: string, remote: number, local: number | nu
 /** Stops forwarding `remote`. */
 export async function unforwardPort(id: string, remote: number): Promise<void> {
   unwrap(await commands.portsUnforward(id, remote));
+}
+
+/** Declines the offer to forward `port` (a coding agent printed its address). */
+export async function dismissPortOffer(id: string, port: number): Promise<void> {
+  unwrap(await commands.portsDismiss(id, port));
 }
 
 /** A port number typed by a person, or null when it is not one (1 to 65535). */

@@ -16,7 +16,9 @@ use crate::acp::{AcpConnection, AcpError, AcpEvent, AcpEvents};
 use crate::coding_agents::images::PromptImage;
 use crate::coding_agents::rules;
 use crate::error::{ErrorCategory, SamError};
-use crate::store::{AgentSessionRow, TranscriptEntry};
+use crate::store::{AgentEventRow, AgentSessionRow, TranscriptEntry};
+use crate::terminal::local_urls::local_ports;
+use crate::workspace::WorkspaceId;
 
 /// How often a turn's follower looks for answers and cancels given elsewhere.
 const ANSWER_POLL: Duration = Duration::from_millis(250);
@@ -371,6 +373,7 @@ impl Turn {
             &entries,
             Some(self.events.position()),
         )?;
+        self.offer_printed_ports(core, &rows);
         for row in rows {
             on(match row.kind.as_str() {
                 "update" => match serde_json::from_value(row.body) {
@@ -385,6 +388,21 @@ impl Turn {
             });
         }
         Ok(finish)
+    }
+
+    /// Offers to forward the ports of loopback addresses (`http://localhost:3000`) the coding
+    /// agent wrote in `rows` or its commands printed.
+    fn offer_printed_ports(&self, core: &Core, rows: &[AgentEventRow]) {
+        let Ok(workspace) = self.session.workspace_id.parse::<WorkspaceId>() else {
+            return;
+        };
+        let mut ports = self.acp.take_printed_ports();
+        for row in rows.iter().filter(|row| row.kind == "update") {
+            ports.extend(local_ports(row.body.to_string().as_bytes()));
+        }
+        for port in ports {
+            core.forwards().offer(&workspace, port, &self.session.agent);
+        }
     }
 
     /// Hands the coding agent every answer given for this session that has not reached it yet.
