@@ -55,7 +55,10 @@ def master() -> Image.Image:
 
 def main() -> None:
     mark = master()
-    for name, px in [("32x32.png", 32), ("128x128.png", 128), ("128x128@2x.png", 256), ("icon.png", 512)]:
+    # Every size of the freedesktop icon theme's hicolor folders (Linux packages), then the
+    # names macOS and Windows bundles and the window look for.
+    sizes = [(f"{px}x{px}.png", px) for px in (16, 22, 24, 32, 48, 64, 96, 128, 256, 512)]
+    for name, px in sizes + [("128x128@2x.png", 256), ("icon.png", 512)]:
         mark.resize((px, px), Image.LANCZOS).save(HERE / name)
     mark.save(HERE / "icon.ico", sizes=[(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (256, 256)])
     mark.save(HERE / "icon.icns")

@@ -17,6 +17,9 @@ APT_TEST=(xvfb xauth webkit2gtk-driver dbus gnome-keyring dunst libnotify-bin li
   openssh-sftp-server)
 # The lint tools: a venv for PyPI tools, and ShellCheck, which actionlint runs on `run:` steps.
 APT_LINT=(python3-venv shellcheck)
+# The package checks (scripts/lib/package-test.sh): the linters, rpm to read an .rpm, the
+# desktop entry and AppStream validators, xwininfo to see the installed app's window.
+APT_PACKAGE=(lintian rpmlint rpm desktop-file-utils appstream x11-utils libayatana-appindicator3-dev)
 # The VM tier (tests/vm): QEMU and the image builder. qemu-utils (qemu-img) goes in a second
 # step: a machine with a newer qemu-utils from backports loses it when qemu-system-x86 comes in,
 # and asking for both at once is refused as held broken packages.

@@ -43,6 +43,7 @@ pub fn install(app: &AppHandle, core: Arc<Core>) {
         .flatten()
         .unwrap_or_default();
     for url in started_with {
+        tracing::info!(link = %kind(url.as_str()), "SAM started with a sam:// link");
         let waiting = match deep_link::parse(url.as_str()) {
             Ok(Link::Open { repo, branch }) => {
                 Some(StartupLink::Open(OpenRepoLink { repo, branch }))
@@ -66,6 +67,11 @@ pub fn install(app: &AppHandle, core: Arc<Core>) {
                 .unwrap_or_else(|p| p.into_inner()) = Some(link);
         }
     }
+    // An installed package's desktop entry declares the scheme already; a user-level one would
+    // shadow it and outlive the package.
+    if packaged() {
+        return;
+    }
     let registering = app.clone();
     std::thread::spawn(move || {
         let deep_link = registering.deep_link();
@@ -77,8 +83,20 @@ pub fn install(app: &AppHandle, core: Arc<Core>) {
     });
 }
 
+/// Whether this is a copy installed by SAM's .deb or .rpm (in `/usr`), not one run from a build
+/// folder or an AppImage.
+fn packaged() -> bool {
+    std::env::current_exe().is_ok_and(|exe| exe.starts_with("/usr/"))
+}
+
+/// What a link is for, without its parameters (a sign-in callback's carry secrets): for the log.
+fn kind(link: &str) -> &str {
+    link.split(['?', '#']).next().unwrap_or_default()
+}
+
 /// Acts on one link while the app runs.
 pub fn follow(app: &AppHandle, core: &Arc<Core>, link: &str) {
+    tracing::info!(link = %kind(link), "a sam:// link arrived");
     super::show_window(app);
     match deep_link::parse(link) {
         Ok(Link::SignIn { state, outcome }) => {
@@ -119,6 +137,16 @@ pub fn follow(app: &AppHandle, core: &Arc<Core>, link: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_logged_without_their_parameters() {
+        assert_eq!(
+            kind("sam://oauth/callback?code=secret&state=x"),
+            "sam://oauth/callback"
+        );
+        assert_eq!(kind("sam://open#frag"), "sam://open");
+        assert_eq!(kind("sam://open"), "sam://open");
+    }
 
     #[test]
     fn each_data_folder_has_its_own_instance_name() {
