@@ -20,6 +20,8 @@ APT_LINT=(python3-venv shellcheck)
 # The package checks (scripts/lib/package-test.sh): the linters, rpm to read an .rpm, the
 # desktop entry and AppStream validators, xwininfo to see the installed app's window.
 APT_PACKAGE=(lintian rpmlint rpm desktop-file-utils appstream x11-utils libayatana-appindicator3-dev)
+# The Windows check: a C compiler for the crates that build C code (ring).
+APT_WINDOWS=(gcc-mingw-w64-x86-64)
 # The VM tier (tests/vm): QEMU and the image builder. qemu-utils (qemu-img) goes in a second
 # step: a machine with a newer qemu-utils from backports loses it when qemu-system-x86 comes in,
 # and asking for both at once is refused as held broken packages.

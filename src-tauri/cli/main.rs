@@ -478,10 +478,11 @@ async fn finish(
 
 /// Starts `sam workspace resume ID` detached from this terminal, as the lease's owner.
 fn spawn_worker(id: &WorkspaceId, owner: &str) -> Result<(), SamError> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()
         .map_err(|err| SamError::internal("Cannot find the sam executable.", &err))?;
-    std::process::Command::new(exe)
+    let mut worker = std::process::Command::new(exe);
+    sam_core::platform::detach(&mut worker);
+    worker
         .args([
             "--operation-owner",
             owner,
@@ -492,7 +493,6 @@ fn spawn_worker(id: &WorkspaceId, owner: &str) -> Result<(), SamError> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(0)
         .spawn()
         .map_err(|err| SamError::internal("The background worker could not be started.", &err))?;
     Ok(())

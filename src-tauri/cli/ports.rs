@@ -87,6 +87,13 @@ pub(super) async fn port_forward(
 }
 
 /// Ctrl-C or a polite kill.
+#[cfg(not(unix))]
+async fn wait_for_stop() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Ctrl-C or a polite kill.
+#[cfg(unix)]
 async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else {

@@ -76,8 +76,14 @@ pub(super) async fn ssh(core: &Core, args: SshArgs) -> Result<(), SamError> {
     if !args.command.is_empty() {
         ssh.arg("--").args(&args.command);
     }
-    use std::os::unix::process::CommandExt;
-    let err = ssh.exec();
+    #[cfg(unix)]
+    let err = std::os::unix::process::CommandExt::exec(&mut ssh);
+    // Elsewhere a process cannot become another: run ssh and end as it did.
+    #[cfg(not(unix))]
+    let err = match ssh.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(255)),
+        Err(err) => err,
+    };
     Err(SamError::configuration(
         format!("SAM could not run OpenSSH's ssh: {err}."),
         "Install the OpenSSH client (Debian and Ubuntu: apt install openssh-client).",

@@ -86,6 +86,15 @@ pub(super) struct RecordArgs {
 /// Runs a program in a new terminal, passing this terminal's input through, and saves
 /// everything it prints. Stdin that is not a terminal (a pipe, a file) is sent as typed input,
 /// which scripts recordings.
+#[cfg(not(unix))]
+fn record(_args: &RecordArgs, _json: bool) -> Result<(), SamError> {
+    Err(SamError::invalid_input(
+        "sam terminal record needs a Unix terminal (Linux or macOS).",
+        "Record on Linux or macOS; `sam terminal replay` works here.",
+    ))
+}
+
+#[cfg(unix)]
 fn record(args: &RecordArgs, json: bool) -> Result<(), SamError> {
     use std::io::{Read, Write};
 
@@ -191,8 +200,10 @@ fn record(args: &RecordArgs, json: bool) -> Result<(), SamError> {
 }
 
 /// This terminal in raw mode (keys go to the recorded program unprocessed) until dropped.
+#[cfg(unix)]
 struct RawMode(Option<rustix::termios::Termios>);
 
+#[cfg(unix)]
 impl RawMode {
     fn enter(stdin: &std::io::Stdin) -> Self {
         use rustix::termios::{OptionalActions, tcgetattr, tcsetattr};
@@ -208,6 +219,7 @@ impl RawMode {
     }
 }
 
+#[cfg(unix)]
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(saved) = &self.0 {

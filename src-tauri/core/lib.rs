@@ -29,6 +29,7 @@ pub mod logging;
 pub mod notice;
 pub mod opener;
 pub mod paths;
+pub mod platform;
 pub mod port_forward;
 pub mod provider;
 pub mod redact;
@@ -345,4 +346,7 @@ fn keep_private(data_dir: &std::path::Path) {
             tracing::warn!(%err, dir = %data_dir.display(), "could not make the data folder private");
         }
     }
+    // Elsewhere, the folder under the user's profile is the user's already.
+    #[cfg(not(unix))]
+    let _ = data_dir;
 }

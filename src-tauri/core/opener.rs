@@ -102,7 +102,7 @@ fn launch(url: &str, browser: Browser<'_>) -> Result<(), SamError> {
             command.env_remove(variable);
         }
         // Its own process group: a Ctrl-C to SAM does not reach the browser.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        crate::platform::detach(&mut command);
         match command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -11,7 +11,8 @@
 //! symbolic link (a dotfile manager's) is written through to its target.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+#[cfg(unix)]
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{ErrorCategory, SamError};
@@ -288,21 +289,35 @@ fn read(config: &Path) -> Result<String, SamError> {
     }
 }
 
+/// Gives `file` the permissions of `target`, or the user's alone when there is no `target` yet.
+/// (Elsewhere than Unix, a new file's permissions are the folder's.)
+fn keep_mode(file: &std::fs::File, target: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mode = std::fs::metadata(target)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o600);
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, target);
+    Ok(())
+}
+
 /// Writes `bytes` to `path` (through a symbolic link to its target) by renaming a temporary
 /// file over it; a new file is private to the user, an existing one keeps its mode.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SamError> {
     let target = resolve_link(path)?;
     let dir = target.parent().unwrap_or_else(|| Path::new("."));
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder
             .create(dir)
             .map_err(|err| io_error("create", dir, &err))?;
     }
-    let mode = std::fs::metadata(&target)
-        .map(|m| m.permissions().mode())
-        .unwrap_or(0o600);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -311,11 +326,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SamError> {
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(mode & 0o7777)
         .open(&temp)
         .and_then(|mut file| {
-            // The mode given at creation is masked by the umask; set it as it was.
-            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+            keep_mode(&file, &target)?;
             file.write_all(bytes)?;
             file.sync_all()
         })

@@ -71,16 +71,12 @@ pub fn alias(name: &str, id: &WorkspaceId) -> String {
 pub fn user(workspace: &Workspace) -> Result<String, SamError> {
     match workspace.provider {
         ProviderKind::Hetzner => Ok(WORKSPACE_USER.to_owned()),
-        ProviderKind::Local => nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|user| user.name)
-            .ok_or_else(|| {
-                SamError::configuration(
-                    "SAM could not find this computer's user name for SSH.",
-                    "Check that your user has an entry in /etc/passwd.",
-                )
-            }),
+        ProviderKind::Local => crate::platform::user_name().ok_or_else(|| {
+            SamError::configuration(
+                "SAM could not find this computer's user name for SSH.",
+                "Check that your user has an entry in /etc/passwd.",
+            )
+        }),
     }
 }
 

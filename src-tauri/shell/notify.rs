@@ -4,11 +4,16 @@
 //! them all.
 
 use std::collections::HashMap;
+#[cfg(all(unix, not(target_os = "macos")))]
+use std::sync::PoisonError;
+#[cfg(all(unix, not(target_os = "macos")))]
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use notify_rust::{Notification, Timeout, Urgency};
+use notify_rust::Notification;
+#[cfg(all(unix, not(target_os = "macos")))]
+use notify_rust::{Timeout, Urgency};
 use tokio::sync::broadcast::error::RecvError;
 
 use sam_core::Core;
@@ -32,6 +37,7 @@ pub type Opener = Arc<dyn Fn(WorkspaceId) + Send + Sync>;
 type OnScreen = Arc<Mutex<HashMap<String, (u32, u64)>>>;
 
 /// Numbers each showing.
+#[cfg(all(unix, not(target_os = "macos")))]
 static SHOWINGS: AtomicU64 = AtomicU64::new(0);
 
 /// Shows every notice published from now on until the core goes away.
@@ -79,7 +85,23 @@ fn deliver(core: &Arc<Core>, notice: Notice, open: &Opener, on_screen: &OnScreen
     });
 }
 
+/// Shows `notice`. Notifications here carry no actions SAM can wait for (they are the
+/// freedesktop protocol's): the notice shows, and the window is where it is answered.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn show(
+    notice: &Notice,
+    _on_screen: &OnScreen,
+) -> Result<Option<NoticeAction>, notify_rust::error::Error> {
+    Notification::new()
+        .appname("SAM")
+        .summary(&notice.summary())
+        .body(&notice.body(now_ms()))
+        .show()?;
+    Ok(None)
+}
+
 /// Shows `notice` and waits for the user's answer; `None` when it was dismissed or expired.
+#[cfg(all(unix, not(target_os = "macos")))]
 fn show(
     notice: &Notice,
     on_screen: &OnScreen,

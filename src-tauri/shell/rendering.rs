@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// Whether to draw without compositing: `gpu` is `SAM_GPU`, `render_node` whether the machine
 /// has a GPU render node.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn without_compositing(gpu: Option<&str>, render_node: bool) -> bool {
     match gpu.map(str::trim) {
         Some("on") => false,
@@ -17,6 +18,7 @@ fn without_compositing(gpu: Option<&str>, render_node: bool) -> bool {
 }
 
 /// Whether `dri` (normally `/dev/dri`) holds a render node (`renderD128`, …).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn has_render_node(dri: &Path) -> bool {
     std::fs::read_dir(dri).is_ok_and(|entries| {
         entries
@@ -25,7 +27,13 @@ fn has_render_node(dri: &Path) -> bool {
     })
 }
 
+/// Sets how `window` draws. (Only WebKitGTK, on Linux, is set; the other systems' webviews
+/// choose for themselves.)
+#[cfg(not(target_os = "linux"))]
+pub fn configure(_window: &tauri::WebviewWindow) {}
+
 /// Sets how `window` draws.
+#[cfg(target_os = "linux")]
 pub fn configure(window: &tauri::WebviewWindow) {
     let gpu = std::env::var("SAM_GPU").ok();
     if !without_compositing(gpu.as_deref(), has_render_node(Path::new("/dev/dri"))) {

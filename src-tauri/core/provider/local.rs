@@ -9,15 +9,12 @@
 //! itself, which is "stopped" here.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::registry::Registration;
@@ -111,9 +108,9 @@ impl LocalProvider {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(log)
-            // Its own process group: a Ctrl-C to the app or the CLI does not reach it.
-            .process_group(0);
+            .stderr(log);
+        // Its own process group: a Ctrl-C to the app or the CLI does not reach it.
+        crate::platform::detach(&mut command);
         if spec.enrollment_secret.is_some() {
             // Through a pipe: never in a file, the command line or the environment.
             command.arg("--enrollment-secret-stdin");
@@ -217,14 +214,13 @@ fn is_agent_process(pid: i32) -> bool {
 
 /// Sends SIGTERM, waits (bounded), then SIGKILL.
 async fn stop_process(pid: i32) {
-    let target = Pid::from_raw(pid);
-    if kill(target, Signal::SIGTERM).is_err() {
+    if !crate::platform::end_process(pid, false) {
         return;
     }
     let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
     while is_agent_process(pid) {
         if tokio::time::Instant::now() >= deadline {
-            let _ = kill(target, Signal::SIGKILL);
+            crate::platform::end_process(pid, true);
             break;
         }
         // Not our child after an app restart, so there is nothing to wait on but /proc.
