@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::agent_client::{AgentClient, AgentError, ErrorCode, LinkState, ListeningPort};
 use crate::context::Context;
-use crate::declared_ports;
+use crate::devcontainer;
 use crate::error::SamError;
 use crate::port_forward::{self, Listening, PortSpec};
 use crate::workspace::{EventLevel, ProviderKind, WorkspaceId, WorkspaceStatus};
@@ -297,7 +297,8 @@ impl Forwards {
     }
 
     /// The first time a workspace runs, forwards the ports its repository declares
-    /// (`crate::declared_ports`); afterwards the user's choices stand.
+    /// (`forwardPorts` of its dev container configuration); afterwards the user's choices
+    /// stand.
     async fn adopt_declared(&self, id: &WorkspaceId) -> Result<(), SamError> {
         if self.ctx.store().declared_ports_checked(id)? {
             return Ok(());
@@ -305,9 +306,9 @@ impl Forwards {
         let workspace = self.ctx.store().workspace(id)?;
         let client = self.client(id).await?;
         let mut declared = Vec::new();
-        for path in declared_ports::CONFIG_PATHS {
+        for path in devcontainer::CONFIG_PATHS {
             let text = match client
-                .fs_read(path, 0, declared_ports::MAX_CONFIG_BYTES)
+                .fs_read(path, 0, devcontainer::MAX_CONFIG_BYTES)
                 .await
             {
                 Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -317,7 +318,7 @@ impl Forwards {
                 }) => continue,
                 Err(err) => return Err(err.into()),
             };
-            match declared_ports::declared_ports(&text) {
+            match devcontainer::forward_ports(&text) {
                 Ok(ports) => declared = ports,
                 Err(why) => self.ctx.log(
                     id,
