@@ -28,6 +28,7 @@ use sam_core::workspace::{ProviderKind, Workspace, WorkspaceEvent, WorkspaceId};
 mod agent;
 mod agent_rules;
 mod agent_sessions;
+mod devcontainer;
 mod git;
 mod github;
 mod hetzner;
@@ -102,6 +103,9 @@ enum Top {
     Ports(ports::PortsArgs),
     /// Forward ports of a workspace to this computer's loopback until interrupted.
     PortForward(ports::PortForwardArgs),
+    /// Dev container configurations (`devcontainer.json`) as SAM reads them.
+    #[command(subcommand)]
+    Devcontainer(devcontainer::DevcontainerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +259,7 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
     let open_core = || open_core(config, owner.clone());
     let command = match cli.command {
         Top::Terminal(command) => return terminal::run(command, cli.json),
+        Top::Devcontainer(command) => return devcontainer::run(command, cli.json),
         Top::Hetzner(command) => return hetzner::run(command, cli.json, config, open_core),
         Top::Spend => return idle::spend(&open_core()?, cli.json),
         command => command,
@@ -280,7 +285,7 @@ fn run(cli: Cli, config: &Config) -> Result<(), SamError> {
             Top::Open(args) => open::open(&core, &args, cli.json),
             Top::PortForward(args) => ports::port_forward(&core, args, cli.json).await,
             // Answered above.
-            Top::Terminal(_) | Top::Hetzner(_) | Top::Spend => Ok(()),
+            Top::Terminal(_) | Top::Hetzner(_) | Top::Spend | Top::Devcontainer(_) => Ok(()),
         }
     })
 }

@@ -11,6 +11,7 @@ mod cli;
 mod cli_agent_prompts;
 mod cli_agent_rules;
 mod cli_agents;
+mod cli_devcontainer;
 mod cli_hetzner;
 mod cloud_init;
 mod cloud_init_delivery;
