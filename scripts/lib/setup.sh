@@ -17,9 +17,12 @@ APT_TEST=(xvfb xauth webkit2gtk-driver dbus gnome-keyring dunst libnotify-bin li
   openssh-sftp-server)
 # The lint tools: a venv for PyPI tools, and ShellCheck, which actionlint runs on `run:` steps.
 APT_LINT=(python3-venv shellcheck)
-# The package checks (scripts/lib/package-test.sh): the linters, rpm to read an .rpm, the
-# desktop entry and AppStream validators, xwininfo to see the installed app's window.
-APT_PACKAGE=(lintian rpmlint rpm desktop-file-utils appstream x11-utils libayatana-appindicator3-dev)
+# Building the Linux packages (scripts/package): the tray library's headers, which Tauri's
+# bundler looks for, and help2man for the sam tool's manual page.
+APT_PACKAGE_BUILD=(libayatana-appindicator3-dev help2man)
+# Checking them (scripts/lib/package-test.sh): the linters, rpm to read an .rpm, the desktop
+# entry and AppStream validators, xwininfo to see the installed app's window.
+APT_PACKAGE=("${APT_PACKAGE_BUILD[@]}" lintian rpmlint rpm desktop-file-utils appstream x11-utils)
 # The Windows check: a C compiler for the crates that build C code (ring).
 APT_WINDOWS=(gcc-mingw-w64-x86-64)
 # The VM tier (tests/vm): QEMU and the image builder. qemu-utils (qemu-img) goes in a second

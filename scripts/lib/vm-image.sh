@@ -116,6 +116,10 @@ while :; do
 done
 EOF
 chmod 0755 "$rootfs/usr/local/sbin/sam-test-console"
+# Started at every boot, and again a second after it ends (while the port is not there yet, it
+# ends at once). Not from a udev rule on the port: a device udev has seen in the initramfs does
+# not always pull in its SYSTEMD_WANTS at the switch to the real root, and the console was then
+# missing for the whole boot.
 cat >"$rootfs/etc/systemd/system/sam-test-console.service" <<'EOF'
 [Unit]
 Description=Root console for SAM's VM tests (test image only)
@@ -126,11 +130,13 @@ ExecStart=/usr/local/sbin/sam-test-console
 StandardOutput=journal+console
 Restart=always
 RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
 EOF
-# Started when the port appears.
-cat >"$rootfs/etc/udev/rules.d/90-sam-test-console.rules" <<'EOF'
-ACTION=="add", KERNEL=="vport*", ATTR{name}=="org.sam.test.root", TAG+="systemd", ENV{SYSTEMD_WANTS}+="sam-test-console.service"
-EOF
+mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants"
+ln -sf /etc/systemd/system/sam-test-console.service \
+  "$rootfs/etc/systemd/system/multi-user.target.wants/sam-test-console.service"
 
 mkdir -p "$work/out"
 kernels=("$rootfs"/boot/vmlinuz-*)
