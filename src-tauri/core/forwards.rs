@@ -297,8 +297,8 @@ impl Forwards {
     }
 
     /// The first time a workspace runs, forwards the ports its repository declares
-    /// (`forwardPorts` of its dev container configuration); afterwards the user's choices
-    /// stand.
+    /// (`forwardPorts` of its dev container configuration), and says in its log what becomes of
+    /// that configuration; afterwards the user's choices stand.
     async fn adopt_declared(&self, id: &WorkspaceId) -> Result<(), SamError> {
         if self.ctx.store().declared_ports_checked(id)? {
             return Ok(());
@@ -318,6 +318,8 @@ impl Forwards {
                 }) => continue,
                 Err(err) => return Err(err.into()),
             };
+            let (level, note) = devcontainer::first_run_note(path, &text);
+            self.ctx.log(id, "devcontainer", level, &note);
             match devcontainer::forward_ports(&text) {
                 Ok(ports) => declared = ports,
                 Err(why) => self.ctx.log(

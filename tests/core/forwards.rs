@@ -92,6 +92,15 @@ async fn declared_ports_are_forwarded_once() {
             .any(|e| e.message.contains(&format!("declares: {declared}"))),
         "{events:#?}"
     );
+    // What becomes of the configuration itself is said once.
+    let said: Vec<_> = events.iter().filter(|e| e.step == "devcontainer").collect();
+    assert_eq!(said.len(), 1, "{events:#?}");
+    assert!(
+        said[0].message.starts_with(
+            ".devcontainer/devcontainer.json: a dev container configuration (image debian)."
+        ),
+        "{said:#?}"
+    );
 
     // Stopped by the user: it stays stopped, however often the forwards are reconciled.
     forwards
