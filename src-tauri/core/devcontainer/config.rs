@@ -201,16 +201,21 @@ fn string(object: &Map<String, Value>, key: &str) -> Result<Option<String>, Stri
 fn strings(object: &Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("{key} holds something that is not a string"))
-            })
-            .collect(),
+        Some(Value::Array(items)) => string_list(items, key),
         Some(_) => Err(format!("{key} is not a list")),
     }
+}
+
+/// `items` as strings; `what` names the list in the error.
+fn string_list(items: &[Value], what: &str) -> Result<Vec<String>, String> {
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{what} holds something that is not a string"))
+        })
+        .collect()
 }
 
 /// An object of variables: strings (numbers and booleans as written), `null` to unset.
@@ -237,21 +242,13 @@ fn env(object: &Map<String, Value>, key: &str) -> Result<BTreeMap<String, Option
 fn lifecycle(object: &Map<String, Value>, key: &str) -> Result<Option<LifecycleCommand>, String> {
     let command = |value: &Value, what: &str| match value {
         Value::String(line) => Ok(LifecycleCommand::Shell(line.clone())),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("{what} holds something that is not a string"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|args| {
-                if args.is_empty() {
-                    Err(format!("{what} is an empty list"))
-                } else {
-                    Ok(LifecycleCommand::Args(args))
-                }
-            }),
+        Value::Array(items) => string_list(items, what).and_then(|args| {
+            if args.is_empty() {
+                Err(format!("{what} is an empty list"))
+            } else {
+                Ok(LifecycleCommand::Args(args))
+            }
+        }),
         _ => Err(format!("{what} is neither a command line nor a list")),
     };
     match object.get(key) {
